@@ -1,0 +1,8 @@
+"""Flowker: workflow orchestration for financial services."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("flowker")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.0.0"

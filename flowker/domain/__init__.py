@@ -1,0 +1,1 @@
+"""Pure entities besides the workflow DSL: executor configurations and their authentication."""

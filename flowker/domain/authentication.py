@@ -1,0 +1,216 @@
+"""The authentication block of an executor configuration: its types, their fields, and their secrets.
+
+Types and fields are the original's (reference 4.4). Unknown fields are refused rather than ignored:
+a mistyped ``client_secert`` must not silently leave a provider unauthenticated. OIDC types accept
+``token_url`` as an alternative to discovery through ``issuer_url`` (the original's generic mapping
+sends ``token_url`` but its OIDC client only reads ``issuer_url``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from flowker.errors import BadRequest
+from flowker.secretbox import SecretBox, is_sealed
+
+MASK = "********"
+MAX_VALUE = 4096
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    kind: str  # str | url | choice | strings | params | cache
+    required: bool = False
+    secret: bool = False
+    choices: tuple[str, ...] = ()
+
+
+_OIDC_COMMON = {
+    "issuer_url": FieldSpec("url"),
+    "token_url": FieldSpec("url"),
+    "client_id": FieldSpec("str", required=True),
+    "scopes": FieldSpec("strings"),
+    "audience": FieldSpec("str"),
+    "extra_params": FieldSpec("params"),
+    "cache": FieldSpec("cache"),
+}
+
+SCHEMAS: dict[str, dict[str, FieldSpec]] = {
+    "none": {},
+    "api_key": {
+        "key": FieldSpec("str", required=True, secret=True),
+        "header_name": FieldSpec("str"),
+        "prefix": FieldSpec("str"),
+        "location": FieldSpec("choice", choices=("header", "query")),
+        "query_param_name": FieldSpec("str"),
+    },
+    "bearer": {"token": FieldSpec("str", required=True, secret=True)},
+    "basic": {
+        "username": FieldSpec("str", required=True),
+        "password": FieldSpec("str", required=True, secret=True),
+    },
+    "oidc_client_credentials": {
+        **_OIDC_COMMON,
+        "client_secret": FieldSpec("str", required=True, secret=True),
+        "token_endpoint_auth_method": FieldSpec(
+            "choice", choices=("client_secret_basic", "client_secret_post")
+        ),
+    },
+    "oidc_user": {
+        **_OIDC_COMMON,
+        "client_secret": FieldSpec("str", secret=True),
+        "username": FieldSpec("str", required=True),
+        "password": FieldSpec("str", required=True, secret=True),
+    },
+}
+_CACHE_FIELDS = {"enabled": bool, "refresh_before_expiry_seconds": int, "use_refresh_token": bool}
+#: ``extra_params`` keys that look like credentials are treated as secrets too.
+_SECRET_WORDS = ("secret", "password", "token", "key", "assertion", "credential")
+
+
+def check_authentication(kind: str | None, config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Validate an authentication block; return ``{"type", "config"}`` with only known fields.
+
+    Messages name the field but never echo a value, since values may be credentials.
+    """
+    if not kind:
+        raise BadRequest("authentication.type is required", code="FLK-0268")
+    schema = SCHEMAS.get(kind)
+    if schema is None:
+        raise BadRequest(f"authentication.type must be one of {', '.join(SCHEMAS)}", code="FLK-0269")
+    config = dict(config or {})
+    for key in config:
+        if key not in schema:
+            raise BadRequest(f"authentication.config.{key} is not a field of {kind}", code="FLK-0274")
+    for key, spec in schema.items():
+        where = f"authentication.config.{key}"
+        value = config.get(key)
+        if value is None or value == "":
+            if spec.required:
+                raise BadRequest(f"{where} is required for {kind}", code="FLK-0274")
+            config.pop(key, None)
+            continue
+        _CHECKS[spec.kind](where, value, spec)
+    if kind.startswith("oidc_") and not (config.get("issuer_url") or config.get("token_url")):
+        raise BadRequest(
+            f"authentication.config.issuer_url or token_url is required for {kind}", code="FLK-0274"
+        )
+    return {"type": kind, "config": config}
+
+
+def _check_str(where: str, value: Any, spec: FieldSpec) -> None:
+    if not isinstance(value, str) or len(value) > MAX_VALUE:
+        raise BadRequest(f"{where} must be a string of at most {MAX_VALUE} characters", code="FLK-0274")
+
+
+def _check_url(where: str, value: Any, spec: FieldSpec) -> None:
+    _check_str(where, value, spec)
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadRequest(f"{where} must be an http or https URL", code="FLK-0274")
+
+
+def _check_choice(where: str, value: Any, spec: FieldSpec) -> None:
+    if value not in spec.choices:
+        raise BadRequest(f"{where} must be one of {', '.join(spec.choices)}", code="FLK-0274")
+
+
+def _check_strings(where: str, value: Any, spec: FieldSpec) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadRequest(f"{where} must be a list of strings", code="FLK-0274")
+
+
+def _check_params(where: str, value: Any, spec: FieldSpec) -> None:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise BadRequest(f"{where} must be an object of strings", code="FLK-0274")
+
+
+def _check_cache(where: str, value: Any, spec: FieldSpec) -> None:
+    if not isinstance(value, dict):
+        raise BadRequest(f"{where} must be an object", code="FLK-0274")
+    for key, item in value.items():
+        expected = _CACHE_FIELDS.get(key)
+        if expected is None:
+            raise BadRequest(f"{where}.{key} is not a cache field", code="FLK-0274")
+        if type(item) is not expected or (expected is int and item < 0):
+            raise BadRequest(
+                f"{where}.{key} must be a {'boolean' if expected is bool else 'whole number ≥ 0'}",
+                code="FLK-0274",
+            )
+
+
+_CHECKS: dict[str, Callable[[str, Any, FieldSpec], None]] = {
+    "str": _check_str,
+    "url": _check_url,
+    "choice": _check_choice,
+    "strings": _check_strings,
+    "params": _check_params,
+    "cache": _check_cache,
+}
+
+
+def _secret_param(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+def _map_secrets(authentication: Mapping[str, Any], change: Callable[[str, str], str]) -> dict[str, Any]:
+    """A copy of the block with ``change(path, value)`` applied to every secret value."""
+    schema = SCHEMAS.get(authentication.get("type") or "", {})
+    config: dict[str, Any] = dict(authentication.get("config") or {})
+    for key, value in config.items():
+        spec = schema.get(key)
+        if spec is not None and spec.secret and isinstance(value, str):
+            config[key] = change(key, value)
+        elif spec is not None and spec.kind == "params" and isinstance(value, dict):
+            config[key] = {
+                k: change(f"{key}.{k}", v) if _secret_param(k) and isinstance(v, str) else v
+                for k, v in value.items()
+            }
+    return {"type": authentication.get("type"), "config": config}
+
+
+def mask_authentication(authentication: Mapping[str, Any]) -> dict[str, Any]:
+    """The block as a response shows it: every secret replaced by ``********``."""
+    return _map_secrets(authentication, lambda _path, _value: MASK)
+
+
+def seal_authentication(
+    authentication: Mapping[str, Any], box: SecretBox, previous: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Encrypt every secret. A secret sent back masked keeps the ``previous`` (sealed) value.
+
+    Clients that read a configuration and write it back unchanged therefore keep its credentials;
+    a masked value with nothing to keep is refused.
+    """
+    kept = _flat_secrets(previous) if previous and previous.get("type") == authentication.get("type") else {}
+
+    def seal(path: str, value: str) -> str:
+        if value == MASK:
+            if path not in kept:
+                raise BadRequest(
+                    f"authentication.config.{path} must be the secret, not its mask", code="FLK-0274"
+                )
+            return kept[path]
+        return box.seal(value)
+
+    return _map_secrets(authentication, seal)
+
+
+def open_authentication(authentication: Mapping[str, Any], box: SecretBox) -> dict[str, Any]:
+    """Decrypt every sealed secret, for the executor that calls the provider."""
+    return _map_secrets(authentication, lambda _path, value: box.open(value) if is_sealed(value) else value)
+
+
+def _flat_secrets(authentication: Mapping[str, Any]) -> dict[str, str]:
+    found: dict[str, str] = {}
+
+    def keep(path: str, value: str) -> str:
+        found[path] = value
+        return value
+
+    _map_secrets(authentication, keep)
+    return found

@@ -1,0 +1,179 @@
+"""Executor configurations: the external services a workflow calls (base URL, endpoints, authentication).
+
+Unlike the original, where this entity is dormant and cannot be created over HTTP, an executor
+configuration is created over the API, usable at once (``active``), and can be taken out of service
+(``disabled``). Its credentials are sealed before they are stored and masked in every response.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flowker.domain.authentication import check_authentication, mask_authentication
+from flowker.errors import BadRequest
+
+MAX_NAME = 100
+MAX_DESCRIPTION = 500
+MAX_BASE_URL = 500
+MAX_ENDPOINTS = 50
+MAX_ENDPOINT_NAME = 50
+MAX_ENDPOINT_PATH = 200
+DEFAULT_TIMEOUT_SECONDS = 30
+MAX_TIMEOUT_SECONDS = 300
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+class ExecutorStatus(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class EndpointInput(_Model):
+    name: str | None = None
+    path: str | None = None
+    method: str | None = None
+    timeout: int | None = None
+
+
+class AuthenticationInput(_Model):
+    type: str | None = None
+    config: dict[str, Any] | None = None
+
+
+class ExecutorConfigInput(_Model):
+    """The body of create (all of it) and PATCH (any subset of it)."""
+
+    name: str | None = None
+    description: str | None = None
+    baseUrl: str | None = None
+    endpoints: list[EndpointInput] | None = None
+    authentication: AuthenticationInput | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class ExecutorConfig(BaseModel):
+    """A stored executor configuration; ``authentication.config`` holds sealed secrets."""
+
+    id: str
+    name: str
+    description: str | None = None
+    baseUrl: str
+    endpoints: list[dict[str, Any]]
+    authentication: dict[str, Any]
+    status: ExecutorStatus = ExecutorStatus.ACTIVE
+    metadata: dict[str, Any] | None = None
+    createdAt: str
+    updatedAt: str
+    lastTestedAt: str | None = None
+    revision: int = Field(default=0, exclude=True)
+
+    def to_output(self) -> dict[str, Any]:
+        """The API's ``ExecutorConfigurationOutput``, every secret masked."""
+        out = self.model_dump(mode="json", exclude_none=True)
+        out["authentication"] = mask_authentication(self.authentication)
+        return out
+
+    def endpoint_names(self) -> frozenset[str]:
+        """The names a workflow node may use as ``endpointName``."""
+        return frozenset(e["name"] for e in self.endpoints)
+
+
+def normalize(body: ExecutorConfigInput) -> dict[str, Any]:
+    """Check a complete configuration and return its canonical fields (secrets still in clear).
+
+    Raises :class:`BadRequest` with the field's own code on the first failure.
+    """
+    name = (body.name or "").strip()
+    if not name:
+        raise BadRequest("name is required", code="FLK-0260")
+    if len(name) > MAX_NAME:
+        raise BadRequest(f"name is longer than {MAX_NAME} characters", code="FLK-0261")
+    if body.description is not None and len(body.description) > MAX_DESCRIPTION:
+        raise BadRequest(f"description is longer than {MAX_DESCRIPTION} characters", code="FLK-0267")
+    if body.authentication is None:
+        raise BadRequest("authentication is required", code="FLK-0266")
+    return {
+        "name": name,
+        "description": body.description,
+        "baseUrl": _base_url(body.baseUrl),
+        "endpoints": _endpoints(body.endpoints),
+        "authentication": check_authentication(body.authentication.type, body.authentication.config),
+        "metadata": body.metadata,
+    }
+
+
+def _base_url(raw: str | None) -> str:
+    url = (raw or "").strip()
+    if not url:
+        raise BadRequest("baseUrl is required", code="FLK-0262")
+    if len(url) > MAX_BASE_URL:
+        raise BadRequest(f"baseUrl is longer than {MAX_BASE_URL} characters", code="FLK-0264")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadRequest("baseUrl must be an http or https URL with a host", code="FLK-0263")
+    if parts.username or parts.password:
+        # Credentials in a URL end up in logs and responses; they belong in authentication.
+        raise BadRequest("baseUrl must not carry credentials; use authentication", code="FLK-0263")
+    if parts.query or parts.fragment:
+        raise BadRequest("baseUrl must not have a query or fragment", code="FLK-0263")
+    return url.rstrip("/")
+
+
+def _endpoints(raw: list[EndpointInput] | None) -> list[dict[str, Any]]:
+    if not raw:
+        raise BadRequest("endpoints: at least one endpoint is required", code="FLK-0265")
+    if len(raw) > MAX_ENDPOINTS:
+        raise BadRequest(f"endpoints: at most {MAX_ENDPOINTS} endpoints", code="FLK-0278")
+    endpoints: list[dict[str, Any]] = []
+    names: set[str] = set()
+    for index, endpoint in enumerate(raw):
+        where = f"endpoints[{index}]"
+        name = (endpoint.name or "").strip()
+        if not name:
+            raise BadRequest(f"{where}.name is required", code="FLK-0270")
+        if len(name) > MAX_ENDPOINT_NAME:
+            raise BadRequest(f"{where}.name is longer than {MAX_ENDPOINT_NAME} characters", code="FLK-0277")
+        if name in names:
+            raise BadRequest(f"{where}.name {name!r} is used by another endpoint", code="FLK-0276")
+        names.add(name)
+        path = (endpoint.path or "").strip()
+        if not path:
+            raise BadRequest(f"{where}.path is required", code="FLK-0271")
+        if len(path) > MAX_ENDPOINT_PATH:
+            raise BadRequest(f"{where}.path is longer than {MAX_ENDPOINT_PATH} characters", code="FLK-0277")
+        if "://" in path or path.startswith("//"):
+            # A path that is a URL would send the configuration's credentials to another host.
+            raise BadRequest(f"{where}.path must be a path relative to baseUrl", code="FLK-0271")
+        method = (endpoint.method or "").strip().upper()
+        if not method:
+            raise BadRequest(f"{where}.method is required", code="FLK-0272")
+        if method not in METHODS:
+            raise BadRequest(f"{where}.method must be one of {', '.join(METHODS)}", code="FLK-0273")
+        timeout = DEFAULT_TIMEOUT_SECONDS if endpoint.timeout is None else endpoint.timeout
+        if not 1 <= timeout <= MAX_TIMEOUT_SECONDS:
+            raise BadRequest(f"{where}.timeout must be 1..{MAX_TIMEOUT_SECONDS} seconds", code="FLK-0275")
+        endpoints.append({"name": name, "path": "/" + path.lstrip("/"), "method": method, "timeout": timeout})
+    return endpoints
+
+
+def merge_patch(current: ExecutorConfig, patch: ExecutorConfigInput) -> ExecutorConfigInput:
+    """The complete input that results from applying the fields ``patch`` sets to ``current``."""
+    base = ExecutorConfigInput.model_validate(
+        {
+            "name": current.name,
+            "description": current.description,
+            "baseUrl": current.baseUrl,
+            "endpoints": current.endpoints,
+            "authentication": current.authentication,
+            "metadata": current.metadata,
+        }
+    )
+    return base.model_copy(update={k: getattr(patch, k) for k in patch.model_fields_set})

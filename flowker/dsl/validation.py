@@ -1,0 +1,231 @@
+"""The rules a workflow definition must meet, each failure with its own ``FLK`` code.
+
+Two levels, as in the original: :func:`check_draft` runs on every save (limits, node and edge shape,
+conditions and mappings parsed), :func:`check_activation` runs before a workflow may execute
+(a single trigger, no cycle, every executor node bound to a usable executor configuration).
+The original declares most of these limits but never enforces them; here every one is enforced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from flowker.dsl.conditions import ConditionSyntaxError, parse_condition
+from flowker.dsl.mappings import MappingError, compile_mappings
+from flowker.dsl.model import Edge, Node, NodeType, WorkflowDefinition
+from flowker.errors import BadRequest, NotFound, Unprocessable
+
+MAX_NAME = 100
+MAX_DESCRIPTION = 500
+MAX_NODES = 100
+MAX_EDGES = 200
+MAX_ID = 50
+MAX_EDGE_TEXT = 50
+MAX_CONDITION = 500
+#: The only action with an effect; other action types record a step whose output is the node data.
+SET_OUTPUT = "set_output"
+#: Raw Kazaam operations of the original: refused rather than silently ignored.
+UNSUPPORTED_EXECUTOR_KEYS = ("transforms",)
+CATALOG_KEYS = ("executorId", "providerConfigId")
+
+
+@dataclass(frozen=True)
+class ExecutorRef:
+    """What activation needs to know of an executor configuration a node names."""
+
+    id: str
+    name: str
+    active: bool
+    endpoints: frozenset[str]
+
+
+def check_draft(definition: WorkflowDefinition) -> None:
+    """Check what every saved workflow must satisfy; raise :class:`BadRequest` on the first failure."""
+    name = (definition.name or "").strip()
+    if not name:
+        raise BadRequest("name is required", code="FLK-0110")
+    if len(definition.name or "") > MAX_NAME:
+        raise BadRequest(f"name is longer than {MAX_NAME} characters", code="FLK-0111")
+    if definition.description is not None and len(definition.description) > MAX_DESCRIPTION:
+        raise BadRequest(f"description is longer than {MAX_DESCRIPTION} characters", code="FLK-0117")
+    if len(definition.nodes) > MAX_NODES:
+        raise BadRequest(f"a workflow has at most {MAX_NODES} nodes", code="FLK-0113")
+    if len(definition.edges) > MAX_EDGES:
+        raise BadRequest(f"a workflow has at most {MAX_EDGES} edges", code="FLK-0114")
+    seen: set[str] = set()
+    for index, node in enumerate(definition.nodes):
+        _check_node(index, node, seen)
+    edge_ids: set[str] = set()
+    for index, edge in enumerate(definition.edges):
+        _check_edge(index, edge, seen, edge_ids)
+
+
+def _check_node(index: int, node: Node, seen: set[str]) -> None:
+    where = f"nodes[{index}]"
+    if not node.id.strip():
+        raise BadRequest(f"{where}.id is required", code="FLK-0120")
+    if len(node.id) > MAX_ID:
+        raise BadRequest(f"{where}.id is longer than {MAX_ID} characters", code="FLK-0122")
+    if node.id in seen:
+        raise BadRequest(f"{where}.id {node.id!r} is used by another node", code="FLK-0123")
+    seen.add(node.id)
+    if not node.type:
+        raise BadRequest(f"{where}.type is required", code="FLK-0121")
+    if node.type not in set(NodeType):
+        known = ", ".join(t.value for t in NodeType)
+        raise BadRequest(f"{where}.type {node.type!r} is not one of {known}", code="FLK-0124")
+    where = f"nodes[{node.id}].data"
+    data = node.settings
+    if node.type == NodeType.CONDITIONAL and data.get("condition") is not None:
+        _parse(data["condition"], f"{where}.condition")
+    elif node.type == NodeType.EXECUTOR:
+        _check_executor_data(where, data)
+    elif node.type == NodeType.ACTION and data.get("actionType") == SET_OUTPUT:
+        if not isinstance(data.get("output"), dict):
+            raise BadRequest(f"{where}.output must be an object for a set_output action", code="FLK-0125")
+
+
+def _check_executor_data(where: str, data: Mapping[str, object]) -> None:
+    for key in UNSUPPORTED_EXECUTOR_KEYS:
+        if key in data:
+            raise BadRequest(
+                f"{where}.{key} is not supported; use inputMapping transformations", code="FLK-0142"
+            )
+    for key, code in (("inputMapping", "FLK-0140"), ("outputMapping", "FLK-0141")):
+        if data.get(key) is not None:
+            try:
+                compile_mappings(data[key], field=f"{where}.{key}")
+            except MappingError as exc:
+                raise BadRequest(str(exc), code=code) from None
+    if "executorConfigId" not in data and "executorId" in data:
+        raise NotFound(
+            f"{where}.executorId {data['executorId']!r}: catalog executors are not available; "
+            "name an executor configuration in data.executorConfigId",
+            code="FLK-0104",
+        )
+
+
+def _check_edge(index: int, edge: Edge, nodes: set[str], seen: set[str]) -> None:
+    where = f"edges[{index}]"
+    for field, code in (("id", "FLK-0130"), ("source", "FLK-0131"), ("target", "FLK-0132")):
+        value: str = getattr(edge, field)
+        if not value.strip():
+            raise BadRequest(f"{where}.{field} is required", code=code)
+        if len(value) > MAX_ID:
+            raise BadRequest(f"{where}.{field} is longer than {MAX_ID} characters", code="FLK-0134")
+    for field in ("sourceHandle", "label"):
+        value = getattr(edge, field)
+        if value is not None and len(value) > MAX_EDGE_TEXT:
+            raise BadRequest(f"{where}.{field} is longer than {MAX_EDGE_TEXT} characters", code="FLK-0134")
+    if edge.id in seen:
+        raise BadRequest(f"{where}.id {edge.id!r} is used by another edge", code="FLK-0133")
+    seen.add(edge.id)
+    for field in ("source", "target"):
+        if getattr(edge, field) not in nodes:
+            raise BadRequest(
+                f"{where}.{field} {getattr(edge, field)!r} names no node of this workflow", code="FLK-0115"
+            )
+    if edge.condition is not None:
+        _parse(edge.condition, f"{where}.condition")
+
+
+def _parse(condition: object, where: str) -> None:
+    if not isinstance(condition, str):
+        raise BadRequest(f"{where} must be a string", code="FLK-0105")
+    try:
+        parse_condition(condition)
+    except ConditionSyntaxError as exc:
+        raise BadRequest(f"{where}: {exc}", code="FLK-0105") from None
+
+
+def executor_config_ids(definition: WorkflowDefinition) -> list[str]:
+    """The executor configuration ids that the definition's executor nodes name, in node order."""
+    ids: list[str] = []
+    for node in definition.nodes:
+        ref = node.settings.get("executorConfigId")
+        if node.type == NodeType.EXECUTOR and isinstance(ref, str) and ref not in ids:
+            ids.append(ref)
+    return ids
+
+
+def check_activation(definition: WorkflowDefinition, executors: Mapping[str, ExecutorRef]) -> None:
+    """Check what an executable workflow must satisfy, given the executor configurations it names.
+
+    Assumes :func:`check_draft` passed. Raises on the first failure.
+    """
+    if not definition.nodes:
+        raise Unprocessable("an active workflow needs at least one node", code="FLK-0112")
+    triggers = [n.id for n in definition.nodes if n.type == NodeType.TRIGGER]
+    if len(triggers) != 1:
+        found = ", ".join(triggers) or "none"
+        raise Unprocessable(
+            f"an active workflow needs exactly one trigger node (found: {found})", code="FLK-0116"
+        )
+    nodes = definition.node_map()
+    for node in definition.nodes:
+        where = f"nodes[{node.id}].data"
+        if node.type == NodeType.CONDITIONAL and node.settings.get("condition") is None:
+            raise BadRequest(f"{where}.condition is required", code="FLK-0105")
+        if node.type == NodeType.EXECUTOR:
+            _check_executor_binding(where, node, executors)
+    for index, edge in enumerate(definition.edges):
+        if nodes[edge.source].type == NodeType.CONDITIONAL and edge.sourceHandle not in ("true", "false"):
+            raise BadRequest(
+                f"edges[{index}] leaves conditional node {edge.source!r} and needs sourceHandle "
+                "'true' or 'false'",
+                code="FLK-0119",
+            )
+        if edge.target == triggers[0]:
+            raise Unprocessable(f"edges[{index}] points at the trigger node", code="FLK-0118")
+    cycle = find_cycle(definition)
+    if cycle:
+        raise Unprocessable(f"the workflow has a cycle: {' -> '.join(cycle)}", code="FLK-0118")
+
+
+def _check_executor_binding(where: str, node: Node, executors: Mapping[str, ExecutorRef]) -> None:
+    ref = node.settings.get("executorConfigId")
+    if not isinstance(ref, str) or not ref:
+        raise BadRequest(f"{where}.executorConfigId is required", code="FLK-0152")
+    executor = executors.get(ref)
+    if executor is None:
+        raise NotFound(f"{where}.executorConfigId {ref!r}: executor configuration not found", code="FLK-0104")
+    endpoint = node.settings.get("endpointName")
+    if not isinstance(endpoint, str) or endpoint not in executor.endpoints:
+        known = ", ".join(sorted(executor.endpoints))
+        raise BadRequest(
+            f"{where}.endpointName {endpoint!r} is not an endpoint of executor configuration "
+            f"{executor.name!r} ({known})",
+            code="FLK-0153",
+        )
+    if not executor.active:
+        raise Unprocessable(
+            f"{where}.executorConfigId {ref!r}: executor configuration {executor.name!r} is disabled",
+            code="FLK-0154",
+        )
+
+
+def find_cycle(definition: WorkflowDefinition) -> list[str]:
+    """A cycle as a node path whose first and last ids are equal, or ``[]`` when the graph is acyclic."""
+    successors: dict[str, list[str]] = {node.id: [] for node in definition.nodes}
+    for edge in definition.edges:
+        successors[edge.source].append(edge.target)
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
+    for start in successors:
+        if state.get(start):
+            continue
+        path = [start]
+        stack = [iter(successors[start])]
+        state[start] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            elif not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(successors[nxt]))
+    return []

@@ -1,0 +1,105 @@
+"""Flowker's one error tree.
+
+Every error a client can see is a :class:`FlowkerError`; the HTTP error middleware renders it as
+``{"code", "title", "message"}`` with its status. Codes follow the original Flowker's ``FLK-NNNN``
+catalogue; codes the original lacks are added in free slots of the same ranges (``docs/errors.md``)::
+
+    FlowkerError (code, status, message)
+    ├── BadRequest              400  malformed body, bad id, bad query, invalid definition
+    ├── Unauthorized            401  missing or wrong X-API-Key
+    ├── Forbidden               403  CORS preflight from an origin not allowed
+    ├── NotFound                404  unknown entity or route
+    ├── MethodNotAllowed        405
+    ├── Conflict                409  duplicate name, lost check-and-set race
+    ├── PayloadTooLarge         413
+    ├── Unprocessable           422  operation not allowed in the entity's state
+    ├── Unavailable             503  a dependency is down
+    └── InternalError           500  a bug; the message never carries details
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import ClassVar
+
+
+class FlowkerError(Exception):
+    """Base of every error a client may see: a stable ``code``, an HTTP ``status`` and a message."""
+
+    status: ClassVar[int] = 500
+    default_code: ClassVar[str] = "FLK-9999"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+
+    @property
+    def title(self) -> str:
+        """The HTTP reason phrase of the status, as the original renders it."""
+        return HTTPStatus(self.status).phrase
+
+    def to_dict(self) -> dict[str, str]:
+        """The JSON error body."""
+        return {"code": self.code, "title": self.title, "message": self.message}
+
+
+class BadRequest(FlowkerError):
+    status = 400
+    default_code = "FLK-0302"
+
+
+class Unauthorized(FlowkerError):
+    status = 401
+    default_code = "UNAUTHORIZED"
+
+
+class Forbidden(FlowkerError):
+    status = 403
+    default_code = "FLK-0401"
+
+
+class NotFound(FlowkerError):
+    status = 404
+    default_code = "FLK-0400"
+
+
+class MethodNotAllowed(FlowkerError):
+    status = 405
+    default_code = "FLK-0401"
+
+
+class Conflict(FlowkerError):
+    status = 409
+    default_code = "FLK-0350"
+
+
+class PayloadTooLarge(FlowkerError):
+    status = 413
+    default_code = "FLK-0506"
+
+
+class Unprocessable(FlowkerError):
+    status = 422
+    default_code = "FLK-0401"
+
+
+class Unavailable(FlowkerError):
+    status = 503
+    default_code = "FLK-0801"
+
+
+class InternalError(FlowkerError):
+    status = 500
+    default_code = "FLK-9999"
+
+
+class StateChanged(Conflict):
+    """A check-and-set write lost to a concurrent change (the original's FLK-0350)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} was changed concurrently; read it again and retry", code="FLK-0350")
+
+
+class ConfigError(Exception):
+    """Invalid service configuration; ``flowker serve`` exits non-zero with this one-line reason."""

@@ -1,0 +1,1 @@
+"""The aiohttp front door: middleware, routes and the OpenAPI document."""

@@ -1,0 +1,31 @@
+"""The application factory, used by ``flowker serve`` and by the tests."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from flowker.http.keys import SERVICES, STARTED_AT, Services
+from flowker.http.middleware.api_key import api_key_middleware
+from flowker.http.middleware.cors import cors_middleware
+from flowker.http.middleware.errors import errors_middleware
+from flowker.http.middleware.request_id import request_id_middleware
+from flowker.http.routes import executors, system, workflows
+from flowker.settings import Settings
+
+
+def create_app(settings: Settings, services: Services, api_keys: tuple[str, ...]) -> web.Application:
+    """The front door: middleware in their one order, then every route table."""
+    middlewares = [
+        request_id_middleware(),
+        cors_middleware(allowed_origins=settings.cors_allowed_origins),
+        errors_middleware(max_body_bytes=settings.max_body_bytes),
+        api_key_middleware(keys=api_keys),
+    ]
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
+    app[SERVICES] = services
+    app[STARTED_AT] = time.monotonic()
+    for table in (system.routes, workflows.routes, executors.routes):
+        app.router.add_routes(table)
+    return app

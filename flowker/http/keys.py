@@ -1,0 +1,31 @@
+"""What handlers find on the application, under typed keys."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from flowker.usecases.executor_configs import ExecutorConfigs
+from flowker.usecases.workflows import Workflows
+
+#: A readiness check: returns when the dependency answers, raises when it does not.
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Services:
+    """The use cases and checks the front door calls; built by :mod:`flowker.bootstrap`."""
+
+    workflows: Workflows
+    executor_configs: ExecutorConfigs
+    readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
+    draining: bool = False
+
+
+SERVICES = web.AppKey("services", Services)
+STARTED_AT = web.AppKey("started_at", float)
+REQUEST_ID = web.RequestKey("request_id", str)
+#: The id of the API key that authenticated the request (never the key itself).
+API_KEY_ID = web.RequestKey("api_key_id", str)

@@ -1,0 +1,1 @@
+"""Middleware of the front door, one concern per module. Their order is written once, in ``app.py``."""

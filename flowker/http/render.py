@@ -1,0 +1,58 @@
+"""Reading request bodies and writing JSON responses (orjson both ways)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from flowker.errors import BadRequest
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON response."""
+    return web.Response(
+        body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
+    )
+
+
+async def read_json(request: web.Request, model: type[M]) -> M:
+    """Parse the body as ``model``: 400 FLK-0001 for malformed JSON, 400 FLK-0302 naming a wrong field."""
+    raw = await request.read()
+    if not raw.strip():
+        raise BadRequest("request body is required", code="FLK-0001")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(
+            f"invalid request body: malformed JSON ({exc.msg} at {exc.pos})", code="FLK-0001"
+        ) from None
+    if not isinstance(data, dict):
+        raise BadRequest("invalid request body: expected a JSON object", code="FLK-0001")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        raise BadRequest(f"{field_path(error['loc'])}: {error['msg']}", code="FLK-0302") from None
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """``("nodes", 0, "position", "x")`` -> ``nodes[0].position.x``."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"
+
+
+def path_id(request: web.Request, name: str = "id") -> str:
+    """A UUID path parameter, normalised; anything else is 400 FLK-0002."""
+    raw = request.match_info[name]
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise BadRequest(f"{name} {raw[:64]!r} is not a valid UUID", code="FLK-0002") from None

@@ -1,0 +1,66 @@
+"""Unauthenticated system routes: liveness, readiness, version and the OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from aiohttp import web
+
+from flowker import __version__
+from flowker.clock import iso, utc_now
+from flowker.http.keys import SERVICES, STARTED_AT
+from flowker.http.openapi import openapi_document
+from flowker.http.render import json_response
+from flowker.settings import READINESS_CHECK_TIMEOUT_SECONDS
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    """Liveness: the process answers."""
+    uptime = time.monotonic() - request.app[STARTED_AT]
+    return json_response(
+        {"status": "healthy", "version": __version__, "uptime": round(uptime, 3), "timestamp": iso(utc_now())}
+    )
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: every dependency answers within its timeout; 503 otherwise or while draining."""
+    services = request.app[SERVICES]
+    if services.draining:
+        return json_response({"status": "draining", "checks": {}, "version": __version__}, status=503)
+    names = list(services.readiness)
+    results = await asyncio.gather(*(_check(services.readiness[n]) for n in names))
+    checks = dict(zip(names, results, strict=True))
+    healthy = all(c["status"] == "up" for c in checks.values())
+    return json_response(
+        {"status": "healthy" if healthy else "unhealthy", "checks": checks, "version": __version__},
+        status=200 if healthy else 503,
+    )
+
+
+async def _check(check: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(check(), READINESS_CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return {"status": "down", "error": f"no answer within {READINESS_CHECK_TIMEOUT_SECONDS} s"}
+    except Exception as exc:
+        return {"status": "down", "error": type(exc).__name__}
+    return {"status": "up", "latency_ms": round((time.perf_counter() - started) * 1000, 3)}
+
+
+@routes.get("/version")
+async def version(request: web.Request) -> web.Response:
+    """The running version."""
+    return json_response({"version": __version__, "requestDate": iso(utc_now())})
+
+
+@routes.get("/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    """The OpenAPI 3.1 document of this API."""
+    return json_response(openapi_document())

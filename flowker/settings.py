@@ -1,0 +1,103 @@
+"""Every knob of the service, read once from ``FLOWKER_*`` variables and checked.
+
+Tests build :class:`Settings` directly; only ``flowker serve`` reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from flowker.errors import ConfigError
+
+#: Bodies larger than this are refused with 413 before they are parsed.
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+#: Seconds that in-flight requests get to finish after SIGINT/SIGTERM.
+DEFAULT_SHUTDOWN_GRACE_SECONDS = 10.0
+#: Seconds a readiness check may take before it counts as down.
+READINESS_CHECK_TIMEOUT_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The service configuration. ``api_keys`` empty means: use or generate the data directory's key."""
+
+    data_dir: Path = Path(".flowker")
+    host: str = "127.0.0.1"
+    port: int = 4021
+    api_keys: tuple[str, ...] = ()
+    secret_key: str | None = None
+    cors_allowed_origins: tuple[str, ...] = ()
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
+    ray_address: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Read the ``FLOWKER_*`` variables; raise :class:`ConfigError` with a one-line reason."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {
+            "data_dir": Path(env.get("FLOWKER_DATA_DIR") or ".flowker"),
+            "host": env.get("FLOWKER_HOST") or "127.0.0.1",
+            "port": _int(env, "FLOWKER_PORT", 4021, 0, 65535),
+            "api_keys": _api_keys(env.get("FLOWKER_API_KEYS", "")),
+            "secret_key": env.get("FLOWKER_SECRET_KEY") or None,
+            "cors_allowed_origins": _origins(env.get("FLOWKER_CORS_ALLOWED_ORIGINS", "")),
+            "max_body_bytes": _int(env, "FLOWKER_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, 64 << 20),
+            "shutdown_grace_seconds": _float(
+                env, "FLOWKER_SHUTDOWN_GRACE_SECONDS", DEFAULT_SHUTDOWN_GRACE_SECONDS, 0.0, 600.0
+            ),
+            "ray_address": env.get("RAY_ADDRESS") or None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is outside {low}..{high}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is outside {low}..{high}")
+    return value
+
+
+#: Shorter keys are refused: an API key guards payment flows, so it must not be guessable.
+MIN_API_KEY_LENGTH = 16
+
+
+def _api_keys(raw: str) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    for index, key in enumerate(keys, 1):
+        if len(key) < MIN_API_KEY_LENGTH:
+            raise ConfigError(
+                f"FLOWKER_API_KEYS: key #{index} is shorter than {MIN_API_KEY_LENGTH} characters"
+            )
+    return keys
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ConfigError(f"FLOWKER_CORS_ALLOWED_ORIGINS: {origin!r} is not an http(s) origin")
+    return origins

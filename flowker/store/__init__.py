@@ -1,0 +1,1 @@
+"""Storage ports and adapters. Only this package imports a database driver."""

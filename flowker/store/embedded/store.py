@@ -1,0 +1,144 @@
+"""The embedded store: workflows and executor configurations in one SQLite file of the data directory."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
+from flowker.dsl.model import Workflow, WorkflowStatus
+from flowker.dsl.validation import executor_config_ids
+from flowker.errors import StateChanged, Unprocessable
+from flowker.store.embedded.database import Database
+from flowker.store.embedded.documents import DocumentTable
+from flowker.store.ports import ListQuery, Page, WorkflowUsage
+
+DB_FILE = "flowker.db"
+
+
+class EmbeddedWorkflows:
+    """Workflows, plus the table of which executor configurations each one names."""
+
+    def __init__(self, db: Database) -> None:
+        self._table = DocumentTable(db, "workflows", Workflow, "workflow", "FLK-0101")
+        self._db = db
+
+    async def create(self, workflow: Workflow) -> Workflow:
+        def insert(conn: sqlite3.Connection) -> Workflow:
+            stored = self._table.insert(conn, workflow)
+            _write_refs(conn, workflow)
+            return stored
+
+        return await self._db.write(insert)
+
+    async def get(self, workflow_id: str) -> Workflow | None:
+        return await self._table.get(workflow_id)
+
+    async def list(self, query: ListQuery) -> Page[Workflow]:
+        return await self._table.list(query)
+
+    async def replace(self, workflow: Workflow, *, require_active_executors: Sequence[str] = ()) -> Workflow:
+        def update(conn: sqlite3.Connection) -> Workflow:
+            if require_active_executors:
+                marks = ",".join("?" * len(require_active_executors))
+                active = conn.execute(
+                    f"SELECT COUNT(*) FROM executor_configs WHERE id IN ({marks}) AND status = ?",
+                    (*require_active_executors, ExecutorStatus.ACTIVE.value),
+                ).fetchone()[0]
+                if active != len(require_active_executors):
+                    raise StateChanged("an executor configuration this workflow uses")
+            stored = self._table.update(conn, workflow)
+            _write_refs(conn, workflow)
+            return stored
+
+        return await self._db.write(update)
+
+    async def delete(self, workflow: Workflow) -> None:
+        await self._db.write(lambda conn: self._table.remove(conn, workflow))
+
+
+def _write_refs(conn: sqlite3.Connection, workflow: Workflow) -> None:
+    conn.execute("DELETE FROM workflow_executor_refs WHERE workflow_id = ?", (workflow.id,))
+    conn.executemany(
+        "INSERT INTO workflow_executor_refs (workflow_id, executor_config_id) VALUES (?, ?)",
+        [(workflow.id, ref) for ref in executor_config_ids(workflow)],
+    )
+
+
+def _usage(conn: sqlite3.Connection, config_id: str) -> list[WorkflowUsage]:
+    rows = conn.execute(
+        "SELECT w.id, w.name FROM workflows w JOIN workflow_executor_refs r ON r.workflow_id = w.id"
+        " WHERE r.executor_config_id = ? AND w.status = ? ORDER BY w.name",
+        (config_id, WorkflowStatus.ACTIVE.value),
+    ).fetchall()
+    return [WorkflowUsage(id=row[0], name=row[1]) for row in rows]
+
+
+class EmbeddedExecutorConfigs:
+    def __init__(self, db: Database) -> None:
+        self._table = DocumentTable(
+            db, "executor_configs", ExecutorConfig, "executor configuration", "FLK-0251"
+        )
+        self._db = db
+
+    async def create(self, config: ExecutorConfig) -> ExecutorConfig:
+        return await self._table.create(config)
+
+    async def get(self, config_id: str) -> ExecutorConfig | None:
+        return await self._table.get(config_id)
+
+    async def get_many(self, config_ids: Sequence[str]) -> dict[str, ExecutorConfig]:
+        if not config_ids:
+            return {}
+        marks = ",".join("?" * len(config_ids))
+
+        def read(conn: sqlite3.Connection) -> dict[str, ExecutorConfig]:
+            rows = conn.execute(
+                f"SELECT doc, revision FROM executor_configs WHERE id IN ({marks})", tuple(config_ids)
+            ).fetchall()
+            loaded = [self._table.load(row) for row in rows]
+            return {config.id: config for config in loaded}
+
+        return await self._db.read(read)
+
+    async def list(self, query: ListQuery) -> Page[ExecutorConfig]:
+        return await self._table.list(query)
+
+    async def replace(self, config: ExecutorConfig) -> ExecutorConfig:
+        return await self._db.write(lambda conn: self._table.update(conn, config))
+
+    async def delete(self, config: ExecutorConfig) -> None:
+        def remove(conn: sqlite3.Connection) -> None:
+            users = _usage(conn, config.id)
+            if users:
+                names = ", ".join(repr(u.name) for u in users)
+                raise Unprocessable(
+                    f"executor configuration {config.name!r} is used by active workflows: {names}",
+                    code="FLK-0252",
+                )
+            self._table.remove(conn, config)
+
+        await self._db.write(remove)
+
+    async def used_by_active_workflows(self, config_id: str) -> list[WorkflowUsage]:
+        return await self._db.read(lambda conn: _usage(conn, config_id))
+
+
+class EmbeddedStore:
+    """The store of a single machine: ``<data_dir>/flowker.db``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.db = Database(data_dir / DB_FILE)
+        self.workflows = EmbeddedWorkflows(self.db)
+        self.executor_configs = EmbeddedExecutorConfigs(self.db)
+
+    async def open(self) -> EmbeddedStore:
+        await self.db.open()
+        return self
+
+    async def ping(self) -> None:
+        await self.db.read(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        await self.db.close()

@@ -1,0 +1,93 @@
+"""What the rest of Flowker asks of storage. Adapters: :mod:`flowker.store.embedded` (SQLite) and,
+in production, MongoDB. Nothing outside ``flowker/store`` imports a database driver.
+
+Every write that depends on what was read is a check-and-set on the entity's ``revision``: a writer
+that lost a race gets :class:`~flowker.errors.StateChanged` (409 FLK-0350), never a silent overwrite.
+Uniqueness (names) is a constraint of the store, not a read before the write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from flowker.domain.executor_config import ExecutorConfig
+from flowker.dsl.model import Workflow
+
+T = TypeVar("T")
+
+SORT_FIELDS = ("createdAt", "updatedAt", "name")
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """One page request: filters, sort and the cursor of the previous page."""
+
+    limit: int = 10
+    sort_by: str = "createdAt"
+    sort_order: str = "DESC"
+    status: str | None = None
+    after: tuple[str, str] | None = None  # (sort value, id) of the last item already seen
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class WorkflowUsage:
+    """An active workflow that names an executor configuration."""
+
+    id: str
+    name: str
+
+
+class WorkflowRepository(Protocol):
+    async def create(self, workflow: Workflow) -> Workflow:
+        """Insert; :class:`Conflict` FLK-0101 when the name is taken."""
+
+    async def get(self, workflow_id: str) -> Workflow | None: ...
+
+    async def list(self, query: ListQuery) -> Page[Workflow]: ...
+
+    async def replace(self, workflow: Workflow, *, require_active_executors: Sequence[str] = ()) -> Workflow:
+        """Write ``workflow`` if its ``revision`` is still current; return it with the next revision.
+
+        ``require_active_executors``: in the same transaction, every named executor configuration
+        must exist and be active (activation), else :class:`StateChanged`.
+        """
+
+    async def delete(self, workflow: Workflow) -> None:
+        """Delete if ``workflow.revision`` is still current."""
+
+
+class ExecutorConfigRepository(Protocol):
+    async def create(self, config: ExecutorConfig) -> ExecutorConfig:
+        """Insert; :class:`Conflict` FLK-0251 when the name is taken."""
+
+    async def get(self, config_id: str) -> ExecutorConfig | None: ...
+
+    async def get_many(self, config_ids: Sequence[str]) -> dict[str, ExecutorConfig]: ...
+
+    async def list(self, query: ListQuery) -> Page[ExecutorConfig]: ...
+
+    async def replace(self, config: ExecutorConfig) -> ExecutorConfig:
+        """Write ``config`` if its ``revision`` is still current; return it with the next revision."""
+
+    async def delete(self, config: ExecutorConfig) -> None:
+        """Delete if current and no active workflow uses it (422 FLK-0252 naming them otherwise)."""
+
+    async def used_by_active_workflows(self, config_id: str) -> list[WorkflowUsage]: ...
+
+
+class Store(Protocol):
+    workflows: WorkflowRepository
+    executor_configs: ExecutorConfigRepository
+
+    async def ping(self) -> None:
+        """Raise when the store cannot answer."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,118 @@
+"""Workflow management: create, read, replace, delete, clone and the status lifecycle.
+
+::
+
+    draft --activate--> active --deactivate--> inactive --draft--> draft
+      \\____________ delete (draft or inactive) ____________/
+
+Every status change is a check-and-set on the workflow's revision, so of two concurrent changes
+one wins and the other gets 409 FLK-0350.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from flowker.clock import Clock, iso, utc_now
+from flowker.domain.executor_config import ExecutorStatus
+from flowker.domain.metadata import check_metadata
+from flowker.dsl.model import Workflow, WorkflowDefinition, WorkflowStatus
+from flowker.dsl.validation import ExecutorRef, check_activation, check_draft, executor_config_ids
+from flowker.errors import NotFound, Unprocessable
+from flowker.store.ports import ListQuery, Page, Store
+
+#: (from, action) -> to. Anything else is 422 FLK-0102.
+TRANSITIONS: dict[tuple[WorkflowStatus, str], WorkflowStatus] = {
+    (WorkflowStatus.DRAFT, "activate"): WorkflowStatus.ACTIVE,
+    (WorkflowStatus.ACTIVE, "deactivate"): WorkflowStatus.INACTIVE,
+    (WorkflowStatus.INACTIVE, "draft"): WorkflowStatus.DRAFT,
+}
+DELETABLE = (WorkflowStatus.DRAFT, WorkflowStatus.INACTIVE)
+
+
+class Workflows:
+    """The workflow use cases over a store."""
+
+    def __init__(self, store: Store, clock: Clock = utc_now) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def create(self, definition: WorkflowDefinition) -> Workflow:
+        """Save a new draft. Raises 400 on an invalid definition, 409 FLK-0101 on a taken name."""
+        check_draft(definition)
+        check_metadata(definition.metadata)
+        now = iso(self._clock())
+        workflow = _with_definition(
+            definition, id=str(uuid.uuid4()), status=WorkflowStatus.DRAFT, createdAt=now, updatedAt=now
+        )
+        return await self._store.workflows.create(workflow)
+
+    async def get(self, workflow_id: str) -> Workflow:
+        """The workflow, or 404 FLK-0100."""
+        workflow = await self._store.workflows.get(workflow_id)
+        if workflow is None:
+            raise NotFound(f"workflow {workflow_id} not found", code="FLK-0100")
+        return workflow
+
+    async def list(self, query: ListQuery) -> Page[Workflow]:
+        """One page of workflows."""
+        return await self._store.workflows.list(query)
+
+    async def replace(self, workflow_id: str, definition: WorkflowDefinition) -> Workflow:
+        """Replace a draft's definition entirely (PUT). Other statuses: 422 FLK-0103."""
+        current = await self.get(workflow_id)
+        if current.status != WorkflowStatus.DRAFT:
+            raise Unprocessable(
+                f"workflow is {current.status.value}; only a draft can be edited (move it to draft first)",
+                code="FLK-0103",
+            )
+        check_draft(definition)
+        check_metadata(definition.metadata)
+        updated = _with_definition(
+            definition,
+            id=current.id,
+            status=current.status,
+            createdAt=current.createdAt,
+            updatedAt=iso(self._clock()),
+            revision=current.revision,
+        )
+        return await self._store.workflows.replace(updated)
+
+    async def delete(self, workflow_id: str) -> None:
+        """Delete a draft or inactive workflow; an active one is 422 FLK-0103."""
+        current = await self.get(workflow_id)
+        if current.status not in DELETABLE:
+            raise Unprocessable("an active workflow cannot be deleted; deactivate it first", code="FLK-0103")
+        await self._store.workflows.delete(current)
+
+    async def clone(self, workflow_id: str, name: str | None) -> Workflow:
+        """A new draft with the same definition and metadata under a new name."""
+        source = await self.get(workflow_id)
+        copy = WorkflowDefinition.model_validate(
+            {**source.model_dump(include={"description", "nodes", "edges", "metadata"}), "name": name}
+        )
+        return await self.create(copy)
+
+    async def transition(self, workflow_id: str, action: str) -> Workflow:
+        """Apply ``activate``, ``deactivate`` or ``draft``; activation first checks the whole graph."""
+        current = await self.get(workflow_id)
+        target = TRANSITIONS.get((current.status, action))
+        if target is None:
+            raise Unprocessable(f"cannot {action} a workflow that is {current.status.value}", code="FLK-0102")
+        required: list[str] = []
+        if target == WorkflowStatus.ACTIVE:
+            required = executor_config_ids(current)
+            configs = await self._store.executor_configs.get_many(required)
+            refs = {
+                c.id: ExecutorRef(c.id, c.name, c.status == ExecutorStatus.ACTIVE, c.endpoint_names())
+                for c in configs.values()
+            }
+            check_activation(current, refs)
+        updated = current.model_copy(update={"status": target, "updatedAt": iso(self._clock())})
+        return await self._store.workflows.replace(updated, require_active_executors=required)
+
+
+def _with_definition(definition: WorkflowDefinition, **identity: object) -> Workflow:
+    fields = definition.model_dump(exclude_none=True)
+    fields["name"] = (definition.name or "").strip()
+    return Workflow.model_validate({**fields, **identity})
