@@ -1,0 +1,7 @@
+"""``python -m flowker``."""
+
+import sys
+
+from flowker.cli import main
+
+sys.exit(main())

@@ -1,0 +1,52 @@
+"""Joining or starting the Ray cluster that hosts Flowker's actors (namespace ``flowker``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import ray
+
+NAMESPACE = "flowker"
+TOKEN_FILE = Path.home() / ".ray" / "auth_token"
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What ``flowker serve`` tells the operator about the cluster it runs on."""
+
+    dashboard_url: str | None
+    started_here: bool
+    alive_nodes: int
+
+
+def connect(address: str | None) -> ClusterInfo:
+    """Join the cluster at ``address``, or start a local one (with its dashboard on 127.0.0.1)."""
+    started_here = address is None
+    # Options that shape a new cluster are refused by Ray when joining an existing one.
+    local = {"include_dashboard": True, "dashboard_host": "127.0.0.1"} if started_here else {}
+    context = ray.init(
+        address=address or "local", namespace=NAMESPACE, logging_level=logging.WARNING, **local
+    )
+    url = context.dashboard_url
+    alive = sum(1 for node in ray.nodes() if node.get("Alive"))
+    return ClusterInfo(
+        dashboard_url=f"http://{url}" if url and not url.startswith("http") else url,
+        started_here=started_here,
+        alive_nodes=alive,
+    )
+
+
+async def check() -> None:
+    """Readiness: the cluster's control store answers (raises when it does not)."""
+    if not ray.is_initialized():
+        raise ConnectionError("not connected to Ray")
+    await asyncio.to_thread(ray.cluster_resources)
+
+
+def disconnect() -> None:
+    """Leave the cluster; a cluster started here stops with it."""
+    if ray.is_initialized():
+        ray.shutdown()

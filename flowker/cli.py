@@ -1,0 +1,116 @@
+"""``flowker serve``: the front door, the embedded store and a Ray cluster, in one command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from flowker import __version__
+from flowker.actors import cluster
+from flowker.bootstrap import build_services
+from flowker.errors import ConfigError
+from flowker.http.app import create_app
+from flowker.secretbox import load_secret_box, write_private
+from flowker.settings import Settings
+from flowker.store.embedded import EmbeddedStore
+
+API_KEY_FILE = "api-key"
+log = logging.getLogger("flowker")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``flowker`` command."""
+    parser = argparse.ArgumentParser(
+        prog="flowker", description="Workflow orchestration for financial services."
+    )
+    parser.add_argument("--version", action="version", version=f"flowker {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the API service (embedded store, local or joined Ray)")
+    serve.add_argument("--host", help="address to listen on (FLOWKER_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (FLOWKER_PORT, default 4021; 0 picks one)")
+    serve.add_argument("--data-dir", type=Path, help="data directory (FLOWKER_DATA_DIR, default ./.flowker)")
+    serve.add_argument("--ray-address", help="join this Ray cluster (RAY_ADDRESS) instead of starting one")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env(
+            host=args.host, port=args.port, data_dir=args.data_dir, ray_address=args.ray_address
+        )
+        return asyncio.run(serve_forever(settings))
+    except ConfigError as exc:
+        print(f"flowker: {exc}", file=sys.stderr)
+        return 2
+
+
+def api_keys_for(settings: Settings) -> tuple[tuple[str, ...], str]:
+    """The keys to accept and how to tell the operator about them.
+
+    With no ``FLOWKER_API_KEYS`` the data directory's key is used, generated on first start.
+    """
+    if settings.api_keys:
+        return settings.api_keys, f"{len(settings.api_keys)} key(s) from FLOWKER_API_KEYS"
+    path = settings.data_dir / API_KEY_FILE
+    if not path.exists():
+        write_private(path, secrets.token_urlsafe(32) + "\n")
+    key = path.read_text().strip()
+    if len(key) < 16:
+        raise ConfigError(f"{path} holds a key shorter than 16 characters")
+    return (key,), f"{key}  (kept in {path}, mode 0600)"
+
+
+async def serve_forever(settings: Settings) -> int:
+    """Run until SIGINT or SIGTERM, then stop accepting, drain in-flight requests and close."""
+    # The directory holds the API key, the secret key and the database: the owner's alone.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    keys, key_note = api_keys_for(settings)
+    box = load_secret_box(settings.data_dir, settings.secret_key)
+    store = await EmbeddedStore(settings.data_dir).open()
+    try:
+        # On the loop's thread, before anything else runs: Ray installs its signal handlers only there.
+        info = cluster.connect(settings.ray_address)
+        if info.alive_nodes > 1:
+            raise ConfigError(
+                f"the Ray cluster has {info.alive_nodes} nodes; the embedded store serves one machine only"
+            )
+        services = build_services(store, box, extra_checks={"ray": cluster.check})
+        runner = web.AppRunner(
+            create_app(settings, services, keys),
+            shutdown_timeout=settings.shutdown_grace_seconds,
+            access_log=None,
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, settings.host, settings.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+        host, port = runner.addresses[0][:2]
+        print(f"Flowker {__version__} listening on http://{host}:{port}", flush=True)
+        print(f"API key: {key_note}", flush=True)
+        dashboard = info.dashboard_url or "not available (joined cluster without a dashboard)"
+        print(f"Ray dashboard: {dashboard}", flush=True)
+        print(f"Data directory: {settings.data_dir.resolve()}", flush=True)
+        await _wait_for_signal()
+        print("Shutting down: draining in-flight requests", flush=True)
+        services.draining = True
+        await runner.cleanup()
+    finally:
+        await store.close()
+        await asyncio.to_thread(cluster.disconnect)
+    print("Stopped", flush=True)
+    return 0
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
