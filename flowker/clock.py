@@ -1,4 +1,4 @@
-"""Time as Flowker writes it: RFC 3339, UTC, millisecond precision (the original's cursor format)."""
+"""Time as Flowker writes it: RFC 3339, UTC, microsecond precision."""
 
 from __future__ import annotations
 
@@ -14,5 +14,6 @@ def utc_now() -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    """``2026-11-29T01:02:03.456Z``: fixed width, so that text order is time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """``2026-11-29T01:02:03.456789Z``: fixed width, so that text order is time order (keyset cursors
+    rely on it), and fine enough that items created one after another keep their order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -81,9 +81,12 @@ def _check_node(index: int, node: Node, seen: set[str]) -> None:
         _parse(data["condition"], f"{where}.condition")
     elif node.type == NodeType.EXECUTOR:
         _check_executor_data(where, data)
-    elif node.type == NodeType.ACTION and data.get("actionType") == SET_OUTPUT:
-        if not isinstance(data.get("output"), dict):
-            raise BadRequest(f"{where}.output must be an object for a set_output action", code="FLK-0125")
+    elif (
+        node.type == NodeType.ACTION
+        and data.get("actionType") == SET_OUTPUT
+        and not isinstance(data.get("output"), dict)
+    ):
+        raise BadRequest(f"{where}.output must be an object for a set_output action", code="FLK-0125")
 
 
 def _check_executor_data(where: str, data: Mapping[str, object]) -> None:

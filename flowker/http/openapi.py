@@ -1,10 +1,1181 @@
-"""The OpenAPI 3.1 document of this API (placeholder replaced below)."""
+"""The OpenAPI 3.1 document of Flowker's own API, served at ``/openapi.json``.
+
+Plain dicts, built once. Request bodies start from pydantic's JSON schema of the input models, so the
+set of fields follows the models; the rules that :mod:`flowker.dsl.validation`,
+:mod:`flowker.domain.executor_config` and :mod:`flowker.domain.authentication` enforce beyond JSON
+types are written over them, with the limits taken from those modules. Every error response names
+the codes that the operation can actually produce.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pydantic import BaseModel
 
+from flowker import __version__
+from flowker.domain import authentication as auth
+from flowker.domain import executor_config as ec
+from flowker.domain import metadata as meta
+from flowker.dsl import validation as dsl
+from flowker.dsl.model import NodeType, WorkflowDefinition, WorkflowStatus
+from flowker.store.ports import SORT_FIELDS
+from flowker.usecases.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+Schema = dict[str, Any]
+
+SERVER_URL = "http://127.0.0.1:4021"
+_SCHEMAS = "#/components/schemas/{model}"
+_TIMESTAMP_EXAMPLE = "2026-11-29T01:02:03.456Z"
+_ID_EXAMPLE = "0b6f3c1e-4a5d-4e8f-9c2a-7d1b3e5f6a90"
+
+TAG_SYSTEM = "System"
+TAG_WORKFLOWS = "Workflows"
+TAG_EXECUTORS = "Executor configurations"
+
+DESCRIPTION = f"""\
+Flowker orchestrates the checks that run before money moves (KYC, AML, fraud, payments): workflows
+are graphs of nodes that call external services through **executor configurations**.
+
+## Authentication
+
+Every `/v1` route requires the header `X-API-Key` with one of the configured keys (several may be
+valid at once, so that a key can be rotated). A missing or wrong key is answered
+`401 {{"code": "UNAUTHORIZED", "title": "Unauthorized", "message": "API Key missing or invalid"}}`.
+`/health`, `/readyz`, `/version` and `/openapi.json` are public.
+
+## Errors
+
+Every error, whatever its status, has the same JSON body (`ErrorResponse`):
+`{{"code": "FLK-0100", "title": "Not Found", "message": "workflow … not found"}}`. `code` is stable and
+machine-readable (`FLK-NNNN`, or `UNAUTHORIZED` / `INVALID_CURSOR`), `title` is the HTTP reason
+phrase and `message` is for people. Each operation lists the codes it can return. Besides those:
+
+* an unknown path is `404 FLK-0400`;
+* a method a path does not support is `405 FLK-0401`;
+* a body larger than the configured limit (1 MiB by default) is `413 FLK-0506`;
+* a CORS preflight from an origin that is not allowed is `403 FLK-0401`;
+* `500 FLK-9999` means a bug: its message never carries details, the `X-Request-Id` finds it in the log.
+
+Unknown fields in request bodies are ignored. A field of the wrong JSON type is `400 FLK-0302`,
+with the field's path in the message.
+
+## Request ids
+
+Every response carries `X-Request-Id`: the request's own value when it is 1 to 128 characters of
+`A-Z a-z 0-9 . _ : -`, otherwise a new UUID.
+
+## Pagination
+
+Lists are cursor-paginated: `{{"items": [...], "nextCursor": "...", "hasMore": true}}`. Pass
+`nextCursor` back as `cursor`, with the same `sortBy` and `sortOrder`, to get the next page;
+`nextCursor` is `""` on the last page. `limit` is 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}); items are
+sorted by `sortBy` (`createdAt` by default) then id, `DESC` by default. A cursor reused with another
+sort, or not issued by this API, is `400 INVALID_CURSOR`.
+
+## Secrets
+
+Secrets of an executor configuration's `authentication.config` (keys, tokens, passwords, client
+secrets and credential-like `extra_params`) are write-only: they are encrypted before they are
+stored and every response shows them as `{auth.MASK}`. Sending `{auth.MASK}` back in a PATCH keeps
+the stored secret, so a configuration can be read, edited and written back.
+"""
+
+
+# --- small builders -------------------------------------------------------------------------------
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": _SCHEMAS.format(model=name)}
+
+
+def _component(kind: str, name: str) -> Schema:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _json(schema: Schema) -> Schema:
+    return {"application/json": {"schema": schema}}
+
+
+_REQUEST_ID_HEADER = {"X-Request-Id": _component("headers", "XRequestId")}
+
+
+def _ok(description: str, schema: Schema | None = None) -> Schema:
+    response: Schema = {"description": description, "headers": dict(_REQUEST_ID_HEADER)}
+    if schema is not None:
+        response["content"] = _json(schema)
+    return response
+
+
+def _error(summary: str, codes: Iterable[str]) -> Schema:
+    """An error response whose description lists each ``FLK`` code it may carry, one a line."""
+    lines = "\n".join(f"- {code}" for code in codes)
+    return {
+        "description": f"{summary}:\n\n{lines}",
+        "headers": dict(_REQUEST_ID_HEADER),
+        "content": _json(_ref("ErrorResponse")),
+    }
+
+
+def _nullable(schema: Schema) -> Schema:
+    """``schema`` that also accepts ``null``, which the API treats as an absent field."""
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+# --- error codes ----------------------------------------------------------------------------------
+
+BAD_BODY = "`FLK-0001` body missing, not JSON, or not a JSON object"
+WRONG_TYPE = "`FLK-0302` a field has the wrong JSON type (the message names it)"
+BAD_ID = "`FLK-0002` `id` is not a UUID"
+METADATA_CODES = (
+    f"`FLK-0315` metadata has more than {meta.MAX_ENTRIES} entries",
+    f"`FLK-0312` a metadata key is longer than {meta.MAX_KEY} characters",
+)
+LIST_CODES = (
+    "`FLK-0304` `status` or `sortBy` is not one of its values",
+    f"`FLK-0309` `limit` is not a whole number from 1 to {MAX_LIMIT}",
+    "`FLK-0310` `sortOrder` is not `ASC` or `DESC`",
+    "`INVALID_CURSOR` the cursor was not issued by this API, or was issued for another sort",
+)
+WORKFLOW_NAME_CODES = (
+    "`FLK-0110` name is required",
+    f"`FLK-0111` name is longer than {dsl.MAX_NAME} characters",
+)
+WORKFLOW_DRAFT_CODES = (
+    BAD_BODY,
+    WRONG_TYPE,
+    *WORKFLOW_NAME_CODES,
+    f"`FLK-0117` description is longer than {dsl.MAX_DESCRIPTION} characters",
+    f"`FLK-0113` more than {dsl.MAX_NODES} nodes",
+    f"`FLK-0114` more than {dsl.MAX_EDGES} edges",
+    "`FLK-0120` a node id is required",
+    f"`FLK-0122` a node id is longer than {dsl.MAX_ID} characters",
+    "`FLK-0123` two nodes share an id",
+    "`FLK-0121` a node type is required",
+    "`FLK-0124` a node type is not trigger, executor, conditional or action",
+    "`FLK-0125` a `set_output` action has no `output` object",
+    "`FLK-0105` a condition (conditional node or edge) does not parse",
+    "`FLK-0140` an executor node's `inputMapping` is invalid",
+    "`FLK-0141` an executor node's `outputMapping` is invalid",
+    "`FLK-0142` an executor node uses raw `transforms`, which are not supported",
+    "`FLK-0130` / `FLK-0131` / `FLK-0132` an edge id / source / target is required",
+    f"`FLK-0134` an edge id, source, target, sourceHandle or label is longer than {dsl.MAX_ID} characters",
+    "`FLK-0133` two edges share an id",
+    "`FLK-0115` an edge's source or target names no node of the workflow",
+    *METADATA_CODES,
+)
+CATALOG_EXECUTOR = (
+    "`FLK-0104` an executor node names a catalog `executorId`; catalog executors are not available"
+)
+EXECUTOR_CONFIG_CODES = (
+    BAD_BODY,
+    WRONG_TYPE,
+    "`FLK-0260` name is required",
+    f"`FLK-0261` name is longer than {ec.MAX_NAME} characters",
+    f"`FLK-0267` description is longer than {ec.MAX_DESCRIPTION} characters",
+    "`FLK-0262` baseUrl is required",
+    f"`FLK-0264` baseUrl is longer than {ec.MAX_BASE_URL} characters",
+    "`FLK-0263` baseUrl is not an http(s) URL with a host, or has credentials, a query or a fragment",
+    "`FLK-0265` at least one endpoint is required",
+    f"`FLK-0278` more than {ec.MAX_ENDPOINTS} endpoints",
+    "`FLK-0270` an endpoint name is required",
+    "`FLK-0276` two endpoints share a name",
+    f"`FLK-0277` an endpoint name or path is too long ({ec.MAX_ENDPOINT_NAME} / {ec.MAX_ENDPOINT_PATH})",
+    "`FLK-0271` an endpoint path is required, or is a URL rather than a path relative to baseUrl",
+    "`FLK-0272` an endpoint method is required",
+    f"`FLK-0273` an endpoint method is not one of {', '.join(ec.METHODS)}",
+    f"`FLK-0275` an endpoint timeout is outside 1..{ec.MAX_TIMEOUT_SECONDS} seconds",
+    "`FLK-0266` authentication is required",
+    "`FLK-0268` authentication.type is required",
+    f"`FLK-0269` authentication.type is not one of {', '.join(auth.SCHEMAS)}",
+    "`FLK-0274` an authentication.config field is unknown, missing, malformed, "
+    f"or a `{auth.MASK}` mask with no stored secret to keep",
+    *METADATA_CODES,
+)
+
+
+def _responses(ok: Mapping[str, Schema], errors: Mapping[str, Schema], *, protected: bool) -> Schema:
+    responses: Schema = dict(ok)
+    if protected:
+        responses["401"] = _component("responses", "Unauthorized")
+    responses.update(errors)
+    responses["500"] = _component("responses", "InternalError")
+    return dict(sorted(responses.items()))
+
+
+def _operation(
+    operation_id: str,
+    summary: str,
+    tag: str,
+    description: str,
+    ok: Mapping[str, Schema],
+    errors: Mapping[str, Schema] | None = None,
+    *,
+    parameters: Iterable[Schema] = (),
+    body: Schema | None = None,
+    body_description: str = "",
+    public: bool = False,
+) -> Schema:
+    operation: Schema = {
+        "operationId": operation_id,
+        "summary": summary,
+        "description": description,
+        "tags": [tag],
+        "security": [] if public else [{"ApiKeyAuth": []}],
+        "parameters": [*parameters, _component("parameters", "XRequestId")],
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, "description": body_description, "content": _json(body)}
+    operation["responses"] = _responses(ok, errors or {}, protected=not public)
+    return operation
+
+
+# --- schemas --------------------------------------------------------------------------------------
+
+
+def _pydantic_schemas(model: type[BaseModel]) -> dict[str, Schema]:
+    """``model``'s JSON schema and its ``$defs``, as components, without pydantic's generated titles."""
+    schema = model.model_json_schema(ref_template=_SCHEMAS)
+    found: dict[str, Schema] = dict(schema.pop("$defs", {}))
+    found[model.__name__] = schema
+    for definition in found.values():
+        for prop in definition.get("properties", {}).values():
+            prop.pop("title", None)
+    return found
+
+
+def _override(schema: Schema, properties: Mapping[str, Schema], **extra: Any) -> None:
+    """Write the API's rules over pydantic's property schemas (which only know JSON types)."""
+    unknown = set(properties) - set(schema["properties"])
+    if unknown:
+        raise KeyError(f"{schema['title']} has no field {', '.join(sorted(unknown))}")
+    schema["properties"].update(properties)
+    schema.update(extra)
+
+
+_STRING = {"type": "string"}
+_TIMESTAMP: Schema = {
+    "type": "string",
+    "format": "date-time",
+    "description": "RFC 3339, UTC, millisecond precision.",
+    "examples": [_TIMESTAMP_EXAMPLE],
+}
+_METADATA: Schema = {
+    "type": ["object", "null"],
+    "additionalProperties": True,
+    "maxProperties": meta.MAX_ENTRIES,
+    "propertyNames": {"maxLength": meta.MAX_KEY},
+    "description": f"Free-form; at most {meta.MAX_ENTRIES} entries, keys of at most {meta.MAX_KEY} chars.",
+}
+_NODE_DATA = """\
+Settings of the node, by type:
+
+* `executor`: `executorConfigId` (id of an executor configuration) and `endpointName` (one of its
+  endpoints), both required to activate; optional `inputMapping` / `outputMapping`, lists of
+  `{source, target, required?, transformation?: {type, config}}` copying values between dot paths
+  (`transforms` is refused);
+* `conditional`: `condition`, an expression such as `kyc.result.riskScore < 50` (required to
+  activate); its outgoing edges carry `sourceHandle` `"true"` or `"false"`;
+* `action`: `actionType`; `set_output` requires an `output` object, the workflow's final output;
+* `trigger`: free.
+"""
+
+
+def _workflow_schemas() -> dict[str, Schema]:
+    schemas = _pydantic_schemas(WorkflowDefinition)
+    _override(
+        schemas["WorkflowDefinition"],
+        {
+            "name": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": dsl.MAX_NAME,
+                "description": "Unique among workflows (409 FLK-0101); surrounding spaces are trimmed.",
+            },
+            "description": _nullable({"type": "string", "maxLength": dsl.MAX_DESCRIPTION}),
+            "nodes": {"type": "array", "items": _ref("Node"), "maxItems": dsl.MAX_NODES},
+            "edges": {"type": "array", "items": _ref("Edge"), "maxItems": dsl.MAX_EDGES},
+            "metadata": _METADATA,
+        },
+        required=["name"],
+        description=(
+            "The body of create and replace. A draft may be incomplete (no nodes, no trigger); "
+            "activation checks the whole graph."
+        ),
+    )
+    node_id = {"type": "string", "minLength": 1, "maxLength": dsl.MAX_ID}
+    _override(
+        schemas["Node"],
+        {
+            "id": {**node_id, "description": "Unique among the workflow's nodes."},
+            "type": {"type": "string", "enum": [t.value for t in NodeType]},
+            "name": _nullable({"type": "string", "description": "Display name."}),
+            "data": {"type": ["object", "null"], "additionalProperties": True, "description": _NODE_DATA},
+        },
+        required=["id", "type"],
+        description="A step of the workflow; `position` only places it on a canvas.",
+    )
+    _override(
+        schemas["Edge"],
+        {
+            "id": {**node_id, "description": "Unique among the workflow's edges."},
+            "source": {**node_id, "description": "Id of the node the edge leaves."},
+            "target": {**node_id, "description": "Id of the node the edge enters."},
+            "sourceHandle": _nullable(
+                {
+                    "type": "string",
+                    "maxLength": dsl.MAX_EDGE_TEXT,
+                    "description": "`true` or `false` on an edge leaving a conditional node (to activate).",
+                }
+            ),
+            "condition": _nullable(
+                {
+                    "type": "string",
+                    "maxLength": dsl.MAX_CONDITION,
+                    "description": "A condition expression; checked to parse when saved.",
+                }
+            ),
+            "label": _nullable({"type": "string", "maxLength": dsl.MAX_EDGE_TEXT}),
+        },
+        required=["id", "source", "target"],
+    )
+    _override(schemas["Position"], {}, description="Canvas coordinates.")
+    schemas.update(
+        {
+            "WorkflowStatus": {
+                "type": "string",
+                "enum": [s.value for s in WorkflowStatus],
+                "description": (
+                    "`draft --activate--> active --deactivate--> inactive --draft--> draft`. "
+                    "Only a draft can be edited; a draft or inactive workflow can be deleted."
+                ),
+            },
+            "CloneWorkflowInput": {
+                "type": "object",
+                "properties": {
+                    "name": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": dsl.MAX_NAME,
+                        "description": "Name of the copy; must be unused (409 FLK-0101).",
+                    }
+                },
+                "required": ["name"],
+            },
+            "WorkflowOutput": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "name": _STRING,
+                    "description": _STRING,
+                    "status": _ref("WorkflowStatus"),
+                    "nodes": {"type": "array", "items": _ref("Node")},
+                    "edges": {"type": "array", "items": _ref("Edge")},
+                    "metadata": {"type": "object", "additionalProperties": True},
+                    "createdAt": _ref("Timestamp"),
+                    "updatedAt": _ref("Timestamp"),
+                },
+                "required": ["id", "name", "status", "nodes", "edges", "createdAt", "updatedAt"],
+                "description": "A stored workflow. Absent optional fields are omitted, never `null`.",
+            },
+            "WorkflowCreateOutput": {
+                "type": "object",
+                "properties": {
+                    "workflowId": {"type": "string", "format": "uuid"},
+                    "version": {
+                        "type": "string",
+                        "const": "1.0.0",
+                        "description": "Always `1.0.0`, as the original API answers.",
+                    },
+                    "status": _ref("WorkflowStatus"),
+                    "createdAt": _ref("Timestamp"),
+                },
+                "required": ["workflowId", "version", "status", "createdAt"],
+            },
+            "WorkflowListOutput": _page("WorkflowOutput"),
+        }
+    )
+    return schemas
+
+
+def _page(item: str) -> Schema:
+    return {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": _ref(item)},
+            "nextCursor": {
+                "type": "string",
+                "description": 'Send as `cursor` (same sort) for the next page; `""` on the last page.',
+            },
+            "hasMore": {"type": "boolean"},
+        },
+        "required": ["items", "nextCursor", "hasMore"],
+    }
+
+
+_AUTH_TITLES = {
+    "none": ("NoAuthentication", "No credentials are sent; `config` must be empty."),
+    "api_key": (
+        "ApiKeyAuthentication",
+        "Sends `prefix` + `key` in the header `header_name` (default `X-API-Key`) or, with "
+        "`location: query`, in the query parameter `query_param_name` (default `api_key`).",
+    ),
+    "bearer": ("BearerAuthentication", "Sends `Authorization: Bearer <token>`."),
+    "basic": ("BasicAuthentication", "Sends `Authorization: Basic base64(username:password)`."),
+    "oidc_client_credentials": (
+        "OidcClientCredentialsAuthentication",
+        "Gets an access token with the OAuth 2 client-credentials grant from `token_url`, or from the "
+        "token endpoint that `issuer_url` discovers (one of the two is required).",
+    ),
+    "oidc_user": (
+        "OidcUserAuthentication",
+        "Gets an access token with the OAuth 2 password grant for `username` from `token_url`, or from "
+        "the token endpoint that `issuer_url` discovers (one of the two is required).",
+    ),
+}
+_FIELD_NOTES = {
+    "token_endpoint_auth_method": "Default `client_secret_basic`.",
+    "location": "Default `header`.",
+    "scopes": "Sent space-separated.",
+}
+_SECRET_WORDS = ", ".join(f"`{w}`" for w in auth._SECRET_WORDS)
+
+
+def _auth_field(name: str, spec: auth.FieldSpec) -> Schema:
+    text = {"type": "string", "maxLength": auth.MAX_VALUE}
+    kinds: dict[str, Schema] = {
+        "str": text,
+        "url": {**text, "format": "uri", "description": "An http or https URL."},
+        "choice": {"type": "string", "enum": list(spec.choices)},
+        "strings": {"type": "array", "items": {"type": "string"}},
+        "params": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": (
+                "Extra form parameters of the token request. Values of keys containing "
+                f"{_SECRET_WORDS} are secrets: write-only, returned as `{auth.MASK}`."
+            ),
+        },
+        "cache": _ref("OidcTokenCache"),
+    }
+    schema = dict(kinds[spec.kind])
+    if spec.required and spec.kind == "str":
+        schema["minLength"] = 1
+    notes = [_FIELD_NOTES[name]] if name in _FIELD_NOTES else []
+    if spec.secret:
+        schema["format"] = "password"
+        notes.append(f"Secret: write-only, returned as `{auth.MASK}`; sending `{auth.MASK}` keeps it.")
+    if notes:
+        schema["description"] = " ".join(notes)
+    return schema
+
+
+def _authentication_schemas() -> dict[str, Schema]:
+    """One schema per ``authentication.type``, and their ``oneOf`` discriminated on ``type``."""
+    schemas: dict[str, Schema] = {}
+    mapping: dict[str, str] = {}
+    for kind, fields in auth.SCHEMAS.items():
+        name, description = _AUTH_TITLES[kind]
+        config: Schema = {
+            "type": "object",
+            "properties": {field: _auth_field(field, spec) for field, spec in fields.items()},
+            "additionalProperties": False,
+        }
+        required = [field for field, spec in fields.items() if spec.required]
+        if required:
+            config["required"] = required
+        if kind.startswith("oidc_"):
+            config["anyOf"] = [{"required": ["issuer_url"]}, {"required": ["token_url"]}]
+        schemas[name] = {
+            "type": "object",
+            "description": description,
+            "properties": {"type": {"type": "string", "const": kind}, "config": config},
+            "required": ["type"],
+        }
+        mapping[kind] = _SCHEMAS.format(model=name)
+    schemas["OidcTokenCache"] = {
+        "type": "object",
+        "properties": {
+            "enabled": {"type": "boolean", "description": "Default `true`."},
+            "refresh_before_expiry_seconds": {"type": "integer", "minimum": 0, "description": "Default 60."},
+            "use_refresh_token": {"type": "boolean", "description": "Default `true`."},
+        },
+        "additionalProperties": False,
+    }
+    schemas["ExecutorAuthentication"] = {
+        "description": (
+            "How the executor authenticates to the service: `type` selects the `config` fields. Unknown "
+            "`config` fields are refused (400 FLK-0274). In responses `config` is always present and every "
+            f"secret reads `{auth.MASK}`."
+        ),
+        "oneOf": [_ref(_AUTH_TITLES[kind][0]) for kind in auth.SCHEMAS],
+        "discriminator": {"propertyName": "type", "mapping": mapping},
+    }
+    return schemas
+
+
+def _executor_schemas() -> dict[str, Schema]:
+    schemas = _pydantic_schemas(ec.ExecutorConfigInput)
+    # pydantic's loose block becomes the per-type oneOf below.
+    del schemas["AuthenticationInput"]
+    _override(
+        schemas["ExecutorConfigInput"],
+        {
+            "name": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": ec.MAX_NAME,
+                "description": "Unique among executor configurations (409 FLK-0251); trimmed.",
+            },
+            "description": _nullable({"type": "string", "maxLength": ec.MAX_DESCRIPTION}),
+            "baseUrl": {
+                "type": "string",
+                "format": "uri",
+                "maxLength": ec.MAX_BASE_URL,
+                "description": (
+                    "An http or https URL with a host, without credentials, query or fragment; "
+                    "a trailing `/` is dropped."
+                ),
+                "examples": ["https://kyc.example.com/api"],
+            },
+            "endpoints": {
+                "type": "array",
+                "items": _ref("EndpointInput"),
+                "minItems": 1,
+                "maxItems": ec.MAX_ENDPOINTS,
+                "description": "Names are unique within the configuration.",
+            },
+            "authentication": _ref("ExecutorAuthentication"),
+            "metadata": _METADATA,
+        },
+        description=(
+            "The body of PATCH: the fields sent replace the stored ones (`authentication` as a whole; "
+            f"a secret sent as `{auth.MASK}` keeps the stored one), and the result must be a complete "
+            "configuration. `null` clears `description` or `metadata`."
+        ),
+    )
+    _override(
+        schemas["EndpointInput"],
+        {
+            "name": {"type": "string", "minLength": 1, "maxLength": ec.MAX_ENDPOINT_NAME},
+            "path": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": ec.MAX_ENDPOINT_PATH,
+                "description": "Relative to `baseUrl` (a URL is refused); a leading `/` is added.",
+                "examples": ["/v1/checks"],
+            },
+            "method": {
+                "type": "string",
+                "description": f"One of {', '.join(ec.METHODS)}, case-insensitive; stored upper-case.",
+                "examples": ["POST"],
+            },
+            "timeout": _nullable(
+                {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": ec.MAX_TIMEOUT_SECONDS,
+                    "default": ec.DEFAULT_TIMEOUT_SECONDS,
+                    "description": "Seconds.",
+                }
+            ),
+        },
+        required=["name", "path", "method"],
+    )
+    schemas.update(_authentication_schemas())
+    schemas.update(
+        {
+            "ExecutorConfigCreateInput": {
+                "description": "The body of create: a complete configuration.",
+                "allOf": [_ref("ExecutorConfigInput")],
+                "required": ["name", "baseUrl", "endpoints", "authentication"],
+            },
+            "ExecutorStatus": {
+                "type": "string",
+                "enum": [s.value for s in ec.ExecutorStatus],
+                "description": "Created `active`; `disabled` takes it out of service.",
+            },
+            "ExecutorEndpoint": {
+                "type": "object",
+                "properties": {
+                    "name": _STRING,
+                    "path": _STRING,
+                    "method": {"type": "string", "enum": list(ec.METHODS)},
+                    "timeout": {"type": "integer", "description": "Seconds."},
+                },
+                "required": ["name", "path", "method", "timeout"],
+            },
+            "ExecutorConfigurationOutput": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "name": _STRING,
+                    "description": _STRING,
+                    "baseUrl": _STRING,
+                    "endpoints": {"type": "array", "items": _ref("ExecutorEndpoint")},
+                    "authentication": _ref("ExecutorAuthentication"),
+                    "status": _ref("ExecutorStatus"),
+                    "metadata": {"type": "object", "additionalProperties": True},
+                    "createdAt": _ref("Timestamp"),
+                    "updatedAt": _ref("Timestamp"),
+                    "lastTestedAt": _ref("Timestamp"),
+                },
+                "required": [
+                    "id",
+                    "name",
+                    "baseUrl",
+                    "endpoints",
+                    "authentication",
+                    "status",
+                    "createdAt",
+                    "updatedAt",
+                ],
+                "description": f"A stored executor configuration; every secret reads `{auth.MASK}`.",
+            },
+            "ExecutorConfigurationListOutput": _page("ExecutorConfigurationOutput"),
+        }
+    )
+    return schemas
+
+
+def _system_schemas() -> dict[str, Schema]:
+    return {
+        "HealthResponse": {
+            "type": "object",
+            "properties": {
+                "status": {"type": "string", "const": "healthy"},
+                "version": _STRING,
+                "uptime": {"type": "number", "description": "Seconds since the service started."},
+                "timestamp": _ref("Timestamp"),
+            },
+            "required": ["status", "version", "uptime", "timestamp"],
+        },
+        "ReadinessCheck": {
+            "type": "object",
+            "properties": {
+                "status": {"type": "string", "enum": ["up", "down"]},
+                "latency_ms": {"type": "number", "description": "When up."},
+                "error": {"type": "string", "description": "When down: a timeout or the error's type."},
+            },
+            "required": ["status"],
+        },
+        "ReadinessResponse": {
+            "type": "object",
+            "properties": {
+                "status": {
+                    "type": "string",
+                    "enum": ["healthy", "unhealthy", "draining"],
+                    "description": "`draining` while the service shuts down (then `checks` is empty).",
+                },
+                "checks": {
+                    "type": "object",
+                    "additionalProperties": _ref("ReadinessCheck"),
+                    "description": "By dependency, e.g. `store`.",
+                },
+                "version": _STRING,
+            },
+            "required": ["status", "checks", "version"],
+        },
+        "VersionResponse": {
+            "type": "object",
+            "properties": {"version": _STRING, "requestDate": _ref("Timestamp")},
+            "required": ["version", "requestDate"],
+        },
+    }
+
+
+def _schemas() -> dict[str, Schema]:
+    schemas: dict[str, Schema] = {
+        "ErrorResponse": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "description": "Stable: `FLK-NNNN`, `UNAUTHORIZED` or `INVALID_CURSOR`.",
+                    "examples": ["FLK-0100"],
+                },
+                "title": {
+                    "type": "string",
+                    "description": "The HTTP reason phrase of the status.",
+                    "examples": ["Not Found"],
+                },
+                "message": {"type": "string", "examples": [f"workflow {_ID_EXAMPLE} not found"]},
+            },
+            "required": ["code", "title", "message"],
+            "additionalProperties": False,
+        },
+        "Timestamp": _TIMESTAMP,
+    }
+    for part in (_workflow_schemas(), _executor_schemas(), _system_schemas()):
+        clash = set(part) & set(schemas)
+        if clash:
+            raise ValueError(f"two schemas named {', '.join(sorted(clash))}")
+        schemas.update(part)
+    return dict(sorted(schemas.items()))
+
+
+# --- parameters and shared responses --------------------------------------------------------------
+
+
+def _id_parameter(what: str) -> Schema:
+    return {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "description": f"The {what}'s id; anything but a UUID is 400 FLK-0002.",
+        "schema": {"type": "string", "format": "uuid"},
+    }
+
+
+def _status_parameter(values: list[str]) -> Schema:
+    return {
+        "name": "status",
+        "in": "query",
+        "required": False,
+        "description": "Only items with this status.",
+        "schema": {"type": "string", "enum": values},
+    }
+
+
+def _parameters() -> dict[str, Schema]:
+    return {
+        "XRequestId": {
+            "name": "X-Request-Id",
+            "in": "header",
+            "required": False,
+            "description": "Echoed in the response's `X-Request-Id`; other values give a new UUID.",
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+        },
+        "WorkflowId": _id_parameter("workflow"),
+        "ExecutorConfigId": _id_parameter("executor configuration"),
+        "WorkflowStatusFilter": _status_parameter([s.value for s in WorkflowStatus]),
+        "ExecutorStatusFilter": _status_parameter([s.value for s in ec.ExecutorStatus]),
+        "Limit": {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": "Items per page.",
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+        },
+        "Cursor": {
+            "name": "cursor",
+            "in": "query",
+            "required": False,
+            "description": "`nextCursor` of the previous page, with the same `sortBy` and `sortOrder`.",
+            "schema": {"type": "string"},
+        },
+        "SortBy": {
+            "name": "sortBy",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "enum": list(SORT_FIELDS), "default": "createdAt"},
+        },
+        "SortOrder": {
+            "name": "sortOrder",
+            "in": "query",
+            "required": False,
+            "description": "Case-insensitive.",
+            "schema": {"type": "string", "enum": ["ASC", "DESC"], "default": "DESC"},
+        },
+    }
+
+
+def _shared_responses() -> dict[str, Schema]:
+    return {
+        "Unauthorized": _error("`X-API-Key` missing or not one of the configured keys", ["`UNAUTHORIZED`"]),
+        "MethodNotAllowed": _error(
+            "The path exists but does not support the method (any path of this API)", ["`FLK-0401`"]
+        ),
+        "PayloadTooLarge": _error(
+            "The body exceeds the configured limit (`FLOWKER_MAX_BODY_BYTES`, 1 MiB by default)",
+            ["`FLK-0506`"],
+        ),
+        "InternalError": _error(
+            "A bug; the message carries no details, the `X-Request-Id` finds it in the server log",
+            ["`FLK-9999`"],
+        ),
+    }
+
+
+# --- paths ----------------------------------------------------------------------------------------
+
+_TOO_LARGE = {"413": _component("responses", "PayloadTooLarge")}
+_LIST_PARAMETERS = [_component("parameters", name) for name in ("Limit", "Cursor", "SortBy", "SortOrder")]
+
+
+def _system_paths() -> dict[str, Schema]:
+    return {
+        "/health": {
+            "get": _operation(
+                "getHealth",
+                "Liveness",
+                TAG_SYSTEM,
+                "The process answers. Checks no dependency (see `/readyz`).",
+                {"200": _ok("Alive.", _ref("HealthResponse"))},
+                public=True,
+            )
+        },
+        "/readyz": {
+            "get": _operation(
+                "getReadiness",
+                "Readiness",
+                TAG_SYSTEM,
+                "Every dependency answers within its timeout. 503 when one does not, or while the "
+                "service drains before shutting down.",
+                {"200": _ok("Every dependency is up.", _ref("ReadinessResponse"))},
+                {"503": _ok("A dependency is down, or the service is draining.", _ref("ReadinessResponse"))},
+                public=True,
+            )
+        },
+        "/version": {
+            "get": _operation(
+                "getVersion",
+                "Version",
+                TAG_SYSTEM,
+                "The running version.",
+                {"200": _ok("The version.", _ref("VersionResponse"))},
+                public=True,
+            )
+        },
+        "/openapi.json": {
+            "get": _operation(
+                "getOpenApiDocument",
+                "OpenAPI document",
+                TAG_SYSTEM,
+                "This document.",
+                {"200": _ok("An OpenAPI 3.1 document.", {"type": "object"})},
+                public=True,
+            )
+        },
+    }
+
+
+def _workflow_paths() -> dict[str, Schema]:
+    workflow_id = _component("parameters", "WorkflowId")
+    not_found = {"404": _error("No such workflow", ["`FLK-0100` workflow not found"])}
+    state_changed = "`FLK-0350` the workflow changed concurrently; read it again and retry"
+    bad_id = {"400": _error("Invalid request", [BAD_ID])}
+    workflow = _ok("The workflow.", _ref("WorkflowOutput"))
+    created = _ok("Created as a draft.", _ref("WorkflowCreateOutput"))
+    definition = _ref("WorkflowDefinition")
+
+    def transition(
+        action: str, summary: str, source: str, target: str, extra: Mapping[str, Schema]
+    ) -> Schema:
+        errors: dict[str, Schema] = {
+            **bad_id,
+            **not_found,
+            "409": _error("Conflict", [state_changed]),
+            "422": _error(
+                "Not allowed in the workflow's status", [f"`FLK-0102` the workflow is not {source}"]
+            ),
+            **extra,
+        }
+        return _operation(
+            f"{action}Workflow",
+            summary,
+            TAG_WORKFLOWS,
+            f"Move a workflow from {source} to {target}.",
+            {"200": _ok(f"The workflow, now {target}.", _ref("WorkflowOutput"))},
+            errors,
+            parameters=[workflow_id],
+        )
+
+    activation_errors = {
+        "400": _error(
+            "Invalid request or incomplete graph",
+            [
+                BAD_ID,
+                "`FLK-0105` a conditional node has no condition",
+                "`FLK-0119` an edge leaving a conditional node has no `sourceHandle` `true` or `false`",
+                "`FLK-0152` an executor node has no `executorConfigId`",
+                "`FLK-0153` an executor node's `endpointName` is not an endpoint of its configuration",
+            ],
+        ),
+        "404": _error(
+            "No such workflow or executor configuration",
+            [
+                "`FLK-0100` workflow not found",
+                "`FLK-0104` an executor node names an executor configuration that does not exist",
+            ],
+        ),
+        "409": _error(
+            "Conflict",
+            [
+                f"{state_changed} (including an executor configuration it uses being disabled or "
+                "deleted meanwhile)"
+            ],
+        ),
+        "422": _error(
+            "Not allowed in the workflow's status, or not executable",
+            [
+                "`FLK-0102` the workflow is not a draft",
+                "`FLK-0112` the workflow has no nodes",
+                "`FLK-0116` the workflow has no trigger node or more than one",
+                "`FLK-0118` an edge points at the trigger node, or the graph has a cycle",
+                "`FLK-0154` an executor node's configuration is disabled",
+            ],
+        ),
+    }
+    activate = transition("activate", "Activate a workflow", "draft", "active", activation_errors)
+    activate["description"] = (
+        "Check the whole graph (exactly one trigger, no cycle, every executor node bound to an "
+        "active executor configuration and one of its endpoints) and make the draft executable."
+    )
+
+    return {
+        "/v1/workflows": {
+            "post": _operation(
+                "createWorkflow",
+                "Create a workflow",
+                TAG_WORKFLOWS,
+                "Save a new workflow as a draft.",
+                {"201": created},
+                {
+                    "400": _error("Invalid definition", WORKFLOW_DRAFT_CODES),
+                    "404": _error("Unknown executor", [CATALOG_EXECUTOR]),
+                    "409": _error("Conflict", ["`FLK-0101` a workflow with this name exists"]),
+                    **_TOO_LARGE,
+                },
+                body=definition,
+                body_description="The workflow definition.",
+            ),
+            "get": _operation(
+                "listWorkflows",
+                "List workflows",
+                TAG_WORKFLOWS,
+                "One page of workflows.",
+                {"200": _ok("A page of workflows.", _ref("WorkflowListOutput"))},
+                {"400": _error("Invalid query", LIST_CODES)},
+                parameters=[_component("parameters", "WorkflowStatusFilter"), *_LIST_PARAMETERS],
+            ),
+        },
+        "/v1/workflows/{id}": {
+            "get": _operation(
+                "getWorkflow",
+                "Get a workflow",
+                TAG_WORKFLOWS,
+                "The workflow with its full definition.",
+                {"200": workflow},
+                {**bad_id, **not_found},
+                parameters=[workflow_id],
+            ),
+            "put": _operation(
+                "replaceWorkflow",
+                "Replace a draft workflow",
+                TAG_WORKFLOWS,
+                "Replace a draft's whole definition (fields not sent are cleared); only drafts are editable.",
+                {"200": workflow},
+                {
+                    "400": _error("Invalid request or definition", [BAD_ID, *WORKFLOW_DRAFT_CODES]),
+                    "404": _error(
+                        "No such workflow or executor", ["`FLK-0100` workflow not found", CATALOG_EXECUTOR]
+                    ),
+                    "409": _error("Conflict", ["`FLK-0101` another workflow has this name", state_changed]),
+                    "422": _error(
+                        "Not a draft",
+                        ["`FLK-0103` the workflow is active or inactive; move it to draft first"],
+                    ),
+                    **_TOO_LARGE,
+                },
+                parameters=[workflow_id],
+                body=definition,
+                body_description="The new definition.",
+            ),
+            "delete": _operation(
+                "deleteWorkflow",
+                "Delete a workflow",
+                TAG_WORKFLOWS,
+                "Delete a draft or inactive workflow.",
+                {"204": _ok("Deleted.")},
+                {
+                    **bad_id,
+                    **not_found,
+                    "409": _error("Conflict", [state_changed]),
+                    "422": _error("Active", ["`FLK-0103` an active workflow cannot be deleted"]),
+                },
+                parameters=[workflow_id],
+            ),
+        },
+        "/v1/workflows/{id}/clone": {
+            "post": _operation(
+                "cloneWorkflow",
+                "Clone a workflow",
+                TAG_WORKFLOWS,
+                "A new draft with the workflow's description, nodes, edges and metadata, under a new name. "
+                "Works from any status.",
+                {"201": created},
+                {
+                    "400": _error("Invalid request", [BAD_ID, BAD_BODY, WRONG_TYPE, *WORKFLOW_NAME_CODES]),
+                    **not_found,
+                    "409": _error("Conflict", ["`FLK-0101` a workflow with this name exists"]),
+                    **_TOO_LARGE,
+                },
+                parameters=[workflow_id],
+                body=_ref("CloneWorkflowInput"),
+                body_description="The name of the copy.",
+            )
+        },
+        "/v1/workflows/{id}/activate": {"post": activate},
+        "/v1/workflows/{id}/deactivate": {
+            "post": transition("deactivate", "Deactivate a workflow", "active", "inactive", {})
+        },
+        "/v1/workflows/{id}/draft": {
+            "post": transition("draft", "Move a workflow back to draft", "inactive", "draft", {})
+        },
+    }
+
+
+def _executor_paths() -> dict[str, Schema]:
+    config_id = _component("parameters", "ExecutorConfigId")
+    not_found = {
+        "404": _error("No such executor configuration", ["`FLK-0250` executor configuration not found"])
+    }
+    state_changed = "`FLK-0350` the configuration changed concurrently; read it again and retry"
+    bad_id = {"400": _error("Invalid request", [BAD_ID])}
+    config = _ok("The executor configuration, secrets masked.", _ref("ExecutorConfigurationOutput"))
+
+    def toggle(action: str, source: str, target: str, description: str) -> Schema:
+        return _operation(
+            f"{action}Executor",
+            f"{action.capitalize()} an executor configuration",
+            TAG_EXECUTORS,
+            description,
+            {"200": _ok(f"The configuration, now {target}.", _ref("ExecutorConfigurationOutput"))},
+            {
+                **bad_id,
+                **not_found,
+                "409": _error("Conflict", [state_changed]),
+                "422": _error("Not allowed in its status", [f"`FLK-0252` the configuration is not {source}"]),
+            },
+            parameters=[config_id],
+        )
+
+    return {
+        "/v1/executors": {
+            "post": _operation(
+                "createExecutor",
+                "Create an executor configuration",
+                TAG_EXECUTORS,
+                "Save a new configuration, `active` at once. Secrets are encrypted before they are stored.",
+                {"201": _ok("Created; secrets masked.", _ref("ExecutorConfigurationOutput"))},
+                {
+                    "400": _error("Invalid configuration", EXECUTOR_CONFIG_CODES),
+                    "409": _error("Conflict", ["`FLK-0251` an executor configuration with this name exists"]),
+                    **_TOO_LARGE,
+                },
+                body=_ref("ExecutorConfigCreateInput"),
+                body_description="The configuration.",
+            ),
+            "get": _operation(
+                "listExecutors",
+                "List executor configurations",
+                TAG_EXECUTORS,
+                "One page of executor configurations, secrets masked.",
+                {"200": _ok("A page of configurations.", _ref("ExecutorConfigurationListOutput"))},
+                {"400": _error("Invalid query", LIST_CODES)},
+                parameters=[_component("parameters", "ExecutorStatusFilter"), *_LIST_PARAMETERS],
+            ),
+        },
+        "/v1/executors/{id}": {
+            "get": _operation(
+                "getExecutor",
+                "Get an executor configuration",
+                TAG_EXECUTORS,
+                "The configuration, secrets masked.",
+                {"200": config},
+                {**bad_id, **not_found},
+                parameters=[config_id],
+            ),
+            "patch": _operation(
+                "patchExecutor",
+                "Update an executor configuration",
+                TAG_EXECUTORS,
+                "Change the fields sent; the result is checked as a whole. An endpoint that an active "
+                "workflow calls cannot be removed.",
+                {"200": config},
+                {
+                    "400": _error("Invalid request or configuration", [BAD_ID, *EXECUTOR_CONFIG_CODES]),
+                    **not_found,
+                    "409": _error(
+                        "Conflict", ["`FLK-0251` another executor configuration has this name", state_changed]
+                    ),
+                    "422": _error(
+                        "In use", ["`FLK-0252` a removed endpoint is called by an active workflow"]
+                    ),
+                    **_TOO_LARGE,
+                },
+                parameters=[config_id],
+                body=_ref("ExecutorConfigInput"),
+                body_description="The fields to change.",
+            ),
+            "delete": _operation(
+                "deleteExecutor",
+                "Delete an executor configuration",
+                TAG_EXECUTORS,
+                "Delete a configuration that no active workflow uses.",
+                {"204": _ok("Deleted.")},
+                {
+                    **bad_id,
+                    **not_found,
+                    "409": _error("Conflict", [state_changed]),
+                    "422": _error("In use", ["`FLK-0252` an active workflow uses the configuration"]),
+                },
+                parameters=[config_id],
+            ),
+        },
+        "/v1/executors/{id}/disable": {
+            "post": toggle(
+                "disable",
+                "active",
+                "disabled",
+                "Take an active configuration out of service; workflows using it can no longer be activated.",
+            )
+        },
+        "/v1/executors/{id}/enable": {
+            "post": toggle("enable", "disabled", "active", "Put a disabled configuration back in service.")
+        },
+    }
+
+
+@functools.cache
 def openapi_document() -> dict[str, Any]:
-    """The document served at ``/openapi.json``."""
-    return {"openapi": "3.1.0", "info": {"title": "Flowker", "version": "0"}, "paths": {}}
+    """The OpenAPI 3.1 document served at ``/openapi.json``, built once (callers must not mutate it)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Flowker",
+            "version": __version__,
+            "description": DESCRIPTION,
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        },
+        "servers": [{"url": SERVER_URL}],
+        "security": [{"ApiKeyAuth": []}],
+        "tags": [
+            {"name": TAG_SYSTEM, "description": "Public probes and this document."},
+            {"name": TAG_WORKFLOWS, "description": "Workflow definitions and their lifecycle."},
+            {"name": TAG_EXECUTORS, "description": "The external services that executor nodes call."},
+        ],
+        "paths": {**_system_paths(), **_workflow_paths(), **_executor_paths()},
+        "components": {
+            "securitySchemes": {
+                "ApiKeyAuth": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-API-Key",
+                    "description": "One of the configured API keys; required on every `/v1` route.",
+                }
+            },
+            "schemas": _schemas(),
+            "parameters": _parameters(),
+            "headers": {
+                "XRequestId": {
+                    "description": "The request's id: its own `X-Request-Id` when sane, else a new UUID.",
+                    "schema": {"type": "string"},
+                }
+            },
+            "responses": _shared_responses(),
+        },
+    }

@@ -51,8 +51,9 @@ def _translate(request: web.Request, exc: web.HTTPException, max_body_bytes: int
     if isinstance(exc, web.HTTPNotFound):
         return NotFound(f"no route for {request.method} {request.path[:200]}")
     if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(exc.allowed_methods))
         return MethodNotAllowed(
-            f"{request.method} is not allowed on {request.path[:200]}; allowed: {', '.join(sorted(exc.allowed_methods))}"
+            f"{request.method} is not allowed on {request.path[:200]} (allowed: {allowed})"
         )
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return PayloadTooLarge(f"request body exceeds {max_body_bytes} bytes")

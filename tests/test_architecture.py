@@ -1,0 +1,71 @@
+"""The layering of ``docs/architecture`` holds: each layer imports only what it may."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "flowker"
+
+#: module prefix -> packages (by path below flowker/) allowed to import it
+ALLOWED = {
+    "ray": ("actors/",),
+    "sqlite3": ("store/",),
+    "pymongo": ("store/",),
+    "aiohttp": ("http/", "actors/", "cli.py"),
+    "flowker.http": ("http/", "cli.py", "bootstrap.py"),
+    "flowker.actors": ("actors/", "cli.py", "bootstrap.py"),
+    "flowker.store.embedded": ("store/", "cli.py", "bootstrap.py"),
+}
+#: The pure core imports nothing but the standard library, pydantic and itself.
+PURE = ("dsl/", "domain/")
+PURE_ALLOWED = (
+    "flowker.dsl",
+    "flowker.domain",
+    "flowker.errors",
+    "flowker.secretbox",
+    "pydantic",
+    "cryptography",
+)
+
+
+def _imports(path: Path) -> list[str]:
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(PACKAGE)) for p in MODULES])
+def test_layer_imports(path: Path) -> None:
+    where = path.relative_to(PACKAGE).as_posix()
+    for name in _imports(path):
+        for prefix, allowed in ALLOWED.items():
+            if name == prefix or name.startswith(prefix + "."):
+                assert where.startswith(allowed), f"{where} imports {name}; only {allowed} may"
+        if where.startswith(PURE):
+            top = name.split(".")[0]
+            assert top in sys.stdlib_module_names or name.startswith(PURE_ALLOWED), f"{where} imports {name}"
+
+
+def test_ruff_is_clean() -> None:
+    targets = [d for d in ("flowker", "tests", "bench") if (ROOT / d).is_dir()]
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", *targets],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
