@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
+from flowker.domain.urls import http_url
 from flowker.errors import BadRequest
 from flowker.secretbox import SecretBox, is_sealed
 
@@ -108,8 +108,7 @@ def _check_str(where: str, value: Any, spec: FieldSpec) -> None:
 
 def _check_url(where: str, value: Any, spec: FieldSpec) -> None:
     _check_str(where, value, spec)
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if http_url(value) is None:
         raise BadRequest(f"{where} must be an http or https URL", code="FLK-0274")
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flowker.domain.authentication import check_authentication, mask_authentication
+from flowker.domain.authentication import mask_authentication
+from flowker.domain.urls import http_url
 from flowker.errors import BadRequest
 
 MAX_NAME = 100
@@ -87,7 +87,8 @@ class ExecutorConfig(BaseModel):
 
 
 def normalize(body: ExecutorConfigInput) -> dict[str, Any]:
-    """Check a complete configuration and return its canonical fields (secrets still in clear).
+    """Check a complete configuration and return its canonical fields, all but ``authentication``
+    (which :func:`~flowker.domain.authentication.check_authentication` checks).
 
     Raises :class:`BadRequest` with the field's own code on the first failure.
     """
@@ -98,14 +99,11 @@ def normalize(body: ExecutorConfigInput) -> dict[str, Any]:
         raise BadRequest(f"name is longer than {MAX_NAME} characters", code="FLK-0261")
     if body.description is not None and len(body.description) > MAX_DESCRIPTION:
         raise BadRequest(f"description is longer than {MAX_DESCRIPTION} characters", code="FLK-0267")
-    if body.authentication is None:
-        raise BadRequest("authentication is required", code="FLK-0266")
     return {
         "name": name,
         "description": body.description,
         "baseUrl": _base_url(body.baseUrl),
         "endpoints": _endpoints(body.endpoints),
-        "authentication": check_authentication(body.authentication.type, body.authentication.config),
         "metadata": body.metadata,
     }
 
@@ -116,8 +114,8 @@ def _base_url(raw: str | None) -> str:
         raise BadRequest("baseUrl is required", code="FLK-0262")
     if len(url) > MAX_BASE_URL:
         raise BadRequest(f"baseUrl is longer than {MAX_BASE_URL} characters", code="FLK-0264")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = http_url(url)
+    if parts is None:
         raise BadRequest("baseUrl must be an http or https URL with a host", code="FLK-0263")
     if parts.username or parts.password:
         # Credentials in a URL end up in logs and responses; they belong in authentication.
@@ -165,14 +163,16 @@ def _endpoints(raw: list[EndpointInput] | None) -> list[dict[str, Any]]:
 
 
 def merge_patch(current: ExecutorConfig, patch: ExecutorConfigInput) -> ExecutorConfigInput:
-    """The complete input that results from applying the fields ``patch`` sets to ``current``."""
+    """The input that results from applying the fields ``patch`` sets to ``current``.
+
+    ``authentication`` is only there when the patch sets it: the stored block is sealed and is kept as is.
+    """
     base = ExecutorConfigInput.model_validate(
         {
             "name": current.name,
             "description": current.description,
             "baseUrl": current.baseUrl,
             "endpoints": current.endpoints,
-            "authentication": current.authentication,
             "metadata": current.metadata,
         }
     )

@@ -142,14 +142,21 @@ def _parse(condition: object, where: str) -> None:
         raise BadRequest(f"{where}: {exc}", code="FLK-0105") from None
 
 
+def executor_bindings(definition: WorkflowDefinition) -> list[tuple[str, str]]:
+    """The ``(executorConfigId, endpointName)`` pairs its executor nodes call, in node order, once each."""
+    pairs: list[tuple[str, str]] = []
+    for node in definition.nodes:
+        ref, endpoint = node.settings.get("executorConfigId"), node.settings.get("endpointName")
+        if node.type == NodeType.EXECUTOR and isinstance(ref, str) and ref:
+            pair = (ref, endpoint if isinstance(endpoint, str) else "")
+            if pair not in pairs:
+                pairs.append(pair)
+    return pairs
+
+
 def executor_config_ids(definition: WorkflowDefinition) -> list[str]:
     """The executor configuration ids that the definition's executor nodes name, in node order."""
-    ids: list[str] = []
-    for node in definition.nodes:
-        ref = node.settings.get("executorConfigId")
-        if node.type == NodeType.EXECUTOR and isinstance(ref, str) and ref not in ids:
-            ids.append(ref)
-    return ids
+    return list(dict.fromkeys(ref for ref, _ in executor_bindings(definition)))
 
 
 def check_activation(definition: WorkflowDefinition, executors: Mapping[str, ExecutorRef]) -> None:

@@ -75,7 +75,10 @@ class ExecutorConfigRepository(Protocol):
     async def list(self, query: ListQuery) -> Page[ExecutorConfig]: ...
 
     async def replace(self, config: ExecutorConfig) -> ExecutorConfig:
-        """Write ``config`` if its ``revision`` is still current; return it with the next revision."""
+        """Write ``config`` if its ``revision`` is still current; return it with the next revision.
+
+        Refused (422 FLK-0252) when it drops an endpoint that an active workflow calls.
+        """
 
     async def delete(self, config: ExecutorConfig) -> None:
         """Delete if current and no active workflow uses it (422 FLK-0252 naming them otherwise)."""

@@ -6,9 +6,10 @@ Secrets are sealed here, before anything reaches the store, and never leave exce
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flowker.clock import Clock, iso, utc_now
-from flowker.domain.authentication import seal_authentication
+from flowker.domain.authentication import check_authentication, seal_authentication
 from flowker.domain.executor_config import (
     ExecutorConfig,
     ExecutorConfigInput,
@@ -17,7 +18,7 @@ from flowker.domain.executor_config import (
     normalize,
 )
 from flowker.domain.metadata import check_metadata
-from flowker.errors import NotFound, Unprocessable
+from flowker.errors import BadRequest, NotFound, Unprocessable
 from flowker.secretbox import SecretBox
 from flowker.store.ports import ListQuery, Page, Store
 
@@ -40,7 +41,7 @@ class ExecutorConfigs:
         """Validate and save a new, active configuration. 409 FLK-0251 when the name is taken."""
         fields = normalize(body)
         check_metadata(fields["metadata"])
-        fields["authentication"] = seal_authentication(fields["authentication"], self._box)
+        fields["authentication"] = seal_authentication(_checked_authentication(body), self._box)
         now = iso(self._clock())
         config = ExecutorConfig(
             **fields, id=str(uuid.uuid4()), status=ExecutorStatus.ACTIVE, createdAt=now, updatedAt=now
@@ -66,29 +67,12 @@ class ExecutorConfigs:
         current = await self.get(config_id)
         fields = normalize(merge_patch(current, patch))
         check_metadata(fields["metadata"])
-        removed = current.endpoint_names() - {e["name"] for e in fields["endpoints"]}
-        if removed:
-            await self._refuse_removing_used(config_id, removed)
-        fields["authentication"] = seal_authentication(
-            fields["authentication"], self._box, previous=current.authentication
-        )
+        if "authentication" in patch.model_fields_set:
+            fields["authentication"] = seal_authentication(
+                _checked_authentication(patch), self._box, previous=current.authentication
+            )
         updated = current.model_copy(update={**fields, "updatedAt": iso(self._clock())})
         return await self._store.executor_configs.replace(updated)
-
-    async def _refuse_removing_used(self, config_id: str, removed: set[str]) -> None:
-        for usage in await self._store.executor_configs.used_by_active_workflows(config_id):
-            workflow = await self._store.workflows.get(usage.id)
-            used = {
-                node.settings.get("endpointName")
-                for node in (workflow.nodes if workflow else [])
-                if node.settings.get("executorConfigId") == config_id
-            } & removed
-            if used:
-                raise Unprocessable(
-                    f"endpoint {', '.join(sorted(used))} is called by active workflow {usage.name!r}; "
-                    "deactivate it first",
-                    code="FLK-0252",
-                )
 
     async def delete(self, config_id: str) -> None:
         """Delete, unless an active workflow uses it (422 FLK-0252)."""
@@ -104,3 +88,9 @@ class ExecutorConfigs:
             )
         updated = current.model_copy(update={"status": target, "updatedAt": iso(self._clock())})
         return await self._store.executor_configs.replace(updated)
+
+
+def _checked_authentication(body: ExecutorConfigInput) -> dict[str, Any]:
+    if body.authentication is None:
+        raise BadRequest("authentication is required", code="FLK-0266")
+    return check_authentication(body.authentication.type, body.authentication.config)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
 
@@ -21,6 +22,7 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
+_DIGITS = re.compile(r"[0-9]{1,4}")
 _FIELD_ATTRS = {"createdAt": "createdAt", "updatedAt": "updatedAt", "name": "name"}
 
 
@@ -30,7 +32,7 @@ def parse_list_query(params: Mapping[str, str], statuses: Collection[str]) -> Li
     if status is not None and status not in statuses:
         raise BadRequest(f"status must be one of {', '.join(statuses)}", code="FLK-0304")
     raw_limit = params.get("limit") or str(DEFAULT_LIMIT)
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+    if not _DIGITS.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
         raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}", code="FLK-0309")
     sort_by = params.get("sortBy") or "createdAt"
     if sort_by not in SORT_FIELDS:

@@ -99,17 +99,16 @@ class Workflows:
         target = TRANSITIONS.get((current.status, action))
         if target is None:
             raise Unprocessable(f"cannot {action} a workflow that is {current.status.value}", code="FLK-0102")
-        required: list[str] = []
-        if target == WorkflowStatus.ACTIVE:
-            required = executor_config_ids(current)
-            configs = await self._store.executor_configs.get_many(required)
+        activating = target == WorkflowStatus.ACTIVE
+        if activating:
+            configs = await self._store.executor_configs.get_many(executor_config_ids(current))
             refs = {
                 c.id: ExecutorRef(c.id, c.name, c.status == ExecutorStatus.ACTIVE, c.endpoint_names())
                 for c in configs.values()
             }
             check_activation(current, refs)
         updated = current.model_copy(update={"status": target, "updatedAt": iso(self._clock())})
-        return await self._store.workflows.replace(updated, require_active_executors=required)
+        return await self._store.workflows.replace(updated, check_executors=activating)
 
 
 def _with_definition(definition: WorkflowDefinition, **identity: object) -> Workflow:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -360,6 +361,183 @@ async def test_create_refuses_invalid_config_and_changes_nothing(
     assert reply.body["title"] == "Bad Request"
     assert reply.body["message"]
     assert await list_page(api) == EMPTY_PAGE
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("name", "n" * 100),
+        ("description", "d" * 500),
+        ("baseUrl", URL_BASE + "a" * (500 - len(URL_BASE))),
+        ("endpoints", [endpoint(f"e{i}") for i in range(50)]),
+        ("endpoints.0.timeout", 1),
+        ("endpoints.0.timeout", 300),
+        ("endpoints.0.name", "e" * 50),
+        ("endpoints.0.path", "/" + "p" * 199),
+        ("endpoints.0.method", "options"),
+    ],
+)
+async def test_create_accepts_values_at_the_limits(api: ApiClient, path: str, value: Any) -> None:
+    created = await create(api, set_path(kyc_executor(), path, value))
+    head, *rest = path.split(".")
+    shown = created[head]
+    for part in rest:
+        shown = shown[int(part)] if part.isdigit() else shown[part]
+    if path == "endpoints":
+        assert [e["name"] for e in shown] == [e["name"] for e in value]
+    else:
+        assert shown == (value.upper() if path.endswith("method") else value)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"{", b'{"name": "kyc", "authentication": {"config": {"key": "kyc-secret-key-123456"}', b"", b"   "],
+    ids=["truncated", "truncated-with-secret", "empty", "blank"],
+)
+async def test_create_refuses_malformed_json(api: ApiClient, raw: bytes) -> None:
+    reply = await api.post("/v1/executors", data=raw, headers={"Content-Type": "application/json"})
+    assert_no_secret(reply).error(400, "FLK-0001")
+    assert await list_page(api) == EMPTY_PAGE
+
+
+@pytest.mark.parametrize(
+    "body", [[kyc_executor()], "kyc-provider", 42, None], ids=["list", "str", "int", "null"]
+)
+async def test_create_refuses_non_object_json(api: ApiClient, body: Any) -> None:
+    reply = await api.post(
+        "/v1/executors", data=json.dumps(body), headers={"Content-Type": "application/json"}
+    )
+    assert_no_secret(reply).error(400, "FLK-0001")
+    assert await list_page(api) == EMPTY_PAGE
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("name", 123, "name"),
+        ("description", ["x"], "description"),
+        ("baseUrl", {"url": "https://x"}, "baseUrl"),
+        ("endpoints", "validate", "endpoints"),
+        ("endpoints.0", "validate", "endpoints[0]"),
+        ("endpoints.0.timeout", "soon", "endpoints[0].timeout"),
+        ("endpoints.0.method", 1, "endpoints[0].method"),
+        ("authentication", "api_key", "authentication"),
+        ("authentication.type", 7, "authentication.type"),
+        ("authentication.config", KYC_KEY, "authentication.config"),
+        ("metadata", ["team"], "metadata"),
+    ],
+)
+async def test_create_refuses_wrong_json_type_naming_the_field(
+    api: ApiClient, path: str, value: Any, field: str
+) -> None:
+    reply = assert_no_secret(await api.post("/v1/executors", set_path(kyc_executor(), path, value)))
+    reply.error(400, "FLK-0302")
+    assert reply.body["message"].startswith(f"{field}: "), reply.body["message"]
+    assert await list_page(api) == EMPTY_PAGE
+
+
+async def test_create_with_taken_name_is_conflict_and_changes_nothing(api: ApiClient) -> None:
+    first = await create(api, kyc_executor())
+    duplicate = {**aml_executor(name="kyc-provider"), "description": "another"}
+    reply = assert_no_secret(await api.post("/v1/executors", duplicate))
+    reply.error(409, "FLK-0251")
+    assert reply.body["title"] == "Conflict"
+    assert "kyc-provider" in reply.body["message"]
+    # a name that differs only by surrounding blanks is the same name
+    assert_no_secret(await api.post("/v1/executors", kyc_executor(name=" kyc-provider "))).error(
+        409, "FLK-0251"
+    )
+    assert (await list_page(api))["items"] == [first]
+
+
+async def test_concurrent_creates_with_one_name_make_exactly_one(api: ApiClient) -> None:
+    replies = await asyncio.gather(*(api.post("/v1/executors", kyc_executor()) for _ in range(20)))
+    for reply in replies:
+        assert_no_secret(reply)
+    created = [r for r in replies if r.status == 201]
+    assert len(created) == 1, [(r.status, r.text) for r in replies]
+    for reply in replies:
+        if reply.status != 201:
+            reply.error(409, "FLK-0251")
+    page = await list_page(api)
+    assert [item["id"] for item in page["items"]] == [created[0].body["id"]]
+    assert page["hasMore"] is False
+
+
+# ------------------------------------------------------------------------------------------------- get
+
+
+async def test_get_unknown_id_is_not_found(api: ApiClient) -> None:
+    missing = str(uuid.uuid4())
+    reply = (await api.get(f"/v1/executors/{missing}")).error(404, "FLK-0250")
+    assert reply.body["title"] == "Not Found"
+    assert missing in reply.body["message"]
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+async def test_id_that_is_not_a_uuid_is_bad_request(api: ApiClient, method: str) -> None:
+    reply = await api.call(method, "/v1/executors/not-a-uuid", kyc_executor() if method == "PATCH" else None)
+    assert_no_secret(reply).error(400, "FLK-0002")
+    assert "not-a-uuid" in reply.body["message"]
+
+
+@pytest.mark.parametrize("action", ["disable", "enable"])
+async def test_toggle_bad_or_unknown_id(api: ApiClient, action: str) -> None:
+    (await api.post(f"/v1/executors/12345/{action}")).error(400, "FLK-0002")
+    (await api.post(f"/v1/executors/{uuid.uuid4()}/{action}")).error(404, "FLK-0250")
+
+
+# ------------------------------------------------------------------------------------------------ list
+
+
+async def create_five(api: ApiClient) -> list[dict[str, Any]]:
+    names = ["delta", "alpha", "echo", "charlie", "bravo"]
+    created = []
+    for name in names:
+        created.append(await create(api, kyc_executor(name=name)))
+        await asyncio.sleep(0.002)
+    return created
+
+
+@pytest.mark.parametrize(
+    ("params", "key", "reverse"),
+    [
+        ({"sortOrder": "ASC"}, "createdAt", False),
+        ({"sortOrder": "DESC"}, "createdAt", True),
+        ({}, "createdAt", True),  # the default: newest first
+        ({"sortBy": "name", "sortOrder": "ASC"}, "name", False),
+        ({"sortBy": "name", "sortOrder": "desc"}, "name", True),
+        ({"sortBy": "updatedAt", "sortOrder": "ASC"}, "updatedAt", False),
+    ],
+)
+async def test_list_walks_every_page_once_in_order(
+    api: ApiClient, params: dict[str, str], key: str, reverse: bool
+) -> None:
+    created = await create_five(api)
+    expected = [c["id"] for c in sorted(created, key=lambda c: (c[key], c["id"]), reverse=reverse)]
+
+    items, sizes = await walk(api, limit="2", **params)
+
+    assert sizes == [2, 2, 1]
+    assert [item["id"] for item in items] == expected
+    assert items == [next(c for c in created if c["id"] == i) for i in expected]
+
+
+async def test_list_last_full_page_has_no_more(api: ApiClient) -> None:
+    created = await create_five(api)
+    items, sizes = await walk(api, limit="5")
+    assert sizes == [5]
+    assert {i["id"] for i in items} == {c["id"] for c in created}
+    first = await list_page(api)
+    assert (len(first["items"]), first["nextCursor"], first["hasMore"]) == (5, "", False)
+
+
+async def test_list_default_limit_is_ten(api: ApiClient) -> None:
+    for i in range(11):
+        await create(api, kyc_executor(name=f"provider-{i:02d}"))
+    page = await list_page(api)
+    assert (len(page["items"]), page["hasMore"]) == (10, True)
+    assert page["nextCursor"]
 
 
 async def test_list_filters_by_status(api: ApiClient) -> None:
@@ -751,10 +929,8 @@ async def test_secrets_never_leave_in_any_response(api: ApiClient) -> None:
     assert listed[basic["id"]]["config"] == {"username": "svc-user", "password": MASK}
     assert listed[oidc["id"]]["config"]["client_secret"] == MASK
     assert listed[oidc["id"]]["config"]["extra_params"]["client_assertion"] == MASK
-    assert (listed[user["id"]]["config"]["password"], listed[user["id"]]["config"]["client_secret"]) == (
-        MASK,
-        MASK,
-    )
+    assert listed[user["id"]]["config"]["password"] == MASK
+    assert listed[user["id"]]["config"]["client_secret"] == MASK
 
 
 async def test_secrets_are_not_stored_in_clear(

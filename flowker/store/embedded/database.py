@@ -30,7 +30,8 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS workflow_executor_refs (
         workflow_id TEXT NOT NULL REFERENCES workflows (id) ON DELETE CASCADE,
         executor_config_id TEXT NOT NULL,
-        PRIMARY KEY (workflow_id, executor_config_id))""",
+        endpoint_name TEXT NOT NULL,
+        PRIMARY KEY (workflow_id, executor_config_id, endpoint_name))""",
     "CREATE INDEX IF NOT EXISTS refs_by_executor ON workflow_executor_refs (executor_config_id)",
     """CREATE TABLE IF NOT EXISTS executor_configs (
         id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, status TEXT NOT NULL,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.dsl.model import Workflow, WorkflowStatus
-from flowker.dsl.validation import executor_config_ids
+from flowker.dsl.validation import executor_bindings
 from flowker.errors import StateChanged, Unprocessable
 from flowker.store.embedded.database import Database
 from flowker.store.embedded.documents import DocumentTable
@@ -22,6 +22,9 @@ class EmbeddedWorkflows:
 
     def __init__(self, db: Database) -> None:
         self._table = DocumentTable(db, "workflows", Workflow, "workflow", "FLK-0101")
+        self._configs = DocumentTable(
+            db, "executor_configs", ExecutorConfig, "executor configuration", "FLK-0251"
+        )
         self._db = db
 
     async def create(self, workflow: Workflow) -> Workflow:
@@ -38,21 +41,28 @@ class EmbeddedWorkflows:
     async def list(self, query: ListQuery) -> Page[Workflow]:
         return await self._table.list(query)
 
-    async def replace(self, workflow: Workflow, *, require_active_executors: Sequence[str] = ()) -> Workflow:
+    async def replace(self, workflow: Workflow, *, check_executors: bool = False) -> Workflow:
         def update(conn: sqlite3.Connection) -> Workflow:
-            if require_active_executors:
-                marks = ",".join("?" * len(require_active_executors))
-                active = conn.execute(
-                    f"SELECT COUNT(*) FROM executor_configs WHERE id IN ({marks}) AND status = ?",
-                    (*require_active_executors, ExecutorStatus.ACTIVE.value),
-                ).fetchone()[0]
-                if active != len(require_active_executors):
-                    raise StateChanged("an executor configuration this workflow uses")
+            if check_executors:
+                self._check_bindings(conn, workflow)
             stored = self._table.update(conn, workflow)
             _write_refs(conn, workflow)
             return stored
 
         return await self._db.write(update)
+
+    def _check_bindings(self, conn: sqlite3.Connection, workflow: Workflow) -> None:
+        for config_id, endpoint in executor_bindings(workflow):
+            row = conn.execute(
+                "SELECT doc, revision FROM executor_configs WHERE id = ?", (config_id,)
+            ).fetchone()
+            config = self._configs.load(row) if row else None
+            if (
+                config is None
+                or config.status != ExecutorStatus.ACTIVE
+                or endpoint not in config.endpoint_names()
+            ):
+                raise StateChanged(f"executor configuration {config_id}")
 
     async def delete(self, workflow: Workflow) -> None:
         await self._db.write(lambda conn: self._table.remove(conn, workflow))
@@ -61,9 +71,21 @@ class EmbeddedWorkflows:
 def _write_refs(conn: sqlite3.Connection, workflow: Workflow) -> None:
     conn.execute("DELETE FROM workflow_executor_refs WHERE workflow_id = ?", (workflow.id,))
     conn.executemany(
-        "INSERT INTO workflow_executor_refs (workflow_id, executor_config_id) VALUES (?, ?)",
-        [(workflow.id, ref) for ref in executor_config_ids(workflow)],
+        "INSERT INTO workflow_executor_refs (workflow_id, executor_config_id, endpoint_name)"
+        " VALUES (?, ?, ?)",
+        [(workflow.id, ref, endpoint) for ref, endpoint in executor_bindings(workflow)],
     )
+
+
+_ENDPOINTS_IN_USE = """
+    SELECT r.endpoint_name, w.name FROM workflow_executor_refs r JOIN workflows w ON w.id = r.workflow_id
+    WHERE r.executor_config_id = ? AND w.status = ? ORDER BY w.name"""
+
+
+def _endpoints_in_use(conn: sqlite3.Connection, config_id: str) -> dict[str, str]:
+    """Endpoint name -> name of an active workflow that calls it."""
+    rows = conn.execute(_ENDPOINTS_IN_USE, (config_id, WorkflowStatus.ACTIVE.value)).fetchall()
+    return {endpoint: name for endpoint, name in reversed(rows)}
 
 
 def _usage(conn: sqlite3.Connection, config_id: str) -> list[WorkflowUsage]:
@@ -106,7 +128,18 @@ class EmbeddedExecutorConfigs:
         return await self._table.list(query)
 
     async def replace(self, config: ExecutorConfig) -> ExecutorConfig:
-        return await self._db.write(lambda conn: self._table.update(conn, config))
+        def update(conn: sqlite3.Connection) -> ExecutorConfig:
+            kept = config.endpoint_names()
+            for endpoint, workflow in _endpoints_in_use(conn, config.id).items():
+                if endpoint not in kept:
+                    raise Unprocessable(
+                        f"endpoint {endpoint!r} is called by active workflow {workflow!r}; "
+                        "deactivate it first",
+                        code="FLK-0252",
+                    )
+            return self._table.update(conn, config)
+
+        return await self._db.write(update)
 
     async def delete(self, config: ExecutorConfig) -> None:
         def remove(conn: sqlite3.Connection) -> None:
