@@ -1,4 +1,4 @@
-"""The one composition root: builds the store, the use cases and the front door's services."""
+"""The one composition root: builds the use cases and the front door's services."""
 
 from __future__ import annotations
 
@@ -8,20 +8,27 @@ from flowker.clock import Clock, utc_now
 from flowker.http.keys import ReadinessCheck, Services
 from flowker.secretbox import SecretBox
 from flowker.store.ports import Store
+from flowker.usecases.audit import AuditTrail
+from flowker.usecases.executions import Executions
 from flowker.usecases.executor_configs import ExecutorConfigs
+from flowker.usecases.ports import Runtime
 from flowker.usecases.workflows import Workflows
 
 
 def build_services(
     store: Store,
     box: SecretBox,
+    runtime: Runtime,
     *,
+    execution_timeout_seconds: float,
     clock: Clock = utc_now,
     extra_checks: Mapping[str, ReadinessCheck] | None = None,
 ) -> Services:
-    """The use cases over ``store``, with readiness checks for the store and anything in ``extra_checks``."""
+    """The use cases over ``store`` and ``runtime``; readiness checks the store and ``extra_checks``."""
     return Services(
-        workflows=Workflows(store, clock),
-        executor_configs=ExecutorConfigs(store, box, clock),
+        workflows=Workflows(store, runtime, clock),
+        executor_configs=ExecutorConfigs(store, box, runtime, clock),
+        executions=Executions(store, runtime, execution_timeout_seconds, clock),
+        audit=AuditTrail(store),
         readiness={"store": store.ping, **(extra_checks or {})},
     )

@@ -14,10 +14,12 @@ from aiohttp import web
 
 from flowker import __version__
 from flowker.actors import cluster
+from flowker.actors.config import RuntimeConfig
+from flowker.actors.runtime import RayRuntime
 from flowker.bootstrap import build_services
 from flowker.errors import ConfigError
 from flowker.http.app import create_app
-from flowker.secretbox import load_secret_box, write_private
+from flowker.secretbox import SecretBox, load_secret_key, write_private
 from flowker.settings import Settings
 from flowker.store.embedded import EmbeddedStore
 
@@ -65,12 +67,28 @@ def api_keys_for(settings: Settings) -> tuple[tuple[str, ...], str]:
     return (key,), f"{key}  (kept in {path}, mode 0600)"
 
 
+def runtime_config(settings: Settings, secret_key: str, prefix: str = "") -> RuntimeConfig:
+    """What the actors are created with."""
+    return RuntimeConfig(
+        data_dir=str(settings.data_dir.resolve()),
+        secret_key=secret_key,
+        prefix=prefix,
+        supervisors=settings.supervisors,
+        execution_timeout_seconds=settings.execution_timeout_seconds,
+        retry_attempts=settings.retry_attempts,
+        retry_backoff_seconds=settings.retry_backoff_seconds,
+        breaker_failure_threshold=settings.breaker_failure_threshold,
+        breaker_open_seconds=settings.breaker_open_seconds,
+        breaker_half_open_calls=settings.breaker_half_open_calls,
+    )
+
+
 async def serve_forever(settings: Settings) -> int:
     """Run until SIGINT or SIGTERM, then stop accepting, drain in-flight requests and close."""
     # The directory holds the API key, the secret key and the database: the owner's alone.
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     keys, key_note = api_keys_for(settings)
-    box = load_secret_box(settings.data_dir, settings.secret_key)
+    secret_key = load_secret_key(settings.data_dir, settings.secret_key)
     store = await EmbeddedStore(settings.data_dir).open()
     try:
         # On the loop's thread, before anything else runs: Ray installs its signal handlers only there.
@@ -79,7 +97,14 @@ async def serve_forever(settings: Settings) -> int:
             raise ConfigError(
                 f"the Ray cluster has {info.alive_nodes} nodes; the embedded store serves one machine only"
             )
-        services = build_services(store, box, extra_checks={"ray": cluster.check})
+        runtime = RayRuntime(runtime_config(settings, secret_key))
+        services = build_services(
+            store,
+            SecretBox.from_text(secret_key),
+            runtime,
+            execution_timeout_seconds=settings.execution_timeout_seconds,
+            extra_checks={"ray": cluster.check},
+        )
         runner = web.AppRunner(
             create_app(settings, services, keys),
             shutdown_timeout=settings.shutdown_grace_seconds,
@@ -101,6 +126,7 @@ async def serve_forever(settings: Settings) -> int:
         print("Shutting down: draining in-flight requests", flush=True)
         services.draining = True
         await runner.cleanup()
+        await runtime.close()
     finally:
         await store.close()
         await asyncio.to_thread(cluster.disconnect)

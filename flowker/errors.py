@@ -22,6 +22,9 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import ClassVar
 
+#: Where the original's reason phrase differs from Python's.
+_TITLES = {413: "Payload Too Large"}
+
 
 class FlowkerError(Exception):
     """Base of every error a client may see: a stable ``code``, an HTTP ``status`` and a message."""
@@ -29,15 +32,18 @@ class FlowkerError(Exception):
     status: ClassVar[int] = 500
     default_code: ClassVar[str] = "FLK-9999"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code or self.default_code
+        self.headers = headers or {}
 
     @property
     def title(self) -> str:
         """The HTTP reason phrase of the status, as the original renders it."""
-        return HTTPStatus(self.status).phrase
+        return _TITLES.get(self.status) or HTTPStatus(self.status).phrase
 
     def to_dict(self) -> dict[str, str]:
         """The JSON error body."""

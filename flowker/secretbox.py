@@ -30,6 +30,11 @@ class SecretBox:
             raise ConfigError("the secret key must be 32 bytes")
         self._aead = AESGCM(key)
 
+    @classmethod
+    def from_text(cls, text: str, source: str = "secret key") -> SecretBox:
+        """A box for a key written as URL-safe base64 (how it is configured and stored)."""
+        return cls(_decode(text, source))
+
     def seal(self, plaintext: str) -> str:
         """Encrypt ``plaintext``; each call uses a fresh random nonce."""
         nonce = os.urandom(_NONCE)
@@ -52,15 +57,20 @@ def is_sealed(value: object) -> bool:
     return isinstance(value, str) and value.startswith(PREFIX)
 
 
-def load_secret_box(data_dir: Path, configured: str | None) -> SecretBox:
-    """The box for ``FLOWKER_SECRET_KEY`` when set, else for the data directory's key file."""
+def load_secret_key(data_dir: Path, configured: str | None) -> str:
+    """``FLOWKER_SECRET_KEY`` when set, else the data directory's key file, created on first use.
+
+    Checked before it is returned, so a bad key stops the service at start, not at first use.
+    """
     if configured:
-        return SecretBox(_decode(configured, "FLOWKER_SECRET_KEY"))
+        SecretBox.from_text(configured, "FLOWKER_SECRET_KEY")
+        return configured
     path = data_dir / KEY_FILE
     if not path.exists():
-        key = base64.urlsafe_b64encode(os.urandom(32)).decode()
-        write_private(path, key + "\n")
-    return SecretBox(_decode(path.read_text().strip(), str(path)))
+        write_private(path, base64.urlsafe_b64encode(os.urandom(32)).decode() + "\n")
+    text = path.read_text().strip()
+    SecretBox.from_text(text, str(path))
+    return text
 
 
 def _decode(text: str, source: str) -> bytes:

@@ -33,6 +33,13 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
     ray_address: str | None = None
+    supervisors: int = 2
+    execution_timeout_seconds: float = 300.0
+    retry_attempts: int = 5
+    retry_backoff_seconds: float = 1.0
+    breaker_failure_threshold: int = 5
+    breaker_open_seconds: float = 30.0
+    breaker_half_open_calls: int = 1
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -54,6 +61,15 @@ class Settings:
                 env, "FLOWKER_SHUTDOWN_GRACE_SECONDS", DEFAULT_SHUTDOWN_GRACE_SECONDS, 0.0, 600.0
             ),
             "ray_address": env.get("RAY_ADDRESS") or None,
+            "supervisors": _int(env, "FLOWKER_SUPERVISORS", 2, 1, 64),
+            "execution_timeout_seconds": _float(
+                env, "FLOWKER_EXECUTION_TIMEOUT_SECONDS", 300.0, 1.0, 86400.0
+            ),
+            "retry_attempts": _int(env, "FLOWKER_RETRY_ATTEMPTS", 5, 1, 20),
+            "retry_backoff_seconds": _float(env, "FLOWKER_RETRY_BACKOFF_SECONDS", 1.0, 0.0, 60.0),
+            "breaker_failure_threshold": _int(env, "FLOWKER_BREAKER_FAILURES", 5, 1, 1000),
+            "breaker_open_seconds": _float(env, "FLOWKER_BREAKER_OPEN_SECONDS", 30.0, 0.01, 3600.0),
+            "breaker_half_open_calls": _int(env, "FLOWKER_BREAKER_HALF_OPEN_CALLS", 1, 1, 100),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

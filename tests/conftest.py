@@ -1,18 +1,26 @@
-"""Shared fixtures: a real front door on 127.0.0.1 over the real embedded store in a temporary folder."""
+"""Shared fixtures: one real local Ray cluster per test session; per test, a real front door on
+127.0.0.1 over the real embedded store in a temporary folder, with actors of its own."""
 
 from __future__ import annotations
 
 import base64
 import os
-from collections.abc import AsyncIterator
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
+import ray
 from aiohttp import web
 
+from flowker.actors.runtime import RayRuntime
 from flowker.bootstrap import build_services
+from flowker.cli import runtime_config
 from flowker.http.app import create_app
+from flowker.http.keys import Services
 from flowker.secretbox import SecretBox
 from flowker.settings import Settings
 from flowker.store.embedded import EmbeddedStore
@@ -21,9 +29,33 @@ from tests.helpers.client import ApiClient
 API_KEY = "test-key-" + base64.urlsafe_b64encode(os.urandom(12)).decode()
 
 
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """One local cluster for the whole session (starting one per test would cost seconds each)."""
+    # Ray's socket paths must stay under 107 bytes: pytest's tmp_path is too deep for them.
+    temp = tempfile.mkdtemp(prefix="fk-ray-", dir="/tmp")
+    os.environ["RAY_TMPDIR"] = temp
+    ray.init(address="local", num_cpus=2, include_dashboard=False, namespace="flowker", logging_level="ERROR")
+    yield
+    ray.shutdown()
+    shutil.rmtree(temp, ignore_errors=True)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", port=0, api_keys=(API_KEY,))
+    """Fast retries so that failure tests do not wait seconds; everything else as in production."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        port=0,
+        api_keys=(API_KEY,),
+        retry_backoff_seconds=0.01,
+        breaker_open_seconds=1.0,
+    )
+
+
+@pytest.fixture
+def secret_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
 @pytest.fixture
@@ -34,9 +66,26 @@ async def store(settings: Settings) -> AsyncIterator[EmbeddedStore]:
 
 
 @pytest.fixture
-async def server(settings: Settings, store: EmbeddedStore) -> AsyncIterator[str]:
+async def runtime(ray_cluster: None, settings: Settings, secret_key: str) -> AsyncIterator[RayRuntime]:
+    """This test's actors, named apart from every other test's, killed at its end."""
+    started = RayRuntime(runtime_config(settings, secret_key, prefix=f"t{uuid.uuid4().hex[:8]}-"))
+    yield started
+    await started.close()
+
+
+@pytest.fixture
+def services(store: EmbeddedStore, runtime: RayRuntime, settings: Settings, secret_key: str) -> Services:
+    return build_services(
+        store,
+        SecretBox.from_text(secret_key),
+        runtime,
+        execution_timeout_seconds=settings.execution_timeout_seconds,
+    )
+
+
+@pytest.fixture
+async def server(settings: Settings, services: Services) -> AsyncIterator[str]:
     """The base URL of a running front door."""
-    services = build_services(store, SecretBox(os.urandom(32)))
     app = create_app(settings, services, settings.api_keys)
     runner = web.AppRunner(app)
     await runner.setup()

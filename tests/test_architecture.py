@@ -20,7 +20,7 @@ ALLOWED = {
     "aiohttp": ("http/", "actors/", "cli.py"),
     "flowker.http": ("http/", "cli.py", "bootstrap.py"),
     "flowker.actors": ("actors/", "cli.py", "bootstrap.py"),
-    "flowker.store.embedded": ("store/", "cli.py", "bootstrap.py"),
+    "flowker.store.embedded": ("store/", "actors/", "cli.py"),
 }
 #: The pure core imports nothing but the standard library, pydantic and itself.
 PURE = ("dsl/", "domain/")

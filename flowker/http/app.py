@@ -11,7 +11,7 @@ from flowker.http.middleware.api_key import api_key_middleware
 from flowker.http.middleware.cors import cors_middleware
 from flowker.http.middleware.errors import errors_middleware
 from flowker.http.middleware.request_id import request_id_middleware
-from flowker.http.routes import executors, system, workflows
+from flowker.http.routes import audit, executions, executors, system, workflows
 from flowker.settings import Settings
 
 
@@ -26,6 +26,6 @@ def create_app(settings: Settings, services: Services, api_keys: tuple[str, ...]
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     app[SERVICES] = services
     app[STARTED_AT] = time.monotonic()
-    for table in (system.routes, workflows.routes, executors.routes):
+    for table in (system.routes, workflows.routes, executors.routes, executions.routes, audit.routes):
         app.router.add_routes(table)
     return app

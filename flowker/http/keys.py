@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from flowker.usecases.audit import AuditTrail
+from flowker.usecases.executions import Executions
 from flowker.usecases.executor_configs import ExecutorConfigs
 from flowker.usecases.workflows import Workflows
 
@@ -20,6 +22,8 @@ class Services:
 
     workflows: Workflows
     executor_configs: ExecutorConfigs
+    executions: Executions
+    audit: AuditTrail
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
     draining: bool = False
 

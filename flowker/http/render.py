@@ -9,9 +9,18 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from flowker.domain.audit import Actor
 from flowker.errors import BadRequest
+from flowker.http.keys import API_KEY_ID
 
 M = TypeVar("M", bound=BaseModel)
+
+#: Deeper documents are refused: they serve no workflow and would exhaust the JSON encoder later.
+MAX_DEPTH = 32
+#: Labels pydantic puts in an error location for the member of a union that failed, not field names.
+_TYPE_TAGS = frozenset(
+    {"int", "float", "str", "bool", "list", "dict", "none", "function-after", "tagged-union"}
+)
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -34,6 +43,8 @@ async def read_json(request: web.Request, model: type[M]) -> M:
         ) from None
     if not isinstance(data, dict):
         raise BadRequest("invalid request body: expected a JSON object", code="FLK-0001")
+    if _too_deep(data, MAX_DEPTH):
+        raise BadRequest(f"invalid request body: nested deeper than {MAX_DEPTH} levels", code="FLK-0314")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -42,11 +53,31 @@ async def read_json(request: web.Request, model: type[M]) -> M:
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:
-    """``("nodes", 0, "position", "x")`` -> ``nodes[0].position.x``."""
+    """``("nodes", 0, "position", "x", "int")`` -> ``nodes[0].position.x`` (union member tags dropped)."""
     path = ""
     for part in loc:
+        if isinstance(part, str) and part in _TYPE_TAGS:
+            continue
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path or "body"
+
+
+def _too_deep(value: Any, budget: int) -> bool:
+    if budget < 0:
+        return True
+    if isinstance(value, dict):
+        return any(_too_deep(v, budget - 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_too_deep(v, budget - 1) for v in value)
+    return False
+
+
+def request_actor(request: web.Request) -> Actor:
+    """Who is asking: the API key's id (never the key) and the peer address.
+
+    ``X-Forwarded-For`` is not trusted: any client can write it.
+    """
+    return Actor(type="api_key", id=request.get(API_KEY_ID, "anonymous"), ip=request.remote or "0.0.0.0")
 
 
 def path_id(request: web.Request, name: str = "id") -> str:

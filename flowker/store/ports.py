@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+from flowker.domain.execution import Execution
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.dsl.model import Workflow
+from flowker.dsl.run_state import StepRecord
 
 T = TypeVar("T")
 
@@ -29,6 +31,30 @@ class ListQuery:
     sort_order: str = "DESC"
     status: str | None = None
     after: tuple[str, str] | None = None  # (sort value, id) of the last item already seen
+
+
+@dataclass(frozen=True)
+class ExecutionQuery:
+    limit: int = 10
+    sort_by: str = "startedAt"
+    sort_order: str = "DESC"
+    workflow_id: str | None = None
+    status: str | None = None
+    after: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    limit: int = 20
+    sort_order: str = "DESC"
+    event_type: str | None = None
+    action: str | None = None
+    result: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    after: int | None = None  # the sequence of the last event already seen
 
 
 @dataclass(frozen=True)
@@ -53,11 +79,11 @@ class WorkflowRepository(Protocol):
 
     async def list(self, query: ListQuery) -> Page[Workflow]: ...
 
-    async def replace(self, workflow: Workflow, *, require_active_executors: Sequence[str] = ()) -> Workflow:
+    async def replace(self, workflow: Workflow, *, check_executors: bool = False) -> Workflow:
         """Write ``workflow`` if its ``revision`` is still current; return it with the next revision.
 
-        ``require_active_executors``: in the same transaction, every named executor configuration
-        must exist and be active (activation), else :class:`StateChanged`.
+        ``check_executors`` (activation): in the same transaction, every executor configuration its
+        nodes call must exist, be active and have the endpoint called, else :class:`StateChanged`.
         """
 
     async def delete(self, workflow: Workflow) -> None:
@@ -86,9 +112,47 @@ class ExecutorConfigRepository(Protocol):
     async def used_by_active_workflows(self, config_id: str) -> list[WorkflowUsage]: ...
 
 
+class ExecutionRepository(Protocol):
+    async def create_or_get(self, execution: Execution) -> tuple[Execution, bool]:
+        """Insert, or return the execution that already holds its idempotency key (``created`` False)."""
+
+    async def get(self, execution_id: str) -> Execution | None: ...
+
+    async def find_by_key(self, idempotency_key: str) -> Execution | None: ...
+
+    async def list(self, query: ExecutionQuery) -> Page[Execution]: ...
+
+    async def save(self, execution: Execution, steps: Sequence[StepRecord] = ()) -> Execution:
+        """Check-and-set write of the execution plus new step records, atomically.
+
+        :class:`StateChanged` when the revision is stale or a step number is already recorded.
+        """
+
+    async def steps(self, execution_id: str) -> list[StepRecord]: ...
+
+    async def request_cancel(self, execution_id: str) -> None: ...
+
+    async def unfinished(self) -> list[str]: ...
+
+
+class AuditLog(Protocol):
+    async def head(self) -> tuple[int, str | None]: ...
+
+    async def append(self, records: Sequence[dict[str, Any]]) -> None:
+        """Insert sealed records; :class:`StateChanged` when a sequence number is taken."""
+
+    async def get(self, event_id: str) -> dict[str, Any] | None: ...
+
+    async def up_to(self, sequence: int) -> list[dict[str, Any]]: ...
+
+    async def list(self, query: AuditQuery) -> Page[dict[str, Any]]: ...
+
+
 class Store(Protocol):
     workflows: WorkflowRepository
     executor_configs: ExecutorConfigRepository
+    executions: ExecutionRepository
+    audit: AuditLog
 
     async def ping(self) -> None:
         """Raise when the store cannot answer."""

@@ -5,10 +5,12 @@ Secrets are sealed here, before anything reaches the store, and never leave exce
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
 from flowker.clock import Clock, iso, utc_now
+from flowker.domain.audit import SYSTEM, Actor, AuditAction, AuditEvent, ResourceType
 from flowker.domain.authentication import check_authentication, seal_authentication
 from flowker.domain.executor_config import (
     ExecutorConfig,
@@ -18,11 +20,16 @@ from flowker.domain.executor_config import (
     normalize,
 )
 from flowker.domain.metadata import check_metadata
-from flowker.errors import BadRequest, NotFound, Unprocessable
+from flowker.errors import BadRequest, NotFound, StateChanged, Unprocessable
 from flowker.secretbox import SecretBox
 from flowker.store.ports import ListQuery, Page, Store
+from flowker.usecases.ports import Runtime
 
-#: status -> (action, next status)
+TOGGLE_EVENTS = {
+    "disable": ("EXECUTOR_CONFIG_DISABLED", AuditAction.DISABLE),
+    "enable": ("EXECUTOR_CONFIG_ENABLED", AuditAction.ENABLE),
+}
+#: action -> (status it needs, status it gives)
 TOGGLES = {
     "disable": (ExecutorStatus.ACTIVE, ExecutorStatus.DISABLED),
     "enable": (ExecutorStatus.DISABLED, ExecutorStatus.ACTIVE),
@@ -32,12 +39,32 @@ TOGGLES = {
 class ExecutorConfigs:
     """The executor configuration use cases over a store and a secret box."""
 
-    def __init__(self, store: Store, box: SecretBox, clock: Clock = utc_now) -> None:
+    def __init__(self, store: Store, box: SecretBox, runtime: Runtime, clock: Clock = utc_now) -> None:
         self._store = store
         self._box = box
+        self._runtime = runtime
         self._clock = clock
 
-    async def create(self, body: ExecutorConfigInput) -> ExecutorConfig:
+    async def _record(
+        self, event_type: str, action: AuditAction, config: ExecutorConfig, actor: Actor
+    ) -> None:
+        await self._runtime.record(
+            [
+                AuditEvent(
+                    event_type=event_type,
+                    action=action,
+                    resource_type=ResourceType.EXECUTOR_CONFIG,
+                    resource_id=config.id,
+                    actor=actor,
+                    metadata={
+                        "executorConfig.name": config.name,
+                        "executorConfig.status": config.status.value,
+                    },
+                )
+            ]
+        )
+
+    async def create(self, body: ExecutorConfigInput, actor: Actor = SYSTEM) -> ExecutorConfig:
         """Validate and save a new, active configuration. 409 FLK-0251 when the name is taken."""
         fields = normalize(body)
         check_metadata(fields["metadata"])
@@ -46,7 +73,9 @@ class ExecutorConfigs:
         config = ExecutorConfig(
             **fields, id=str(uuid.uuid4()), status=ExecutorStatus.ACTIVE, createdAt=now, updatedAt=now
         )
-        return await self._store.executor_configs.create(config)
+        created = await self._store.executor_configs.create(config)
+        await self._record("EXECUTOR_CONFIG_CREATED", AuditAction.CREATE, created, actor)
+        return created
 
     async def get(self, config_id: str) -> ExecutorConfig:
         """The configuration, or 404 FLK-0250."""
@@ -59,7 +88,9 @@ class ExecutorConfigs:
         """One page of configurations."""
         return await self._store.executor_configs.list(query)
 
-    async def patch(self, config_id: str, patch: ExecutorConfigInput) -> ExecutorConfig:
+    async def patch(
+        self, config_id: str, patch: ExecutorConfigInput, actor: Actor = SYSTEM
+    ) -> ExecutorConfig:
         """Change the fields ``patch`` sets. A masked secret sent back keeps the stored one.
 
         Removing an endpoint that an active workflow calls is refused (422 FLK-0252).
@@ -72,13 +103,17 @@ class ExecutorConfigs:
                 _checked_authentication(patch), self._box, previous=current.authentication
             )
         updated = current.model_copy(update={**fields, "updatedAt": iso(self._clock())})
-        return await self._store.executor_configs.replace(updated)
+        stored = await self._store.executor_configs.replace(updated)
+        await self._record("EXECUTOR_CONFIG_UPDATED", AuditAction.UPDATE, stored, actor)
+        return stored
 
-    async def delete(self, config_id: str) -> None:
+    async def delete(self, config_id: str, actor: Actor = SYSTEM) -> None:
         """Delete, unless an active workflow uses it (422 FLK-0252)."""
-        await self._store.executor_configs.delete(await self.get(config_id))
+        current = await self.get(config_id)
+        await self._store.executor_configs.delete(current)
+        await self._record("EXECUTOR_CONFIG_DELETED", AuditAction.DELETE, current, actor)
 
-    async def toggle(self, config_id: str, action: str) -> ExecutorConfig:
+    async def toggle(self, config_id: str, action: str, actor: Actor = SYSTEM) -> ExecutorConfig:
         """``disable`` an active configuration or ``enable`` a disabled one (else 422 FLK-0252)."""
         current = await self.get(config_id)
         expected, target = TOGGLES[action]
@@ -87,7 +122,20 @@ class ExecutorConfigs:
                 f"cannot {action} an executor configuration that is {current.status.value}", code="FLK-0252"
             )
         updated = current.model_copy(update={"status": target, "updatedAt": iso(self._clock())})
-        return await self._store.executor_configs.replace(updated)
+        stored = await self._store.executor_configs.replace(updated)
+        event_type, audit_action = TOGGLE_EVENTS[action]
+        await self._record(event_type, audit_action, stored, actor)
+        return stored
+
+    async def test(self, config_id: str) -> dict[str, Any]:
+        """The staged connectivity test; records ``lastTestedAt`` (a lost race for it is harmless)."""
+        current = await self.get(config_id)
+        started = iso(self._clock())
+        result = await self._runtime.test_executor(config_id)
+        completed = iso(self._clock())
+        with contextlib.suppress(StateChanged):
+            await self._store.executor_configs.replace(current.model_copy(update={"lastTestedAt": completed}))
+        return {**result, "startedAt": started, "completedAt": completed}
 
 
 def _checked_authentication(body: ExecutorConfigInput) -> dict[str, Any]:

@@ -10,38 +10,64 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
 
 from flowker.errors import BadRequest
-from flowker.store.ports import SORT_FIELDS, ListQuery, Page
+from flowker.store.ports import SORT_FIELDS, ExecutionQuery, ListQuery, Page
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    sort_by: str
+    sort_order: str
+    after: tuple[str, str] | None
+
 
 T = TypeVar("T")
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 _DIGITS = re.compile(r"[0-9]{1,4}")
-_FIELD_ATTRS = {"createdAt": "createdAt", "updatedAt": "updatedAt", "name": "name"}
 
 
-def parse_list_query(params: Mapping[str, str], statuses: Collection[str]) -> ListQuery:
-    """Read ``status, limit, cursor, sortBy, sortOrder``; every bad value is a 400 naming it."""
-    status = params.get("status") or None
-    if status is not None and status not in statuses:
-        raise BadRequest(f"status must be one of {', '.join(statuses)}", code="FLK-0304")
+def parse_page(params: Mapping[str, str], sort_fields: Sequence[str]) -> PageRequest:
+    """Read ``limit, cursor, sortBy, sortOrder`` (the first of ``sort_fields`` is the default sort)."""
     raw_limit = params.get("limit") or str(DEFAULT_LIMIT)
     if not _DIGITS.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
         raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}", code="FLK-0309")
-    sort_by = params.get("sortBy") or "createdAt"
-    if sort_by not in SORT_FIELDS:
-        raise BadRequest(f"sortBy must be one of {', '.join(SORT_FIELDS)}", code="FLK-0304")
+    sort_by = params.get("sortBy") or sort_fields[0]
+    if sort_by not in sort_fields:
+        raise BadRequest(f"sortBy must be one of {', '.join(sort_fields)}", code="FLK-0304")
     sort_order = (params.get("sortOrder") or "DESC").upper()
     if sort_order not in ("ASC", "DESC"):
         raise BadRequest("sortOrder must be ASC or DESC", code="FLK-0310")
     after = _decode(params["cursor"], sort_by, sort_order) if params.get("cursor") else None
-    return ListQuery(limit=int(raw_limit), sort_by=sort_by, sort_order=sort_order, status=status, after=after)
+    return PageRequest(int(raw_limit), sort_by, sort_order, after)
+
+
+def parse_status(params: Mapping[str, str], statuses: Collection[str]) -> str | None:
+    """The ``status`` filter, one of ``statuses``."""
+    status = params.get("status") or None
+    if status is not None and status not in statuses:
+        raise BadRequest(f"status must be one of {', '.join(statuses)}", code="FLK-0304")
+    return status
+
+
+def parse_list_query(params: Mapping[str, str], statuses: Collection[str]) -> ListQuery:
+    """Read ``status, limit, cursor, sortBy, sortOrder``; every bad value is a 400 naming it."""
+    page = parse_page(params, SORT_FIELDS)
+    return ListQuery(
+        limit=page.limit,
+        sort_by=page.sort_by,
+        sort_order=page.sort_order,
+        status=parse_status(params, statuses),
+        after=page.after,
+    )
 
 
 def _decode(cursor: str, sort_by: str, sort_order: str) -> tuple[str, str]:
@@ -60,14 +86,16 @@ def _decode(cursor: str, sort_by: str, sort_order: str) -> tuple[str, str]:
     return value, last_id
 
 
-def render_page(page: Page[T], query: ListQuery, render: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+def render_page(
+    page: Page[T], query: ListQuery | ExecutionQuery, render: Callable[[T], dict[str, Any]]
+) -> dict[str, Any]:
     """The response envelope, with the cursor of the page's last item when more follow."""
     cursor = ""
     if page.has_more and page.items:
         last = page.items[-1]
         payload = {
             "id": last.id,
-            "sv": getattr(last, _FIELD_ATTRS[query.sort_by]),  # type: ignore[attr-defined]
+            "sv": getattr(last, query.sort_by),  # type: ignore[attr-defined]
             "sb": query.sort_by,
             "so": query.sort_order,
         }

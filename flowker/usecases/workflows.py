@@ -14,12 +14,14 @@ from __future__ import annotations
 import uuid
 
 from flowker.clock import Clock, iso, utc_now
+from flowker.domain.audit import SYSTEM, Actor, AuditAction, AuditEvent, ResourceType
 from flowker.domain.executor_config import ExecutorStatus
 from flowker.domain.metadata import check_metadata
 from flowker.dsl.model import Workflow, WorkflowDefinition, WorkflowStatus
 from flowker.dsl.validation import ExecutorRef, check_activation, check_draft, executor_config_ids
 from flowker.errors import NotFound, Unprocessable
 from flowker.store.ports import ListQuery, Page, Store
+from flowker.usecases.ports import AuditSink
 
 #: (from, action) -> to. Anything else is 422 FLK-0102.
 TRANSITIONS: dict[tuple[WorkflowStatus, str], WorkflowStatus] = {
@@ -28,16 +30,36 @@ TRANSITIONS: dict[tuple[WorkflowStatus, str], WorkflowStatus] = {
     (WorkflowStatus.INACTIVE, "draft"): WorkflowStatus.DRAFT,
 }
 DELETABLE = (WorkflowStatus.DRAFT, WorkflowStatus.INACTIVE)
+TRANSITION_EVENTS = {
+    "activate": ("WORKFLOW_ACTIVATED", AuditAction.ACTIVATE),
+    "deactivate": ("WORKFLOW_DEACTIVATED", AuditAction.DEACTIVATE),
+    "draft": ("WORKFLOW_DRAFTED", AuditAction.DRAFT),
+}
 
 
 class Workflows:
     """The workflow use cases over a store."""
 
-    def __init__(self, store: Store, clock: Clock = utc_now) -> None:
+    def __init__(self, store: Store, audit: AuditSink, clock: Clock = utc_now) -> None:
         self._store = store
+        self._audit = audit
         self._clock = clock
 
-    async def create(self, definition: WorkflowDefinition) -> Workflow:
+    async def _record(self, event_type: str, action: AuditAction, workflow: Workflow, actor: Actor) -> None:
+        await self._audit.record(
+            [
+                AuditEvent(
+                    event_type=event_type,
+                    action=action,
+                    resource_type=ResourceType.WORKFLOW,
+                    resource_id=workflow.id,
+                    actor=actor,
+                    metadata={"workflow.name": workflow.name, "workflow.status": workflow.status.value},
+                )
+            ]
+        )
+
+    async def create(self, definition: WorkflowDefinition, actor: Actor = SYSTEM) -> Workflow:
         """Save a new draft. Raises 400 on an invalid definition, 409 FLK-0101 on a taken name."""
         check_draft(definition)
         check_metadata(definition.metadata)
@@ -45,7 +67,9 @@ class Workflows:
         workflow = _with_definition(
             definition, id=str(uuid.uuid4()), status=WorkflowStatus.DRAFT, createdAt=now, updatedAt=now
         )
-        return await self._store.workflows.create(workflow)
+        created = await self._store.workflows.create(workflow)
+        await self._record("WORKFLOW_CREATED", AuditAction.CREATE, created, actor)
+        return created
 
     async def get(self, workflow_id: str) -> Workflow:
         """The workflow, or 404 FLK-0100."""
@@ -58,7 +82,9 @@ class Workflows:
         """One page of workflows."""
         return await self._store.workflows.list(query)
 
-    async def replace(self, workflow_id: str, definition: WorkflowDefinition) -> Workflow:
+    async def replace(
+        self, workflow_id: str, definition: WorkflowDefinition, actor: Actor = SYSTEM
+    ) -> Workflow:
         """Replace a draft's definition entirely (PUT). Other statuses: 422 FLK-0103."""
         current = await self.get(workflow_id)
         if current.status != WorkflowStatus.DRAFT:
@@ -76,24 +102,27 @@ class Workflows:
             updatedAt=iso(self._clock()),
             revision=current.revision,
         )
-        return await self._store.workflows.replace(updated)
+        replaced = await self._store.workflows.replace(updated)
+        await self._record("WORKFLOW_UPDATED", AuditAction.UPDATE, replaced, actor)
+        return replaced
 
-    async def delete(self, workflow_id: str) -> None:
+    async def delete(self, workflow_id: str, actor: Actor = SYSTEM) -> None:
         """Delete a draft or inactive workflow; an active one is 422 FLK-0103."""
         current = await self.get(workflow_id)
         if current.status not in DELETABLE:
             raise Unprocessable("an active workflow cannot be deleted; deactivate it first", code="FLK-0103")
         await self._store.workflows.delete(current)
+        await self._record("WORKFLOW_DELETED", AuditAction.DELETE, current, actor)
 
-    async def clone(self, workflow_id: str, name: str | None) -> Workflow:
+    async def clone(self, workflow_id: str, name: str | None, actor: Actor = SYSTEM) -> Workflow:
         """A new draft with the same definition and metadata under a new name."""
         source = await self.get(workflow_id)
         copy = WorkflowDefinition.model_validate(
             {**source.model_dump(include={"description", "nodes", "edges", "metadata"}), "name": name}
         )
-        return await self.create(copy)
+        return await self.create(copy, actor)
 
-    async def transition(self, workflow_id: str, action: str) -> Workflow:
+    async def transition(self, workflow_id: str, action: str, actor: Actor = SYSTEM) -> Workflow:
         """Apply ``activate``, ``deactivate`` or ``draft``; activation first checks the whole graph."""
         current = await self.get(workflow_id)
         target = TRANSITIONS.get((current.status, action))
@@ -108,7 +137,10 @@ class Workflows:
             }
             check_activation(current, refs)
         updated = current.model_copy(update={"status": target, "updatedAt": iso(self._clock())})
-        return await self._store.workflows.replace(updated, check_executors=activating)
+        changed = await self._store.workflows.replace(updated, check_executors=activating)
+        event_type, audit_action = TRANSITION_EVENTS[action]
+        await self._record(event_type, audit_action, changed, actor)
+        return changed
 
 
 def _with_definition(definition: WorkflowDefinition, **identity: object) -> Workflow:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from typing import Any
 
@@ -10,14 +9,12 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from flowker import __version__
-from flowker.bootstrap import build_services
 from flowker.domain.executor_config import ExecutorConfigInput
 from flowker.dsl.model import WorkflowDefinition
 from flowker.http.app import create_app
+from flowker.http.keys import Services
 from flowker.http.openapi import openapi_document
-from flowker.secretbox import SecretBox
 from flowker.settings import Settings
-from flowker.store.embedded import EmbeddedStore
 from tests.helpers.client import ApiClient, Reply
 from tests.helpers.fixtures import aml_executor, compliance_workflow, kyc_executor
 
@@ -82,8 +79,8 @@ def test_document_is_valid_openapi_3_1() -> None:
     assert openapi_document() is DOC  # cached
 
 
-async def test_every_route_is_documented_and_nothing_else(settings: Settings, store: EmbeddedStore) -> None:
-    app = create_app(settings, build_services(store, SecretBox(os.urandom(32))), settings.api_keys)
+async def test_every_route_is_documented_and_nothing_else(settings: Settings, services: Services) -> None:
+    app = create_app(settings, services, settings.api_keys)
     routed = set()
     for route in app.router.routes():
         if route.method in ("HEAD", "*"):

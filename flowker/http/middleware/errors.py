@@ -42,7 +42,7 @@ def errors_middleware(*, max_body_bytes: int) -> web.Middleware:
                 "unhandled error in %s %s (request %s)", request.method, request.path, request.get(REQUEST_ID)
             )
             error = InternalError("internal error; the request id identifies it in the server log")
-        return json_response(error.to_dict(), status=error.status)
+        return json_response(error.to_dict(), status=error.status, headers=error.headers)
 
     return middleware
 
@@ -53,7 +53,8 @@ def _translate(request: web.Request, exc: web.HTTPException, max_body_bytes: int
     if isinstance(exc, web.HTTPMethodNotAllowed):
         allowed = ", ".join(sorted(exc.allowed_methods))
         return MethodNotAllowed(
-            f"{request.method} is not allowed on {request.path[:200]} (allowed: {allowed})"
+            f"{request.method} is not allowed on {request.path[:200]} (allowed: {allowed})",
+            headers={"Allow": allowed},
         )
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return PayloadTooLarge(f"request body exceeds {max_body_bytes} bytes")

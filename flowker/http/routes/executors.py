@@ -6,7 +6,7 @@ from aiohttp import web
 
 from flowker.domain.executor_config import ExecutorConfigInput, ExecutorStatus
 from flowker.http.keys import SERVICES
-from flowker.http.render import json_response, path_id, read_json
+from flowker.http.render import json_response, path_id, read_json, request_actor
 from flowker.usecases.pagination import parse_list_query, render_page
 
 routes = web.RouteTableDef()
@@ -15,7 +15,7 @@ routes = web.RouteTableDef()
 @routes.post("/v1/executors")
 async def create_executor(request: web.Request) -> web.Response:
     body = await read_json(request, ExecutorConfigInput)
-    config = await request.app[SERVICES].executor_configs.create(body)
+    config = await request.app[SERVICES].executor_configs.create(body, request_actor(request))
     return json_response(config.to_output(), status=201)
 
 
@@ -36,23 +36,32 @@ async def get_executor(request: web.Request) -> web.Response:
 async def patch_executor(request: web.Request) -> web.Response:
     config_id = path_id(request)
     body = await read_json(request, ExecutorConfigInput)
-    config = await request.app[SERVICES].executor_configs.patch(config_id, body)
+    config = await request.app[SERVICES].executor_configs.patch(config_id, body, request_actor(request))
     return json_response(config.to_output())
 
 
 @routes.delete("/v1/executors/{id}")
 async def delete_executor(request: web.Request) -> web.Response:
-    await request.app[SERVICES].executor_configs.delete(path_id(request))
+    await request.app[SERVICES].executor_configs.delete(path_id(request), request_actor(request))
     return web.Response(status=204)
 
 
 @routes.post("/v1/executors/{id}/disable")
 async def disable_executor(request: web.Request) -> web.Response:
-    config = await request.app[SERVICES].executor_configs.toggle(path_id(request), "disable")
+    config = await request.app[SERVICES].executor_configs.toggle(
+        path_id(request), "disable", request_actor(request)
+    )
     return json_response(config.to_output())
 
 
 @routes.post("/v1/executors/{id}/enable")
 async def enable_executor(request: web.Request) -> web.Response:
-    config = await request.app[SERVICES].executor_configs.toggle(path_id(request), "enable")
+    config = await request.app[SERVICES].executor_configs.toggle(
+        path_id(request), "enable", request_actor(request)
+    )
     return json_response(config.to_output())
+
+
+@routes.post("/v1/executors/{id}/test")
+async def test_executor(request: web.Request) -> web.Response:
+    return json_response(await request.app[SERVICES].executor_configs.test(path_id(request)))

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from flowker.dsl.model import Workflow, WorkflowDefinition, WorkflowStatus
 from flowker.http.keys import SERVICES
-from flowker.http.render import json_response, path_id, read_json
+from flowker.http.render import json_response, path_id, read_json, request_actor
 from flowker.usecases.pagination import parse_list_query, render_page
 
 routes = web.RouteTableDef()
@@ -40,7 +40,7 @@ def _render(workflow: Workflow) -> dict[str, Any]:
 @routes.post("/v1/workflows")
 async def create_workflow(request: web.Request) -> web.Response:
     definition = await read_json(request, WorkflowDefinition)
-    return _created(await request.app[SERVICES].workflows.create(definition))
+    return _created(await request.app[SERVICES].workflows.create(definition, request_actor(request)))
 
 
 @routes.get("/v1/workflows")
@@ -59,12 +59,16 @@ async def get_workflow(request: web.Request) -> web.Response:
 async def replace_workflow(request: web.Request) -> web.Response:
     workflow_id = path_id(request)
     definition = await read_json(request, WorkflowDefinition)
-    return json_response(_render(await request.app[SERVICES].workflows.replace(workflow_id, definition)))
+    return json_response(
+        _render(
+            await request.app[SERVICES].workflows.replace(workflow_id, definition, request_actor(request))
+        )
+    )
 
 
 @routes.delete("/v1/workflows/{id}")
 async def delete_workflow(request: web.Request) -> web.Response:
-    await request.app[SERVICES].workflows.delete(path_id(request))
+    await request.app[SERVICES].workflows.delete(path_id(request), request_actor(request))
     return web.Response(status=204)
 
 
@@ -72,11 +76,15 @@ async def delete_workflow(request: web.Request) -> web.Response:
 async def clone_workflow(request: web.Request) -> web.Response:
     workflow_id = path_id(request)
     body = await read_json(request, CloneInput)
-    return _created(await request.app[SERVICES].workflows.clone(workflow_id, body.name))
+    return _created(
+        await request.app[SERVICES].workflows.clone(workflow_id, body.name, request_actor(request))
+    )
 
 
 async def _transition(request: web.Request, action: str) -> web.Response:
-    workflow = await request.app[SERVICES].workflows.transition(path_id(request), action)
+    workflow = await request.app[SERVICES].workflows.transition(
+        path_id(request), action, request_actor(request)
+    )
     return json_response(_render(workflow))
 
 

@@ -38,6 +38,24 @@ SCHEMA = (
         created_at TEXT NOT NULL, updated_at TEXT NOT NULL, revision INTEGER NOT NULL, doc BLOB NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS executor_configs_created ON executor_configs (created_at, id)",
     "CREATE INDEX IF NOT EXISTS executor_configs_updated ON executor_configs (updated_at, id)",
+    """CREATE TABLE IF NOT EXISTS executions (
+        id TEXT PRIMARY KEY, workflow_id TEXT NOT NULL, status TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL UNIQUE, started_at TEXT NOT NULL, completed_at TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0, revision INTEGER NOT NULL, doc BLOB NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS executions_started ON executions (started_at, id)",
+    "CREATE INDEX IF NOT EXISTS executions_completed ON executions (completed_at, id)",
+    "CREATE INDEX IF NOT EXISTS executions_workflow ON executions (workflow_id, started_at)",
+    "CREATE INDEX IF NOT EXISTS executions_status ON executions (status, started_at)",
+    """CREATE TABLE IF NOT EXISTS execution_steps (
+        execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        step_number INTEGER NOT NULL, doc BLOB NOT NULL,
+        PRIMARY KEY (execution_id, step_number))""",
+    """CREATE TABLE IF NOT EXISTS audit_events (
+        sequence INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, event_type TEXT NOT NULL,
+        action TEXT NOT NULL, result TEXT NOT NULL, resource_type TEXT NOT NULL, resource_id TEXT NOT NULL,
+        created_at TEXT NOT NULL, doc BLOB NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS audit_resource ON audit_events (resource_type, resource_id)",
+    "CREATE INDEX IF NOT EXISTS audit_created ON audit_events (created_at)",
 )
 
 

@@ -10,8 +10,10 @@ from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.dsl.model import Workflow, WorkflowStatus
 from flowker.dsl.validation import executor_bindings
 from flowker.errors import StateChanged, Unprocessable
+from flowker.store.embedded.audit import EmbeddedAuditLog
 from flowker.store.embedded.database import Database
 from flowker.store.embedded.documents import DocumentTable
+from flowker.store.embedded.executions import EmbeddedExecutions
 from flowker.store.ports import ListQuery, Page, WorkflowUsage
 
 DB_FILE = "flowker.db"
@@ -165,6 +167,8 @@ class EmbeddedStore:
         self.db = Database(data_dir / DB_FILE)
         self.workflows = EmbeddedWorkflows(self.db)
         self.executor_configs = EmbeddedExecutorConfigs(self.db)
+        self.executions = EmbeddedExecutions(self.db)
+        self.audit = EmbeddedAuditLog(self.db)
 
     async def open(self) -> EmbeddedStore:
         await self.db.open()

@@ -1,0 +1,108 @@
+"""The staged connectivity test of an executor configuration (``POST /v1/executors/{id}/test``).
+
+Stages, as in the original: ``connectivity`` (the base URL answers below 500), ``authentication``
+(the credentials are not refused with 401/403) and ``end_to_end`` (an endpoint answers 2xx). Unlike
+the original, the end-to-end stage only calls a GET or HEAD endpoint: a test must never create a
+payment. A failed stage skips the stages after it. The test changes nothing but ``lastTestedAt``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+
+from flowker.actors.provider_auth import Authenticator
+from flowker.actors.transport import ProviderRequest, build_request, send
+from flowker.domain.executor_config import ExecutorConfig
+
+STAGE_TIMEOUT_SECONDS = 10.0
+SAFE_METHODS = ("GET", "HEAD")
+
+
+async def run_test(
+    config: ExecutorConfig, authenticator: Authenticator, session: aiohttp.ClientSession
+) -> dict[str, Any]:
+    """Run the stages and return the result document (without timestamps, which the caller adds)."""
+    started = time.perf_counter()
+    base = ProviderRequest("GET", config.baseUrl, {"Accept": "*/*"}, None, STAGE_TIMEOUT_SECONDS)
+    stages: list[dict[str, Any]] = []
+    stage = await _stage("connectivity", session, base, lambda s: s < 500)
+    stages.append(stage)
+    if stage["status"] == "passed":
+        if config.authentication.get("type") == "none":
+            stages.append(_skipped("authentication", "the configuration sends no credentials"))
+        else:
+            stage = await _stage(
+                "authentication", session, await authenticator.apply(base), lambda s: s not in (401, 403)
+            )
+            stages.append(stage)
+    if stage["status"] == "passed":
+        stages.append(await _end_to_end(config, authenticator, session))
+    for name in ("connectivity", "authentication", "end_to_end")[len(stages) :]:
+        stages.append(_skipped(name, f"skipped due to {stage['name']} failure"))
+    statuses = {s["status"] for s in stages} - {"skipped"}
+    overall = "passed" if statuses <= {"passed"} else "failed" if "passed" not in statuses else "partial"
+    return {
+        "executorConfigId": config.id,
+        "overallStatus": overall,
+        "durationMs": int((time.perf_counter() - started) * 1000),
+        "stages": stages,
+        "summary": SUMMARIES[overall],
+    }
+
+
+SUMMARIES = {
+    "passed": "All tests passed - executor configuration connectivity verified",
+    "failed": "All tests failed - executor configuration needs review",
+    "partial": "Some tests failed - review failed stages before use",
+}
+
+
+async def _end_to_end(
+    config: ExecutorConfig, authenticator: Authenticator, session: aiohttp.ClientSession
+) -> dict[str, Any]:
+    safe = [e for e in config.endpoints if e["method"] in SAFE_METHODS]
+    if not safe:
+        return _skipped(
+            "end_to_end", "no GET or HEAD endpoint: a test never calls an endpoint that may change data"
+        )
+    request = build_request(config, safe[0]["name"], None)
+    request = replace(await authenticator.apply(request), timeout=min(request.timeout, STAGE_TIMEOUT_SECONDS))
+    return await _stage("end_to_end", session, request, lambda s: 200 <= s < 300)
+
+
+async def _stage(
+    name: str, session: aiohttp.ClientSession, request: ProviderRequest, passes: Any
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    details: dict[str, Any] = {"url": request.url.split("?")[0], "method": request.method}
+    try:
+        response = await send(session, request)
+    except Exception as exc:
+        return {
+            "name": name,
+            "status": "failed",
+            "durationMs": _ms(started),
+            "message": f"no answer: {type(exc).__name__}",
+            "details": details,
+        }
+    details["statusCode"] = response.status
+    ok = passes(response.status)
+    return {
+        "name": name,
+        "status": "passed" if ok else "failed",
+        "durationMs": _ms(started),
+        "message": f"HTTP {response.status}",
+        "details": details,
+    }
+
+
+def _skipped(name: str, message: str) -> dict[str, Any]:
+    return {"name": name, "status": "skipped", "durationMs": 0, "message": message}
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

@@ -1,0 +1,88 @@
+"""The executor actor: one per executor configuration (``executor:<configId>``).
+
+It owns what must be shared by every execution that calls the provider: one HTTP connection pool,
+the credentials, and the circuit breaker — one view of the provider's health for the cluster. It
+re-reads its configuration when it changed, so a PATCH or a disable takes effect on the next call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+
+from flowker.actors.breaker import BreakerConfig, CircuitBreaker
+from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
+from flowker.actors.config import RuntimeConfig
+from flowker.actors.connectivity import run_test
+from flowker.actors.provider_auth import authenticator_for
+from flowker.actors.retry_policy import RetryPolicy
+from flowker.domain.authentication import open_authentication
+from flowker.domain.executor_config import ExecutorStatus
+from flowker.secretbox import SecretBox
+from flowker.store.embedded import EmbeddedStore
+
+
+class ExecutorActor:
+    """Ray actor shell around :class:`ProviderCaller`."""
+
+    def __init__(self, config: RuntimeConfig, executor_config_id: str) -> None:
+        self._runtime = config
+        self._id = executor_config_id
+        self._box = SecretBox.from_text(config.secret_key)
+        self._policy = RetryPolicy(
+            attempts=config.retry_attempts,
+            backoff_seconds=config.retry_backoff_seconds,
+            max_delay_seconds=config.retry_max_delay_seconds,
+        )
+        self._breaker = CircuitBreaker(
+            BreakerConfig(
+                failure_threshold=config.breaker_failure_threshold,
+                open_seconds=config.breaker_open_seconds,
+                half_open_max_calls=config.breaker_half_open_calls,
+            )
+        )
+        self._store: EmbeddedStore | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._caller: ProviderCaller | None = None
+        self._opening = asyncio.Lock()
+
+    async def _current(self, *, require_active: bool = True) -> ProviderCaller | CallResult:
+        async with self._opening:
+            if self._store is None:
+                self._store = await EmbeddedStore(Path(self._runtime.data_dir)).open()
+                self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        config = await self._store.executor_configs.get(self._id)
+        if config is None:
+            return CallResult.refused(f"executor configuration {self._id} not found", "FLK-0250")
+        if require_active and config.status != ExecutorStatus.ACTIVE:
+            return CallResult.refused(f"executor configuration {config.name!r} is disabled", "FLK-0154")
+        if self._caller is None or self._caller.config.revision != config.revision:
+            clear = config.model_copy(
+                update={"authentication": open_authentication(config.authentication, self._box)}
+            )
+            assert self._session is not None
+            self._caller = ProviderCaller(
+                clear, authenticator_for(clear.authentication), self._session, self._policy, self._breaker
+            )
+        return self._caller
+
+    async def call(self, request: CallRequest) -> CallResult:
+        """Call the provider for one step."""
+        caller = await self._current()
+        if isinstance(caller, CallResult):
+            return caller
+        return await caller.call(request)
+
+    async def test(self) -> dict[str, object]:
+        """The staged connectivity test (a disabled configuration may be tested); leaves the breaker alone."""
+        caller = await self._current(require_active=False)
+        if isinstance(caller, CallResult):
+            return {"error": caller.error, "code": caller.code}
+        assert self._session is not None
+        return await run_test(caller.config, authenticator_for(caller.config.authentication), self._session)
+
+    async def breaker(self) -> dict[str, object]:
+        """The breaker's state, for diagnostics and tests."""
+        return self._breaker.snapshot()

@@ -1,0 +1,50 @@
+"""Where Ray actor options are applied, once: names, namespace, restarts, concurrency, ``num_cpus=0``.
+
+``num_cpus=0``: these actors wait on I/O, and on a 2-core machine actors that reserve a CPU each
+would wait forever for one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ray
+
+from flowker.actors.cluster import NAMESPACE
+from flowker.actors.config import RuntimeConfig
+
+#: Concurrent method calls per actor: executions per supervisor, in-flight calls per executor.
+MAX_CONCURRENCY = 100_000
+
+
+def _options(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": NAMESPACE,
+        "get_if_exists": True,
+        "num_cpus": 0,
+        "max_restarts": -1,
+        "max_concurrency": MAX_CONCURRENCY,
+    }
+
+
+def audit(config: RuntimeConfig) -> Any:
+    """The audit actor (created on first use)."""
+    from flowker.actors.audit import AuditActor
+
+    return ray.remote(AuditActor).options(**_options(config.name("audit"))).remote(config)
+
+
+def supervisor(config: RuntimeConfig, index: int) -> Any:
+    """Supervisor number ``index`` of the pool."""
+    from flowker.actors.supervisor import SupervisorActor
+
+    return ray.remote(SupervisorActor).options(**_options(config.name(f"supervisor-{index}"))).remote(config)
+
+
+def executor(config: RuntimeConfig, executor_config_id: str) -> Any:
+    """The executor actor of one executor configuration."""
+    from flowker.actors.executor import ExecutorActor
+
+    name = config.name(f"executor:{executor_config_id}")
+    return ray.remote(ExecutorActor).options(**_options(name)).remote(config, executor_config_id)

@@ -1,0 +1,214 @@
+"""Drives one execution to its end: the Ray-free core that a supervisor actor hosts as an asyncio task.
+
+The interpreter decides; the runner carries its decisions out — provider calls (concurrently for
+parallel branches), the store write after every step, the audit events — and stops at the deadline
+or, when cancelled, before the next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from flowker.actors.caller import CallRequest, CallResult
+from flowker.clock import Clock, iso, utc_now
+from flowker.domain.audit import AuditAction, AuditEvent, AuditResult, ResourceType
+from flowker.dsl.interpreter import Decision, Interpreter
+from flowker.dsl.run_state import ExecutionStatus, ExecutorCall, RunState
+from flowker.store.ports import Store
+
+log = logging.getLogger("flowker.runner")
+
+CallExecutor = Callable[[CallRequest], Awaitable[CallResult]]
+RecordAudit = Callable[[Sequence[AuditEvent]], Awaitable[None]]
+
+_FINAL_EVENTS = {
+    ExecutionStatus.COMPLETED: ("EXECUTION_COMPLETED", AuditAction.EXECUTE, AuditResult.SUCCESS),
+    ExecutionStatus.FAILED: ("EXECUTION_FAILED", AuditAction.EXECUTE, AuditResult.FAILED),
+    ExecutionStatus.CANCELLED: ("EXECUTION_CANCELLED", AuditAction.CANCEL, AuditResult.SUCCESS),
+}
+
+
+def call_idempotency_key(execution_id: str, node_id: str) -> str:
+    """The ``Idempotency-Key`` a provider sees on every attempt of one step, across retries and restarts."""
+    return f"{execution_id}:{node_id}"
+
+
+class ExecutionRunner:
+    """Runs one execution; create one per run."""
+
+    def __init__(
+        self,
+        store: Store,
+        call_executor: CallExecutor,
+        record_audit: RecordAudit,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._store = store
+        self._call = call_executor
+        self._audit = record_audit
+        self._clock = clock
+        self._cancel = asyncio.Event()
+
+    def cancel(self) -> None:
+        """Stop before the next step: calls in flight finish and are recorded, no new one starts."""
+        self._cancel.set()
+
+    async def run(self, execution_id: str) -> ExecutionStatus | None:
+        """Run (or resume) the execution; return its final status, ``None`` when there is nothing to run."""
+        execution = await self._store.executions.get(execution_id)
+        if execution is None or execution.is_terminal:
+            return execution.status if execution else None
+        remaining = (datetime.fromisoformat(execution.deadline) - self._clock()).total_seconds()
+        self._execution = execution
+        try:
+            async with asyncio.timeout(max(remaining, 0.0)):
+                return await self._drive(Interpreter(execution.workflow))
+        except TimeoutError:
+            return await self._finish(ExecutionStatus.FAILED, None, "execution timed out (deadline exceeded)")
+
+    async def _drive(self, interpreter: Interpreter) -> ExecutionStatus:
+        execution = self._execution
+        if execution.cancelRequested:
+            return await self._finish(ExecutionStatus.CANCELLED, None, "cancelled before it started")
+        if execution.status == ExecutionStatus.PENDING:
+            decision = interpreter.start(execution.inputData, iso(self._clock()))
+            await self._audit([self._event("EXECUTION_STARTED", AuditAction.EXECUTE)])
+            await self._apply(decision, status=ExecutionStatus.RUNNING)
+        else:
+            state = RunState.from_dict(execution.runState or {})
+            decision = Decision(state=state, steps=[], calls=interpreter.resume(state), outcome=None)
+        state = decision.state
+        in_flight: dict[asyncio.Task[CallResult], tuple[ExecutorCall, str]] = {}
+        calls = list(decision.calls)
+        try:
+            while True:
+                if decision.outcome is not None:
+                    outcome = decision.outcome
+                    return await self._finish(outcome.status, outcome.final_output, outcome.error_message)
+                if self._cancel.is_set():
+                    calls = []
+                    if not in_flight:
+                        return await self._finish(ExecutionStatus.CANCELLED, None, "cancelled")
+                if calls:
+                    await self._audit(
+                        [self._call_event("PROVIDER_CALL_STARTED", c, AuditResult.SUCCESS) for c in calls]
+                    )
+                for call in calls:
+                    in_flight[asyncio.create_task(self._call(self._request(call)))] = (
+                        call,
+                        iso(self._clock()),
+                    )
+                calls = []
+                waiter = asyncio.create_task(self._cancel.wait())
+                done, _ = await asyncio.wait([*in_flight, waiter], return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                for task in done:
+                    if task is waiter:
+                        continue
+                    call, started = in_flight.pop(task)  # type: ignore[arg-type]
+                    decision = await self._result(interpreter, state, call, started, task.result())
+                    state = decision.state
+                    calls.extend(decision.calls)
+                    if decision.outcome is not None:
+                        break
+        finally:
+            for task in in_flight:
+                task.cancel()
+
+    async def _result(
+        self, interpreter: Interpreter, state: RunState, call: ExecutorCall, started: str, result: CallResult
+    ) -> Decision:
+        now = iso(self._clock())
+        if result.ok and result.response is not None:
+            decision = interpreter.call_succeeded(
+                state, call.node_id, result.response, started, result.duration_ms, now
+            )
+            event = self._call_event("PROVIDER_CALL_COMPLETED", call, AuditResult.SUCCESS, result)
+        else:
+            message = result.error or "executor call failed"
+            decision = interpreter.call_failed(
+                state, call.node_id, message, started, result.duration_ms, now, output=result.response
+            )
+            event = self._call_event("PROVIDER_CALL_FAILED", call, AuditResult.FAILED, result)
+        await self._audit([event])
+        await self._apply(decision)
+        return decision
+
+    async def _apply(self, decision: Decision, status: ExecutionStatus | None = None) -> None:
+        """Persist the decision's state and steps (check-and-set: a stale runner stops here)."""
+        execution = self._execution
+        update: dict[str, Any] = {
+            "runState": decision.state.to_dict(),
+            "currentStepNumber": execution.currentStepNumber + len(decision.steps),
+        }
+        if status is not None:
+            update["status"] = status
+        self._execution = await self._store.executions.save(
+            execution.model_copy(update=update), decision.steps
+        )
+
+    async def _finish(self, status: ExecutionStatus, final_output: Any, error: str | None) -> ExecutionStatus:
+        execution = self._execution
+        finished = execution.model_copy(
+            update={
+                "status": status,
+                "completedAt": iso(self._clock()),
+                "finalOutput": final_output,
+                "errorMessage": error,
+            }
+        )
+        self._execution = await self._store.executions.save(finished)
+        event_type, action, result = _FINAL_EVENTS[status]
+        metadata: dict[str, Any] = {"workflowId": execution.workflowId}
+        if error:
+            metadata["error"] = error
+        await self._audit([self._event(event_type, action, result, metadata)])
+        return status
+
+    def _request(self, call: ExecutorCall) -> CallRequest:
+        return CallRequest(
+            executor_config_id=call.executor_config_id,
+            endpoint_name=call.endpoint_name,
+            body=call.body,
+            idempotency_key=call_idempotency_key(self._execution.id, call.node_id),
+            request_id=self._execution.id,
+        )
+
+    def _event(
+        self,
+        event_type: str,
+        action: AuditAction,
+        result: AuditResult = AuditResult.SUCCESS,
+        metadata: dict[str, Any] | None = None,
+    ) -> AuditEvent:
+        return AuditEvent(
+            event_type=event_type,
+            action=action,
+            result=result,
+            resource_type=ResourceType.EXECUTION,
+            resource_id=self._execution.id,
+            metadata=metadata or {"workflowId": self._execution.workflowId},
+        )
+
+    def _call_event(
+        self, event_type: str, call: ExecutorCall, result: AuditResult, outcome: CallResult | None = None
+    ) -> AuditEvent:
+        metadata: dict[str, Any] = {
+            "workflowId": self._execution.workflowId,
+            "nodeId": call.node_id,
+            "stepNumber": call.step_number,
+            "executorConfigId": call.executor_config_id,
+            "endpointName": call.endpoint_name,
+        }
+        if outcome is not None:
+            metadata["attempts"] = outcome.attempts
+            metadata["durationMs"] = outcome.duration_ms
+            if outcome.response is not None:
+                metadata["statusCode"] = outcome.response.get("status")
+            if outcome.error:
+                metadata["error"] = outcome.error
+        return self._event(event_type, AuditAction.EXECUTE, result, metadata)

@@ -1,0 +1,88 @@
+"""The front door's view of the actors: start and cancel executions, append audit events, test executors.
+
+This and the actors themselves are the only modules that call Ray.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import ray
+
+from flowker.actors import factory
+from flowker.actors.config import RuntimeConfig
+from flowker.domain.audit import AuditEvent
+
+log = logging.getLogger("flowker.runtime")
+
+
+class RayRuntime:
+    """Handles to the supervisor pool, the audit actor and the executor actors of one service."""
+
+    def __init__(self, config: RuntimeConfig) -> None:
+        self.config = config
+        self._supervisors: list[Any] = []
+        self._audit: Any = None
+        self._runs: set[asyncio.Future[None]] = set()
+
+    def _supervisor(self, execution_id: str) -> Any:
+        if not self._supervisors:
+            self._supervisors = [factory.supervisor(self.config, i) for i in range(self.config.supervisors)]
+        index = int(hashlib.sha256(execution_id.encode()).hexdigest()[:8], 16) % len(self._supervisors)
+        return self._supervisors[index]
+
+    async def start(self, execution_id: str) -> None:
+        """Hand the execution to its supervisor; returns once the call is submitted, not when it ends."""
+        ref = (
+            self._supervisor(execution_id).run.options(name=f"execution:{execution_id}").remote(execution_id)
+        )
+        watcher = asyncio.ensure_future(self._watch(execution_id, ref))
+        self._runs.add(watcher)
+        watcher.add_done_callback(self._runs.discard)
+
+    async def _watch(self, execution_id: str, ref: ray.ObjectRef) -> None:
+        try:
+            await ref
+        except Exception:
+            log.exception("execution %s: its supervisor failed", execution_id)
+
+    async def cancel(self, execution_id: str) -> None:
+        """Tell the execution's supervisor to stop it before its next step."""
+        await self._supervisor(execution_id).cancel.remote(execution_id)
+
+    async def record(self, events: Sequence[AuditEvent]) -> None:
+        """Append audit events; returns once they are durable in the chain."""
+        if self._audit is None:
+            self._audit = factory.audit(self.config)
+        await self._audit.append.remote(list(events))
+
+    async def test_executor(self, executor_config_id: str) -> dict[str, Any]:
+        """Run the connectivity test in the configuration's executor actor."""
+        return await factory.executor(self.config, executor_config_id).test.remote()
+
+    async def breaker(self, executor_config_id: str) -> dict[str, Any]:
+        """The breaker state of a configuration's executor actor."""
+        return await factory.executor(self.config, executor_config_id).breaker.remote()
+
+    async def close(self) -> None:
+        """Wait briefly for submitted runs; kill this service's actors when they are private to it."""
+        if self._runs:
+            await asyncio.wait(self._runs, timeout=1.0)
+        if self.config.prefix:
+            for name in _actor_names(self.config):
+                with contextlib.suppress(ValueError):
+                    ray.kill(ray.get_actor(name, namespace=factory.NAMESPACE))
+
+
+def _actor_names(config: RuntimeConfig) -> list[str]:
+    named = ray.util.list_named_actors(all_namespaces=True)
+    return [
+        a["name"]
+        for a in named
+        if a["namespace"] == factory.NAMESPACE and a["name"].startswith(config.prefix)
+    ]

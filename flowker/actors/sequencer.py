@@ -1,0 +1,108 @@
+"""The audit chain's single writer, Ray-free: numbers, hashes and stores events in group commits.
+
+Whatever arrives while a batch is being written is written together in the next batch (one store
+transaction), so load raises throughput instead of queueing transactions. Sequence numbers and the
+previous hash are computed inside one task only, which keeps the chain linear even though callers'
+requests arrive in any order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowker.clock import Clock, iso, utc_now
+from flowker.domain.audit import AuditEvent, seal
+from flowker.errors import StateChanged
+from flowker.store.ports import AuditLog
+
+log = logging.getLogger("flowker.audit")
+
+#: Events written per store transaction at most.
+MAX_BATCH = 2000
+
+
+@dataclass
+class _Request:
+    events: Sequence[AuditEvent]
+    done: asyncio.Future[list[int]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class Sequencer:
+    """Appends events to an :class:`AuditLog`, one batch at a time."""
+
+    def __init__(self, audit_log: AuditLog, clock: Clock = utc_now) -> None:
+        self._log = audit_log
+        self._clock = clock
+        self._queue: list[_Request] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._head: tuple[int, str | None] | None = None
+
+    async def append(self, events: Sequence[AuditEvent]) -> list[int]:
+        """Chain and store ``events`` in order; return their sequence numbers once durable."""
+        if not events:
+            return []
+        request = _Request(events)
+        self._queue.append(request)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_all())
+        return await request.done
+
+    async def _write_all(self) -> None:
+        while self._queue:
+            batch: list[_Request] = []
+            size = 0
+            while self._queue and (not batch or size + len(self._queue[0].events) <= MAX_BATCH):
+                request = self._queue.pop(0)
+                batch.append(request)
+                size += len(request.events)
+            await self._write(batch)
+
+    async def _write(self, batch: list[_Request]) -> None:
+        for attempt in range(3):
+            try:
+                if self._head is None or attempt:
+                    # A restarted writer, or one that lost a race, continues from what is stored.
+                    self._head = await self._log.head()
+                records, numbers = self._chain(batch)
+                await self._log.append(records)
+            except StateChanged:
+                log.warning("audit head moved under this writer; reloading it")
+                continue
+            except Exception as exc:
+                self._head = None
+                for request in batch:
+                    if not request.done.done():
+                        request.done.set_exception(exc)
+                return
+            self._head = (records[-1]["sequence"], records[-1]["hash"])
+            for request, sequences in zip(batch, numbers, strict=True):
+                if not request.done.done():
+                    request.done.set_result(sequences)
+            return
+        error = StateChanged("the audit log")
+        for request in batch:
+            if not request.done.done():
+                request.done.set_exception(error)
+
+    def _chain(self, batch: list[_Request]) -> tuple[list[dict[str, Any]], list[list[int]]]:
+        assert self._head is not None
+        sequence, previous = self._head
+        timestamp = iso(self._clock())
+        records: list[dict[str, Any]] = []
+        numbers: list[list[int]] = []
+        for request in batch:
+            mine: list[int] = []
+            for event in request.events:
+                sequence += 1
+                record = seal(event.body(timestamp, sequence), previous)
+                previous = record["hash"]
+                records.append(record)
+                mine.append(sequence)
+            numbers.append(mine)
+        return records, numbers

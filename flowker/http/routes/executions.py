@@ -1,0 +1,54 @@
+"""``/v1/workflows/{workflowId}/executions`` and ``/v1/executions``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from flowker.http.keys import SERVICES
+from flowker.http.render import json_response, path_id, read_json
+from flowker.usecases.pagination import render_page
+
+routes = web.RouteTableDef()
+
+
+class ExecuteInput(BaseModel):
+    inputData: dict[str, Any] = Field(default_factory=dict)
+
+
+@routes.post("/v1/workflows/{workflowId}/executions")
+async def start_execution(request: web.Request) -> web.Response:
+    workflow_id = path_id(request, "workflowId")
+    body = await read_json(request, ExecuteInput)
+    started = await request.app[SERVICES].executions.start(
+        workflow_id, body.inputData, request.headers.get("Idempotency-Key")
+    )
+    execution = started.execution
+    # A replay of an execution that has ended answers 200, as in the original; anything else 201.
+    status = 200 if not started.created and execution.is_terminal else 201
+    return json_response(execution.created_output(), status=status)
+
+
+@routes.get("/v1/executions")
+async def list_executions(request: web.Request) -> web.Response:
+    page, query = await request.app[SERVICES].executions.list(request.query)
+    return json_response(render_page(page, query, lambda e: e.status_output()))
+
+
+@routes.get("/v1/executions/{id}")
+async def get_execution(request: web.Request) -> web.Response:
+    execution = await request.app[SERVICES].executions.get(path_id(request))
+    return json_response(execution.status_output())
+
+
+@routes.get("/v1/executions/{id}/results")
+async def execution_results(request: web.Request) -> web.Response:
+    return json_response(await request.app[SERVICES].executions.results(path_id(request)))
+
+
+@routes.post("/v1/executions/{id}/cancel")
+async def cancel_execution(request: web.Request) -> web.Response:
+    execution = await request.app[SERVICES].executions.cancel(path_id(request))
+    return json_response(execution.status_output(), status=202)

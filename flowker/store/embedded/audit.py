@@ -1,0 +1,112 @@
+"""The audit log: an append-only table whose ``sequence`` primary key makes a fork impossible.
+
+Two writers that both think they append sequence N cannot both succeed; the loser reloads the head.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from flowker.errors import StateChanged
+from flowker.store.embedded.database import Database
+from flowker.store.ports import AuditQuery, Page
+
+_FILTERS = {
+    "event_type": "event_type = ?",
+    "action": "action = ?",
+    "result": "result = ?",
+    "resource_type": "resource_type = ?",
+    "resource_id": "resource_id = ?",
+    "date_from": "created_at >= ?",
+    "date_to": "created_at <= ?",
+}
+
+
+class EmbeddedAuditLog:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def head(self) -> tuple[int, str | None]:
+        """The last sequence number and hash (``(0, None)`` for an empty log)."""
+
+        def read(conn: sqlite3.Connection) -> tuple[int, str | None]:
+            row = conn.execute("SELECT doc FROM audit_events ORDER BY sequence DESC LIMIT 1").fetchone()
+            if row is None:
+                return 0, None
+            record = orjson.loads(row[0])
+            return record["sequence"], record["hash"]
+
+        return await self._db.read(read)
+
+    async def append(self, records: Sequence[dict[str, Any]]) -> None:
+        """Insert sealed records in one transaction; :class:`StateChanged` if any sequence is taken."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            try:
+                conn.executemany(
+                    "INSERT INTO audit_events (sequence, event_id, event_type, action, result, resource_type,"
+                    " resource_id, created_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            r["sequence"],
+                            r["eventId"],
+                            r["eventType"],
+                            r["action"],
+                            r["result"],
+                            r["resourceType"],
+                            r["resourceId"],
+                            r["timestamp"],
+                            orjson.dumps(r),
+                        )
+                        for r in records
+                    ],
+                )
+            except sqlite3.IntegrityError:
+                raise StateChanged("the audit log (another writer appended first)") from None
+
+        await self._db.write(write)
+
+    async def get(self, event_id: str) -> dict[str, Any] | None:
+        row = await self._db.read(
+            lambda conn: conn.execute(
+                "SELECT doc FROM audit_events WHERE event_id = ?", (event_id,)
+            ).fetchone()
+        )
+        return orjson.loads(row[0]) if row else None
+
+    async def up_to(self, sequence: int) -> list[dict[str, Any]]:
+        """Every record from the first to ``sequence``, in order (what verification reads)."""
+        rows = await self._db.read(
+            lambda conn: conn.execute(
+                "SELECT doc FROM audit_events WHERE sequence <= ? ORDER BY sequence", (sequence,)
+            ).fetchall()
+        )
+        return [orjson.loads(row[0]) for row in rows]
+
+    async def list(self, query: AuditQuery) -> Page[dict[str, Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        for name, clause in _FILTERS.items():
+            value = getattr(query, name)
+            if value:
+                where.append(clause)
+                params.append(value)
+        descending = query.sort_order == "DESC"
+        if query.after is not None:
+            where.append("sequence < ?" if descending else "sequence > ?")
+            params.append(query.after)
+        sql = (
+            f"SELECT doc FROM audit_events {'WHERE ' + ' AND '.join(where) if where else ''}"
+            f" ORDER BY sequence {'DESC' if descending else 'ASC'} LIMIT ?"
+        )
+        params.append(query.limit + 1)
+
+        def read(conn: sqlite3.Connection) -> Page[dict[str, Any]]:
+            rows = conn.execute(sql, params).fetchall()
+            return Page([orjson.loads(r[0]) for r in rows[: query.limit]], has_more=len(rows) > query.limit)
+
+        return await self._db.read(read)

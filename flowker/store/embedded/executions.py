@@ -1,0 +1,159 @@
+"""Executions and their step records.
+
+A step record is keyed by (execution, step number): recording a step twice is refused by the
+table itself, so a step can never be applied twice to an execution, even by two processes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from flowker.domain.execution import Execution
+from flowker.dsl.run_state import StepRecord
+from flowker.errors import StateChanged
+from flowker.store.embedded.database import Database
+from flowker.store.ports import ExecutionQuery, Page
+
+_COLUMNS = {"startedAt": "started_at", "completedAt": "completed_at"}
+
+
+_SELECT = "SELECT doc, revision, cancel_requested FROM executions"
+_INSERT = """INSERT INTO executions (id, workflow_id, status, idempotency_key, started_at, revision, doc)
+    VALUES (?, ?, ?, ?, ?, 1, ?)"""
+
+
+def _load(row: tuple[Any, ...]) -> Execution:
+    doc = orjson.loads(row[0])
+    doc["revision"] = row[1]
+    doc["cancelRequested"] = bool(row[2])
+    return Execution.model_validate(doc)
+
+
+def _dump(execution: Execution) -> bytes:
+    # The cancel flag lives in its own column: setting it must not race the runner's writes.
+    return orjson.dumps(execution.model_dump(mode="json", exclude_none=True, exclude={"cancelRequested"}))
+
+
+class EmbeddedExecutions:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create_or_get(self, execution: Execution) -> tuple[Execution, bool]:
+        def insert(conn: sqlite3.Connection) -> tuple[Execution, bool]:
+            try:
+                conn.execute(
+                    _INSERT,
+                    (
+                        execution.id,
+                        execution.workflowId,
+                        execution.status.value,
+                        execution.idempotencyKey,
+                        execution.startedAt,
+                        _dump(execution),
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                row = conn.execute(
+                    f"{_SELECT} WHERE idempotency_key = ?", (execution.idempotencyKey,)
+                ).fetchone()
+                return _load(row), False
+            return execution.model_copy(update={"revision": 1}), True
+
+        return await self._db.write(insert)
+
+    async def get(self, execution_id: str) -> Execution | None:
+        def read(conn: sqlite3.Connection) -> Execution | None:
+            row = conn.execute(f"{_SELECT} WHERE id = ?", (execution_id,)).fetchone()
+            return _load(row) if row else None
+
+        return await self._db.read(read)
+
+    async def find_by_key(self, idempotency_key: str) -> Execution | None:
+        def read(conn: sqlite3.Connection) -> Execution | None:
+            row = conn.execute(f"{_SELECT} WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+            return _load(row) if row else None
+
+        return await self._db.read(read)
+
+    async def list(self, query: ExecutionQuery) -> Page[Execution]:
+        column = _COLUMNS[query.sort_by]
+        descending = query.sort_order == "DESC"
+        where: list[str] = []
+        params: list[Any] = []
+        for name, value in (("workflow_id", query.workflow_id), ("status", query.status)):
+            if value:
+                where.append(f"{name} = ?")
+                params.append(value)
+        if query.sort_by == "completedAt":
+            where.append("completed_at IS NOT NULL")
+        if query.after:
+            where.append(f"({column}, id) {'<' if descending else '>'} (?, ?)")
+            params.extend(query.after)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        direction = "DESC" if descending else "ASC"
+        sql = f"{_SELECT} {clause} ORDER BY {column} {direction}, id {direction} LIMIT ?"
+        params.append(query.limit + 1)
+
+        def read(conn: sqlite3.Connection) -> Page[Execution]:
+            rows = conn.execute(sql, params).fetchall()
+            return Page([_load(r) for r in rows[: query.limit]], has_more=len(rows) > query.limit)
+
+        return await self._db.read(read)
+
+    async def save(self, execution: Execution, steps: Sequence[StepRecord] = ()) -> Execution:
+        """Write ``execution`` (check-and-set on its revision) and insert ``steps``, in one transaction."""
+
+        def write(conn: sqlite3.Connection) -> Execution:
+            try:
+                conn.executemany(
+                    "INSERT INTO execution_steps (execution_id, step_number, doc) VALUES (?, ?, ?)",
+                    [(execution.id, s.step_number, orjson.dumps(s.to_dict())) for s in steps],
+                )
+            except sqlite3.IntegrityError:
+                raise StateChanged(f"execution {execution.id} (a step was already recorded)") from None
+            cursor = conn.execute(
+                "UPDATE executions SET status = ?, completed_at = ?, doc = ?, revision = revision + 1"
+                " WHERE id = ? AND revision = ?",
+                (
+                    execution.status.value,
+                    execution.completedAt,
+                    _dump(execution),
+                    execution.id,
+                    execution.revision,
+                ),
+            )
+            if cursor.rowcount != 1:
+                raise StateChanged(f"execution {execution.id}")
+            return execution.model_copy(update={"revision": execution.revision + 1})
+
+        return await self._db.write(write)
+
+    async def steps(self, execution_id: str) -> list[StepRecord]:
+        def read(conn: sqlite3.Connection) -> list[StepRecord]:
+            rows = conn.execute(
+                "SELECT doc FROM execution_steps WHERE execution_id = ? ORDER BY step_number", (execution_id,)
+            ).fetchall()
+            return [StepRecord.from_dict(orjson.loads(row[0])) for row in rows]
+
+        return await self._db.read(read)
+
+    async def request_cancel(self, execution_id: str) -> None:
+        """Raise the cancel flag (the runner stops before its next step)."""
+        await self._db.write(
+            lambda conn: conn.execute(
+                "UPDATE executions SET cancel_requested = 1 WHERE id = ?", (execution_id,)
+            )
+        )
+
+    async def unfinished(self) -> list[str]:
+        """Ids of executions that are pending or running (to resume them)."""
+        rows = await self._db.read(
+            lambda conn: conn.execute(
+                "SELECT id FROM executions WHERE status IN ('pending', 'running') ORDER BY started_at"
+            ).fetchall()
+        )
+        return [row[0] for row in rows]

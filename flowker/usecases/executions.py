@@ -1,0 +1,175 @@
+"""Executions: start (idempotently), read, list, results, cancel.
+
+An execution is acknowledged (201) only once it is durably recorded. An ``Idempotency-Key`` is bound
+to the workflow and the exact input: the same key with the same request returns the same execution,
+with another request it is refused (409 FLK-0505) — decided by the store's unique key, not by a read,
+so two racing requests cannot both create one.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from flowker.clock import Clock, iso, utc_now
+from flowker.domain.execution import Execution, request_hash
+from flowker.dsl.interpreter import Interpreter
+from flowker.dsl.model import WorkflowStatus
+from flowker.dsl.run_state import ExecutionStatus
+from flowker.errors import BadRequest, Conflict, NotFound, StateChanged, Unprocessable
+from flowker.store.ports import ExecutionQuery, Page, Store
+from flowker.usecases.pagination import parse_page, parse_status
+from flowker.usecases.ports import Runtime
+
+MAX_IDEMPOTENCY_KEY = 255
+_KEY = re.compile(r"^[\x21-\x7e]+$")
+SORT_FIELDS = ("startedAt", "completedAt")
+
+
+@dataclass(frozen=True)
+class Started:
+    """The execution a start request refers to, and whether this request created it."""
+
+    execution: Execution
+    created: bool
+
+
+class Executions:
+    """The execution use cases over a store and the actor runtime."""
+
+    def __init__(
+        self, store: Store, runtime: Runtime, timeout_seconds: float, clock: Clock = utc_now
+    ) -> None:
+        self._store = store
+        self._runtime = runtime
+        self._timeout = timedelta(seconds=timeout_seconds)
+        self._clock = clock
+
+    async def start(
+        self, workflow_id: str, input_data: dict[str, Any], idempotency_key: str | None
+    ) -> Started:
+        """Record a new execution and hand it to a supervisor, or return the one the key already names."""
+        key = (idempotency_key or "").strip()
+        if not key:
+            raise BadRequest("the Idempotency-Key header is required", code="FLK-0509")
+        if len(key) > MAX_IDEMPOTENCY_KEY or not _KEY.match(key):
+            raise BadRequest(
+                f"Idempotency-Key must be 1..{MAX_IDEMPOTENCY_KEY} printable ASCII characters",
+                code="FLK-0509",
+            )
+        fingerprint = request_hash(workflow_id, input_data)
+        existing = await self._store.executions.find_by_key(key)
+        if existing is not None:
+            return self._same_request(existing, fingerprint)
+        workflow = await self._store.workflows.get(workflow_id)
+        if workflow is None:
+            raise NotFound(f"workflow {workflow_id} not found", code="FLK-0100")
+        if workflow.status != WorkflowStatus.ACTIVE:
+            raise Unprocessable(
+                f"workflow is {workflow.status.value}; only an active workflow runs", code="FLK-0501"
+            )
+        now = self._clock()
+        definition = workflow.model_copy()
+        candidate = Execution(
+            id=str(uuid.uuid4()),
+            workflowId=workflow.id,
+            inputData=input_data,
+            workflow=definition,
+            idempotencyKey=key,
+            requestHash=fingerprint,
+            totalSteps=Interpreter(definition).total_steps,
+            startedAt=iso(now),
+            deadline=iso(now + self._timeout),
+        )
+        execution, created = await self._store.executions.create_or_get(candidate)
+        if not created:
+            return self._same_request(execution, fingerprint)
+        await self._runtime.start(execution.id)
+        return Started(execution, created=True)
+
+    @staticmethod
+    def _same_request(execution: Execution, fingerprint: str) -> Started:
+        if execution.requestHash != fingerprint:
+            raise Conflict(
+                "this Idempotency-Key was used for another request (different workflow or input)",
+                code="FLK-0505",
+            )
+        return Started(execution, created=False)
+
+    async def get(self, execution_id: str) -> Execution:
+        """The execution, or 404 FLK-0500."""
+        execution = await self._store.executions.get(execution_id)
+        if execution is None:
+            raise NotFound(f"execution {execution_id} not found", code="FLK-0500")
+        return execution
+
+    async def list(self, params: Mapping[str, str]) -> tuple[Page[Execution], ExecutionQuery]:
+        """One page of executions, filtered by ``workflowId`` and ``status``."""
+        query = parse_execution_query(params)
+        return await self._store.executions.list(query), query
+
+    async def results(self, execution_id: str) -> dict[str, Any]:
+        """``ExecutionResultsOutput``; 422 FLK-0502 until the execution has ended."""
+        execution = await self.get(execution_id)
+        if not execution.is_terminal:
+            raise Unprocessable(
+                f"execution is {execution.status.value}; results exist once it has ended", code="FLK-0502"
+            )
+        steps = await self._store.executions.steps(execution_id)
+        out: dict[str, Any] = {
+            "executionId": execution.id,
+            "workflowId": execution.workflowId,
+            "status": execution.status.value,
+            "stepResults": [step.to_dict() for step in steps],
+            "startedAt": execution.startedAt,
+            "completedAt": execution.completedAt,
+        }
+        if execution.status == ExecutionStatus.COMPLETED:
+            out["finalOutput"] = execution.finalOutput
+        if execution.errorMessage:
+            out["errorMessage"] = execution.errorMessage
+        return out
+
+    async def cancel(self, execution_id: str) -> Execution:
+        """Stop the execution before its next step. A pending one is cancelled at once."""
+        execution = await self.get(execution_id)
+        if execution.is_terminal:
+            raise Unprocessable(f"execution already {execution.status.value}", code="FLK-0510")
+        await self._store.executions.request_cancel(execution_id)
+        if execution.status == ExecutionStatus.PENDING:
+            cancelled = execution.model_copy(
+                update={
+                    "status": ExecutionStatus.CANCELLED,
+                    "completedAt": iso(self._clock()),
+                    "errorMessage": "cancelled before it started",
+                }
+            )
+            try:
+                return await self._store.executions.save(cancelled)
+            except StateChanged:
+                pass  # its supervisor started it meanwhile; it sees the flag before its next step
+        await self._runtime.cancel(execution_id)
+        return await self.get(execution_id)
+
+
+def parse_execution_query(params: Mapping[str, str]) -> ExecutionQuery:
+    """Filters ``workflowId`` and ``status``, then the paging every list has."""
+    workflow_id = params.get("workflowId") or None
+    if workflow_id is not None:
+        try:
+            workflow_id = str(uuid.UUID(workflow_id))
+        except ValueError:
+            raise BadRequest("workflowId is not a valid UUID", code="FLK-0002") from None
+    page = parse_page(params, SORT_FIELDS)
+    return ExecutionQuery(
+        limit=page.limit,
+        sort_by=page.sort_by,
+        sort_order=page.sort_order,
+        workflow_id=workflow_id,
+        status=parse_status(params, [s.value for s in ExecutionStatus]),
+        after=page.after,
+    )

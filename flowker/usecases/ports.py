@@ -1,0 +1,24 @@
+"""What the use cases ask of the actor runtime (Ray in production; see :mod:`flowker.actors.runtime`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from flowker.domain.audit import AuditEvent
+
+
+class AuditSink(Protocol):
+    async def record(self, events: Sequence[AuditEvent]) -> None:
+        """Append events to the audit chain; return once they are durable."""
+
+
+class Runtime(AuditSink, Protocol):
+    async def start(self, execution_id: str) -> None:
+        """Hand a durably recorded execution to its supervisor."""
+
+    async def cancel(self, execution_id: str) -> None:
+        """Ask the execution's supervisor to stop it before its next step."""
+
+    async def test_executor(self, executor_config_id: str) -> dict[str, Any]:
+        """Run the staged connectivity test of an executor configuration."""
