@@ -29,8 +29,10 @@ PURE_ALLOWED = (
     "flowker.domain",
     "flowker.errors",
     "flowker.secretbox",
+    "flowker.clock",
     "pydantic",
     "cryptography",
+    "orjson",
 )
 
 

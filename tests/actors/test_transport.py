@@ -25,7 +25,7 @@ from flowker.actors.transport import (
 )
 from flowker.domain.executor_config import METHODS, ExecutorConfig
 from flowker.secretbox import PREFIX
-from tests.actors.stub_provider import StubProvider
+from tests.helpers.stub_provider import StubProvider
 
 #: Needs URL-encoding in a query string, and must arrive unchanged.
 SECRET = "s3cr3t+/=&key value"
