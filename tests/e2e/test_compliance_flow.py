@@ -1,4 +1,4 @@
-"""Reference section 9.2 end to end: a real Ray cluster, real HTTP, stub KYC and AML providers on 127.0.0.1."""
+"""Reference section 9.2 end to end: real Ray, real HTTP, stub KYC and AML providers on 127.0.0.1."""
 
 from __future__ import annotations
 
