@@ -35,7 +35,7 @@ def ray_cluster() -> Iterator[None]:
     # Ray's socket paths must stay under 107 bytes: pytest's tmp_path is too deep for them.
     temp = tempfile.mkdtemp(prefix="fk-ray-", dir="/tmp")
     os.environ["RAY_TMPDIR"] = temp
-    ray.init(address="local", num_cpus=2, include_dashboard=False, namespace="flowker", logging_level="ERROR")
+    ray.init(address="local", num_cpus=2, include_dashboard=True, namespace="flowker", logging_level="ERROR")
     yield
     ray.shutdown()
     shutil.rmtree(temp, ignore_errors=True)

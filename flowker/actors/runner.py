@@ -125,7 +125,13 @@ class ExecutionRunner:
         now = iso(self._clock())
         if result.ok and result.response is not None:
             decision = interpreter.call_succeeded(
-                state, call.node_id, result.response, started, result.duration_ms, now
+                state,
+                call.node_id,
+                result.response,
+                started,
+                result.duration_ms,
+                now,
+                halt=self._cancel.is_set(),
             )
             event = self._call_event("PROVIDER_CALL_COMPLETED", call, AuditResult.SUCCESS, result)
         else:

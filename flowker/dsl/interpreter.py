@@ -190,6 +190,7 @@ class Interpreter:
         executed_at: str,
         duration_ms: int,
         now: str,
+        halt: bool = False,
     ) -> Decision:
         """Apply a provider call's success.
 
@@ -200,6 +201,7 @@ class Interpreter:
             executed_at: When the call started.
             duration_ms: How long it took, retries included.
             now: The current time, for the steps that finish in this decision.
+            halt: Record the step but start nothing after it (the run is being cancelled).
 
         Raises:
             UnexpectedResult: ``node_id`` has no call in flight in ``state``.
@@ -212,7 +214,7 @@ class Interpreter:
             self._finish(turn, node_id, step, None, executed_at, duration_ms, error=exc.message)
         else:
             self._finish(turn, node_id, step, output, executed_at, duration_ms)
-        return self._advance(turn)
+        return self._advance(turn, halt=halt)
 
     def call_failed(
         self,
@@ -251,10 +253,13 @@ class Interpreter:
         turn = _Turn(state, now)
         return turn, turn.state.running.pop(node_id)
 
-    def _advance(self, turn: _Turn) -> Decision:
-        """Run or skip ready nodes, the first in definition order each time, until none is ready."""
+    def _advance(self, turn: _Turn, halt: bool = False) -> Decision:
+        """Run or skip ready nodes, the first in definition order each time, until none is ready.
+
+        ``halt``: run nothing; the decision has no outcome unless a step failed.
+        """
         state = turn.state
-        while turn.error is None:
+        while turn.error is None and not halt:
             node_id = next((n for n in self._nodes if self._ready(state, n)), None)
             if node_id is None:
                 break
@@ -268,7 +273,7 @@ class Interpreter:
                 state.nodes[node_id] = NodeState.CANCELLED
             state.running.clear()
             return Decision(state, turn.steps, [], Outcome(ExecutionStatus.FAILED, None, turn.error))
-        if state.running:
+        if state.running or halt:
             return Decision(state, turn.steps, turn.calls, None)
         final = state.final_output if state.has_final_output else state.context
         return Decision(state, turn.steps, [], Outcome(ExecutionStatus.COMPLETED, copy.deepcopy(final), None))

@@ -16,24 +16,33 @@ from typing import Any
 from pydantic import BaseModel
 
 from flowker import __version__
+from flowker.domain import audit
 from flowker.domain import authentication as auth
 from flowker.domain import executor_config as ec
 from flowker.domain import metadata as meta
 from flowker.dsl import validation as dsl
 from flowker.dsl.model import NodeType, WorkflowDefinition, WorkflowStatus
+from flowker.dsl.run_state import ExecutionStatus, StepStatus
+from flowker.http.render import MAX_DEPTH
+from flowker.http.routes.executions import ExecuteInput
 from flowker.store.ports import SORT_FIELDS
+from flowker.usecases import audit as audit_trail
+from flowker.usecases.executions import MAX_IDEMPOTENCY_KEY
+from flowker.usecases.executions import SORT_FIELDS as EXECUTION_SORT_FIELDS
 from flowker.usecases.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 Schema = dict[str, Any]
 
 SERVER_URL = "http://127.0.0.1:4021"
 _SCHEMAS = "#/components/schemas/{model}"
-_TIMESTAMP_EXAMPLE = "2026-11-29T01:02:03.456Z"
+_TIMESTAMP_EXAMPLE = "2026-11-29T01:02:03.456789Z"
 _ID_EXAMPLE = "0b6f3c1e-4a5d-4e8f-9c2a-7d1b3e5f6a90"
 
 TAG_SYSTEM = "System"
 TAG_WORKFLOWS = "Workflows"
 TAG_EXECUTORS = "Executor configurations"
+TAG_EXECUTIONS = "Executions"
+TAG_AUDIT = "Audit"
 
 DESCRIPTION = f"""\
 Flowker orchestrates the checks that run before money moves (KYC, AML, fraud, payments): workflows
@@ -60,7 +69,7 @@ phrase and `message` is for people. Each operation lists the codes it can return
 * `500 FLK-9999` means a bug: its message never carries details, the `X-Request-Id` finds it in the log.
 
 Unknown fields in request bodies are ignored. A field of the wrong JSON type is `400 FLK-0302`,
-with the field's path in the message.
+with the field's path in the message; a body nested deeper than {MAX_DEPTH} levels is `400 FLK-0314`.
 
 ## Request ids
 
@@ -72,8 +81,32 @@ Every response carries `X-Request-Id`: the request's own value when it is 1 to 1
 Lists are cursor-paginated: `{{"items": [...], "nextCursor": "...", "hasMore": true}}`. Pass
 `nextCursor` back as `cursor`, with the same `sortBy` and `sortOrder`, to get the next page;
 `nextCursor` is `""` on the last page. `limit` is 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}); items are
-sorted by `sortBy` (`createdAt` by default) then id, `DESC` by default. A cursor reused with another
-sort, or not issued by this API, is `400 INVALID_CURSOR`.
+sorted by `sortBy` (`createdAt` by default; `startedAt` for executions) then id, `DESC` by default. A
+cursor reused with another sort, or not issued by this API, is `400 INVALID_CURSOR`.
+
+The audit trail pages by sequence number instead: it has no `sortBy`, `limit` defaults to
+{audit_trail.DEFAULT_LIMIT}, `nextCursor` is the last event's `sequence` in decimal, and a cursor that is not
+a decimal number is `400 FLK-0610`.
+
+## Executions
+
+`POST /v1/workflows/{{workflowId}}/executions` runs an **active** workflow on `inputData`. The header
+`Idempotency-Key` is required: the same key with the same workflow and input returns the execution it
+already started (a retry is safe), with another workflow or input it is `409 FLK-0505`. The answer is
+`201` as soon as the execution is durably recorded (`pending`); it runs in the background, so poll
+`GET /v1/executions/{{id}}` until its status is `completed`, `failed` or `cancelled`, then read
+`GET /v1/executions/{{id}}/results`. An execution runs the definition the workflow had when it
+started, whatever happens to the workflow meanwhile.
+
+## Audit trail
+
+Every change to a workflow or an executor configuration, and every execution's start, provider
+calls and end, is appended to one hash chain. Each event has a gapless `sequence`, the `previousHash`
+of the event before it, and a `hash`: the lower-case hex SHA-256 of `previousHash` (the string
+`{audit.GENESIS}` for the first event), then `|`, then the canonical JSON of the event without its two
+hashes (keys sorted, no spaces). `GET /v1/audit-events/{{id}}/verify` recomputes them all, so an
+edited, inserted or deleted event is detected. Events name who caused them by the API key's id
+(`key-` and 12 hex digits of its SHA-256), never the key.
 
 ## Secrets
 
@@ -128,6 +161,7 @@ def _nullable(schema: Schema) -> Schema:
 
 BAD_BODY = "`FLK-0001` body missing, not JSON, or not a JSON object"
 WRONG_TYPE = "`FLK-0302` a field has the wrong JSON type (the message names it)"
+TOO_DEEP = f"`FLK-0314` the body is nested deeper than {MAX_DEPTH} levels"
 BAD_ID = "`FLK-0002` `id` is not a UUID"
 METADATA_CODES = (
     f"`FLK-0315` metadata has more than {meta.MAX_ENTRIES} entries",
@@ -146,6 +180,7 @@ WORKFLOW_NAME_CODES = (
 WORKFLOW_DRAFT_CODES = (
     BAD_BODY,
     WRONG_TYPE,
+    TOO_DEEP,
     *WORKFLOW_NAME_CODES,
     f"`FLK-0117` description is longer than {dsl.MAX_DESCRIPTION} characters",
     f"`FLK-0113` more than {dsl.MAX_NODES} nodes",
@@ -172,6 +207,7 @@ CATALOG_EXECUTOR = (
 EXECUTOR_CONFIG_CODES = (
     BAD_BODY,
     WRONG_TYPE,
+    TOO_DEEP,
     "`FLK-0260` name is required",
     f"`FLK-0261` name is longer than {ec.MAX_NAME} characters",
     f"`FLK-0267` description is longer than {ec.MAX_DESCRIPTION} characters",
@@ -259,7 +295,7 @@ _STRING = {"type": "string"}
 _TIMESTAMP: Schema = {
     "type": "string",
     "format": "date-time",
-    "description": "RFC 3339, UTC, millisecond precision.",
+    "description": "RFC 3339, UTC, microsecond precision, fixed width (text order is time order).",
     "examples": [_TIMESTAMP_EXAMPLE],
 }
 _METADATA: Schema = {
@@ -640,6 +676,375 @@ def _executor_schemas() -> dict[str, Schema]:
     return schemas
 
 
+_ANY_JSON: Schema = {"description": "Any JSON value."}
+_EXECUTION_ID = {"type": "string", "format": "uuid", "description": "The execution's id."}
+_WORKFLOW_ID = {"type": "string", "format": "uuid", "description": "The workflow the execution runs."}
+
+
+def _execution_schemas() -> dict[str, Schema]:
+    schemas = _pydantic_schemas(ExecuteInput)
+    _override(
+        schemas["ExecuteInput"],
+        {
+            "inputData": {
+                "type": "object",
+                "additionalProperties": True,
+                "default": {},
+                "description": (
+                    "The execution's input, which mappings and conditions read as `workflow.<path>` "
+                    "(e.g. `workflow.customer.cpf`). Bound to the `Idempotency-Key` with the workflow."
+                ),
+                "examples": [{"customer": {"cpf": "123.456.789-00", "name": "John Doe"}}],
+            }
+        },
+        description=(
+            "The body of a start: a JSON object (`{}` at least; an empty body is 400 FLK-0001) whose "
+            "`inputData`, when sent, is an object."
+        ),
+    )
+    schemas.update(
+        {
+            "ExecutionStatus": {
+                "type": "string",
+                "enum": [s.value for s in ExecutionStatus],
+                "description": (
+                    "`pending --> running --> completed | failed | cancelled`; the last three are final. "
+                    "`failed` includes an execution that passed its deadline; `cancelled` one stopped by "
+                    "`POST /v1/executions/{id}/cancel`."
+                ),
+            },
+            "ExecutionCreateOutput": {
+                "type": "object",
+                "properties": {
+                    "executionId": _EXECUTION_ID,
+                    "workflowId": _WORKFLOW_ID,
+                    "status": {
+                        **_ref("ExecutionStatus"),
+                        "description": "`pending` when created; a replay shows the current status.",
+                    },
+                    "startedAt": _ref("Timestamp"),
+                },
+                "required": ["executionId", "workflowId", "status", "startedAt"],
+            },
+            "ExecutionStatusOutput": {
+                "type": "object",
+                "properties": {
+                    "executionId": _EXECUTION_ID,
+                    "workflowId": _WORKFLOW_ID,
+                    "status": _ref("ExecutionStatus"),
+                    "currentStepNumber": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "Steps recorded so far (a provider call counts once it has ended).",
+                    },
+                    "totalSteps": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": (
+                            "The workflow's nodes but the trigger, including those that a branch may skip; "
+                            "so a completed execution may have run fewer."
+                        ),
+                    },
+                    "startedAt": _ref("Timestamp"),
+                    "completedAt": {**_ref("Timestamp"), "description": "Once the execution has ended."},
+                    "errorMessage": {
+                        "type": "string",
+                        "description": (
+                            'Why it failed or was cancelled, e.g. `node "kyc": HTTP 503` or `cancelled`.'
+                        ),
+                    },
+                },
+                "required": [
+                    "executionId",
+                    "workflowId",
+                    "status",
+                    "currentStepNumber",
+                    "totalSteps",
+                    "startedAt",
+                ],
+                "description": "An execution's progress. Absent optional fields are omitted, never `null`.",
+            },
+            "ExecutionListOutput": _page("ExecutionStatusOutput"),
+            "StepResult": {
+                "type": "object",
+                "properties": {
+                    "stepNumber": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "1-based, handed out when the node started.",
+                    },
+                    "stepName": {
+                        "type": "string",
+                        "description": "The node's name, or `<type>_<id>` when it has none.",
+                    },
+                    "nodeId": _STRING,
+                    "status": {"type": "string", "enum": [s.value for s in StepStatus]},
+                    "output": {
+                        **_ANY_JSON,
+                        "description": (
+                            "What the node produced: an executor node's mapped response (for a failed call, "
+                            "what the provider answered, if anything), a conditional's "
+                            "`{condition, result, branchTaken}`, an action's settings. Omitted when none."
+                        ),
+                    },
+                    "errorMessage": {"type": "string", "description": "Why the step failed."},
+                    "executedAt": {**_ref("Timestamp"), "description": "When the step started."},
+                    "durationMs": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "0 for nodes that do no I/O.",
+                    },
+                },
+                "required": ["stepNumber", "stepName", "nodeId", "status", "executedAt", "durationMs"],
+            },
+            "ExecutionResultsOutput": {
+                "type": "object",
+                "properties": {
+                    "executionId": _EXECUTION_ID,
+                    "workflowId": _WORKFLOW_ID,
+                    "status": {
+                        "type": "string",
+                        "enum": [s.value for s in ExecutionStatus if s.is_terminal],
+                    },
+                    "stepResults": {
+                        "type": "array",
+                        "items": _ref("StepResult"),
+                        "description": "The steps that ran, by step number; nodes a branch skipped are absent.",
+                    },
+                    "finalOutput": {
+                        **_ANY_JSON,
+                        "description": (
+                            "Only when `completed`: the `output` of the last `set_output` action that ran, "
+                            "or, when none ran, the whole context (`{workflow: <inputData>, <nodeId>: "
+                            "<output>, ...}`)."
+                        ),
+                    },
+                    "errorMessage": {"type": "string", "description": "Why it failed or was cancelled."},
+                    "startedAt": _ref("Timestamp"),
+                    "completedAt": _ref("Timestamp"),
+                },
+                "required": [
+                    "executionId",
+                    "workflowId",
+                    "status",
+                    "stepResults",
+                    "startedAt",
+                    "completedAt",
+                ],
+            },
+        }
+    )
+    return schemas
+
+
+_HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+
+
+def _audit_schemas() -> dict[str, Schema]:
+    return {
+        "AuditActor": {
+            "type": "object",
+            "properties": {
+                "type": {
+                    "type": "string",
+                    "enum": ["api_key", "system"],
+                    "description": (
+                        "`api_key` for a change made through the API; `system` for what Flowker does "
+                        "itself (an execution's steps and end)."
+                    ),
+                },
+                "id": {
+                    "type": "string",
+                    "description": (
+                        "For `api_key`, the key's id: `key-` and 12 hex digits of its SHA-256, never the "
+                        "key; for `system`, `flowker`."
+                    ),
+                    "examples": ["key-0123456789ab"],
+                },
+                "ipAddress": {
+                    "type": "string",
+                    "description": "The client's address as the server saw it (`X-Forwarded-For` is not trusted).",
+                },
+            },
+            "required": ["type", "id", "ipAddress"],
+        },
+        "AuditEntryOutput": {
+            "type": "object",
+            "properties": {
+                "eventId": {"type": "string", "format": "uuid"},
+                "sequence": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "Position in the chain: 1, 2, 3, ... without gaps.",
+                },
+                "eventType": {"type": "string", "enum": list(audit.EVENT_TYPES)},
+                "action": {"type": "string", "enum": [a.value for a in audit.AuditAction]},
+                "result": {"type": "string", "enum": [r.value for r in audit.AuditResult]},
+                "resourceType": {"type": "string", "enum": [r.value for r in audit.ResourceType]},
+                "resourceId": {
+                    "type": "string",
+                    "format": "uuid",
+                    "description": "The workflow, execution or executor configuration concerned.",
+                },
+                "actor": _ref("AuditActor"),
+                "metadata": {
+                    "type": "object",
+                    "additionalProperties": True,
+                    "description": (
+                        "Details by event type, e.g. `workflow.name` and `workflow.status`, or an "
+                        "execution's `workflowId` and `error`."
+                    ),
+                },
+                "timestamp": _ref("Timestamp"),
+                "hash": {
+                    **_HEX64,
+                    "description": (
+                        "SHA-256 (lower-case hex) of `previousHash` (or the string "
+                        f"`{audit.GENESIS}` for the first event), `|`, and the canonical JSON of this "
+                        "event without `hash` and `previousHash` (keys sorted, no spaces)."
+                    ),
+                },
+                "previousHash": {
+                    "type": ["string", "null"],
+                    "pattern": "^[0-9a-f]{64}$",
+                    "description": "The `hash` of the event before; `null` for the first event.",
+                },
+            },
+            "required": [
+                "eventId",
+                "sequence",
+                "eventType",
+                "action",
+                "result",
+                "resourceType",
+                "resourceId",
+                "actor",
+                "metadata",
+                "timestamp",
+                "hash",
+                "previousHash",
+            ],
+            "description": "One event of the append-only, hash-chained audit trail.",
+        },
+        "AuditListOutput": {
+            "type": "object",
+            "properties": {
+                "items": {"type": "array", "items": _ref("AuditEntryOutput")},
+                "nextCursor": {
+                    "type": "string",
+                    "pattern": "^[0-9]*$",
+                    "description": (
+                        "The `sequence` of the page's last event, in decimal: send it as `cursor` (same "
+                        '`sortOrder`) for the next page; `""` on the last page.'
+                    ),
+                },
+                "hasMore": {"type": "boolean"},
+            },
+            "required": ["items", "nextCursor", "hasMore"],
+        },
+        "HashChainVerificationOutput": {
+            "type": "object",
+            "properties": {
+                "isValid": {"type": "boolean"},
+                "totalChecked": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Events checked, from the first up to the requested one or the first bad one.",
+                },
+                "message": {
+                    "type": "string",
+                    "description": (
+                        "`hash chain is valid`, or what is wrong with the first bad event: a sequence gap, "
+                        "a `previousHash` that is not the hash of the event before, or a `hash` that does "
+                        "not match the event's content."
+                    ),
+                },
+                "firstInvalidId": {
+                    "type": "string",
+                    "format": "uuid",
+                    "description": "When not valid: the `eventId` of the first bad event.",
+                },
+                "firstInvalidSequence": {
+                    "type": "integer",
+                    "description": "When not valid: that event's `sequence`.",
+                },
+            },
+            "required": ["isValid", "totalChecked", "message"],
+        },
+    }
+
+
+_STAGES = ("connectivity", "authentication", "end_to_end")
+
+
+def _executor_test_schemas() -> dict[str, Schema]:
+    return {
+        "ExecutorTestStageDetails": {
+            "type": "object",
+            "properties": {
+                "url": {"type": "string", "description": "The URL called, without its query string."},
+                "method": {"type": "string", "enum": ["GET", "HEAD"]},
+                "statusCode": {"type": "integer", "description": "When the service answered."},
+            },
+            "required": ["url", "method"],
+        },
+        "ExecutorTestStage": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "enum": list(_STAGES)},
+                "status": {"type": "string", "enum": ["passed", "failed", "skipped"]},
+                "durationMs": {"type": "integer", "minimum": 0},
+                "message": {
+                    "type": "string",
+                    "description": (
+                        "`HTTP <status>`, `no answer: <error type>` when the service could not be reached, "
+                        "or why the stage was skipped."
+                    ),
+                    "examples": ["HTTP 200", "no answer: ClientConnectorError"],
+                },
+                "details": {**_ref("ExecutorTestStageDetails"), "description": "For a stage that ran."},
+            },
+            "required": ["name", "status", "durationMs", "message"],
+        },
+        "ExecutorTestOutput": {
+            "type": "object",
+            "properties": {
+                "executorConfigId": {"type": "string", "format": "uuid"},
+                "overallStatus": {
+                    "type": "string",
+                    "enum": ["passed", "failed", "partial"],
+                    "description": (
+                        "`passed` when no stage failed, `failed` when none passed, `partial` otherwise."
+                    ),
+                },
+                "durationMs": {"type": "integer", "minimum": 0},
+                "stages": {
+                    "type": "array",
+                    "items": _ref("ExecutorTestStage"),
+                    "minItems": len(_STAGES),
+                    "maxItems": len(_STAGES),
+                    "description": "Always the three stages, in order.",
+                },
+                "summary": {"type": "string"},
+                "startedAt": _ref("Timestamp"),
+                "completedAt": {
+                    **_ref("Timestamp"),
+                    "description": "Also the configuration's new `lastTestedAt`.",
+                },
+            },
+            "required": [
+                "executorConfigId",
+                "overallStatus",
+                "durationMs",
+                "stages",
+                "summary",
+                "startedAt",
+                "completedAt",
+            ],
+        },
+    }
+
+
 def _system_schemas() -> dict[str, Schema]:
     return {
         "HealthResponse": {
@@ -708,7 +1113,14 @@ def _schemas() -> dict[str, Schema]:
         },
         "Timestamp": _TIMESTAMP,
     }
-    for part in (_workflow_schemas(), _executor_schemas(), _system_schemas()):
+    for part in (
+        _workflow_schemas(),
+        _executor_schemas(),
+        _executor_test_schemas(),
+        _execution_schemas(),
+        _audit_schemas(),
+        _system_schemas(),
+    ):
         clash = set(part) & set(schemas)
         if clash:
             raise ValueError(f"two schemas named {', '.join(sorted(clash))}")
@@ -739,8 +1151,122 @@ def _status_parameter(values: list[str]) -> Schema:
     }
 
 
+def _query(name: str, schema: Schema, description: str) -> Schema:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+def _execution_parameters() -> dict[str, Schema]:
+    return {
+        "ExecutionId": _id_parameter("execution"),
+        "StartWorkflowId": {
+            "name": "workflowId",
+            "in": "path",
+            "required": True,
+            "description": "The id of the workflow to run; anything but a UUID is 400 FLK-0002.",
+            "schema": {"type": "string", "format": "uuid"},
+        },
+        "IdempotencyKey": {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": True,
+            "description": (
+                f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters without spaces (surrounding spaces "
+                "are trimmed); missing or otherwise is 400 FLK-0509. The same key with the same workflow "
+                "and `inputData` returns the execution it started; with another workflow or input it is "
+                "409 FLK-0505. A UUID per business operation is a good key."
+            ),
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_IDEMPOTENCY_KEY,
+                "pattern": "^[!-~]+$",
+            },
+        },
+        "ExecutionWorkflowFilter": _query(
+            "workflowId",
+            {"type": "string", "format": "uuid"},
+            "Only executions of this workflow; anything but a UUID is 400 FLK-0002.",
+        ),
+        "ExecutionStatusFilter": _status_parameter([s.value for s in ExecutionStatus]),
+        "ExecutionSortBy": _query(
+            "sortBy",
+            {"type": "string", "enum": list(EXECUTION_SORT_FIELDS), "default": EXECUTION_SORT_FIELDS[0]},
+            "`completedAt` lists only executions that have ended.",
+        ),
+    }
+
+
+def _audit_parameters() -> dict[str, Schema]:
+    return {
+        "AuditEventId": {
+            **_id_parameter("audit event"),
+            "description": "The event's `eventId`; anything but a UUID is 400 FLK-0002.",
+        },
+        "AuditEventType": _query(
+            "eventType",
+            {"type": "string", "enum": list(audit.EVENT_TYPES)},
+            "Only events of this type; another value is 400 FLK-0601.",
+        ),
+        "AuditAction": _query(
+            "action",
+            {"type": "string", "enum": [a.value for a in audit.AuditAction]},
+            "Only events of this action; another value is 400 FLK-0602.",
+        ),
+        "AuditResult": _query(
+            "result",
+            {"type": "string", "enum": [r.value for r in audit.AuditResult]},
+            "Only events with this result; another value is 400 FLK-0603.",
+        ),
+        "AuditResourceType": _query(
+            "resourceType",
+            {"type": "string", "enum": [r.value for r in audit.ResourceType]},
+            "Only events about this kind of resource; another value is 400 FLK-0605.",
+        ),
+        "AuditResourceId": _query(
+            "resourceId",
+            {"type": "string", "format": "uuid"},
+            "Only events about this resource; anything but a UUID is 400 FLK-0002.",
+        ),
+        "AuditDateFrom": _query(
+            "dateFrom",
+            {"type": "string", "format": "date-time"},
+            "Only events at or after this RFC 3339 date-time (UTC when it has no offset); a bad value is "
+            "400 FLK-0305, one after `dateTo` 400 FLK-0308.",
+        ),
+        "AuditDateTo": _query(
+            "dateTo",
+            {"type": "string", "format": "date-time"},
+            "Only events at or before this RFC 3339 date-time (UTC when it has no offset); a bad value is "
+            "400 FLK-0305.",
+        ),
+        "AuditLimit": _query(
+            "limit",
+            {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": audit_trail.MAX_LIMIT,
+                "default": audit_trail.DEFAULT_LIMIT,
+            },
+            "Events per page.",
+        ),
+        "AuditCursor": _query(
+            "cursor",
+            {"type": "string", "pattern": "^[0-9]{1,18}$"},
+            "`nextCursor` of the previous page (a sequence number), with the same `sortOrder`; "
+            "anything but a decimal number is 400 FLK-0610.",
+        ),
+        "AuditSortOrder": _query(
+            "sortOrder",
+            {"type": "string", "enum": ["ASC", "DESC"], "default": "DESC"},
+            "By `sequence`: `DESC` (newest first) by default; case-insensitive.",
+        ),
+    }
+
+
 def _parameters() -> dict[str, Schema]:
     return {
+        **_execution_parameters(),
+        **_audit_parameters(),
         "XRequestId": {
             "name": "X-Request-Id",
             "in": "header",
@@ -1008,7 +1534,9 @@ def _workflow_paths() -> dict[str, Schema]:
                 "Works from any status.",
                 {"201": created},
                 {
-                    "400": _error("Invalid request", [BAD_ID, BAD_BODY, WRONG_TYPE, *WORKFLOW_NAME_CODES]),
+                    "400": _error(
+                        "Invalid request", [BAD_ID, BAD_BODY, WRONG_TYPE, TOO_DEEP, *WORKFLOW_NAME_CODES]
+                    ),
                     **not_found,
                     "409": _error("Conflict", ["`FLK-0101` a workflow with this name exists"]),
                     **_TOO_LARGE,

@@ -725,3 +725,17 @@ def test_definitions_that_cannot_run_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         Interpreter(workflow(nodes, edges))
+
+
+def test_a_halted_result_is_recorded_and_nothing_after_it_runs() -> None:
+    definition = workflow(
+        [executor("score"), action("done", actionType="set_output", output={"ok": True})],
+        [edge("start", "score"), edge("score", "done")],
+    )
+    interpreter = Interpreter(definition)
+    started = interpreter.start({}, NOW)
+    halted = interpreter.call_succeeded(started.state, "score", ok({"s": 1}), NOW, 5, NOW, halt=True)
+    assert [(s.node_id, s.status) for s in halted.steps] == [("score", COMPLETED)]
+    assert halted.calls == [] and halted.outcome is None
+    assert halted.state.nodes["done"] == "waiting"
+    assert halted.state.context["score"] == ok({"s": 1})
