@@ -750,7 +750,7 @@ def _execution_schemas() -> dict[str, Schema]:
                     "errorMessage": {
                         "type": "string",
                         "description": (
-                            'Why it failed or was cancelled, e.g. `node "kyc": HTTP 503` or `cancelled`.'
+                            'Why it failed or was cancelled, e.g. `node "<id>": <why>`, `cancelled`.'
                         ),
                     },
                 },
@@ -809,7 +809,7 @@ def _execution_schemas() -> dict[str, Schema]:
                     "stepResults": {
                         "type": "array",
                         "items": _ref("StepResult"),
-                        "description": "The steps that ran, by step number; nodes a branch skipped are absent.",
+                        "description": "The steps that ran, by step number; skipped nodes are absent.",
                     },
                     "finalOutput": {
                         **_ANY_JSON,
@@ -863,7 +863,7 @@ def _audit_schemas() -> dict[str, Schema]:
                 },
                 "ipAddress": {
                     "type": "string",
-                    "description": "The client's address as the server saw it (`X-Forwarded-For` is not trusted).",
+                    "description": "The client's address as the server saw it, never `X-Forwarded-For`.",
                 },
             },
             "required": ["type", "id", "ipAddress"],
@@ -949,7 +949,7 @@ def _audit_schemas() -> dict[str, Schema]:
                 "totalChecked": {
                     "type": "integer",
                     "minimum": 0,
-                    "description": "Events checked, from the first up to the requested one or the first bad one.",
+                    "description": "From the first to the requested one, or to the first bad one.",
                 },
                 "message": {
                     "type": "string",
@@ -1665,7 +1665,252 @@ def _executor_paths() -> dict[str, Schema]:
         "/v1/executors/{id}/enable": {
             "post": toggle("enable", "disabled", "active", "Put a disabled configuration back in service.")
         },
+        "/v1/executors/{id}/test": {
+            "post": _operation(
+                "testExecutor",
+                "Test an executor configuration",
+                TAG_EXECUTORS,
+                EXECUTOR_TEST_DESCRIPTION,
+                {"200": _ok("The test ran (whatever its outcome).", _ref("ExecutorTestOutput"))},
+                {**bad_id, **not_found},
+                parameters=[config_id],
+            )
+        },
     }
+
+
+def _execution_paths() -> dict[str, Schema]:
+    execution_id = _component("parameters", "ExecutionId")
+    not_found = {"404": _error("No such execution", ["`FLK-0500` execution not found"])}
+    bad_id = {"400": _error("Invalid request", [BAD_ID])}
+    started = "The execution: `executionId`, `workflowId`, `status`, `startedAt`."
+    return {
+        "/v1/workflows/{workflowId}/executions": {
+            "post": _operation(
+                "startExecution",
+                "Start an execution",
+                TAG_EXECUTIONS,
+                "Run an active workflow on `inputData`, in the background. The answer comes once the "
+                "execution is durably recorded: poll `GET /v1/executions/{id}` for its progress.\n\n"
+                "The `Idempotency-Key` makes a retry safe: the same key with the same workflow and input "
+                "answers the execution it already started (`201` while it has not ended, `200` once it "
+                "has; the workflow need no longer be active), with another workflow or input `409 "
+                "FLK-0505`. The execution runs the definition the workflow has now, even if the workflow "
+                "is deactivated or edited meanwhile.",
+                {
+                    "201": _ok(
+                        f"Started (`pending`), or a replay of an execution that has not ended yet. {started}",
+                        _ref("ExecutionCreateOutput"),
+                    ),
+                    "200": _ok(
+                        f"A replay of an execution that has ended (same key, workflow and input). {started}",
+                        _ref("ExecutionCreateOutput"),
+                    ),
+                },
+                {
+                    "400": _error(
+                        "Invalid request",
+                        [
+                            "`FLK-0002` `workflowId` is not a UUID",
+                            BAD_BODY,
+                            "`FLK-0302` `inputData` is not a JSON object",
+                            TOO_DEEP,
+                            "`FLK-0509` the `Idempotency-Key` header is missing, longer than "
+                            f"{MAX_IDEMPOTENCY_KEY} characters, or not printable ASCII",
+                        ],
+                    ),
+                    "404": _error("No such workflow", ["`FLK-0100` workflow not found"]),
+                    "409": _error(
+                        "Idempotency conflict",
+                        ["`FLK-0505` the `Idempotency-Key` was used for another workflow or input"],
+                    ),
+                    **_TOO_LARGE,
+                    "422": _error(
+                        "Not executable", ["`FLK-0501` the workflow is not active (draft or inactive)"]
+                    ),
+                },
+                parameters=[
+                    _component("parameters", "StartWorkflowId"),
+                    _component("parameters", "IdempotencyKey"),
+                ],
+                body=_ref("ExecuteInput"),
+                body_description="The input of the execution; `{}` runs it on an empty input.",
+            )
+        },
+        "/v1/executions": {
+            "get": _operation(
+                "listExecutions",
+                "List executions",
+                TAG_EXECUTIONS,
+                "One page of executions, newest first by default.",
+                {"200": _ok("A page of executions.", _ref("ExecutionListOutput"))},
+                {
+                    "400": _error(
+                        "Invalid query",
+                        ["`FLK-0002` `workflowId` is not a UUID", *LIST_CODES],
+                    )
+                },
+                parameters=[
+                    _component("parameters", "ExecutionWorkflowFilter"),
+                    _component("parameters", "ExecutionStatusFilter"),
+                    _component("parameters", "Limit"),
+                    _component("parameters", "Cursor"),
+                    _component("parameters", "ExecutionSortBy"),
+                    _component("parameters", "SortOrder"),
+                ],
+            )
+        },
+        "/v1/executions/{id}": {
+            "get": _operation(
+                "getExecution",
+                "Get an execution's status",
+                TAG_EXECUTIONS,
+                "Where the execution stands; poll it until its status is final.",
+                {"200": _ok("The execution's progress.", _ref("ExecutionStatusOutput"))},
+                {**bad_id, **not_found},
+                parameters=[execution_id],
+            )
+        },
+        "/v1/executions/{id}/results": {
+            "get": _operation(
+                "getExecutionResults",
+                "Get an execution's results",
+                TAG_EXECUTIONS,
+                "Every step that ran, and the final output of a completed execution. Exists once the "
+                "execution has ended (`completed`, `failed` or `cancelled`).",
+                {"200": _ok("The results.", _ref("ExecutionResultsOutput"))},
+                {
+                    **bad_id,
+                    **not_found,
+                    "422": _error("Not ended", ["`FLK-0502` the execution is still `pending` or `running`"]),
+                },
+                parameters=[execution_id],
+            )
+        },
+        "/v1/executions/{id}/cancel": {
+            "post": _operation(
+                "cancelExecution",
+                "Cancel an execution",
+                TAG_EXECUTIONS,
+                "Ask the execution to stop; takes no body. A `pending` execution is `cancelled` at once. "
+                "A `running` one stops before its next step: provider calls in flight finish and are "
+                "recorded, no new one starts, and it then ends `cancelled`; poll "
+                "`GET /v1/executions/{id}` to see it.",
+                {
+                    "202": _ok(
+                        "Accepted: the execution as it stands, `cancelled` when it had not started yet, "
+                        "otherwise usually still `running`.",
+                        _ref("ExecutionStatusOutput"),
+                    )
+                },
+                {
+                    **bad_id,
+                    **not_found,
+                    "422": _error(
+                        "Already ended",
+                        ["`FLK-0510` the execution is already `completed`, `failed` or `cancelled`"],
+                    ),
+                },
+                parameters=[execution_id],
+            )
+        },
+    }
+
+
+def _audit_paths() -> dict[str, Schema]:
+    event_id = _component("parameters", "AuditEventId")
+    not_found = {"404": _error("No such audit event", ["`FLK-0600` audit event not found"])}
+    bad_id = {"400": _error("Invalid request", [BAD_ID])}
+    return {
+        "/v1/audit-events": {
+            "get": _operation(
+                "listAuditEvents",
+                "Search the audit trail",
+                TAG_AUDIT,
+                "One page of audit events matching every filter given, by `sequence` (newest first by "
+                "default).",
+                {"200": _ok("A page of events.", _ref("AuditListOutput"))},
+                {
+                    "400": _error(
+                        "Invalid query",
+                        [
+                            "`FLK-0601` `eventType` is not one of its values",
+                            "`FLK-0602` `action` is not one of its values",
+                            "`FLK-0603` `result` is not `SUCCESS` or `FAILED`",
+                            "`FLK-0605` `resourceType` is not one of its values",
+                            "`FLK-0002` `resourceId` is not a UUID",
+                            "`FLK-0305` `dateFrom` or `dateTo` is not an RFC 3339 date-time",
+                            "`FLK-0308` `dateFrom` is after `dateTo`",
+                            f"`FLK-0309` `limit` is not a whole number from 1 to {audit_trail.MAX_LIMIT}",
+                            "`FLK-0310` `sortOrder` is not `ASC` or `DESC`",
+                            "`FLK-0610` `cursor` is not a decimal sequence number",
+                        ],
+                    )
+                },
+                parameters=[
+                    _component("parameters", name)
+                    for name in (
+                        "AuditEventType",
+                        "AuditAction",
+                        "AuditResult",
+                        "AuditResourceType",
+                        "AuditResourceId",
+                        "AuditDateFrom",
+                        "AuditDateTo",
+                        "AuditLimit",
+                        "AuditCursor",
+                        "AuditSortOrder",
+                    )
+                ],
+            )
+        },
+        "/v1/audit-events/{id}": {
+            "get": _operation(
+                "getAuditEvent",
+                "Get an audit event",
+                TAG_AUDIT,
+                "One event, with its hashes.",
+                {"200": _ok("The event.", _ref("AuditEntryOutput"))},
+                {**bad_id, **not_found},
+                parameters=[event_id],
+            )
+        },
+        "/v1/audit-events/{id}/verify": {
+            "get": _operation(
+                "verifyAuditEvent",
+                "Verify the hash chain up to an event",
+                TAG_AUDIT,
+                "Recompute every hash from the first event up to this one: each event's `sequence` must "
+                "follow the one before, its `previousHash` must be the `hash` of the event before "
+                f"(`null` for the first), and its `hash` must be the SHA-256 of that `previousHash` (or "
+                f"`{audit.GENESIS}` for the first event), `|`, and the canonical JSON of the event without "
+                "its two hashes (keys sorted, no spaces). Answers which event breaks the chain first, if "
+                "any; a broken chain is still a `200`.",
+                {"200": _ok("The verification's outcome.", _ref("HashChainVerificationOutput"))},
+                {**bad_id, **not_found},
+                parameters=[event_id],
+            )
+        },
+    }
+
+
+EXECUTOR_TEST_DESCRIPTION = """\
+Check that the service the configuration describes can be reached and accepts its credentials,
+without executing anything. Three stages run in order, each with a 10 s timeout; a failed stage
+skips the ones after it:
+
+1. `connectivity`: `GET baseUrl` without credentials; passes on any answer below 500.
+2. `authentication`: `GET baseUrl` with the credentials; passes unless the answer is 401 or 403.
+   Skipped when `authentication.type` is `none`.
+3. `end_to_end`: calls the configuration's first `GET` or `HEAD` endpoint, with credentials and
+   without a body; passes on a 2xx answer. It **only ever calls a GET or HEAD endpoint**, never one
+   that may change data (`POST`, `PUT`, `PATCH`, `DELETE`), so a test cannot create a payment: a
+   configuration without such an endpoint has this stage skipped.
+
+An unreachable service is a result, not an error: the answer is still `200`, with the stage
+`failed` and `message` `no answer: <error type>`. A disabled configuration can be tested too. The
+test changes nothing but the configuration's `lastTestedAt`, which it sets to `completedAt`.
+"""
 
 
 @functools.cache
@@ -1685,8 +1930,19 @@ def openapi_document() -> dict[str, Any]:
             {"name": TAG_SYSTEM, "description": "Public probes and this document."},
             {"name": TAG_WORKFLOWS, "description": "Workflow definitions and their lifecycle."},
             {"name": TAG_EXECUTORS, "description": "The external services that executor nodes call."},
+            {
+                "name": TAG_EXECUTIONS,
+                "description": "Runs of active workflows: start, follow, results, cancel.",
+            },
+            {"name": TAG_AUDIT, "description": "The append-only, hash-chained audit trail."},
         ],
-        "paths": {**_system_paths(), **_workflow_paths(), **_executor_paths()},
+        "paths": {
+            **_system_paths(),
+            **_workflow_paths(),
+            **_executor_paths(),
+            **_execution_paths(),
+            **_audit_paths(),
+        },
         "components": {
             "securitySchemes": {
                 "ApiKeyAuth": {
