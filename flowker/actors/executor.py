@@ -62,10 +62,13 @@ class ExecutorActor:
             clear = config.model_copy(
                 update={"authentication": open_authentication(config.authentication, self._box)}
             )
+            try:
+                authenticator = authenticator_for(clear.authentication)
+            except NotImplementedError:
+                kind = clear.authentication.get("type")
+                return CallResult.refused(f"authentication type {kind!r} is not supported yet", "FLK-0269")
             assert self._session is not None
-            self._caller = ProviderCaller(
-                clear, authenticator_for(clear.authentication), self._session, self._policy, self._breaker
-            )
+            self._caller = ProviderCaller(clear, authenticator, self._session, self._policy, self._breaker)
         return self._caller
 
     async def call(self, request: CallRequest) -> CallResult:

@@ -8,14 +8,16 @@ or, when cancelled, before the next step.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from flowker.actors.caller import CallRequest, CallResult
 from flowker.clock import Clock, iso, utc_now
-from flowker.domain.audit import AuditAction, AuditEvent, AuditResult, ResourceType
+from flowker.domain.audit import Actor, AuditAction, AuditEvent, AuditResult, ResourceType
 from flowker.dsl.interpreter import Decision, Interpreter
 from flowker.dsl.run_state import ExecutionStatus, ExecutorCall, RunState
 from flowker.store.ports import Store
@@ -35,6 +37,11 @@ _FINAL_EVENTS = {
 def call_idempotency_key(execution_id: str, node_id: str) -> str:
     """The ``Idempotency-Key`` a provider sees on every attempt of one step, across retries and restarts."""
     return f"{execution_id}:{node_id}"
+
+
+def event_id(execution_id: str, event_type: str, step: int | None = None) -> str:
+    """A deterministic id, so that a resumed run re-appending an event does not duplicate it."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"flowker:{execution_id}:{event_type}:{step or 0}"))
 
 
 class ExecutionRunner:
@@ -76,7 +83,10 @@ class ExecutionRunner:
             return await self._finish(ExecutionStatus.CANCELLED, None, "cancelled before it started")
         if execution.status == ExecutionStatus.PENDING:
             decision = interpreter.start(execution.inputData, iso(self._clock()))
-            await self._audit([self._event("EXECUTION_STARTED", AuditAction.EXECUTE)])
+            started = self._event("EXECUTION_STARTED", AuditAction.EXECUTE)
+            if execution.startedBy:
+                started = dataclasses.replace(started, actor=Actor.from_dict(execution.startedBy))
+            await self._audit([started])
             await self._apply(decision, status=ExecutionStatus.RUNNING)
         else:
             state = RunState.from_dict(execution.runState or {})
@@ -159,6 +169,13 @@ class ExecutionRunner:
 
     async def _finish(self, status: ExecutionStatus, final_output: Any, error: str | None) -> ExecutionStatus:
         execution = self._execution
+        event_type, action, result = _FINAL_EVENTS[status]
+        metadata: dict[str, Any] = {"workflowId": execution.workflowId}
+        if error:
+            metadata["error"] = error
+        # The event first: once the status says the run ended, its audit record exists. A crash in
+        # between makes a resumed run append the same event again, which the chain ignores (same id).
+        await self._audit([self._event(event_type, action, result, metadata)])
         finished = execution.model_copy(
             update={
                 "status": status,
@@ -168,11 +185,6 @@ class ExecutionRunner:
             }
         )
         self._execution = await self._store.executions.save(finished)
-        event_type, action, result = _FINAL_EVENTS[status]
-        metadata: dict[str, Any] = {"workflowId": execution.workflowId}
-        if error:
-            metadata["error"] = error
-        await self._audit([self._event(event_type, action, result, metadata)])
         return status
 
     def _request(self, call: ExecutorCall) -> CallRequest:
@@ -190,8 +202,10 @@ class ExecutionRunner:
         action: AuditAction,
         result: AuditResult = AuditResult.SUCCESS,
         metadata: dict[str, Any] | None = None,
+        step: int | None = None,
     ) -> AuditEvent:
         return AuditEvent(
+            event_id=event_id(self._execution.id, event_type, step),
             event_type=event_type,
             action=action,
             result=result,
@@ -217,4 +231,4 @@ class ExecutionRunner:
                 metadata["statusCode"] = outcome.response.get("status")
             if outcome.error:
                 metadata["error"] = outcome.error
-        return self._event(event_type, AuditAction.EXECUTE, result, metadata)
+        return self._event(event_type, AuditAction.EXECUTE, result, metadata, step=call.step_number)

@@ -4,6 +4,10 @@ Whatever arrives while a batch is being written is written together in the next 
 transaction), so load raises throughput instead of queueing transactions. Sequence numbers and the
 previous hash are computed inside one task only, which keeps the chain linear even though callers'
 requests arrive in any order.
+
+Appending is idempotent by event id: an event already in the chain (a caller retrying after its
+answer was lost with a crashed actor, a resumed execution repeating a step) keeps its first place
+and is not written again.
 """
 
 from __future__ import annotations
@@ -69,8 +73,12 @@ class Sequencer:
                 if self._head is None or attempt:
                     # A restarted writer, or one that lost a race, continues from what is stored.
                     self._head = await self._log.head()
-                records, numbers = self._chain(batch)
-                await self._log.append(records)
+                known = await self._log.sequences_of(
+                    list({event.event_id for request in batch for event in request.events})
+                )
+                records, numbers = self._chain(batch, known)
+                if records:
+                    await self._log.append(records)
             except StateChanged:
                 log.warning("audit head moved under this writer; reloading it")
                 continue
@@ -80,7 +88,8 @@ class Sequencer:
                     if not request.done.done():
                         request.done.set_exception(exc)
                 return
-            self._head = (records[-1]["sequence"], records[-1]["hash"])
+            if records:
+                self._head = (records[-1]["sequence"], records[-1]["hash"])
             for request, sequences in zip(batch, numbers, strict=True):
                 if not request.done.done():
                     request.done.set_result(sequences)
@@ -90,19 +99,24 @@ class Sequencer:
             if not request.done.done():
                 request.done.set_exception(error)
 
-    def _chain(self, batch: list[_Request]) -> tuple[list[dict[str, Any]], list[list[int]]]:
+    def _chain(
+        self, batch: list[_Request], known: dict[str, int]
+    ) -> tuple[list[dict[str, Any]], list[list[int]]]:
         assert self._head is not None
         sequence, previous = self._head
         timestamp = iso(self._clock())
         records: list[dict[str, Any]] = []
         numbers: list[list[int]] = []
+        placed = dict(known)
         for request in batch:
             mine: list[int] = []
             for event in request.events:
-                sequence += 1
-                record = seal(event.body(timestamp, sequence), previous)
-                previous = record["hash"]
-                records.append(record)
-                mine.append(sequence)
+                if event.event_id not in placed:
+                    sequence += 1
+                    record = seal(event.body(timestamp, sequence), previous)
+                    previous = record["hash"]
+                    records.append(record)
+                    placed[event.event_id] = sequence
+                mine.append(placed[event.event_id])
             numbers.append(mine)
         return records, numbers

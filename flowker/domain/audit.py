@@ -77,6 +77,10 @@ class Actor:
     def to_dict(self) -> dict[str, str]:
         return {"type": self.type, "id": self.id, "ipAddress": self.ip}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, str]) -> Actor:
+        return cls(type=data["type"], id=data["id"], ip=data["ipAddress"])
+
 
 SYSTEM = Actor()
 

@@ -37,6 +37,8 @@ class Execution(BaseModel):
     finalOutput: Any = None
     runState: dict[str, Any] | None = None
     cancelRequested: bool = False
+    #: Who asked for the run (an API key's id and address), for its EXECUTION_STARTED audit event.
+    startedBy: dict[str, str] | None = None
     revision: int = Field(default=0, exclude=True)
 
     @property

@@ -782,9 +782,10 @@ def _execution_schemas() -> dict[str, Schema]:
                     "output": {
                         **_ANY_JSON,
                         "description": (
-                            "What the node produced: an executor node's mapped response (for a failed call, "
-                            "what the provider answered, if anything), a conditional's "
-                            "`{condition, result, branchTaken}`, an action's settings. Omitted when none."
+                            "What the node produced: for an executor node, the provider's response "
+                            "`{status, headers, body}`, or what its `outputMapping` builds from it (for a "
+                            "failed call, what the provider answered, if anything); for a conditional, "
+                            "`{condition, result, branchTaken}`; for an action, its settings; else omitted."
                         ),
                     },
                     "errorMessage": {"type": "string", "description": "Why the step failed."},
@@ -1794,8 +1795,8 @@ def _execution_paths() -> dict[str, Schema]:
                 TAG_EXECUTIONS,
                 "Ask the execution to stop; takes no body. A `pending` execution is `cancelled` at once. "
                 "A `running` one stops before its next step: provider calls in flight finish and are "
-                "recorded, no new one starts, and it then ends `cancelled`; poll "
-                "`GET /v1/executions/{id}` to see it.",
+                "recorded, no new step starts, and it then ends `cancelled` (or `failed`, when a call in "
+                "flight fails); poll `GET /v1/executions/{id}` to see it.",
                 {
                     "202": _ok(
                         "Accepted: the execution as it stands, `cancelled` when it had not started yet, "

@@ -141,6 +141,9 @@ class AuditLog(Protocol):
     async def append(self, records: Sequence[dict[str, Any]]) -> None:
         """Insert sealed records; :class:`StateChanged` when a sequence number is taken."""
 
+    async def sequences_of(self, event_ids: Sequence[str]) -> dict[str, int]:
+        """Sequence numbers of the given events that are already stored."""
+
     async def get(self, event_id: str) -> dict[str, Any] | None: ...
 
     async def up_to(self, sequence: int) -> list[dict[str, Any]]: ...

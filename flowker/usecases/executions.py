@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from flowker.clock import Clock, iso, utc_now
+from flowker.domain.audit import SYSTEM, Actor
 from flowker.domain.execution import Execution, request_hash
 from flowker.dsl.interpreter import Interpreter
 from flowker.dsl.model import WorkflowStatus
@@ -50,7 +51,7 @@ class Executions:
         self._clock = clock
 
     async def start(
-        self, workflow_id: str, input_data: dict[str, Any], idempotency_key: str | None
+        self, workflow_id: str, input_data: dict[str, Any], idempotency_key: str | None, actor: Actor = SYSTEM
     ) -> Started:
         """Record a new execution and hand it to a supervisor, or return the one the key already names."""
         key = (idempotency_key or "").strip()
@@ -84,6 +85,7 @@ class Executions:
             totalSteps=Interpreter(definition).total_steps,
             startedAt=iso(now),
             deadline=iso(now + self._timeout),
+            startedBy=actor.to_dict(),
         )
         execution, created = await self._store.executions.create_or_get(candidate)
         if not created:

@@ -132,6 +132,9 @@ class ExecutorConfigs:
         current = await self.get(config_id)
         started = iso(self._clock())
         result = await self._runtime.test_executor(config_id)
+        if "error" in result:
+            error = NotFound if result["code"] == "FLK-0250" else Unprocessable
+            raise error(result["error"], code=result["code"])
         completed = iso(self._clock())
         with contextlib.suppress(StateChanged):
             await self._store.executor_configs.replace(current.model_copy(update={"lastTestedAt": completed}))

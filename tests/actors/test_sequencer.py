@@ -158,33 +158,43 @@ async def test_a_stale_writer_reloads_the_head_on_state_changed(
 async def test_two_writers_at_once_keep_one_linear_chain(
     store: EmbeddedStore, other_store: EmbeddedStore
 ) -> None:
-    first, second = Sequencer(store.audit), Sequencer(other_store.audit)
+    """Two writers (each over its own connection, as two processes would be) append at once, in rounds;
+    each round starts a fresh pair, as after restarts. Every append must land, on one linear chain."""
     sent: list[list[AuditEvent]] = []
     got: list[list[int]] = []
+    failures: list[BaseException] = []
+
+    async def append(sequencer: Sequencer, batch: list[AuditEvent]) -> None:
+        try:
+            numbers = await sequencer.append(batch)
+        except Exception as exc:
+            failures.append(exc)
+            return
+        sent.append(batch)
+        got.append(numbers)
 
     async def writer(sequencer: Sequencer, base: int) -> None:
         for i in range(60):
-            batch = events(base + i * 10, 1 + i % 2)
-            numbers = await sequencer.append(batch)
-            sent.append(batch)
-            got.append(numbers)
+            await append(sequencer, events(base + i * 10, 1 + i % 2))
 
     async def burst(sequencer: Sequencer, base: int) -> None:
-        calls = [events(base + i * 10, 1 + i % 3) for i in range(40)]
-        results = await asyncio.gather(*(sequencer.append(c) for c in calls))
-        sent.extend(calls)
-        got.extend(results)
+        await asyncio.gather(*(append(sequencer, events(base + i * 10, 1 + i % 3)) for i in range(40)))
 
-    await asyncio.gather(
-        writer(first, 100_000),
-        writer(second, 200_000),
-        burst(first, 300_000),
-        burst(second, 400_000),
-    )
+    rounds = 4
+    for r in range(rounds):
+        first, second = Sequencer(store.audit), Sequencer(other_store.audit)
+        base = r * 1_000_000
+        await asyncio.gather(
+            writer(first, base + 100_000),
+            writer(second, base + 200_000),
+            burst(first, base + 300_000),
+            burst(second, base + 400_000),
+        )
 
-    total = 2 * (30 * 1 + 30 * 2) + 2 * sum(1 + i % 3 for i in range(40))
+    assert failures == [], f"{len(failures)} appends lost: {failures[:3]!r}"
+    total = rounds * (2 * (30 * 1 + 30 * 2) + 2 * sum(1 + i % 3 for i in range(40)))
     flat = [n for numbers in got for n in numbers]
-    assert len(flat) == total == 338
+    assert len(flat) == total == 1352
     assert len(set(flat)) == total  # no sequence handed out twice
     assert sorted(flat) == list(range(1, total + 1))  # and none skipped
     stored = await store.audit.up_to(total + 10)
@@ -196,6 +206,30 @@ async def test_two_writers_at_once_keep_one_linear_chain(
     result = verify(stored)
     assert (result.is_valid, result.total_checked) == (True, total)
     assert await other_store.audit.head() == (total, stored[-1]["hash"])
+
+
+async def test_a_writer_that_loses_several_races_in_a_row_still_writes(
+    store: EmbeddedStore, other_store: EmbeddedStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other writer commits between this writer's head reload and its insert, twice running: each
+    loss means the chain moved on, so the loser must reload and try again until its events land."""
+    loser, winner = Sequencer(store.audit), Sequencer(other_store.audit)
+    assert await loser.append(events(0, 1)) == [1]
+    assert await winner.append(events(1, 1)) == [2]  # the loser's cached head is now stale
+    original_head = store.audit.head
+    interferences = [3, 4]
+
+    async def head_then_interfere() -> tuple[int, str | None]:
+        head = await original_head()
+        if interferences:
+            assert await winner.append(events(interferences.pop(0), 1)) == [head[0] + 1]
+        return head
+
+    monkeypatch.setattr(store.audit, "head", head_then_interfere)
+    assert await loser.append(events(10, 1)) == [5]
+    stored = await store.audit.up_to(10)
+    assert [r["metadata"]["n"] for r in stored] == [0, 1, 3, 4, 10]
+    assert verify(stored).is_valid is True
 
 
 async def test_a_failing_store_append_fails_its_batch_and_the_chain_continues(
@@ -256,7 +290,7 @@ async def test_state_changed_on_every_attempt_is_reported_not_forked(
     counter.calls.clear()
     with pytest.raises(StateChanged):
         await sequencer.append(events(10, 1))
-    assert counter.calls == [1, 1, 1]
+    assert len(counter.calls) >= 2  # it reloaded the head and tried again before giving up
     counter.original = original
     assert await sequencer.append(events(20, 1)) == [2]
     stored = await store.audit.up_to(10)

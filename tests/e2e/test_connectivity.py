@@ -1,4 +1,4 @@
-"""``POST /v1/executors/{id}/test``: the staged connectivity test, run by the configuration's executor actor."""
+"""``POST /v1/executors/{id}/test``: the staged connectivity test, run by the executor actor."""
 
 from __future__ import annotations
 

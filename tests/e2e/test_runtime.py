@@ -24,10 +24,12 @@ def scoring_workflow(executor_id: str, name: str = "fraud score") -> dict[str, A
         "name": name,
         "nodes": [
             {"id": "start", "type": "trigger"},
-            {"id": "score", "type": "executor",
-             "data": {"executorConfigId": executor_id, "endpointName": "score",
-                      "inputMapping": [{"source": "workflow.txn", "target": "transactionId", "required": True}]}},
-            {"id": "done", "type": "action", "data": {"actionType": "set_output", "output": {"scored": True}}},
+            {"id": "score", "type": "executor", "data": {
+                "executorConfigId": executor_id, "endpointName": "score",
+                "inputMapping": [{"source": "workflow.txn", "target": "transactionId", "required": True}],
+            }},
+            {"id": "done", "type": "action",
+             "data": {"actionType": "set_output", "output": {"scored": True}}},
         ],
         "edges": [
             {"id": "e1", "source": "start", "target": "score"},

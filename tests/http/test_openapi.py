@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
+import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
@@ -13,10 +19,14 @@ from flowker.domain.executor_config import ExecutorConfigInput
 from flowker.dsl.model import WorkflowDefinition
 from flowker.http.app import create_app
 from flowker.http.keys import Services
+from flowker.http.middleware.api_key import key_id
 from flowker.http.openapi import openapi_document
+from flowker.http.routes.executions import ExecuteInput
 from flowker.settings import Settings
+from tests.conftest import API_KEY
 from tests.helpers.client import ApiClient, Reply
 from tests.helpers.fixtures import aml_executor, compliance_workflow, kyc_executor
+from tests.helpers.stub_provider import StubProvider
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 PUBLIC_PATHS = {"/health", "/readyz", "/version", "/openapi.json"}
@@ -116,7 +126,7 @@ def test_operations_are_complete() -> None:
     ids = [operation["operationId"] for _, _, operation in operations()]
     assert len(ids) == len(set(ids))
     tags = {tag["name"] for tag in DOC["tags"]}
-    assert tags == {"System", "Workflows", "Executor configurations"}
+    assert tags == {"System", "Workflows", "Executor configurations", "Executions", "Audit"}
     request_id = {"$ref": "#/components/parameters/XRequestId"}
     for method, path, operation in operations():
         assert operation["summary"] and set(operation["tags"]) <= tags, (method, path)
@@ -137,7 +147,7 @@ def test_operations_are_complete() -> None:
 
 def test_request_schemas_follow_the_pydantic_models() -> None:
     schemas = DOC["components"]["schemas"]
-    for model in (WorkflowDefinition, ExecutorConfigInput):
+    for model in (WorkflowDefinition, ExecutorConfigInput, ExecuteInput):
         assert set(schemas[model.__name__]["properties"]) == set(model.model_fields)
     auth = schemas["ExecutorAuthentication"]
     assert set(auth["discriminator"]["mapping"]) == {
@@ -216,3 +226,286 @@ async def test_answers_fit_the_document(api: ApiClient, anon: ApiClient) -> None
     not_allowed = await api.put(executors, {})
     not_allowed.error(405, "FLK-0401")
     schema_validator({"$ref": "#/components/schemas/ErrorResponse"}).validate(not_allowed.body)
+
+
+# --- executions, audit trail, executor tests ---------------------------------------------------------
+
+WORKFLOWS = "/v1/workflows"
+START = "/v1/workflows/{workflowId}/executions"
+EXECUTIONS = "/v1/executions"
+EXECUTION = "/v1/executions/{id}"
+RESULTS = EXECUTION + "/results"
+CANCEL = EXECUTION + "/cancel"
+AUDIT = "/v1/audit-events"
+AUDIT_EVENT = "/v1/audit-events/{id}"
+VERIFY = AUDIT_EVENT + "/verify"
+EXECUTORS = "/v1/executors"
+TEST = "/v1/executors/{id}/test"
+ENDED = ("completed", "failed", "cancelled")
+#: How long an execution of a few steps may take, a cold Ray supervisor included.
+DEADLINE_SECONDS = 10.0
+
+
+def echo_workflow(name: str = "echo") -> dict[str, Any]:
+    """A trigger and a ``set_output`` action: runs without any provider."""
+    return {
+        "name": name,
+        "nodes": [
+            {"id": "entry", "type": "trigger"},
+            {
+                "id": "answer",
+                "type": "action",
+                "name": "Answer",
+                "data": {"actionType": "set_output", "output": {"decision": "approved"}},
+            },
+        ],
+        "edges": [{"id": "e1", "source": "entry", "target": "answer"}],
+    }
+
+
+async def start(api: ApiClient, workflow_id: str, body: Any, key: str | None) -> Reply:
+    headers = {"Idempotency-Key": key} if key is not None else {}
+    return check(
+        await api.post(f"{WORKFLOWS}/{workflow_id}/executions", body, headers=headers), "post", START
+    )
+
+
+async def until(probe: Any, done: Any) -> Reply:
+    """Call ``probe`` until ``done(reply)``; fail after :data:`DEADLINE_SECONDS`."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while True:
+        reply = await probe()
+        if done(reply):
+            return reply
+        assert time.monotonic() < deadline, reply.text
+        await asyncio.sleep(0.05)
+
+
+async def ended(api: ApiClient, execution_id: str) -> Reply:
+    """Poll the execution, checking every answer, until its status is final."""
+
+    async def probe() -> Reply:
+        return check(await api.get(f"{EXECUTIONS}/{execution_id}"), "get", EXECUTION)
+
+    return await until(probe, lambda r: r.status == 200 and r.body["status"] in ENDED)
+
+
+async def audit_events(api: ApiClient, **params: str) -> Reply:
+    reply = check(await api.get(AUDIT, params=params), "get", AUDIT)
+    assert reply.status == 200, reply.text
+    return reply
+
+
+async def test_execution_and_audit_answers_fit_the_document(api: ApiClient) -> None:
+    created = check(await api.post(WORKFLOWS, echo_workflow()), "post", WORKFLOWS)
+    workflow_id = created.body["workflowId"]
+    body = {"inputData": {"customer": {"name": "John Doe"}, "amount": 1500.5}}
+    check_body(body, "post", START)
+    check_body({}, "post", START)
+
+    (await start(api, workflow_id, body, "k-draft")).error(422, "FLK-0501")
+    check(await api.post(f"{WORKFLOWS}/{workflow_id}/activate"), "post", WORKFLOWS + "/{id}/activate")
+    (await start(api, workflow_id, body, None)).error(400, "FLK-0509")
+    (await start(api, workflow_id, body, "k" * 256)).error(400, "FLK-0509")
+    (await start(api, "nope", body, "k-bad-id")).error(400, "FLK-0002")
+    (await start(api, str(uuid.uuid4()), body, "k-unknown")).error(404, "FLK-0100")
+    (await start(api, workflow_id, {"inputData": [1]}, "k-list")).error(400, "FLK-0302")
+    (await start(api, workflow_id, [], "k-array")).error(400, "FLK-0001")
+
+    first = await start(api, workflow_id, body, "k-1")
+    assert first.status == 201 and first.body["status"] == "pending", first.text
+    execution_id = first.body["executionId"]
+    (await start(api, workflow_id, {"inputData": {"other": True}}, "k-1")).error(409, "FLK-0505")
+    done = await ended(api, execution_id)
+    assert done.body["status"] == "completed", done.body
+    assert (done.body["currentStepNumber"], done.body["totalSteps"]) == (1, 1)
+    replay = await start(api, workflow_id, body, "k-1")
+    assert (replay.status, replay.body["executionId"]) == (200, execution_id), replay.text
+    second = await start(api, workflow_id, {}, "k-2")
+    assert second.status == 201, second.text
+    await ended(api, second.body["executionId"])
+
+    results = check(await api.get(f"{EXECUTIONS}/{execution_id}/results"), "get", RESULTS)
+    assert results.status == 200 and results.body["finalOutput"] == {"decision": "approved"}, results.text
+    assert [(s["stepNumber"], s["nodeId"]) for s in results.body["stepResults"]] == [(1, "answer")]
+    check(await api.get(f"{EXECUTIONS}/{uuid.uuid4()}/results"), "get", RESULTS).error(404, "FLK-0500")
+    check(await api.get(f"{EXECUTIONS}/nope"), "get", EXECUTION).error(400, "FLK-0002")
+    check(await api.get(f"{EXECUTIONS}/{uuid.uuid4()}"), "get", EXECUTION).error(404, "FLK-0500")
+    check(await api.post(f"{EXECUTIONS}/{execution_id}/cancel"), "post", CANCEL).error(422, "FLK-0510")
+    check(await api.post(f"{EXECUTIONS}/{uuid.uuid4()}/cancel"), "post", CANCEL).error(404, "FLK-0500")
+
+    query = {"workflowId": workflow_id, "status": "completed", "limit": "1", "sortBy": "completedAt"}
+    page = check(await api.get(EXECUTIONS, params=query), "get", EXECUTIONS)
+    assert page.status == 200 and page.body["hasMore"], page.text
+    rest = check(
+        await api.get(EXECUTIONS, params={**query, "cursor": page.body["nextCursor"]}), "get", EXECUTIONS
+    )
+    assert [e["executionId"] for e in page.body["items"] + rest.body["items"]] == [
+        second.body["executionId"],
+        execution_id,
+    ]
+    assert rest.body == {**rest.body, "nextCursor": "", "hasMore": False}
+    for bad, code in (
+        ({"workflowId": "nope"}, "FLK-0002"),
+        ({"status": "done"}, "FLK-0304"),
+        ({"sortBy": "createdAt"}, "FLK-0304"),
+        ({"limit": "101"}, "FLK-0309"),
+        ({"sortOrder": "up"}, "FLK-0310"),
+        ({"cursor": "x"}, "INVALID_CURSOR"),
+        ({"cursor": page.body["nextCursor"]}, "INVALID_CURSOR"),  # issued for another sort
+    ):
+        check(await api.get(EXECUTIONS, params=bad), "get", EXECUTIONS).error(400, code)
+
+    # The runner records an execution's last event just after its final status: wait for it.
+    await until(
+        lambda: audit_events(api, resourceId=execution_id, eventType="EXECUTION_COMPLETED"),
+        lambda r: len(r.body["items"]) == 1,
+    )
+    mine = (await audit_events(api, resourceId=workflow_id, eventType="WORKFLOW_CREATED")).body["items"]
+    assert [(e["action"], e["result"], e["resourceType"]) for e in mine] == [
+        ("CREATE", "SUCCESS", "workflow")
+    ]
+    assert mine[0]["actor"]["type"] == "api_key"
+    assert mine[0]["actor"]["id"] == key_id(API_KEY) and API_KEY not in json.dumps(mine)
+    oldest = (await audit_events(api, sortOrder="asc", limit="2")).body
+    assert oldest["hasMore"] and oldest["nextCursor"] == str(oldest["items"][-1]["sequence"])
+    genesis = oldest["items"][0]
+    assert (genesis["sequence"], genesis["previousHash"]) == (1, None)
+    canonical = json.dumps(
+        {k: v for k, v in genesis.items() if k not in ("hash", "previousHash")},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    assert genesis["hash"] == hashlib.sha256(b"GENESIS|" + canonical.encode()).hexdigest()
+    following = (await audit_events(api, sortOrder="ASC", cursor=oldest["nextCursor"])).body["items"]
+    assert following[0]["sequence"] == 3 and following[0]["previousHash"] == oldest["items"][1]["hash"]
+    newest = (await audit_events(api)).body["items"][0]
+    window = {"dateFrom": genesis["timestamp"], "dateTo": newest["timestamp"]}
+    assert (await audit_events(api, **window)).body["items"][0] == newest
+    for bad, code in (
+        ({"eventType": "WORKFLOW_EATEN"}, "FLK-0601"),
+        ({"action": "EAT"}, "FLK-0602"),
+        ({"result": "MAYBE"}, "FLK-0603"),
+        ({"resourceType": "payment"}, "FLK-0605"),
+        ({"resourceId": "nope"}, "FLK-0002"),
+        ({"dateFrom": "yesterday"}, "FLK-0305"),
+        ({"dateFrom": newest["timestamp"], "dateTo": genesis["timestamp"]}, "FLK-0308"),
+        ({"limit": "0"}, "FLK-0309"),
+        ({"sortOrder": "sideways"}, "FLK-0310"),
+        ({"cursor": "abc"}, "FLK-0610"),
+    ):
+        check(await api.get(AUDIT, params=bad), "get", AUDIT).error(400, code)
+
+    shown = check(await api.get(f"{AUDIT}/{newest['eventId']}"), "get", AUDIT_EVENT)
+    assert shown.body == newest
+    check(await api.get(f"{AUDIT}/nope"), "get", AUDIT_EVENT).error(400, "FLK-0002")
+    check(await api.get(f"{AUDIT}/{uuid.uuid4()}"), "get", AUDIT_EVENT).error(404, "FLK-0600")
+    verified = check(await api.get(f"{AUDIT}/{newest['eventId']}/verify"), "get", VERIFY)
+    assert verified.body == {
+        "isValid": True,
+        "totalChecked": newest["sequence"],
+        "message": "hash chain is valid",
+    }
+    check(await api.get(f"{AUDIT}/nope/verify"), "get", VERIFY).error(400, "FLK-0002")
+    check(await api.get(f"{AUDIT}/{uuid.uuid4()}/verify"), "get", VERIFY).error(404, "FLK-0600")
+
+    # A closed port: the test still answers 200, reporting connectivity failed; disabled is testable.
+    unreachable = {
+        **kyc_executor("http://127.0.0.1:9"),
+        "endpoints": [{"name": "ping", "path": "/", "method": "GET"}],
+    }
+    config_id = check(await api.post(EXECUTORS, unreachable), "post", EXECUTORS).body["id"]
+    check(await api.post(f"{EXECUTORS}/{config_id}/disable"), "post", EXECUTORS + "/{id}/disable")
+    tested = check(await api.post(f"{EXECUTORS}/{config_id}/test"), "post", TEST)
+    assert tested.status == 200, tested.text
+    assert tested.body["overallStatus"] == "failed"
+    assert [(s["name"], s["status"]) for s in tested.body["stages"]] == [
+        ("connectivity", "failed"),
+        ("authentication", "skipped"),
+        ("end_to_end", "skipped"),
+    ]
+    config = check(await api.get(f"{EXECUTORS}/{config_id}"), "get", EXECUTORS + "/{id}")
+    assert config.body["lastTestedAt"] == tested.body["completedAt"]
+    check(await api.post(f"{EXECUTORS}/nope/test"), "post", TEST).error(400, "FLK-0002")
+    check(await api.post(f"{EXECUTORS}/{uuid.uuid4()}/test"), "post", TEST).error(404, "FLK-0250")
+
+
+@pytest.fixture
+async def provider() -> AsyncIterator[tuple[StubProvider, asyncio.Event]]:
+    """A provider whose ``POST /hold`` answers only once the event is set, so that a run stays running."""
+    release = asyncio.Event()
+
+    async def hold(_body: Any, _request: Any) -> tuple[int, Any]:
+        await release.wait()
+        return 200, {"held": True}
+
+    async with StubProvider() as stub:
+        stub.route("POST", "/hold", hold)
+        stub.route("GET", "/ping", (200, {"pong": True}))
+        yield stub, release
+        release.set()
+
+
+async def test_running_execution_answers_fit_the_document(
+    api: ApiClient, provider: tuple[StubProvider, asyncio.Event]
+) -> None:
+    stub, release = provider
+    config = {
+        **kyc_executor(stub.url),
+        "endpoints": [
+            {"name": "hold", "path": "/hold", "method": "POST"},
+            {"name": "ping", "path": "/ping", "method": "GET"},
+        ],
+    }
+    config_id = check(await api.post(EXECUTORS, config), "post", EXECUTORS).body["id"]
+    tested = check(await api.post(f"{EXECUTORS}/{config_id}/test"), "post", TEST)
+    assert tested.body["overallStatus"] == "passed", tested.text
+    assert [s["details"] for s in tested.body["stages"]] == [
+        {"url": stub.url, "method": "GET", "statusCode": 404},
+        {"url": stub.url, "method": "GET", "statusCode": 404},
+        {"url": stub.url + "/ping", "method": "GET", "statusCode": 200},
+    ]
+    assert stub.calls("/hold") == []  # the end-to-end stage never calls an endpoint that may change data
+
+    def call(node_id: str, endpoint: str) -> dict[str, Any]:
+        return {
+            "id": node_id,
+            "type": "executor",
+            "data": {"executorConfigId": config_id, "endpointName": endpoint},
+        }
+
+    definition = {
+        **echo_workflow("held"),
+        "nodes": [*echo_workflow()["nodes"], call("hold", "hold"), call("ping", "ping")],
+        "edges": [
+            {"id": "e1", "source": "entry", "target": "hold"},
+            {"id": "e2", "source": "hold", "target": "ping"},
+            {"id": "e3", "source": "ping", "target": "answer"},
+        ],
+    }
+    workflow_id = check(await api.post(WORKFLOWS, definition), "post", WORKFLOWS).body["workflowId"]
+    check(await api.post(f"{WORKFLOWS}/{workflow_id}/activate"), "post", WORKFLOWS + "/{id}/activate")
+    started = await start(api, workflow_id, {"inputData": {}}, "k-held")
+    assert started.status == 201, started.text
+    execution_id = started.body["executionId"]
+
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while not stub.calls("/hold"):  # the provider holds the call: the execution stays running
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    running = check(await api.get(f"{EXECUTIONS}/{execution_id}"), "get", EXECUTION)
+    assert running.body["status"] == "running", running.text
+    check(await api.get(f"{EXECUTIONS}/{execution_id}/results"), "get", RESULTS).error(422, "FLK-0502")
+    replay = await start(api, workflow_id, {"inputData": {}}, "k-held")
+    assert (replay.status, replay.body["status"]) == (201, "running"), replay.text
+    cancelling = check(await api.post(f"{EXECUTIONS}/{execution_id}/cancel"), "post", CANCEL)
+    assert (cancelling.status, cancelling.body["status"]) == (202, "running"), cancelling.text
+
+    release.set()
+    done = await ended(api, execution_id)
+    assert done.body["status"] == "cancelled", done.body
+    results = check(await api.get(f"{EXECUTIONS}/{execution_id}/results"), "get", RESULTS)
+    assert "finalOutput" not in results.body
+    assert [(s["nodeId"], s["status"]) for s in results.body["stepResults"]] == [("hold", "completed")]
+    assert len(stub.calls("/ping")) == 1  # the test's call only: the step after the cancel never ran

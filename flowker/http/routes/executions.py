@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from flowker.http.keys import SERVICES
-from flowker.http.render import json_response, path_id, read_json
+from flowker.http.render import json_response, path_id, read_json, request_actor
 from flowker.usecases.pagination import render_page
 
 routes = web.RouteTableDef()
@@ -23,7 +23,7 @@ async def start_execution(request: web.Request) -> web.Response:
     workflow_id = path_id(request, "workflowId")
     body = await read_json(request, ExecuteInput)
     started = await request.app[SERVICES].executions.start(
-        workflow_id, body.inputData, request.headers.get("Idempotency-Key")
+        workflow_id, body.inputData, request.headers.get("Idempotency-Key"), request_actor(request)
     )
     execution = started.execution
     # A replay of an execution that has ended answers 200, as in the original; anything else 201.

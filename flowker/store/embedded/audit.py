@@ -70,6 +70,18 @@ class EmbeddedAuditLog:
 
         await self._db.write(write)
 
+    async def sequences_of(self, event_ids: Sequence[str]) -> dict[str, int]:
+        """The sequence numbers of those of ``event_ids`` that are already stored."""
+        if not event_ids:
+            return {}
+        marks = ",".join("?" * len(event_ids))
+        rows = await self._db.read(
+            lambda conn: conn.execute(
+                f"SELECT event_id, sequence FROM audit_events WHERE event_id IN ({marks})", tuple(event_ids)
+            ).fetchall()
+        )
+        return dict(rows)
+
     async def get(self, event_id: str) -> dict[str, Any] | None:
         row = await self._db.read(
             lambda conn: conn.execute(
