@@ -80,6 +80,7 @@ def runtime_config(settings: Settings, secret_key: str, prefix: str = "") -> Run
         breaker_failure_threshold=settings.breaker_failure_threshold,
         breaker_open_seconds=settings.breaker_open_seconds,
         breaker_half_open_calls=settings.breaker_half_open_calls,
+        lease_seconds=settings.lease_seconds,
     )
 
 
@@ -98,6 +99,8 @@ async def serve_forever(settings: Settings) -> int:
                 f"the Ray cluster has {info.alive_nodes} nodes; the embedded store serves one machine only"
             )
         runtime = RayRuntime(runtime_config(settings, secret_key))
+        # Before the port opens: executions a previous run left unfinished resume now.
+        runtime.start_pool()
         services = build_services(
             store,
             SecretBox.from_text(secret_key),

@@ -30,13 +30,18 @@ API_KEY = "test-key-" + base64.urlsafe_b64encode(os.urandom(12)).decode()
 
 
 @pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[None]:
-    """One local cluster for the whole session (starting one per test would cost seconds each)."""
+def ray_cluster() -> Iterator[str]:
+    """One local cluster for the whole session (starting one per test would cost seconds each).
+
+    Yields the dashboard's address, which the state API (``ray.util.state``) is asked at.
+    """
     # Ray's socket paths must stay under 107 bytes: pytest's tmp_path is too deep for them.
     temp = tempfile.mkdtemp(prefix="fk-ray-", dir="/tmp")
     os.environ["RAY_TMPDIR"] = temp
-    ray.init(address="local", num_cpus=2, include_dashboard=True, namespace="flowker", logging_level="ERROR")
-    yield
+    context = ray.init(
+        address="local", num_cpus=2, include_dashboard=True, namespace="flowker", logging_level="ERROR"
+    )
+    yield f"http://{context.dashboard_url}"
     ray.shutdown()
     shutil.rmtree(temp, ignore_errors=True)
 
@@ -66,7 +71,7 @@ async def store(settings: Settings) -> AsyncIterator[EmbeddedStore]:
 
 
 @pytest.fixture
-async def runtime(ray_cluster: None, settings: Settings, secret_key: str) -> AsyncIterator[RayRuntime]:
+async def runtime(ray_cluster: str, settings: Settings, secret_key: str) -> AsyncIterator[RayRuntime]:
     """This test's actors, named apart from every other test's, killed at its end."""
     started = RayRuntime(runtime_config(settings, secret_key, prefix=f"t{uuid.uuid4().hex[:8]}-"))
     yield started

@@ -24,6 +24,10 @@ class RuntimeConfig:
     breaker_failure_threshold: int = 5
     breaker_open_seconds: float = 30.0
     breaker_half_open_calls: int = 1
+    #: A supervisor's lease on an execution lasts this long unless renewed (every third of it).
+    lease_seconds: float = 15.0
+    #: Crash-test fault injection (:mod:`flowker.actors.faults`); empty in production.
+    pause_points: tuple[str, ...] = ()
 
     def name(self, actor: str) -> str:
         """The actor's name in namespace ``flowker``."""

@@ -8,6 +8,7 @@ re-reads its configuration when it changed, so a PATCH or a disable takes effect
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import aiohttp
@@ -16,6 +17,7 @@ from flowker.actors.breaker import BreakerConfig, CircuitBreaker
 from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.connectivity import run_test
+from flowker.actors.faults import PausePoints
 from flowker.actors.provider_auth import authenticator_for
 from flowker.actors.retry_policy import RetryPolicy
 from flowker.domain.authentication import open_authentication
@@ -47,6 +49,7 @@ class ExecutorActor:
         self._session: aiohttp.ClientSession | None = None
         self._caller: ProviderCaller | None = None
         self._opening = asyncio.Lock()
+        self._pauses = PausePoints(config.pause_points, config.data_dir)
 
     async def _current(self, *, require_active: bool = True) -> ProviderCaller | CallResult:
         async with self._opening:
@@ -76,7 +79,14 @@ class ExecutorActor:
         caller = await self._current()
         if isinstance(caller, CallResult):
             return caller
-        return await caller.call(request)
+        await self._pauses.reach("executor_before_send", request.idempotency_key)
+        result = await caller.call(request)
+        await self._pauses.reach("executor_after_send", request.idempotency_key)
+        return result
+
+    async def pid(self) -> int:
+        """This actor's process id (crash tests kill it)."""
+        return os.getpid()
 
     async def test(self) -> dict[str, object]:
         """The staged connectivity test (a disabled configuration may be tested); leaves the breaker alone."""

@@ -24,6 +24,10 @@ def _options(name: str) -> dict[str, Any]:
         "get_if_exists": True,
         "num_cpus": 0,
         "max_restarts": -1,
+        # A call lost with a dead actor is submitted again to its restarted self. Every method is safe
+        # to repeat: audit appends are idempotent, provider calls carry an Idempotency-Key, runs take
+        # a lease.
+        "max_task_retries": -1,
         "max_concurrency": MAX_CONCURRENCY,
     }
 
@@ -39,7 +43,8 @@ def supervisor(config: RuntimeConfig, index: int) -> Any:
     """Supervisor number ``index`` of the pool."""
     from flowker.actors.supervisor import SupervisorActor
 
-    return ray.remote(SupervisorActor).options(**_options(config.name(f"supervisor-{index}"))).remote(config)
+    name = config.name(f"supervisor-{index}")
+    return ray.remote(SupervisorActor).options(**_options(name)).remote(config, index)
 
 
 def executor(config: RuntimeConfig, executor_config_id: str) -> Any:

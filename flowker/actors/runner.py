@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from flowker.actors.caller import CallRequest, CallResult
+from flowker.actors.faults import NO_PAUSES, PausePoints
 from flowker.clock import Clock, iso, utc_now
 from flowker.domain.audit import Actor, AuditAction, AuditEvent, AuditResult, ResourceType
 from flowker.dsl.interpreter import Decision, Interpreter
@@ -52,12 +54,19 @@ class ExecutionRunner:
         store: Store,
         call_executor: CallExecutor,
         record_audit: RecordAudit,
+        *,
+        owner: str,
+        lease_seconds: float,
         clock: Clock = utc_now,
+        pauses: PausePoints = NO_PAUSES,
     ) -> None:
         self._store = store
         self._call = call_executor
         self._audit = record_audit
+        self._owner = owner
+        self._lease_seconds = lease_seconds
         self._clock = clock
+        self._pauses = pauses
         self._cancel = asyncio.Event()
 
     def cancel(self) -> None:
@@ -65,7 +74,17 @@ class ExecutionRunner:
         self._cancel.set()
 
     async def run(self, execution_id: str) -> ExecutionStatus | None:
-        """Run (or resume) the execution; return its final status, ``None`` when there is nothing to run."""
+        """Run (or resume) the execution; return its final status.
+
+        ``None`` when there is nothing to run here: it is unknown, or another live supervisor holds it.
+        """
+        execution = await self._store.executions.get(execution_id)
+        if execution is None or execution.is_terminal:
+            return execution.status if execution else None
+        now = time.time()
+        if not await self._store.executions.claim(execution_id, self._owner, now + self._lease_seconds, now):
+            return None
+        # Re-read under the lease: the state may have moved while another runner held it.
         execution = await self._store.executions.get(execution_id)
         if execution is None or execution.is_terminal:
             return execution.status if execution else None
@@ -108,10 +127,9 @@ class ExecutionRunner:
                         [self._call_event("PROVIDER_CALL_STARTED", c, AuditResult.SUCCESS) for c in calls]
                     )
                 for call in calls:
-                    in_flight[asyncio.create_task(self._call(self._request(call)))] = (
-                        call,
-                        iso(self._clock()),
-                    )
+                    await self._pauses.reach("before_call", f"{self._execution.id}-{call.step_number}")
+                    call_task = asyncio.create_task(self._call(self._request(call)))
+                    in_flight[call_task] = (call, iso(self._clock()))
                 calls = []
                 waiter = asyncio.create_task(self._cancel.wait())
                 done, _ = await asyncio.wait([*in_flight, waiter], return_when=asyncio.FIRST_COMPLETED)
@@ -120,6 +138,7 @@ class ExecutionRunner:
                     if task is waiter:
                         continue
                     call, started = in_flight.pop(task)  # type: ignore[arg-type]
+                    await self._pauses.reach("after_call", f"{self._execution.id}-{call.step_number}")
                     decision = await self._result(interpreter, state, call, started, task.result())
                     state = decision.state
                     calls.extend(decision.calls)

@@ -30,9 +30,13 @@ class RayRuntime:
         self._audit: Any = None
         self._runs: set[asyncio.Future[None]] = set()
 
-    def _supervisor(self, execution_id: str) -> Any:
+    def start_pool(self) -> None:
+        """Create the supervisors (idempotent); they resume at once what a previous run left unfinished."""
         if not self._supervisors:
             self._supervisors = [factory.supervisor(self.config, i) for i in range(self.config.supervisors)]
+
+    def _supervisor(self, execution_id: str) -> Any:
+        self.start_pool()
         index = int(hashlib.sha256(execution_id.encode()).hexdigest()[:8], 16) % len(self._supervisors)
         return self._supervisors[index]
 
@@ -52,8 +56,12 @@ class RayRuntime:
             log.exception("execution %s: its supervisor failed", execution_id)
 
     async def cancel(self, execution_id: str) -> None:
-        """Tell the execution's supervisor to stop it before its next step."""
-        await self._supervisor(execution_id).cancel.remote(execution_id)
+        """Tell the supervisor hosting the execution to stop it before its next step.
+
+        Every supervisor is asked: after an adoption the host is not always the one its id routes to.
+        """
+        self.start_pool()
+        await asyncio.gather(*(s.cancel.remote(execution_id) for s in self._supervisors))
 
     async def record(self, events: Sequence[AuditEvent]) -> None:
         """Append audit events; returns once they are durable in the chain."""

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowker.actors.faults import NO_PAUSES, PausePoints
 from flowker.clock import Clock, iso, utc_now
 from flowker.domain.audit import AuditEvent, seal
 from flowker.errors import StateChanged
@@ -40,9 +41,10 @@ class _Request:
 class Sequencer:
     """Appends events to an :class:`AuditLog`, one batch at a time."""
 
-    def __init__(self, audit_log: AuditLog, clock: Clock = utc_now) -> None:
+    def __init__(self, audit_log: AuditLog, clock: Clock = utc_now, pauses: PausePoints = NO_PAUSES) -> None:
         self._log = audit_log
         self._clock = clock
+        self._pauses = pauses
         self._queue: list[_Request] = []
         self._writer: asyncio.Task[None] | None = None
         self._head: tuple[int, str | None] | None = None
@@ -78,7 +80,10 @@ class Sequencer:
                 )
                 records, numbers = self._chain(batch, known)
                 if records:
+                    batch_key = str(records[0]["sequence"])
+                    await self._pauses.reach("audit_before_write", batch_key)
                     await self._log.append(records)
+                    await self._pauses.reach("audit_after_write", batch_key)
             except StateChanged:
                 log.warning("audit head moved under this writer; reloading it")
                 continue

@@ -3,18 +3,28 @@
 An execution is not an actor of its own (an actor is a process: ~0.4 s and ~48 MiB each); it is a
 task here, routed to a supervisor by a hash of its id, and visible in the Ray dashboard as the
 running method call named ``execution:<id>``.
+
+A supervisor holds a lease on each execution it runs and renews it; a reconcile loop that never dies
+also adopts executions nobody runs — left pending by a front door that died, or running under a
+lease that expired with its supervisor — and resumes them from their last persisted step. A restarted
+supervisor keeps its name, so it takes its own executions back at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
+
+import ray
 
 from flowker.actors import factory
 from flowker.actors.caller import CallRequest, CallResult
 from flowker.actors.config import RuntimeConfig
+from flowker.actors.faults import PausePoints
 from flowker.actors.runner import ExecutionRunner
 from flowker.domain.audit import AuditEvent
 from flowker.errors import StateChanged
@@ -22,50 +32,92 @@ from flowker.store.embedded import EmbeddedStore
 
 log = logging.getLogger("flowker.supervisor")
 
+#: Executions adopted per reconcile round at most, so that a backlog resumes in steady steps.
+ADOPT_BATCH = 200
+
 
 class SupervisorActor:
-    """Ray actor shell: runs executions, cancels them, reports what it hosts."""
+    """Ray actor shell: runs executions, cancels them, keeps their leases, adopts orphans."""
 
-    def __init__(self, config: RuntimeConfig) -> None:
+    def __init__(self, config: RuntimeConfig, index: int) -> None:
         self._config = config
+        self._owner = config.name(f"supervisor-{index}")
         self._store: EmbeddedStore | None = None
         self._opening = asyncio.Lock()
-        self._runs: dict[str, ExecutionRunner] = {}
+        self._runs: dict[str, tuple[ExecutionRunner, asyncio.Task[object] | None]] = {}
         self._executors: dict[str, object] = {}
         self._audit = factory.audit(config)
+        self._pauses = PausePoints(config.pause_points, config.data_dir)
+        self._reconciler = asyncio.get_event_loop().create_task(self._reconcile_forever())
+
+    async def _opened(self) -> EmbeddedStore:
+        async with self._opening:
+            if self._store is None:
+                self._store = await EmbeddedStore(Path(self._config.data_dir)).open()
+        return self._store
 
     async def run(self, execution_id: str) -> str | None:
         """Run the execution to its end (or resume it); return its final status."""
         if execution_id in self._runs:
             return None
-        async with self._opening:
-            if self._store is None:
-                self._store = await EmbeddedStore(Path(self._config.data_dir)).open()
-        runner = ExecutionRunner(self._store, self._call, self._record)
-        self._runs[execution_id] = runner
+        runner = ExecutionRunner(
+            await self._opened(),
+            self._call,
+            self._record,
+            owner=self._owner,
+            lease_seconds=self._config.lease_seconds,
+            pauses=self._pauses,
+        )
+        self._runs[execution_id] = (runner, asyncio.current_task())
         try:
             status = await runner.run(execution_id)
-        except StateChanged:
-            # Someone else wrote the execution (a cancel of a pending run, another supervisor): not ours now.
+        except (StateChanged, asyncio.CancelledError):
+            # Someone else wrote the execution (a cancel of a pending run, a supervisor that adopted it
+            # after this one lost its lease): it is not ours any more.
             log.info("execution %s changed under its runner; leaving it", execution_id)
             return None
-        except Exception:
-            log.exception("execution %s: runner failed", execution_id)
-            raise
         finally:
             del self._runs[execution_id]
         return status.value if status else None
 
     async def cancel(self, execution_id: str) -> bool:
         """Ask a hosted execution to stop before its next step; ``False`` when it is not hosted here."""
-        runner = self._runs.get(execution_id)
-        if runner is not None:
-            runner.cancel()
-        return runner is not None
+        hosted = self._runs.get(execution_id)
+        if hosted is not None:
+            hosted[0].cancel()
+        return hosted is not None
 
     async def hosted(self) -> list[str]:
         """Ids of the executions running here."""
         return list(self._runs)
+
+    async def pid(self) -> int:
+        """This actor's process id (crash tests kill it)."""
+        return os.getpid()
+
+    async def _reconcile_forever(self) -> None:
+        interval = self._config.lease_seconds / 3
+        while True:
+            try:
+                await self._reconcile()
+            except Exception:
+                log.exception("reconcile round failed; trying again in %.1f s", interval)
+            await asyncio.sleep(interval)
+
+    async def _reconcile(self) -> None:
+        store = await self._opened()
+        hosted = list(self._runs)
+        lost = await store.executions.renew(self._owner, hosted, time.time() + self._config.lease_seconds)
+        for execution_id in lost:
+            _runner, task = self._runs.get(execution_id, (None, None))
+            if task is not None:
+                task.cancel()
+        for execution_id in await store.executions.cancel_requested(hosted):
+            await self.cancel(execution_id)
+        me = ray.get_runtime_context().current_actor
+        for execution_id in await store.executions.orphans(self._owner, time.time(), ADOPT_BATCH):
+            if execution_id not in self._runs:
+                me.run.options(name=f"execution:{execution_id}").remote(execution_id)
 
     async def _call(self, request: CallRequest) -> CallResult:
         handle = self._executors.get(request.executor_config_id)

@@ -132,7 +132,16 @@ class ExecutionRepository(Protocol):
 
     async def request_cancel(self, execution_id: str) -> None: ...
 
-    async def unfinished(self) -> list[str]: ...
+    async def cancel_requested(self, execution_ids: Sequence[str]) -> set[str]: ...
+
+    async def claim(self, execution_id: str, owner: str, expires: float, now: float) -> bool:
+        """Take the lease if it is free, expired or already ``owner``'s (a restarted owner resumes)."""
+
+    async def renew(self, owner: str, execution_ids: Sequence[str], expires: float) -> set[str]:
+        """Extend ``owner``'s leases; return the ids it lost."""
+
+    async def orphans(self, owner: str, now: float, limit: int) -> list[str]:
+        """Unfinished executions that no live supervisor holds."""
 
 
 class AuditLog(Protocol):

@@ -4,6 +4,7 @@ real EmbeddedStore in the test's temporary folder."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -201,7 +202,7 @@ async def test_two_writers_at_once_keep_one_linear_chain(
     assert [r["sequence"] for r in stored] == list(range(1, total + 1))
     assert_stored_in_order(stored, sent, got)
     # Linear: every record links to the one just before it.
-    for before, after in zip(stored, stored[1:], strict=False):
+    for before, after in itertools.pairwise(stored):
         assert after["previousHash"] == before["hash"]
     result = verify(stored)
     assert (result.is_valid, result.total_checked) == (True, total)
@@ -264,13 +265,20 @@ async def test_a_failure_reported_after_the_commit_does_not_fork_the_chain(
     boom = ConnectionError("connection lost after commit")
     counter.fail_next = boom
     counter.fail_after_commit = True
+    lost = events(10, 2)
     with pytest.raises(ConnectionError) as raised:
-        await sequencer.append(events(10, 2))
+        await sequencer.append(lost)
     assert raised.value is boom
     # The write was durable although its caller saw an error: the next batch follows it.
     assert await sequencer.append(events(20, 1)) == [5]
+    # The caller retrying the very same events gets their first places back; nothing is written twice.
+    counter.calls.clear()
+    assert await sequencer.append(lost) == [3, 4]
+    assert await Sequencer(store.audit).append([lost[1], *events(30, 1)]) == [4, 6]
+    assert counter.calls == [1]
     stored = await store.audit.up_to(10)
-    assert [r["metadata"]["n"] for r in stored] == [0, 1, 10, 11, 20]
+    assert [r["metadata"]["n"] for r in stored] == [0, 1, 10, 11, 20, 30]
+    assert [r["eventId"] for r in stored[2:4]] == [e.event_id for e in lost]
     assert stored[4]["previousHash"] == stored[3]["hash"]
     assert verify(stored).is_valid is True
 

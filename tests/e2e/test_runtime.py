@@ -184,7 +184,7 @@ async def test_cancel_stops_before_the_next_step(api: ApiClient, provider: StubP
 
 
 async def test_a_running_execution_is_a_named_task_in_the_dashboard(
-    api: ApiClient, provider: StubProvider
+    api: ApiClient, provider: StubProvider, ray_cluster: str
 ) -> None:
     provider.route("POST", SCORE, (200, {"score": 1}), delay=3)
     workflow_id, _ = await setup_workflow(api, provider)
@@ -196,7 +196,7 @@ async def test_a_running_execution_is_a_named_task_in_the_dashboard(
     name = f"execution:{started.body['executionId']}"
 
     def running_task() -> list[Any]:
-        return list_tasks(filters=[("name", "=", name), ("state", "=", "RUNNING")])
+        return list_tasks(address=ray_cluster, filters=[("name", "=", name), ("state", "=", "RUNNING")])
 
     tasks = await eventually(
         lambda: asyncio.to_thread(running_task), lambda found: len(found) == 1, within=10

@@ -41,11 +41,13 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS executions (
         id TEXT PRIMARY KEY, workflow_id TEXT NOT NULL, status TEXT NOT NULL,
         idempotency_key TEXT NOT NULL UNIQUE, started_at TEXT NOT NULL, completed_at TEXT,
-        cancel_requested INTEGER NOT NULL DEFAULT 0, revision INTEGER NOT NULL, doc BLOB NOT NULL)""",
+        cancel_requested INTEGER NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires REAL,
+        revision INTEGER NOT NULL, doc BLOB NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS executions_started ON executions (started_at, id)",
     "CREATE INDEX IF NOT EXISTS executions_completed ON executions (completed_at, id)",
     "CREATE INDEX IF NOT EXISTS executions_workflow ON executions (workflow_id, started_at)",
     "CREATE INDEX IF NOT EXISTS executions_status ON executions (status, started_at)",
+    "CREATE INDEX IF NOT EXISTS executions_lease ON executions (status, lease_expires)",
     """CREATE TABLE IF NOT EXISTS execution_steps (
         execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
         step_number INTEGER NOT NULL, doc BLOB NOT NULL,

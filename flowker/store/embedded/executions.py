@@ -22,6 +22,10 @@ _COLUMNS = {"startedAt": "started_at", "completedAt": "completed_at"}
 
 
 _SELECT = "SELECT doc, revision, cancel_requested FROM executions"
+_SAVE = """UPDATE executions SET status = ?, completed_at = ?, doc = ?, revision = revision + 1,
+    lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END WHERE id = ? AND revision = ?"""
+_ORPHANS = """SELECT id FROM executions WHERE status IN ('pending', 'running')
+    AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires < ?) ORDER BY started_at LIMIT ?"""
 _INSERT = """INSERT INTO executions (id, workflow_id, status, idempotency_key, started_at, revision, doc)
     VALUES (?, ?, ?, ?, ?, 1, ?)"""
 
@@ -115,13 +119,14 @@ class EmbeddedExecutions:
                 )
             except sqlite3.IntegrityError:
                 raise StateChanged(f"execution {execution.id} (a step was already recorded)") from None
+            # An execution that has ended holds no lease any more.
             cursor = conn.execute(
-                "UPDATE executions SET status = ?, completed_at = ?, doc = ?, revision = revision + 1"
-                " WHERE id = ? AND revision = ?",
+                _SAVE,
                 (
                     execution.status.value,
                     execution.completedAt,
                     _dump(execution),
+                    execution.is_terminal,
                     execution.id,
                     execution.revision,
                 ),
@@ -149,11 +154,56 @@ class EmbeddedExecutions:
             )
         )
 
-    async def unfinished(self) -> list[str]:
-        """Ids of executions that are pending or running (to resume them)."""
+    async def claim(self, execution_id: str, owner: str, expires: float, now: float) -> bool:
+        """Take the lease of an unfinished execution if it is free, expired, or already ``owner``'s."""
+        cursor = await self._db.write(
+            lambda conn: conn.execute(
+                "UPDATE executions SET lease_owner = ?, lease_expires = ? WHERE id = ?"
+                " AND status IN ('pending', 'running')"
+                " AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires < ?)",
+                (owner, expires, execution_id, owner, now),
+            )
+        )
+        return cursor.rowcount == 1
+
+    async def renew(self, owner: str, execution_ids: Sequence[str], expires: float) -> set[str]:
+        """Extend ``owner``'s leases; return the ids whose lease it no longer holds."""
+        if not execution_ids:
+            return set()
+        marks = ",".join("?" * len(execution_ids))
+
+        def write(conn: sqlite3.Connection) -> set[str]:
+            conn.execute(
+                f"UPDATE executions SET lease_expires = ? WHERE lease_owner = ? AND id IN ({marks})",
+                (expires, owner, *execution_ids),
+            )
+            held = conn.execute(
+                f"SELECT id FROM executions WHERE lease_owner = ? AND id IN ({marks})",
+                (owner, *execution_ids),
+            ).fetchall()
+            return set(execution_ids) - {row[0] for row in held}
+
+        return await self._db.write(write)
+
+    async def cancel_requested(self, execution_ids: Sequence[str]) -> set[str]:
+        """Those of ``execution_ids`` whose cancel flag is raised."""
+        if not execution_ids:
+            return set()
+        marks = ",".join("?" * len(execution_ids))
         rows = await self._db.read(
             lambda conn: conn.execute(
-                "SELECT id FROM executions WHERE status IN ('pending', 'running') ORDER BY started_at"
+                f"SELECT id FROM executions WHERE cancel_requested = 1 AND id IN ({marks})",
+                tuple(execution_ids),
+            ).fetchall()
+        )
+        return {row[0] for row in rows}
+
+    async def orphans(self, owner: str, now: float, limit: int) -> list[str]:
+        """Unfinished executions nobody runs: no lease, an expired one, or one ``owner`` held before."""
+        rows = await self._db.read(
+            lambda conn: conn.execute(
+                _ORPHANS,
+                (owner, now, limit),
             ).fetchall()
         )
         return [row[0] for row in rows]
