@@ -16,4 +16,6 @@ def utc_now() -> datetime:
 def iso(moment: datetime) -> str:
     """``2026-11-29T01:02:03.456789Z``: fixed width, so that text order is time order (keyset cursors
     rely on it), and fine enough that items created one after another keep their order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    # Not strftime: its %Y does not pad years before 1000, which would break the text order.
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"

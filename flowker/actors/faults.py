@@ -1,8 +1,9 @@
 """Fault injection for crash tests: a process stops at a named point so that a test can kill -9 it there.
 
-Off unless ``RuntimeConfig.pause_points`` names points (never in production). At a listed point the
-process writes ``<data_dir>/pauses/<point>--<key>`` holding its pid, then waits forever; the marker file
-makes it pass the same point freely after it is restarted, so each point pauses once.
+Off unless ``RuntimeConfig.pause_points`` names points (never in production), and then only once a test
+has armed it by creating ``<data_dir>/pauses/armed``. At a listed point the process writes
+``<data_dir>/pauses/<point>`` holding its pid and what it was doing (``key``), then waits forever; the
+marker makes every process pass that point freely afterwards, so each point pauses once.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 PAUSE_DIR = "pauses"
+ARMED = "armed"
 
 
 class PausePoints:
@@ -21,16 +23,15 @@ class PausePoints:
         self._directory = Path(data_dir) / PAUSE_DIR
 
     async def reach(self, point: str, key: str) -> None:
-        """Return at once, unless ``point`` is listed and has not paused for ``key`` before."""
-        if point not in self._points:
+        """Return at once, unless ``point`` is listed, armed, and has not paused before."""
+        if point not in self._points or not (self._directory / ARMED).exists():
             return
-        self._directory.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(self._directory / f"{point}--{key}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(self._directory / point, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             return
         with os.fdopen(fd, "w") as marker:
-            marker.write(str(os.getpid()))
+            marker.write(f"{os.getpid()}\n{key}\n")
         await asyncio.Event().wait()
 
 

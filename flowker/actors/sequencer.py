@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,8 @@ log = logging.getLogger("flowker.audit")
 
 #: Events written per store transaction at most.
 MAX_BATCH = 2000
+#: Tries of one batch against writers that keep appending first; each try reloads the head.
+MAX_ATTEMPTS = 100
 
 
 @dataclass
@@ -70,7 +73,7 @@ class Sequencer:
             await self._write(batch)
 
     async def _write(self, batch: list[_Request]) -> None:
-        for attempt in range(3):
+        for attempt in range(MAX_ATTEMPTS):
             try:
                 if self._head is None or attempt:
                     # A restarted writer, or one that lost a race, continues from what is stored.
@@ -85,7 +88,9 @@ class Sequencer:
                     await self._log.append(records)
                     await self._pauses.reach("audit_after_write", batch_key)
             except StateChanged:
+                # Another writer appended first (only during a handover between two audit actors).
                 log.warning("audit head moved under this writer; reloading it")
+                await asyncio.sleep(random.uniform(0.001, 0.01) * min(attempt + 1, 10))
                 continue
             except Exception as exc:
                 self._head = None

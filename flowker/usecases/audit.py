@@ -93,8 +93,8 @@ def _date(params: Mapping[str, str], name: str) -> str | None:
         return None
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest(f"{name} is not an RFC 3339 date-time", code="FLK-0305") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return iso(moment)
+        return iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    except (ValueError, OverflowError):
+        raise BadRequest(
+            f"{name} is not an RFC 3339 date-time within years 1..9999", code="FLK-0305"
+        ) from None

@@ -1,0 +1,223 @@
+"""Crash tests: kill -9 of a supervisor, an executor actor or the audit actor at chosen moments.
+
+A moment is either a pause point (:mod:`flowker.actors.faults`: the process stops there and the test
+kills it) or "during" a provider call (the provider holds the request while the test kills). After each
+kill the execution must still end, completed, with every step recorded once, every repeated provider
+call carrying the same Idempotency-Key, and an audit chain that verifies with gapless sequence numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from flowker.actors import factory
+from flowker.actors.faults import ARMED, PAUSE_DIR
+from flowker.actors.runtime import RayRuntime
+from flowker.cli import runtime_config
+from flowker.settings import Settings
+from tests.helpers.client import ApiClient
+from tests.helpers.polling import eventually
+from tests.helpers.stub_provider import StubProvider
+
+#: Short leases so that adoption after a crash is quick.
+LEASE_SECONDS = 2.0
+
+
+@pytest.fixture
+def pause_point() -> str | None:
+    return None
+
+
+@pytest.fixture
+async def runtime(
+    ray_cluster: str, settings: Settings, secret_key: str, pause_point: str | None
+) -> AsyncIterator[RayRuntime]:
+    config = dataclasses.replace(
+        runtime_config(settings, secret_key, prefix=f"c{uuid.uuid4().hex[:8]}-"),
+        lease_seconds=LEASE_SECONDS,
+        pause_points=(pause_point,) if pause_point else (),
+    )
+    started = RayRuntime(config)
+    yield started
+    await started.close()
+
+
+@pytest.fixture
+async def provider() -> AsyncIterator[StubProvider]:
+    async with StubProvider() as stub:
+        stub.route("POST", "/a", (200, {"a": 1}))
+        stub.route("POST", "/b", (200, {"b": 2}))
+        yield stub
+
+
+def two_step_workflow(executor_id: str) -> dict[str, Any]:
+    """trigger → a → b → done (set_output)."""
+    return {
+        "name": f"two steps {uuid.uuid4().hex[:6]}",
+        "nodes": [
+            {"id": "start", "type": "trigger"},
+            {"id": "a", "type": "executor", "data": {"executorConfigId": executor_id, "endpointName": "a"}},
+            {"id": "b", "type": "executor", "data": {"executorConfigId": executor_id, "endpointName": "b"}},
+            {"id": "done", "type": "action", "data": {"actionType": "set_output", "output": {"ok": True}}},
+        ],
+        "edges": [
+            {"id": "e1", "source": "start", "target": "a"},
+            {"id": "e2", "source": "a", "target": "b"},
+            {"id": "e3", "source": "b", "target": "done"},
+        ],
+    }
+
+
+async def prepare(api: ApiClient, provider: StubProvider, settings: Settings) -> tuple[str, str]:
+    executor = await api.post(
+        "/v1/executors",
+        {
+            "name": f"crash-{uuid.uuid4().hex[:6]}",
+            "baseUrl": provider.url,
+            "endpoints": [
+                {"name": "a", "path": "/a", "method": "POST"},
+                {"name": "b", "path": "/b", "method": "POST"},
+            ],
+            "authentication": {"type": "none"},
+        },
+    )
+    workflow = await api.post("/v1/workflows", two_step_workflow(executor.body["id"]))
+    assert (await api.post(f"/v1/workflows/{workflow.body['workflowId']}/activate")).status == 200
+    pauses = settings.data_dir / PAUSE_DIR
+    pauses.mkdir(parents=True, exist_ok=True)
+    (pauses / ARMED).touch()
+    return workflow.body["workflowId"], executor.body["id"]
+
+
+async def paused_pid(settings: Settings, point: str) -> int:
+    marker = settings.data_dir / PAUSE_DIR / point
+
+    async def read() -> str:
+        return marker.read_text() if marker.exists() else ""
+
+    text = await eventually(read, lambda t: t.count("\n") >= 2, within=30)
+    return int(text.split("\n")[0])
+
+
+async def host_pid(runtime: RayRuntime, execution_id: str) -> int:
+    """The pid of the supervisor that hosts the execution."""
+    runtime.start_pool()
+    for supervisor in runtime._supervisors:
+        if execution_id in await supervisor.hosted.remote():
+            return await supervisor.pid.remote()
+    raise AssertionError(f"no supervisor hosts {execution_id}")
+
+
+def kill(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
+
+
+async def check_recovered(api: ApiClient, provider: StubProvider, execution_id: str) -> None:
+    final = await eventually(
+        lambda: api.get(f"/v1/executions/{execution_id}"),
+        lambda r: r.body["status"] in ("completed", "failed", "cancelled"),
+        within=60,
+    )
+    assert final.body["status"] == "completed", final.body
+    results = await api.get(f"/v1/executions/{execution_id}/results")
+    assert [(s["stepNumber"], s["nodeId"]) for s in results.body["stepResults"]] == [
+        (1, "a"),
+        (2, "b"),
+        (3, "done"),
+    ]
+    assert results.body["finalOutput"] == {"ok": True}
+    for node in ("a", "b"):
+        calls = provider.calls(f"/{node}")
+        assert calls, node
+        assert {c.headers["Idempotency-Key"] for c in calls} == {f"{execution_id}:{node}"}
+    events: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        page = await api.get(
+            "/v1/audit-events", params={"limit": "100", "sortOrder": "ASC", "cursor": cursor}
+        )
+        events += page.body["items"]
+        if not page.body["hasMore"]:
+            break
+        cursor = page.body["nextCursor"]
+    assert [e["sequence"] for e in events] == list(range(1, len(events) + 1))
+    assert len({e["eventId"] for e in events}) == len(events)
+    mine = [e["eventType"] for e in events if e["resourceId"] == execution_id]
+    assert mine.count("EXECUTION_STARTED") == 1 and mine.count("EXECUTION_COMPLETED") == 1
+    assert mine.count("PROVIDER_CALL_COMPLETED") == 2
+    verified = await api.get(f"/v1/audit-events/{events[-1]['eventId']}/verify")
+    assert verified.body["isValid"] is True, verified.body
+
+
+async def start(api: ApiClient, workflow_id: str) -> str:
+    started = await api.post(
+        f"/v1/workflows/{workflow_id}/executions",
+        {"inputData": {"n": 1}},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert started.status == 201, started.text
+    return started.body["executionId"]
+
+
+@pytest.mark.parametrize(
+    "pause_point",
+    [
+        "before_call",
+        "after_call",
+        "executor_before_send",
+        "executor_after_send",
+        "audit_before_write",
+        "audit_after_write",
+    ],
+)
+async def test_kill_at_a_pause_point(
+    api: ApiClient, provider: StubProvider, settings: Settings, pause_point: str
+) -> None:
+    workflow_id, _ = await prepare(api, provider, settings)
+    execution_id = await start(api, workflow_id)
+    kill(await paused_pid(settings, pause_point))
+    await check_recovered(api, provider, execution_id)
+
+
+async def test_kill_the_supervisor_during_a_call(
+    api: ApiClient, provider: StubProvider, settings: Settings, runtime: RayRuntime
+) -> None:
+    provider.route("POST", "/a", (200, {"a": 1}), delay=2.0)
+    workflow_id, _ = await prepare(api, provider, settings)
+    execution_id = await start(api, workflow_id)
+    await eventually(lambda: asyncio.sleep(0, provider.calls("/a")), bool)
+    kill(await host_pid(runtime, execution_id))
+    await check_recovered(api, provider, execution_id)
+    assert len(provider.calls("/a")) >= 1
+
+
+async def test_kill_the_executor_actor_during_a_call(
+    api: ApiClient, provider: StubProvider, settings: Settings, runtime: RayRuntime
+) -> None:
+    provider.route("POST", "/a", (200, {"a": 1}), delay=2.0)
+    workflow_id, executor_id = await prepare(api, provider, settings)
+    execution_id = await start(api, workflow_id)
+    await eventually(lambda: asyncio.sleep(0, provider.calls("/a")), bool)
+    kill(await factory.executor(runtime.config, executor_id).pid.remote())
+    await check_recovered(api, provider, execution_id)
+    # The call in flight was lost with its actor and made again, with the same key.
+    assert len(provider.calls("/a")) == 2
+
+
+async def test_kill_the_audit_actor_between_batches(
+    api: ApiClient, provider: StubProvider, settings: Settings, runtime: RayRuntime
+) -> None:
+    provider.route("POST", "/a", (200, {"a": 1}), delay=1.0)
+    workflow_id, _ = await prepare(api, provider, settings)
+    execution_id = await start(api, workflow_id)
+    await eventually(lambda: asyncio.sleep(0, provider.calls("/a")), bool)
+    kill(await factory.audit(runtime.config).pid.remote())
+    await check_recovered(api, provider, execution_id)
