@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
 import stat
 import subprocess
-import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +17,7 @@ import pytest
 from flowker.cli import api_keys_for
 from flowker.errors import ConfigError
 from flowker.settings import Settings
-
-FLOWKER = [sys.executable, "-m", "flowker"]
+from tests.helpers.serve import FLOWKER, Serve, serve_env
 
 
 @pytest.fixture
@@ -30,28 +26,6 @@ def ray_tmp() -> Iterator[str]:
     path = tempfile.mkdtemp(prefix="fk-ray-", dir="/tmp")
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-def _env(tmp_path: Path, ray_tmp: str = "/tmp", **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLOWKER_", "RAY_ADDRESS"))}
-    env.update(FLOWKER_DATA_DIR=str(tmp_path / "data"), FLOWKER_PORT="0", RAY_TMPDIR=ray_tmp)
-    env.update(extra)
-    return env
-
-
-def _read_banner(process: subprocess.Popen[str], deadline: float) -> dict[str, str]:
-    lines: dict[str, str] = {}
-    assert process.stdout is not None
-    while "Ray dashboard" not in lines:
-        assert time.monotonic() < deadline, f"no banner; got {lines}"
-        line = process.stdout.readline()
-        assert line, f"serve exited early with {process.wait()}; got {lines}"
-        if ":" in line:
-            head, _, rest = line.partition(":")
-            lines[head.strip()] = rest.strip()
-        if line.startswith("Flowker "):
-            lines["url"] = line.split()[-1]
-    return lines
 
 
 def _get(url: str, key: str | None = None) -> tuple[int, bytes]:
@@ -66,15 +40,9 @@ def _get(url: str, key: str | None = None) -> tuple[int, bytes]:
 def test_serve_prints_where_it_listens_its_key_and_dashboard_then_stops_on_sigterm(
     tmp_path: Path, ray_tmp: str
 ) -> None:
-    process = subprocess.Popen(
-        [*FLOWKER, "serve"],
-        env=_env(tmp_path, ray_tmp),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    serve = Serve(serve_env(tmp_path / "data", ray_tmp), tmp_path / "serve.log")
     try:
-        banner = _read_banner(process, time.monotonic() + 90)
+        banner = serve.banner()
         url = banner["url"]
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
         key = banner["API key"].split()[0]
@@ -90,10 +58,9 @@ def test_serve_prints_where_it_listens_its_key_and_dashboard_then_stops_on_sigte
         assert _get(url + "/v1/workflows")[0] == 401
         assert _get(url + "/v1/workflows", key)[0] == 200
     finally:
-        process.send_signal(signal.SIGTERM)
-        out, _ = process.communicate(timeout=60)
-    assert process.returncode == 0
-    assert "Stopped" in out
+        code = serve.stop(signal.SIGTERM)
+    assert code == 0
+    assert "Stopped" in serve.log.read_text()
 
 
 @pytest.mark.parametrize(
@@ -109,13 +76,8 @@ def test_serve_prints_where_it_listens_its_key_and_dashboard_then_stops_on_sigte
 def test_invalid_configuration_exits_non_zero_with_one_line(
     tmp_path: Path, variable: str, value: str, reason: str
 ) -> None:
-    result = subprocess.run(
-        [*FLOWKER, "serve"],
-        env=_env(tmp_path, **{variable: value}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env = serve_env(tmp_path / "data", "/tmp", **{variable: value})
+    result = subprocess.run([*FLOWKER, "serve"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("flowker: ") and reason in lines[0], result.stderr
