@@ -28,7 +28,7 @@ class RayRuntime:
         self.config = config
         self._supervisors: list[Any] = []
         self._audit: Any = None
-        self._runs: set[asyncio.Future[None]] = set()
+        self._runs: dict[str, asyncio.Future[None]] = {}
 
     def start_pool(self) -> None:
         """Create the supervisors (idempotent); they resume at once what a previous run left unfinished."""
@@ -46,8 +46,14 @@ class RayRuntime:
             self._supervisor(execution_id).run.options(name=f"execution:{execution_id}").remote(execution_id)
         )
         watcher = asyncio.ensure_future(self._watch(execution_id, ref))
-        self._runs.add(watcher)
-        watcher.add_done_callback(self._runs.discard)
+        self._runs[execution_id] = watcher
+        watcher.add_done_callback(lambda _: self._runs.pop(execution_id, None))
+
+    async def wait(self, execution_id: str, seconds: float) -> None:
+        """Wait up to ``seconds`` for a run this front door started to return."""
+        watcher = self._runs.get(execution_id)
+        if watcher is not None:
+            await asyncio.wait([watcher], timeout=seconds)
 
     async def _watch(self, execution_id: str, ref: ray.ObjectRef) -> None:
         try:
@@ -80,7 +86,7 @@ class RayRuntime:
     async def close(self) -> None:
         """Wait briefly for submitted runs; kill this service's actors when they are private to it."""
         if self._runs:
-            await asyncio.wait(self._runs, timeout=1.0)
+            await asyncio.wait(list(self._runs.values()), timeout=1.0)
         if self.config.prefix:
             for name in _actor_names(self.config):
                 with contextlib.suppress(ValueError):

@@ -17,6 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import ray
@@ -26,6 +27,7 @@ from flowker.actors.caller import CallRequest, CallResult
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.faults import PausePoints
 from flowker.actors.runner import ExecutionRunner
+from flowker.clock import iso, utc_now
 from flowker.domain.audit import AuditEvent
 from flowker.errors import StateChanged
 from flowker.store.embedded import EmbeddedStore
@@ -115,7 +117,10 @@ class SupervisorActor:
         for execution_id in await store.executions.cancel_requested(hosted):
             await self.cancel(execution_id)
         me = ray.get_runtime_context().current_actor
-        for execution_id in await store.executions.orphans(self._owner, time.time(), ADOPT_BATCH):
+        # A new execution is unclaimed until its front door hands it over; only a long wait means it died.
+        handover = iso(utc_now() - timedelta(seconds=self._config.lease_seconds))
+        orphans = await store.executions.orphans(self._owner, time.time(), ADOPT_BATCH, handover)
+        for execution_id in orphans:
             if execution_id not in self._runs:
                 me.run.options(name=f"execution:{execution_id}").remote(execution_id)
 

@@ -1166,6 +1166,16 @@ def _execution_parameters() -> dict[str, Schema]:
             "description": "The id of the workflow to run; anything but a UUID is 400 FLK-0002.",
             "schema": {"type": "string", "format": "uuid"},
         },
+        "PreferWait": {
+            "name": "Prefer",
+            "in": "header",
+            "required": False,
+            "description": (
+                "`wait=N` (seconds, up to 60; larger values count as 60): answer `200` with the results "
+                "if the execution ends within N seconds. Other preferences are ignored."
+            ),
+            "schema": {"type": "string", "examples": ["wait=10"]},
+        },
         "IdempotencyKey": {
             "name": "Idempotency-Key",
             "in": "header",
@@ -1697,15 +1707,19 @@ def _execution_paths() -> dict[str, Schema]:
                 "answers the execution it already started (`201` while it has not ended, `200` once it "
                 "has; the workflow need no longer be active), with another workflow or input `409 "
                 "FLK-0505`. The execution runs the definition the workflow has now, even if the workflow "
-                "is deactivated or edited meanwhile.",
+                "is deactivated or edited meanwhile.\n\n"
+                "With `Prefer: wait=N` (RFC 7240, N up to 60 seconds) the answer waits: when the execution "
+                "ends within N seconds it is `200` with the results document and `Preference-Applied`; "
+                "otherwise the usual `201`.",
                 {
                     "201": _ok(
                         f"Started (`pending`), or a replay of an execution that has not ended yet. {started}",
                         _ref("ExecutionCreateOutput"),
                     ),
                     "200": _ok(
-                        f"A replay of an execution that has ended (same key, workflow and input). {started}",
-                        _ref("ExecutionCreateOutput"),
+                        f"A replay of an execution that has ended (same key, workflow and input): {started} "
+                        "Or, with `Prefer: wait=N`, the results document of an execution that ended in time.",
+                        {"oneOf": [_ref("ExecutionCreateOutput"), _ref("ExecutionResultsOutput")]},
                     ),
                 },
                 {
@@ -1733,6 +1747,7 @@ def _execution_paths() -> dict[str, Schema]:
                 parameters=[
                     _component("parameters", "StartWorkflowId"),
                     _component("parameters", "IdempotencyKey"),
+                    _component("parameters", "PreferWait"),
                 ],
                 body=_ref("ExecuteInput"),
                 body_description="The input of the execution; `{}` runs it on an empty input.",

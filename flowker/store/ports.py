@@ -140,8 +140,8 @@ class ExecutionRepository(Protocol):
     async def renew(self, owner: str, execution_ids: Sequence[str], expires: float) -> set[str]:
         """Extend ``owner``'s leases; return the ids it lost."""
 
-    async def orphans(self, owner: str, now: float, limit: int) -> list[str]:
-        """Unfinished executions that no live supervisor holds."""
+    async def orphans(self, owner: str, now: float, limit: int, unclaimed_before: str) -> list[str]:
+        """Unfinished executions that no live supervisor holds (unclaimed ones once older than a bound)."""
 
 
 class AuditLog(Protocol):

@@ -8,7 +8,9 @@ so two racing requests cannot both create one.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from flowker.usecases.pagination import parse_page, parse_status
 from flowker.usecases.ports import Runtime
 
 MAX_IDEMPOTENCY_KEY = 255
+WAIT_POLL_SECONDS = 0.05
 _KEY = re.compile(r"^[\x21-\x7e]+$")
 SORT_FIELDS = ("startedAt", "completedAt")
 
@@ -101,6 +104,19 @@ class Executions:
                 code="FLK-0505",
             )
         return Started(execution, created=False)
+
+    async def wait_for_end(self, started: Started, seconds: float) -> dict[str, Any] | None:
+        """The results document if the execution ends within ``seconds`` (``Prefer: wait``), else ``None``."""
+        execution = started.execution
+        deadline = time.monotonic() + seconds
+        if not execution.is_terminal:
+            await self._runtime.wait(execution.id, seconds)
+            execution = await self.get(execution.id)
+        # A run this front door did not start (a replay, an adopted run) is followed in the store.
+        while not execution.is_terminal and time.monotonic() < deadline:
+            await asyncio.sleep(WAIT_POLL_SECONDS)
+            execution = await self.get(execution.id)
+        return await self.results(execution.id) if execution.is_terminal else None
 
     async def get(self, execution_id: str) -> Execution:
         """The execution, or 404 FLK-0500."""

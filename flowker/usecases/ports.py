@@ -17,6 +17,9 @@ class Runtime(AuditSink, Protocol):
     async def start(self, execution_id: str) -> None:
         """Hand a durably recorded execution to its supervisor."""
 
+    async def wait(self, execution_id: str, seconds: float) -> None:
+        """Return when the run started here returns, or after ``seconds``."""
+
     async def cancel(self, execution_id: str) -> None:
         """Ask the execution's supervisor to stop it before its next step."""
 

@@ -12,6 +12,8 @@ from flowker.http.render import json_response, path_id, read_json, request_actor
 from flowker.usecases.pagination import render_page
 
 routes = web.RouteTableDef()
+#: ``Prefer: wait=N`` is honoured up to this many seconds.
+MAX_WAIT_SECONDS = 60.0
 
 
 class ExecuteInput(BaseModel):
@@ -25,10 +27,27 @@ async def start_execution(request: web.Request) -> web.Response:
     started = await request.app[SERVICES].executions.start(
         workflow_id, body.inputData, request.headers.get("Idempotency-Key"), request_actor(request)
     )
+    wait = prefer_wait(request.headers.get("Prefer"))
+    if wait:
+        results = await request.app[SERVICES].executions.wait_for_end(started, wait)
+        if results is not None:
+            return json_response(results, status=200, headers={"Preference-Applied": f"wait={wait:g}"})
     execution = started.execution
     # A replay of an execution that has ended answers 200, as in the original; anything else 201.
     status = 200 if not started.created and execution.is_terminal else 201
     return json_response(execution.created_output(), status=status)
+
+
+def prefer_wait(header: str | None) -> float:
+    """The ``wait`` preference of RFC 7240 in seconds, capped at 60; 0 when absent or malformed."""
+    for preference in (header or "").split(","):
+        name, _, value = preference.strip().partition("=")
+        if name.strip().lower() == "wait":
+            try:
+                return min(max(float(value.strip().strip('"')), 0.0), MAX_WAIT_SECONDS)
+            except ValueError:
+                return 0.0
+    return 0.0
 
 
 @routes.get("/v1/executions")

@@ -25,7 +25,8 @@ _SELECT = "SELECT doc, revision, cancel_requested FROM executions"
 _SAVE = """UPDATE executions SET status = ?, completed_at = ?, doc = ?, revision = revision + 1,
     lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END WHERE id = ? AND revision = ?"""
 _ORPHANS = """SELECT id FROM executions WHERE status IN ('pending', 'running')
-    AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires < ?) ORDER BY started_at LIMIT ?"""
+    AND (lease_owner = ? OR lease_expires < ? OR (lease_owner IS NULL AND started_at < ?))
+    ORDER BY started_at LIMIT ?"""
 _INSERT = """INSERT INTO executions (id, workflow_id, status, idempotency_key, started_at, revision, doc)
     VALUES (?, ?, ?, ?, ?, 1, ?)"""
 
@@ -198,12 +199,13 @@ class EmbeddedExecutions:
         )
         return {row[0] for row in rows}
 
-    async def orphans(self, owner: str, now: float, limit: int) -> list[str]:
-        """Unfinished executions nobody runs: no lease, an expired one, or one ``owner`` held before."""
+    async def orphans(self, owner: str, now: float, limit: int, unclaimed_before: str) -> list[str]:
+        """Unfinished executions nobody runs: a lease ``owner`` held before, an expired one, or none
+        although the execution started before ``unclaimed_before`` (a front door died handing it over)."""
         rows = await self._db.read(
             lambda conn: conn.execute(
                 _ORPHANS,
-                (owner, now, limit),
+                (owner, now, unclaimed_before, limit),
             ).fetchall()
         )
         return [row[0] for row in rows]
