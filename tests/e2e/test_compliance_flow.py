@@ -182,7 +182,9 @@ async def test_prefer_wait_answers_with_the_results_when_the_run_ends_in_time(
     api: ApiClient, providers: StubProvider, workflow_id: str
 ) -> None:
     headers = {"Idempotency-Key": str(uuid.uuid4()), "Prefer": "wait=10"}
-    reply = await api.post(f"/v1/workflows/{workflow_id}/executions", {"inputData": APPROVE_INPUT}, headers=headers)
+    reply = await api.post(
+        f"/v1/workflows/{workflow_id}/executions", {"inputData": APPROVE_INPUT}, headers=headers
+    )
     assert reply.status == 200, reply.text
     assert reply.headers["Preference-Applied"] == "wait=10"
     assert reply.body["status"] == "completed"
@@ -195,7 +197,9 @@ async def test_prefer_wait_falls_back_to_201_when_the_run_outlasts_it(
 ) -> None:
     providers.route("POST", AML, (200, {"amlStatus": "cleared", "referenceId": "R"}), delay=2)
     headers = {"Idempotency-Key": str(uuid.uuid4()), "Prefer": "respond-async, wait=0.3"}
-    reply = await api.post(f"/v1/workflows/{workflow_id}/executions", {"inputData": APPROVE_INPUT}, headers=headers)
+    reply = await api.post(
+        f"/v1/workflows/{workflow_id}/executions", {"inputData": APPROVE_INPUT}, headers=headers
+    )
     assert reply.status == 201
     assert "Preference-Applied" not in reply.headers
     assert set(reply.body) == {"executionId", "workflowId", "status", "startedAt"}

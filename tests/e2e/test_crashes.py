@@ -23,6 +23,7 @@ from flowker.actors.faults import ARMED, PAUSE_DIR
 from flowker.actors.runtime import RayRuntime
 from flowker.cli import runtime_config
 from flowker.settings import Settings
+from tests.helpers.audit import all_events
 from tests.helpers.client import ApiClient
 from tests.helpers.polling import eventually
 from tests.helpers.stub_provider import StubProvider
@@ -138,16 +139,7 @@ async def check_recovered(api: ApiClient, provider: StubProvider, execution_id: 
         calls = provider.calls(f"/{node}")
         assert calls, node
         assert {c.headers["Idempotency-Key"] for c in calls} == {f"{execution_id}:{node}"}
-    events: list[dict[str, Any]] = []
-    cursor = ""
-    while True:
-        page = await api.get(
-            "/v1/audit-events", params={"limit": "100", "sortOrder": "ASC", "cursor": cursor}
-        )
-        events += page.body["items"]
-        if not page.body["hasMore"]:
-            break
-        cursor = page.body["nextCursor"]
+    events = await all_events(api)
     assert [e["sequence"] for e in events] == list(range(1, len(events) + 1))
     assert len({e["eventId"] for e in events}) == len(events)
     mine = [e["eventType"] for e in events if e["resourceId"] == execution_id]

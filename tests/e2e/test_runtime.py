@@ -11,6 +11,7 @@ import pytest
 from ray.util.state import list_tasks
 
 from flowker.actors.runtime import RayRuntime
+from tests.helpers.audit import all_events
 from tests.helpers.client import ApiClient
 from tests.helpers.polling import eventually
 from tests.helpers.stub_provider import StubProvider
@@ -114,16 +115,7 @@ async def test_two_hundred_concurrent_executions_complete_with_a_verifiable_audi
         f"T-{i}" for i in range(200)
     )
 
-    events: list[dict[str, Any]] = []
-    cursor = ""
-    while True:
-        page = await api.get(
-            "/v1/audit-events", params={"limit": "100", "sortOrder": "ASC", "cursor": cursor}
-        )
-        events += page.body["items"]
-        if not page.body["hasMore"]:
-            break
-        cursor = page.body["nextCursor"]
+    events = await all_events(api)
     assert [e["sequence"] for e in events] == list(range(1, len(events) + 1))
     per_execution = [e for e in events if e["resourceType"] == "execution"]
     # started, call started, call completed, completed: four events for each of the 200 executions
