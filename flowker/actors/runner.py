@@ -20,7 +20,7 @@ from flowker.actors.caller import CallRequest, CallResult
 from flowker.actors.faults import NO_PAUSES, PausePoints
 from flowker.clock import Clock, iso, utc_now
 from flowker.domain.audit import Actor, AuditAction, AuditEvent, AuditResult, ResourceType
-from flowker.dsl.interpreter import Decision, Interpreter
+from flowker.dsl.interpreter import Decision, Interpreter, Outcome
 from flowker.dsl.run_state import ExecutionStatus, ExecutorCall, RunState
 from flowker.store.ports import Store
 
@@ -92,14 +92,16 @@ class ExecutionRunner:
         self._execution = execution
         try:
             async with asyncio.timeout(max(remaining, 0.0)):
-                return await self._drive(Interpreter(execution.workflow))
+                outcome = await self._drive(Interpreter(execution.workflow))
         except TimeoutError:
-            return await self._finish(ExecutionStatus.FAILED, None, "execution timed out (deadline exceeded)")
+            outcome = Outcome(ExecutionStatus.FAILED, None, "execution timed out (deadline exceeded)")
+        # Outside the deadline: an ending that has begun is written whole.
+        return await self._finish(outcome.status, outcome.final_output, outcome.error_message)
 
-    async def _drive(self, interpreter: Interpreter) -> ExecutionStatus:
+    async def _drive(self, interpreter: Interpreter) -> Outcome:
         execution = self._execution
         if execution.cancelRequested:
-            return await self._finish(ExecutionStatus.CANCELLED, None, "cancelled before it started")
+            return Outcome(ExecutionStatus.CANCELLED, None, "cancelled before it started")
         if execution.status == ExecutionStatus.PENDING:
             decision = interpreter.start(execution.inputData, iso(self._clock()))
             started = self._event("EXECUTION_STARTED", AuditAction.EXECUTE)
@@ -116,12 +118,11 @@ class ExecutionRunner:
         try:
             while True:
                 if decision.outcome is not None:
-                    outcome = decision.outcome
-                    return await self._finish(outcome.status, outcome.final_output, outcome.error_message)
+                    return decision.outcome
                 if self._cancel.is_set():
                     calls = []
                     if not in_flight:
-                        return await self._finish(ExecutionStatus.CANCELLED, None, "cancelled")
+                        return Outcome(ExecutionStatus.CANCELLED, None, "cancelled")
                 if calls:
                     await self._audit(
                         [self._call_event("PROVIDER_CALL_STARTED", c, AuditResult.SUCCESS) for c in calls]
