@@ -123,6 +123,8 @@ async def serve_forever(settings: Settings) -> int:
         print(f"Flowker {__version__} listening on http://{host}:{port}", flush=True)
         print(f"API key: {key_note}", flush=True)
         dashboard = info.dashboard_url or "not available (joined cluster without a dashboard)"
+        if info.dashboard_url and info.token_file:
+            dashboard += f"  (sign-in token in {info.token_file})"
         print(f"Ray dashboard: {dashboard}", flush=True)
         print(f"Data directory: {settings.data_dir.resolve()}", flush=True)
         await _wait_for_signal()

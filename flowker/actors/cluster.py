@@ -20,6 +20,8 @@ class ClusterInfo:
     dashboard_url: str | None
     started_here: bool
     alive_nodes: int
+    #: Where Ray keeps the token its dashboard asks for (Ray's token authentication is on by default).
+    token_file: Path | None = None
 
 
 def connect(address: str | None) -> ClusterInfo:
@@ -36,6 +38,7 @@ def connect(address: str | None) -> ClusterInfo:
         dashboard_url=f"http://{url}" if url and not url.startswith("http") else url,
         started_here=started_here,
         alive_nodes=alive,
+        token_file=TOKEN_FILE if TOKEN_FILE.exists() else None,
     )
 
 
