@@ -36,6 +36,15 @@ _FINAL_EVENTS = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class _Ending:
+    """How a run ends: its outcome, and the last decision and events not yet written."""
+
+    outcome: Outcome
+    decision: Decision | None = None
+    events: list[AuditEvent] = dataclasses.field(default_factory=list)
+
+
 def call_idempotency_key(execution_id: str, node_id: str) -> str:
     """The ``Idempotency-Key`` a provider sees on every attempt of one step, across retries and restarts."""
     return f"{execution_id}:{node_id}"
@@ -68,6 +77,8 @@ class ExecutionRunner:
         self._clock = clock
         self._pauses = pauses
         self._cancel = asyncio.Event()
+        #: Whether this runner took the execution's lease (until then, there is none to renew).
+        self.holds_lease = False
 
     def cancel(self) -> None:
         """Stop before the next step: calls in flight finish and are recorded, no new one starts."""
@@ -84,6 +95,7 @@ class ExecutionRunner:
         now = time.time()
         if not await self._store.executions.claim(execution_id, self._owner, now + self._lease_seconds, now):
             return None
+        self.holds_lease = True
         # Re-read under the lease: the state may have moved while another runner held it.
         execution = await self._store.executions.get(execution_id)
         if execution is None or execution.is_terminal:
@@ -92,41 +104,40 @@ class ExecutionRunner:
         self._execution = execution
         try:
             async with asyncio.timeout(max(remaining, 0.0)):
-                outcome = await self._drive(Interpreter(execution.workflow))
+                ending = await self._drive(Interpreter(execution.workflow))
         except TimeoutError:
-            outcome = Outcome(ExecutionStatus.FAILED, None, "execution timed out (deadline exceeded)")
+            ending = _Ending(Outcome(ExecutionStatus.FAILED, None, "execution timed out (deadline exceeded)"))
         # Outside the deadline: an ending that has begun is written whole.
-        return await self._finish(outcome.status, outcome.final_output, outcome.error_message)
+        await self._persist(ending.decision, ending.events, outcome=ending.outcome)
+        return ending.outcome.status
 
-    async def _drive(self, interpreter: Interpreter) -> Outcome:
+    async def _drive(self, interpreter: Interpreter) -> _Ending:
         execution = self._execution
         if execution.cancelRequested:
-            return Outcome(ExecutionStatus.CANCELLED, None, "cancelled before it started")
+            return _Ending(Outcome(ExecutionStatus.CANCELLED, None, "cancelled before it started"))
         if execution.status == ExecutionStatus.PENDING:
             decision = interpreter.start(execution.inputData, iso(self._clock()))
             started = self._event("EXECUTION_STARTED", AuditAction.EXECUTE)
             if execution.startedBy:
                 started = dataclasses.replace(started, actor=Actor.from_dict(execution.startedBy))
-            await self._audit([started])
-            await self._apply(decision, status=ExecutionStatus.RUNNING)
+            if decision.outcome is not None:
+                return _Ending(decision.outcome, decision, [started])
+            await self._persist(
+                decision, [started, *self._announce(decision.calls)], status=ExecutionStatus.RUNNING
+            )
         else:
             state = RunState.from_dict(execution.runState or {})
             decision = Decision(state=state, steps=[], calls=interpreter.resume(state), outcome=None)
+            await self._audit(self._announce(decision.calls))
         state = decision.state
         in_flight: dict[asyncio.Task[CallResult], tuple[ExecutorCall, str]] = {}
         calls = list(decision.calls)
         try:
             while True:
-                if decision.outcome is not None:
-                    return decision.outcome
                 if self._cancel.is_set():
                     calls = []
                     if not in_flight:
-                        return Outcome(ExecutionStatus.CANCELLED, None, "cancelled")
-                if calls:
-                    await self._audit(
-                        [self._call_event("PROVIDER_CALL_STARTED", c, AuditResult.SUCCESS) for c in calls]
-                    )
+                        return _Ending(Outcome(ExecutionStatus.CANCELLED, None, "cancelled"))
                 for call in calls:
                     await self._pauses.reach("before_call", f"{self._execution.id}-{call.step_number}")
                     call_task = asyncio.create_task(self._call(self._request(call)))
@@ -138,74 +149,87 @@ class ExecutionRunner:
                 for task in done:
                     if task is waiter:
                         continue
-                    call, started = in_flight.pop(task)  # type: ignore[arg-type]
+                    call, started_at = in_flight.pop(task)  # type: ignore[arg-type]
                     await self._pauses.reach("after_call", f"{self._execution.id}-{call.step_number}")
-                    decision = await self._result(interpreter, state, call, started, task.result())
+                    decision, event = self._interpret(interpreter, state, call, started_at, task.result())
                     state = decision.state
-                    calls.extend(decision.calls)
                     if decision.outcome is not None:
-                        break
+                        return _Ending(decision.outcome, decision, [event])
+                    # The call's result and the next calls' start go to the chain before the state that
+                    # depends on them: one audit append and one store write per step.
+                    await self._persist(decision, [event, *self._announce(decision.calls)])
+                    calls.extend(decision.calls)
         finally:
             for task in in_flight:
                 task.cancel()
 
-    async def _result(
-        self, interpreter: Interpreter, state: RunState, call: ExecutorCall, started: str, result: CallResult
-    ) -> Decision:
+    def _interpret(
+        self,
+        interpreter: Interpreter,
+        state: RunState,
+        call: ExecutorCall,
+        started_at: str,
+        result: CallResult,
+    ) -> tuple[Decision, AuditEvent]:
         now = iso(self._clock())
         if result.ok and result.response is not None:
             decision = interpreter.call_succeeded(
                 state,
                 call.node_id,
                 result.response,
-                started,
+                started_at,
                 result.duration_ms,
                 now,
                 halt=self._cancel.is_set(),
             )
-            event = self._call_event("PROVIDER_CALL_COMPLETED", call, AuditResult.SUCCESS, result)
-        else:
-            message = result.error or "executor call failed"
-            decision = interpreter.call_failed(
-                state, call.node_id, message, started, result.duration_ms, now, output=result.response
-            )
-            event = self._call_event("PROVIDER_CALL_FAILED", call, AuditResult.FAILED, result)
-        await self._audit([event])
-        await self._apply(decision)
-        return decision
+            return decision, self._call_event("PROVIDER_CALL_COMPLETED", call, AuditResult.SUCCESS, result)
+        message = result.error or "executor call failed"
+        decision = interpreter.call_failed(
+            state, call.node_id, message, started_at, result.duration_ms, now, output=result.response
+        )
+        return decision, self._call_event("PROVIDER_CALL_FAILED", call, AuditResult.FAILED, result)
 
-    async def _apply(self, decision: Decision, status: ExecutionStatus | None = None) -> None:
-        """Persist the decision's state and steps (check-and-set: a stale runner stops here)."""
+    def _announce(self, calls: Sequence[ExecutorCall]) -> list[AuditEvent]:
+        return [self._call_event("PROVIDER_CALL_STARTED", call, AuditResult.SUCCESS) for call in calls]
+
+    async def _persist(
+        self,
+        decision: Decision | None,
+        events: Sequence[AuditEvent],
+        *,
+        status: ExecutionStatus | None = None,
+        outcome: Outcome | None = None,
+    ) -> None:
+        """Append ``events`` (and the final event of ``outcome``), then write the decision in one transaction.
+
+        Events go first: once the store says a step or the run ended, its audit record exists. A crash
+        in between makes a resumed run append the same events again, which the chain ignores (same ids).
+        The write is a check-and-set: a runner that is no longer the execution's stops here.
+        """
         execution = self._execution
-        update: dict[str, Any] = {
-            "runState": decision.state.to_dict(),
-            "currentStepNumber": execution.currentStepNumber + len(decision.steps),
-        }
+        update: dict[str, Any] = {}
+        if decision is not None:
+            update["runState"] = decision.state.to_dict()
+            update["currentStepNumber"] = execution.currentStepNumber + len(decision.steps)
         if status is not None:
             update["status"] = status
+        if outcome is not None:
+            event_type, action, result = _FINAL_EVENTS[outcome.status]
+            metadata: dict[str, Any] = {"workflowId": execution.workflowId}
+            if outcome.error_message:
+                metadata["error"] = outcome.error_message
+            events = [*events, self._event(event_type, action, result, metadata)]
+            update.update(
+                status=outcome.status,
+                completedAt=iso(self._clock()),
+                finalOutput=outcome.final_output,
+                errorMessage=outcome.error_message,
+            )
+        if events:
+            await self._audit(events)
         self._execution = await self._store.executions.save(
-            execution.model_copy(update=update), decision.steps
+            execution.model_copy(update=update), decision.steps if decision else ()
         )
-
-    async def _finish(self, status: ExecutionStatus, final_output: Any, error: str | None) -> ExecutionStatus:
-        execution = self._execution
-        event_type, action, result = _FINAL_EVENTS[status]
-        metadata: dict[str, Any] = {"workflowId": execution.workflowId}
-        if error:
-            metadata["error"] = error
-        # The event first: once the status says the run ended, its audit record exists. A crash in
-        # between makes a resumed run append the same event again, which the chain ignores (same id).
-        await self._audit([self._event(event_type, action, result, metadata)])
-        finished = execution.model_copy(
-            update={
-                "status": status,
-                "completedAt": iso(self._clock()),
-                "finalOutput": final_output,
-                "errorMessage": error,
-            }
-        )
-        self._execution = await self._store.executions.save(finished)
-        return status
 
     def _request(self, call: ExecutorCall) -> CallRequest:
         return CallRequest(

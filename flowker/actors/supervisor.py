@@ -109,10 +109,12 @@ class SupervisorActor:
     async def _reconcile(self) -> None:
         store = await self._opened()
         hosted = list(self._runs)
-        lost = await store.executions.renew(self._owner, hosted, time.time() + self._config.lease_seconds)
+        leased = [execution_id for execution_id in hosted if self._runs[execution_id][0].holds_lease]
+        lost = await store.executions.renew(self._owner, leased, time.time() + self._config.lease_seconds)
         for execution_id in lost:
             _runner, task = self._runs.get(execution_id, (None, None))
             if task is not None:
+                log.warning("execution %s: lease lost to another supervisor; leaving it", execution_id)
                 task.cancel()
         for execution_id in await store.executions.cancel_requested(hosted):
             await self.cancel(execution_id)
