@@ -13,10 +13,16 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from flowker.errors import ConfigError
 
 T = TypeVar("T")
 
+#: Bumped with every change of the tables; a file of another version is refused, never misread.
+SCHEMA_VERSION = 1
+#: Writes committed together at most (group commit).
+MAX_BATCH = 500
 #: Seconds a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_SECONDS = 10.0
 
@@ -42,7 +48,7 @@ SCHEMA = (
         id TEXT PRIMARY KEY, workflow_id TEXT NOT NULL, status TEXT NOT NULL,
         idempotency_key TEXT NOT NULL UNIQUE, started_at TEXT NOT NULL, completed_at TEXT,
         cancel_requested INTEGER NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires REAL,
-        revision INTEGER NOT NULL, doc BLOB NOT NULL)""",
+        revision INTEGER NOT NULL, doc BLOB NOT NULL, workflow BLOB NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS executions_started ON executions (started_at, id)",
     "CREATE INDEX IF NOT EXISTS executions_completed ON executions (completed_at, id)",
     "CREATE INDEX IF NOT EXISTS executions_workflow ON executions (workflow_id, started_at)",
@@ -68,6 +74,8 @@ class Database:
         self.path = path
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowker-sqlite")
         self._conn: sqlite3.Connection | None = None
+        self._queue: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         """Open (creating the file and schema if needed)."""
@@ -82,8 +90,15 @@ class Database:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("BEGIN IMMEDIATE")
         try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            empty = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+            if not empty and version != SCHEMA_VERSION:
+                raise ConfigError(
+                    f"{self.path} holds schema version {version}; this Flowker reads version {SCHEMA_VERSION}"
+                )
             for statement in SCHEMA:
                 conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -99,20 +114,51 @@ class Database:
         return await self.run(lambda: work(self._connection()))
 
     async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work(connection)`` in one immediate transaction, rolled back if it raises."""
+        """Run ``work(connection)`` atomically: its changes are all kept, or none if it raises.
 
-        def transaction() -> T:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
+        Group commit: the writes of this process that arrive while a transaction is being committed
+        share the next one, each inside a savepoint of its own, so that one fsync serves them all.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((work, future))
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write_batches())
+        return await future
+
+    async def _write_batches(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
-                result = work(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
+                outcomes = await self.run(lambda batch=batch: self._transaction([work for work, _ in batch]))
+            except BaseException as exc:  # the transaction itself failed: nothing of it was kept
+                outcomes = [(False, exc)] * len(batch)
+            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
 
-        return await self.run(transaction)
+    def _transaction(self, works: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
+        conn = self._connection()
+        outcomes: list[tuple[bool, Any]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for work in works:
+                conn.execute("SAVEPOINT work")
+                try:
+                    outcomes.append((True, work(conn)))
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO work")
+                    outcomes.append((False, exc))
+                conn.execute("RELEASE work")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return outcomes
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -120,7 +166,9 @@ class Database:
         return self._conn
 
     async def close(self) -> None:
-        """Close the connection and stop the thread."""
+        """Finish the writes under way, close the connection and stop the thread."""
+        if self._writer is not None:
+            await self._writer
         if self._conn is not None:
             await self.run(self._conn.close)
             self._conn = None

@@ -21,26 +21,30 @@ from flowker.store.ports import ExecutionQuery, Page
 _COLUMNS = {"startedAt": "started_at", "completedAt": "completed_at"}
 
 
-_SELECT = "SELECT doc, revision, cancel_requested FROM executions"
+_SELECT = "SELECT doc, revision, cancel_requested, workflow FROM executions"
 _SAVE = """UPDATE executions SET status = ?, completed_at = ?, doc = ?, revision = revision + 1,
     lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END WHERE id = ? AND revision = ?"""
 _ORPHANS = """SELECT id FROM executions WHERE status IN ('pending', 'running')
     AND (lease_owner = ? OR lease_expires < ? OR (lease_owner IS NULL AND started_at < ?))
     ORDER BY started_at LIMIT ?"""
-_INSERT = """INSERT INTO executions (id, workflow_id, status, idempotency_key, started_at, revision, doc)
-    VALUES (?, ?, ?, ?, ?, 1, ?)"""
+_INSERT = """INSERT INTO executions (id, workflow_id, status, idempotency_key, started_at, revision, doc,
+    workflow) VALUES (?, ?, ?, ?, ?, 1, ?, ?)"""
 
 
 def _load(row: tuple[Any, ...]) -> Execution:
     doc = orjson.loads(row[0])
     doc["revision"] = row[1]
     doc["cancelRequested"] = bool(row[2])
+    doc["workflow"] = orjson.loads(row[3])
     return Execution.model_validate(doc)
 
 
 def _dump(execution: Execution) -> bytes:
-    # The cancel flag lives in its own column: setting it must not race the runner's writes.
-    return orjson.dumps(execution.model_dump(mode="json", exclude_none=True, exclude={"cancelRequested"}))
+    # The cancel flag lives in its own column: setting it must not race the runner's writes. The
+    # workflow snapshot too: written once at the start, not again with every step.
+    return orjson.dumps(
+        execution.model_dump(mode="json", exclude_none=True, exclude={"cancelRequested", "workflow"})
+    )
 
 
 class EmbeddedExecutions:
@@ -59,6 +63,7 @@ class EmbeddedExecutions:
                         execution.idempotencyKey,
                         execution.startedAt,
                         _dump(execution),
+                        orjson.dumps(execution.workflow.model_dump(mode="json", exclude_none=True)),
                     ),
                 )
             except sqlite3.IntegrityError:
