@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 import aiohttp
@@ -21,9 +22,12 @@ from flowker.actors.faults import PausePoints
 from flowker.actors.provider_auth import authenticator_for
 from flowker.actors.retry_policy import RetryPolicy
 from flowker.domain.authentication import open_authentication
-from flowker.domain.executor_config import ExecutorStatus
+from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.secretbox import SecretBox
 from flowker.store.embedded import EmbeddedStore
+
+#: How stale an executor actor's copy of its configuration may be.
+CONFIG_TTL_SECONDS = 1.0
 
 
 class ExecutorActor:
@@ -48,6 +52,7 @@ class ExecutorActor:
         self._store: EmbeddedStore | None = None
         self._session: aiohttp.ClientSession | None = None
         self._caller: ProviderCaller | None = None
+        self._fetched: tuple[ExecutorConfig | None, float] | None = None
         self._opening = asyncio.Lock()
         self._pauses = PausePoints(config.pause_points, config.data_dir)
 
@@ -56,7 +61,7 @@ class ExecutorActor:
             if self._store is None:
                 self._store = await EmbeddedStore(Path(self._runtime.data_dir)).open()
                 self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-        config = await self._store.executor_configs.get(self._id)
+        config = await self._config(fresh=not require_active)
         if config is None:
             return CallResult.refused(f"executor configuration {self._id} not found", "FLK-0250")
         if require_active and config.status != ExecutorStatus.ACTIVE:
@@ -73,6 +78,15 @@ class ExecutorActor:
             assert self._session is not None
             self._caller = ProviderCaller(clear, authenticator, self._session, self._policy, self._breaker)
         return self._caller
+
+    async def _config(self, *, fresh: bool) -> ExecutorConfig | None:
+        # Read at most once a CONFIG_TTL_SECONDS per call path: a PATCH or a disable takes effect
+        # within that time, and a busy provider does not cost a store read per call.
+        now = time.monotonic()
+        if fresh or self._fetched is None or now - self._fetched[1] > CONFIG_TTL_SECONDS:
+            assert self._store is not None
+            self._fetched = (await self._store.executor_configs.get(self._id), now)
+        return self._fetched[0]
 
     async def call(self, request: CallRequest) -> CallResult:
         """Call the provider for one step."""

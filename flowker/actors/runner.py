@@ -89,17 +89,17 @@ class ExecutionRunner:
 
         ``None`` when there is nothing to run here: it is unknown, or another live supervisor holds it.
         """
-        execution = await self._store.executions.get(execution_id)
-        if execution is None or execution.is_terminal:
-            return execution.status if execution else None
         now = time.time()
-        if not await self._store.executions.claim(execution_id, self._owner, now + self._lease_seconds, now):
-            return None
-        self.holds_lease = True
-        # Re-read under the lease: the state may have moved while another runner held it.
+        claimed = await self._store.executions.claim(
+            execution_id, self._owner, now + self._lease_seconds, now
+        )
+        self.holds_lease = claimed
+        # Read under the lease: the state may have moved while another runner held it.
         execution = await self._store.executions.get(execution_id)
         if execution is None or execution.is_terminal:
             return execution.status if execution else None
+        if not claimed:
+            return None
         remaining = (datetime.fromisoformat(execution.deadline) - self._clock()).total_seconds()
         self._execution = execution
         try:

@@ -24,6 +24,7 @@ import ray
 
 from flowker.actors import factory
 from flowker.actors.caller import CallRequest, CallResult
+from flowker.actors.coalescer import Coalescer
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.faults import PausePoints
 from flowker.actors.runner import ExecutionRunner
@@ -48,7 +49,9 @@ class SupervisorActor:
         self._opening = asyncio.Lock()
         self._runs: dict[str, tuple[ExecutionRunner, asyncio.Task[object] | None]] = {}
         self._executors: dict[str, object] = {}
-        self._audit = factory.audit(config)
+        audit = factory.audit(config)
+        # Audit events of all the executions hosted here travel together: one Ray call per batch.
+        self._audit: Coalescer[AuditEvent] = Coalescer(lambda events: audit.append.remote(events))
         self._pauses = PausePoints(config.pause_points, config.data_dir)
         self._reconciler = asyncio.get_event_loop().create_task(self._reconcile_forever())
 
@@ -134,4 +137,4 @@ class SupervisorActor:
         return await handle.call.remote(request)  # type: ignore[attr-defined]
 
     async def _record(self, events: Sequence[AuditEvent]) -> None:
-        await self._audit.append.remote(list(events))
+        await self._audit.submit(events)

@@ -93,6 +93,11 @@ class _Turn:
         self.error: str | None = None
 
 
+def total_steps(definition: WorkflowDefinition) -> int:
+    """The number of non-trigger nodes: the steps a run may take (the original's ``totalSteps``)."""
+    return sum(1 for node in definition.nodes if node.type != NodeType.TRIGGER)
+
+
 class Interpreter:
     """Runs one workflow definition; holds no run state, so one instance serves any number of runs.
 

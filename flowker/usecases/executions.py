@@ -20,7 +20,7 @@ from typing import Any
 from flowker.clock import Clock, iso, utc_now
 from flowker.domain.audit import SYSTEM, Actor
 from flowker.domain.execution import Execution, request_hash
-from flowker.dsl.interpreter import Interpreter
+from flowker.dsl.interpreter import total_steps
 from flowker.dsl.model import WorkflowStatus
 from flowker.dsl.run_state import ExecutionStatus
 from flowker.errors import BadRequest, Conflict, NotFound, StateChanged, Unprocessable
@@ -85,7 +85,7 @@ class Executions:
             workflow=definition,
             idempotencyKey=key,
             requestHash=fingerprint,
-            totalSteps=Interpreter(definition).total_steps,
+            totalSteps=total_steps(definition),
             startedAt=iso(now),
             deadline=iso(now + self._timeout),
             startedBy=actor.to_dict(),
