@@ -1,9 +1,10 @@
 """One SQLite database file in WAL mode, shared safely by every Flowker process of one machine.
 
-All statements of a process run on one dedicated thread with one connection, so the event loop never
-blocks on disk and SQLite's connection is never shared between threads. Writes take the database
-lock up front (``BEGIN IMMEDIATE``), so a read-then-write inside one transaction cannot interleave
-with another process's write.
+Writes run on one dedicated thread with one connection, reads on another with its own, so the event
+loop never blocks on disk, no connection is shared between threads, and a read never waits behind a
+write that waits for another process's lock (WAL lets readers and a writer work at once). Writes take
+the database lock up front (``BEGIN IMMEDIATE``), so a read-then-write inside one transaction cannot
+interleave with another process's write.
 """
 
 from __future__ import annotations
@@ -73,21 +74,28 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowker-sqlite")
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowker-sqlite-read")
         self._conn: sqlite3.Connection | None = None
+        self._read_conn: sqlite3.Connection | None = None
         self._queue: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         """Open (creating the file and schema if needed)."""
         await self.run(self._open)
+        self._read_conn = await asyncio.get_running_loop().run_in_executor(self._reader, self._connect)
 
-    def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         # FULL: an acknowledged write survives a power loss, not only a process crash.
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self._connect()
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -110,8 +118,11 @@ class Database:
         return await asyncio.get_running_loop().run_in_executor(self._thread, work)
 
     async def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work(connection)`` outside any explicit transaction."""
-        return await self.run(lambda: work(self._connection()))
+        """Run ``work(connection)`` on the read connection, outside any explicit transaction."""
+        if self._read_conn is None:
+            raise RuntimeError("database is not open")
+        conn = self._read_conn
+        return await asyncio.get_running_loop().run_in_executor(self._reader, lambda: work(conn))
 
     async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work(connection)`` atomically: its changes are all kept, or none if it raises.
@@ -166,10 +177,14 @@ class Database:
         return self._conn
 
     async def close(self) -> None:
-        """Finish the writes under way, close the connection and stop the thread."""
+        """Finish the writes under way, close the connections and stop the threads."""
         if self._writer is not None:
             await self._writer
         if self._conn is not None:
             await self.run(self._conn.close)
             self._conn = None
+        if self._read_conn is not None:
+            await asyncio.get_running_loop().run_in_executor(self._reader, self._read_conn.close)
+            self._read_conn = None
         self._thread.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
