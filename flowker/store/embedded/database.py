@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -111,6 +112,8 @@ class Database:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        # From now on no busy handler on the write connection: _begin waits for the lock in finer steps.
+        conn.execute("PRAGMA busy_timeout = 0")
         self._conn = conn
 
     async def run(self, work: Callable[[], T]) -> T:
@@ -155,7 +158,7 @@ class Database:
     def _transaction(self, works: list[Callable[[sqlite3.Connection], Any]]) -> list[tuple[bool, Any]]:
         conn = self._connection()
         outcomes: list[tuple[bool, Any]] = []
-        conn.execute("BEGIN IMMEDIATE")
+        _begin(conn)
         try:
             for work in works:
                 conn.execute("SAVEPOINT work")
@@ -188,3 +191,22 @@ class Database:
             self._read_conn = None
         self._thread.shutdown(wait=True)
         self._reader.shutdown(wait=True)
+
+
+def _begin(conn: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE``, waiting for another process's write lock in short, growing sleeps.
+
+    SQLite's own busy handler sleeps up to 100 ms at a time, which showed as a long tail of start
+    latency when several processes write at once; these sleeps start at 0.2 ms and stop growing at 5 ms.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    delay = 0.0002
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.005)
