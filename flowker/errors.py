@@ -13,7 +13,6 @@ catalogue; codes the original lacks are added in free slots of the same ranges (
     ├── Conflict                409  duplicate name, lost check-and-set race
     ├── PayloadTooLarge         413
     ├── Unprocessable           422  operation not allowed in the entity's state
-    ├── Unavailable             503  a dependency is down
     └── InternalError           500  a bug; the message never carries details
 """
 
@@ -88,11 +87,6 @@ class PayloadTooLarge(FlowkerError):
 class Unprocessable(FlowkerError):
     status = 422
     default_code = "FLK-0401"
-
-
-class Unavailable(FlowkerError):
-    status = 503
-    default_code = "FLK-0801"
 
 
 class InternalError(FlowkerError):

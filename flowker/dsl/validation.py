@@ -27,7 +27,6 @@ MAX_CONDITION = 500
 SET_OUTPUT = "set_output"
 #: Raw Kazaam operations of the original: refused rather than silently ignored.
 UNSUPPORTED_EXECUTOR_KEYS = ("transforms",)
-CATALOG_KEYS = ("executorId", "providerConfigId")
 
 
 @dataclass(frozen=True)

@@ -109,8 +109,6 @@ class ExecutorConfigRepository(Protocol):
     async def delete(self, config: ExecutorConfig) -> None:
         """Delete if current and no active workflow uses it (422 FLK-0252 naming them otherwise)."""
 
-    async def used_by_active_workflows(self, config_id: str) -> list[WorkflowUsage]: ...
-
 
 class ExecutionRepository(Protocol):
     async def create_or_get(self, execution: Execution) -> tuple[Execution, bool]:
