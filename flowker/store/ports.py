@@ -109,6 +109,9 @@ class ExecutorConfigRepository(Protocol):
     async def delete(self, config: ExecutorConfig) -> None:
         """Delete if current and no active workflow uses it (422 FLK-0252 naming them otherwise)."""
 
+    async def used_by_active_workflows(self, config_id: str) -> list[WorkflowUsage]:
+        """The active workflows whose executor nodes name the configuration."""
+
 
 class ExecutionRepository(Protocol):
     async def create_or_get(self, execution: Execution) -> tuple[Execution, bool]:

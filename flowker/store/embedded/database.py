@@ -88,7 +88,7 @@ class Database:
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
+        _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
         # FULL: an acknowledged write survives a power loss, not only a process crash.
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -199,11 +199,20 @@ def _begin(conn: sqlite3.Connection) -> None:
     SQLite's own busy handler sleeps up to 100 ms at a time, which showed as a long tail of start
     latency when several processes write at once; these sleeps start at 0.2 ms and stop growing at 5 ms.
     """
+    _retry_locked(lambda: conn.execute("BEGIN IMMEDIATE"))
+
+
+def _retry_locked(statement: Callable[[], object]) -> None:
+    """Run ``statement`` until no other process holds the lock it needs (at most BUSY_TIMEOUT_SECONDS).
+
+    Also for switching to WAL: SQLite's busy handler does not cover that, and processes that open a
+    new file together would otherwise fail at random.
+    """
     deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
     delay = 0.0002
     while True:
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            statement()
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:

@@ -156,6 +156,8 @@ class EmbeddedExecutorConfigs:
 
         await self._db.write(remove)
 
+    async def used_by_active_workflows(self, config_id: str) -> list[WorkflowUsage]:
+        return await self._db.read(lambda conn: _usage(conn, config_id))
 
 
 class EmbeddedStore:
