@@ -21,6 +21,7 @@ from flowker.dsl.run_state import (
     StepRecord,
     StepStatus,
 )
+from tests.helpers.fixtures import compliance_workflow
 
 NOW = "2026-03-01T10:00:00.000000Z"
 CALLED_AT = "2026-03-01T10:00:01.000000Z"
@@ -129,97 +130,7 @@ def workflow(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> Workfl
 
 def compliance() -> WorkflowDefinition:
     """Section 9.2 of the reference: KYC, then AML and approval on low risk, else rejection."""
-    return WorkflowDefinition.model_validate(
-        {
-            "name": "Complex compliance workflow",
-            "metadata": {"team": "compliance", "version": "1.0"},
-            "nodes": [
-                {"id": "trigger-entry", "type": "trigger", "data": {"triggerId": "webhook"}},
-                {
-                    "id": "kyc-executor",
-                    "type": "executor",
-                    "name": "KYC Validation",
-                    "data": {
-                        "executorConfigId": "cfg-kyc",
-                        "endpointName": "validate",
-                        "inputMapping": [
-                            {
-                                "source": "workflow.customer.cpf",
-                                "target": "document",
-                                "required": True,
-                                "transformation": {
-                                    "type": "remove_characters",
-                                    "config": {"characters": ".-"},
-                                },
-                            },
-                            {
-                                "source": "workflow.customer.name",
-                                "target": "fullName",
-                                "transformation": {"type": "to_uppercase"},
-                            },
-                        ],
-                        "outputMapping": [
-                            {"source": "body.customerId", "target": "result.customerId"},
-                            {"source": "body.riskScore", "target": "result.riskScore"},
-                        ],
-                    },
-                },
-                {
-                    "id": "risk-check",
-                    "type": "conditional",
-                    "name": "Risk Assessment",
-                    "data": {"condition": "kyc-executor.result.riskScore < 50"},
-                },
-                {
-                    "id": "aml-executor",
-                    "type": "executor",
-                    "name": "AML Check",
-                    "data": {
-                        "executorConfigId": "cfg-aml",
-                        "endpointName": "check",
-                        "inputMapping": [
-                            {
-                                "source": "kyc-executor.result.customerId",
-                                "target": "customerId",
-                                "required": True,
-                            },
-                            {
-                                "source": "workflow.transaction.amount",
-                                "target": "transactionAmount",
-                                "required": True,
-                            },
-                        ],
-                        "outputMapping": [
-                            {"source": "body.amlStatus", "target": "result.amlStatus"},
-                            {"source": "body.referenceId", "target": "result.referenceId"},
-                        ],
-                    },
-                },
-                {
-                    "id": "approve-action",
-                    "type": "action",
-                    "name": "Approve Transaction",
-                    "data": {"actionType": "set_output", "output": {"decision": "approved"}},
-                },
-                {
-                    "id": "reject-action",
-                    "type": "action",
-                    "name": "Reject Transaction",
-                    "data": {
-                        "actionType": "set_output",
-                        "output": {"decision": "rejected", "reason": "high risk score"},
-                    },
-                },
-            ],
-            "edges": [
-                {"id": "e1", "source": "trigger-entry", "target": "kyc-executor"},
-                {"id": "e2", "source": "kyc-executor", "target": "risk-check"},
-                {"id": "e3", "source": "risk-check", "target": "aml-executor", "sourceHandle": "true"},
-                {"id": "e4", "source": "risk-check", "target": "reject-action", "sourceHandle": "false"},
-                {"id": "e5", "source": "aml-executor", "target": "approve-action"},
-            ],
-        }
-    )
+    return WorkflowDefinition.model_validate(compliance_workflow("cfg-kyc", "cfg-aml"))
 
 
 LOW_RISK = {"customer": {"cpf": "123.456.789-00", "name": "John Doe"}, "transaction": {"amount": 1500.50}}
