@@ -12,6 +12,8 @@ import asyncio
 import dataclasses
 import os
 import signal
+import sqlite3
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,6 +25,7 @@ from flowker.actors.faults import ARMED, PAUSE_DIR
 from flowker.actors.runtime import RayRuntime
 from flowker.cli import runtime_config
 from flowker.settings import Settings
+from flowker.store.embedded.store import DB_FILE
 from tests.helpers.audit import all_events
 from tests.helpers.client import ApiClient
 from tests.helpers.polling import eventually
@@ -213,3 +216,23 @@ async def test_kill_the_audit_actor_between_batches(
     await eventually(lambda: asyncio.sleep(0, provider.calls("/a")), bool)
     kill(await factory.audit(runtime.config).pid.remote())
     await check_recovered(api, provider, execution_id)
+
+
+@pytest.mark.parametrize("pause_point", ["before_call"])
+async def test_an_expired_lease_is_adopted(
+    api: ApiClient, provider: StubProvider, settings: Settings, runtime: RayRuntime, pause_point: str
+) -> None:
+    """A supervisor that stops renewing (here: stuck, its lease handed to a dead owner) loses the run."""
+    workflow_id, _ = await prepare(api, provider, settings)
+    execution_id = await start(api, workflow_id)
+    await paused_pid(settings, pause_point)
+    # The lease now belongs to a supervisor that no longer exists, and it has run out.
+    with sqlite3.connect(settings.data_dir / DB_FILE) as db:
+        db.execute(
+            "UPDATE executions SET lease_owner = 'ghost-supervisor', lease_expires = ? WHERE id = ?",
+            (time.time() - 1, execution_id),
+        )
+    await check_recovered(api, provider, execution_id)
+    with sqlite3.connect(settings.data_dir / DB_FILE) as db:
+        owner = db.execute("SELECT lease_owner FROM executions WHERE id = ?", (execution_id,)).fetchone()[0]
+    assert owner is None  # released when the adopting supervisor finished it
