@@ -55,6 +55,8 @@ EVENT_TYPES = (
     "EXECUTION_COMPLETED",
     "EXECUTION_FAILED",
     "EXECUTION_CANCELLED",
+    "EXECUTION_CANCEL_REQUESTED",
+    "EXECUTION_RESUMED",
     "PROVIDER_CALL_STARTED",
     "PROVIDER_CALL_COMPLETED",
     "PROVIDER_CALL_FAILED",
@@ -97,6 +99,33 @@ class AuditEvent:
     result: AuditResult = AuditResult.SUCCESS
     metadata: dict[str, Any] = field(default_factory=dict)
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form, kept in the store's outbox until the event is in the chain."""
+        return {
+            "eventId": self.event_id,
+            "eventType": self.event_type,
+            "action": self.action.value,
+            "result": self.result.value,
+            "resourceType": self.resource_type.value,
+            "resourceId": self.resource_id,
+            "actor": self.actor.to_dict(),
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditEvent:
+        """The event that :meth:`to_dict` produced ``data`` from."""
+        return cls(
+            event_id=data["eventId"],
+            event_type=data["eventType"],
+            action=AuditAction(data["action"]),
+            result=AuditResult(data["result"]),
+            resource_type=ResourceType(data["resourceType"]),
+            resource_id=data["resourceId"],
+            actor=Actor.from_dict(data["actor"]),
+            metadata=data["metadata"],
+        )
 
     def body(self, timestamp: str, sequence: int) -> dict[str, Any]:
         """The API fields of the event, hashes aside."""

@@ -39,6 +39,10 @@ class Execution(BaseModel):
     cancelRequested: bool = False
     #: Who asked for the run (an API key's id and address), for its EXECUTION_STARTED audit event.
     startedBy: dict[str, str] | None = None
+    #: Who asked for the cancel, once one was asked for.
+    cancelRequestedBy: dict[str, str] | None = None
+    #: How many times a runner took the execution up (1 unless a supervisor died or lost its lease).
+    attempts: int = Field(default=0, exclude=True)
     revision: int = Field(default=0, exclude=True)
 
     @property

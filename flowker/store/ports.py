@@ -4,6 +4,10 @@ in production, MongoDB. Nothing outside ``flowker/store`` imports a database dri
 Every write that depends on what was read is a check-and-set on the entity's ``revision``: a writer
 that lost a race gets :class:`~flowker.errors.StateChanged` (409 FLK-0350), never a silent overwrite.
 Uniqueness (names) is a constraint of the store, not a read before the write.
+
+Every write takes the audit ``events`` that describe it and commits them with the change, into an
+outbox that the audit writer drains into the hash chain (:meth:`AuditLog.staged`, :meth:`AuditLog.append`):
+a change and its audit event are kept together or not at all.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from flowker.domain.audit import AuditEvent
 from flowker.domain.execution import Execution
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.dsl.model import Workflow
@@ -72,26 +77,28 @@ class WorkflowUsage:
 
 
 class WorkflowRepository(Protocol):
-    async def create(self, workflow: Workflow) -> Workflow:
+    async def create(self, workflow: Workflow, events: Sequence[AuditEvent] = ()) -> Workflow:
         """Insert; :class:`Conflict` FLK-0101 when the name is taken."""
 
     async def get(self, workflow_id: str) -> Workflow | None: ...
 
     async def list(self, query: ListQuery) -> Page[Workflow]: ...
 
-    async def replace(self, workflow: Workflow, *, check_executors: bool = False) -> Workflow:
+    async def replace(
+        self, workflow: Workflow, events: Sequence[AuditEvent] = (), *, check_executors: bool = False
+    ) -> Workflow:
         """Write ``workflow`` if its ``revision`` is still current; return it with the next revision.
 
         ``check_executors`` (activation): in the same transaction, every executor configuration its
         nodes call must exist, be active and have the endpoint called, else :class:`StateChanged`.
         """
 
-    async def delete(self, workflow: Workflow) -> None:
+    async def delete(self, workflow: Workflow, events: Sequence[AuditEvent] = ()) -> None:
         """Delete if ``workflow.revision`` is still current."""
 
 
 class ExecutorConfigRepository(Protocol):
-    async def create(self, config: ExecutorConfig) -> ExecutorConfig:
+    async def create(self, config: ExecutorConfig, events: Sequence[AuditEvent] = ()) -> ExecutorConfig:
         """Insert; :class:`Conflict` FLK-0251 when the name is taken."""
 
     async def get(self, config_id: str) -> ExecutorConfig | None: ...
@@ -100,13 +107,13 @@ class ExecutorConfigRepository(Protocol):
 
     async def list(self, query: ListQuery) -> Page[ExecutorConfig]: ...
 
-    async def replace(self, config: ExecutorConfig) -> ExecutorConfig:
+    async def replace(self, config: ExecutorConfig, events: Sequence[AuditEvent] = ()) -> ExecutorConfig:
         """Write ``config`` if its ``revision`` is still current; return it with the next revision.
 
         Refused (422 FLK-0252) when it drops an endpoint that an active workflow calls.
         """
 
-    async def delete(self, config: ExecutorConfig) -> None:
+    async def delete(self, config: ExecutorConfig, events: Sequence[AuditEvent] = ()) -> None:
         """Delete if current and no active workflow uses it (422 FLK-0252 naming them otherwise)."""
 
     async def used_by_active_workflows(self, config_id: str) -> list[WorkflowUsage]:
@@ -123,20 +130,36 @@ class ExecutionRepository(Protocol):
 
     async def list(self, query: ExecutionQuery) -> Page[Execution]: ...
 
-    async def save(self, execution: Execution, steps: Sequence[StepRecord] = ()) -> Execution:
-        """Check-and-set write of the execution plus new step records, atomically.
+    async def save(
+        self,
+        execution: Execution,
+        steps: Sequence[StepRecord] = (),
+        events: Sequence[AuditEvent] = (),
+        *,
+        lease_owner: str | None = None,
+        now: float = 0.0,
+    ) -> Execution:
+        """Check-and-set write of the execution plus new step records and events, atomically.
 
-        :class:`StateChanged` when the revision is stale or a step number is already recorded.
+        :class:`StateChanged` when the revision is stale, a step number is already recorded, or (with
+        ``lease_owner``) that owner's lease is gone or expired at ``now``: a runner that lost its lease
+        can no longer commit a step.
         """
 
     async def steps(self, execution_id: str) -> list[StepRecord]: ...
 
-    async def request_cancel(self, execution_id: str) -> None: ...
+    async def request_cancel(
+        self, execution_id: str, requested_by: dict[str, str], events: Sequence[AuditEvent] = ()
+    ) -> bool:
+        """Raise the cancel flag of an unfinished, unflagged execution; ``False`` if nothing was written."""
 
     async def cancel_requested(self, execution_ids: Sequence[str]) -> set[str]: ...
 
     async def claim(self, execution_id: str, owner: str, expires: float, now: float) -> bool:
-        """Take the lease if it is free, expired or already ``owner``'s (a restarted owner resumes)."""
+        """Take the lease if it is free, expired or already ``owner``'s (a restarted owner resumes).
+
+        Counts an attempt (``Execution.attempts``) and moves the revision on, fencing out earlier runners.
+        """
 
     async def renew(self, owner: str, execution_ids: Sequence[str], expires: float) -> set[str]:
         """Extend ``owner``'s leases; return the ids it lost."""
@@ -148,8 +171,14 @@ class ExecutionRepository(Protocol):
 class AuditLog(Protocol):
     async def head(self) -> tuple[int, str | None]: ...
 
-    async def append(self, records: Sequence[dict[str, Any]]) -> None:
-        """Insert sealed records; :class:`StateChanged` when a sequence number is taken."""
+    async def staged(self, limit: int) -> list[AuditEvent]:
+        """The oldest events in the outbox, in the order their changes were committed."""
+
+    async def append(self, records: Sequence[dict[str, Any]], unstage: Sequence[str] = ()) -> None:
+        """Insert sealed records and drop ``unstage`` from the outbox, atomically.
+
+        :class:`StateChanged` when a sequence number is taken.
+        """
 
     async def sequences_of(self, event_ids: Sequence[str]) -> dict[str, int]:
         """Sequence numbers of the given events that are already stored."""

@@ -17,7 +17,7 @@ import pytest
 
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.dsl.model import Workflow, WorkflowStatus
-from flowker.errors import Conflict, StateChanged, Unprocessable
+from flowker.errors import ConfigError, Conflict, StateChanged, Unprocessable
 from flowker.store import ports
 from flowker.store.embedded import EmbeddedStore
 from flowker.store.embedded.store import DB_FILE, EmbeddedExecutorConfigs, EmbeddedWorkflows
@@ -578,3 +578,35 @@ async def test_closed_store_refuses_work(tmp_path: Path) -> None:
     await opened.close()
     with pytest.raises(RuntimeError):
         await opened.ping()
+
+
+async def test_a_file_of_schema_version_1_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
+    data_dir = tmp_path / "old"
+    first = await EmbeddedStore(data_dir).open()
+    workflow = await first.workflows.create(make_workflow())
+    await first.close()
+    # Make it the file a version-1 Flowker left: without the columns and the table version 2 added.
+    with sqlite3.connect(data_dir / DB_FILE) as db:
+        db.execute("ALTER TABLE executions DROP COLUMN attempts")
+        db.execute("ALTER TABLE executions DROP COLUMN cancel_requested_by")
+        db.execute("DROP TABLE audit_outbox")
+        db.execute("PRAGMA user_version = 1")
+
+    second = await EmbeddedStore(data_dir).open()
+    try:
+        assert await second.workflows.get(workflow.id) == workflow
+        assert await second.audit.staged(1) == []
+    finally:
+        await second.close()
+    columns = {row[1] for row in db_rows(data_dir, "PRAGMA table_info(executions)")}
+    assert {"attempts", "cancel_requested_by"} <= columns
+    assert db_rows(data_dir, "PRAGMA user_version") == [(2,)]
+
+
+async def test_a_file_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "newer"
+    await (await EmbeddedStore(data_dir).open()).close()
+    with sqlite3.connect(data_dir / DB_FILE) as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(ConfigError, match="schema version 99"):
+        await EmbeddedStore(data_dir).open()

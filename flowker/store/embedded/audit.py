@@ -11,7 +11,9 @@ from typing import Any
 
 import orjson
 
+from flowker.domain.audit import AuditEvent
 from flowker.errors import StateChanged
+from flowker.store.embedded import outbox
 from flowker.store.embedded.database import Database
 from flowker.store.ports import AuditQuery, Page
 
@@ -42,10 +44,18 @@ class EmbeddedAuditLog:
 
         return await self._db.read(read)
 
-    async def append(self, records: Sequence[dict[str, Any]]) -> None:
-        """Insert sealed records in one transaction; :class:`StateChanged` if any sequence is taken."""
+    async def staged(self, limit: int) -> list[AuditEvent]:
+        """The oldest events of the outbox (committed with their changes, not chained yet)."""
+        return await self._db.read(lambda conn: outbox.staged(conn, limit))
+
+    async def append(self, records: Sequence[dict[str, Any]], unstage: Sequence[str] = ()) -> None:
+        """Insert sealed records and remove ``unstage`` from the outbox, in one transaction.
+
+        :class:`StateChanged` if any sequence is taken (nothing is written then).
+        """
 
         def write(conn: sqlite3.Connection) -> None:
+            outbox.unstage(conn, unstage)
             try:
                 conn.executemany(
                     "INSERT INTO audit_events (sequence, event_id, event_type, action, result, resource_type,"

@@ -21,8 +21,8 @@ from flowker.errors import ConfigError
 
 T = TypeVar("T")
 
-#: Bumped with every change of the tables; a file of another version is refused, never misread.
-SCHEMA_VERSION = 1
+#: Bumped with every change of the tables; an older file is migrated (MIGRATIONS), a newer one refused.
+SCHEMA_VERSION = 2
 #: Writes committed together at most (group commit).
 MAX_BATCH = 500
 #: Seconds a writer waits for another process's transaction before giving up.
@@ -50,7 +50,8 @@ SCHEMA = (
         id TEXT PRIMARY KEY, workflow_id TEXT NOT NULL, status TEXT NOT NULL,
         idempotency_key TEXT NOT NULL UNIQUE, started_at TEXT NOT NULL, completed_at TEXT,
         cancel_requested INTEGER NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires REAL,
-        revision INTEGER NOT NULL, doc BLOB NOT NULL, workflow BLOB NOT NULL)""",
+        revision INTEGER NOT NULL, doc BLOB NOT NULL, workflow BLOB NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, cancel_requested_by BLOB)""",
     "CREATE INDEX IF NOT EXISTS executions_started ON executions (started_at, id)",
     "CREATE INDEX IF NOT EXISTS executions_completed ON executions (completed_at, id)",
     "CREATE INDEX IF NOT EXISTS executions_workflow ON executions (workflow_id, started_at)",
@@ -66,7 +67,18 @@ SCHEMA = (
         created_at TEXT NOT NULL, doc BLOB NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS audit_resource ON audit_events (resource_type, resource_id)",
     "CREATE INDEX IF NOT EXISTS audit_created ON audit_events (created_at)",
+    # Events committed with the change they describe, until the audit writer has chained them.
+    """CREATE TABLE IF NOT EXISTS audit_outbox (
+        position INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, doc BLOB NOT NULL)""",
 )
+
+#: Statements that bring a file of an older schema version to the next one, by the version they start from.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "ALTER TABLE executions ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE executions ADD COLUMN cancel_requested_by BLOB",
+    ),
+}
 
 
 class Database:
@@ -101,10 +113,14 @@ class Database:
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             empty = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
-            if not empty and version != SCHEMA_VERSION:
+            if not empty and version != SCHEMA_VERSION and version not in MIGRATIONS:
                 raise ConfigError(
                     f"{self.path} holds schema version {version}; this Flowker reads version {SCHEMA_VERSION}"
                 )
+            while not empty and version < SCHEMA_VERSION:
+                for statement in MIGRATIONS[version]:
+                    conn.execute(statement)
+                version += 1
             for statement in SCHEMA:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -86,9 +86,6 @@ class DocumentTable(Generic[M]):
             return Conflict(f"a {self.label} named {item.name!r} already exists", code=self.duplicate_code)
         return Conflict(f"{self.label} {item.id} already exists", code=self.duplicate_code)
 
-    async def create(self, item: M) -> M:
-        return await self.db.write(lambda conn: self.insert(conn, item))
-
     async def get(self, item_id: str) -> M | None:
         def read(conn: sqlite3.Connection) -> M | None:
             row = conn.execute(f"SELECT doc, revision FROM {self.table} WHERE id = ?", (item_id,)).fetchone()

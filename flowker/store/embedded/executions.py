@@ -12,18 +12,22 @@ from typing import Any
 
 import orjson
 
+from flowker.domain.audit import AuditEvent
 from flowker.domain.execution import Execution
 from flowker.dsl.run_state import StepRecord
 from flowker.errors import StateChanged
+from flowker.store.embedded import outbox
 from flowker.store.embedded.database import Database
 from flowker.store.ports import ExecutionQuery, Page
 
 _COLUMNS = {"startedAt": "started_at", "completedAt": "completed_at"}
 
 
-_SELECT = "SELECT doc, revision, cancel_requested, workflow FROM executions"
+_SELECT = "SELECT doc, revision, cancel_requested, workflow, attempts, cancel_requested_by FROM executions"
 _SAVE = """UPDATE executions SET status = ?, completed_at = ?, doc = ?, revision = revision + 1,
     lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END WHERE id = ? AND revision = ?"""
+#: The fence of a runner's write: it still holds the lease, and the lease has not expired.
+_FENCE = " AND lease_owner = ? AND lease_expires > ?"
 _ORPHANS = """SELECT id FROM executions WHERE status IN ('pending', 'running')
     AND (lease_owner = ? OR lease_expires < ? OR (lease_owner IS NULL AND started_at < ?))
     ORDER BY started_at LIMIT ?"""
@@ -36,6 +40,9 @@ def _load(row: tuple[Any, ...]) -> Execution:
     doc["revision"] = row[1]
     doc["cancelRequested"] = bool(row[2])
     doc["workflow"] = orjson.loads(row[3])
+    doc["attempts"] = row[4]
+    if row[5] is not None:
+        doc["cancelRequestedBy"] = orjson.loads(row[5])
     return Execution.model_validate(doc)
 
 
@@ -43,7 +50,9 @@ def _dump(execution: Execution) -> bytes:
     # The cancel flag lives in its own column: setting it must not race the runner's writes. The
     # workflow snapshot too: written once at the start, not again with every step.
     return orjson.dumps(
-        execution.model_dump(mode="json", exclude_none=True, exclude={"cancelRequested", "workflow"})
+        execution.model_dump(
+            mode="json", exclude_none=True, exclude={"cancelRequested", "cancelRequestedBy", "workflow"}
+        )
     )
 
 
@@ -114,8 +123,18 @@ class EmbeddedExecutions:
 
         return await self._db.read(read)
 
-    async def save(self, execution: Execution, steps: Sequence[StepRecord] = ()) -> Execution:
-        """Write ``execution`` (check-and-set on its revision) and insert ``steps``, in one transaction."""
+    async def save(
+        self,
+        execution: Execution,
+        steps: Sequence[StepRecord] = (),
+        events: Sequence[AuditEvent] = (),
+        *,
+        lease_owner: str | None = None,
+        now: float = 0.0,
+    ) -> Execution:
+        """Write ``execution`` (check-and-set on its revision), insert ``steps`` and stage ``events``,
+        in one transaction. With ``lease_owner``, also only while that owner's lease is unexpired at ``now``.
+        """
 
         def write(conn: sqlite3.Connection) -> Execution:
             try:
@@ -126,19 +145,20 @@ class EmbeddedExecutions:
             except sqlite3.IntegrityError:
                 raise StateChanged(f"execution {execution.id} (a step was already recorded)") from None
             # An execution that has ended holds no lease any more.
-            cursor = conn.execute(
-                _SAVE,
-                (
-                    execution.status.value,
-                    execution.completedAt,
-                    _dump(execution),
-                    execution.is_terminal,
-                    execution.id,
-                    execution.revision,
-                ),
+            params: tuple[Any, ...] = (
+                execution.status.value,
+                execution.completedAt,
+                _dump(execution),
+                execution.is_terminal,
+                execution.id,
+                execution.revision,
             )
-            if cursor.rowcount != 1:
+            sql = _SAVE
+            if lease_owner is not None:
+                sql, params = sql + _FENCE, (*params, lease_owner, now)
+            if conn.execute(sql, params).rowcount != 1:
                 raise StateChanged(f"execution {execution.id}")
+            outbox.stage(conn, events)
             return execution.model_copy(update={"revision": execution.revision + 1})
 
         return await self._db.write(write)
@@ -152,20 +172,36 @@ class EmbeddedExecutions:
 
         return await self._db.read(read)
 
-    async def request_cancel(self, execution_id: str) -> None:
-        """Raise the cancel flag (the runner stops before its next step)."""
-        await self._db.write(
-            lambda conn: conn.execute(
-                "UPDATE executions SET cancel_requested = 1 WHERE id = ?", (execution_id,)
+    async def request_cancel(
+        self, execution_id: str, requested_by: dict[str, str], events: Sequence[AuditEvent] = ()
+    ) -> bool:
+        """Raise the cancel flag of an unfinished execution (its runner stops before the next step) and
+        stage ``events``; ``False`` (nothing written) when it has ended meanwhile or is already flagged.
+        """
+
+        def write(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE executions SET cancel_requested = 1, cancel_requested_by = ? WHERE id = ?"
+                " AND cancel_requested = 0 AND status IN ('pending', 'running')",
+                (orjson.dumps(requested_by), execution_id),
             )
-        )
+            if cursor.rowcount != 1:
+                return False
+            outbox.stage(conn, events)
+            return True
+
+        return await self._db.write(write)
 
     async def claim(self, execution_id: str, owner: str, expires: float, now: float) -> bool:
-        """Take the lease of an unfinished execution if it is free, expired, or already ``owner``'s."""
+        """Take the lease of an unfinished execution if it is free, expired, or already ``owner``'s.
+
+        A claim counts an attempt and moves the revision on: a runner that held the execution before
+        (a supervisor that lost its lease) can no longer write it.
+        """
         cursor = await self._db.write(
             lambda conn: conn.execute(
-                "UPDATE executions SET lease_owner = ?, lease_expires = ? WHERE id = ?"
-                " AND status IN ('pending', 'running')"
+                "UPDATE executions SET lease_owner = ?, lease_expires = ?, attempts = attempts + 1,"
+                " revision = revision + 1 WHERE id = ? AND status IN ('pending', 'running')"
                 " AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires < ?)",
                 (owner, expires, execution_id, owner, now),
             )

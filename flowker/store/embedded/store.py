@@ -6,10 +6,12 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from flowker.domain.audit import AuditEvent
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.dsl.model import Workflow, WorkflowStatus
 from flowker.dsl.validation import executor_bindings
 from flowker.errors import StateChanged, Unprocessable
+from flowker.store.embedded import outbox
 from flowker.store.embedded.audit import EmbeddedAuditLog
 from flowker.store.embedded.database import Database
 from flowker.store.embedded.documents import DocumentTable
@@ -29,10 +31,11 @@ class EmbeddedWorkflows:
         )
         self._db = db
 
-    async def create(self, workflow: Workflow) -> Workflow:
+    async def create(self, workflow: Workflow, events: Sequence[AuditEvent] = ()) -> Workflow:
         def insert(conn: sqlite3.Connection) -> Workflow:
             stored = self._table.insert(conn, workflow)
             _write_refs(conn, workflow)
+            outbox.stage(conn, events)
             return stored
 
         return await self._db.write(insert)
@@ -43,12 +46,15 @@ class EmbeddedWorkflows:
     async def list(self, query: ListQuery) -> Page[Workflow]:
         return await self._table.list(query)
 
-    async def replace(self, workflow: Workflow, *, check_executors: bool = False) -> Workflow:
+    async def replace(
+        self, workflow: Workflow, events: Sequence[AuditEvent] = (), *, check_executors: bool = False
+    ) -> Workflow:
         def update(conn: sqlite3.Connection) -> Workflow:
             if check_executors:
                 self._check_bindings(conn, workflow)
             stored = self._table.update(conn, workflow)
             _write_refs(conn, workflow)
+            outbox.stage(conn, events)
             return stored
 
         return await self._db.write(update)
@@ -66,8 +72,12 @@ class EmbeddedWorkflows:
             ):
                 raise StateChanged(f"executor configuration {config_id}")
 
-    async def delete(self, workflow: Workflow) -> None:
-        await self._db.write(lambda conn: self._table.remove(conn, workflow))
+    async def delete(self, workflow: Workflow, events: Sequence[AuditEvent] = ()) -> None:
+        def remove(conn: sqlite3.Connection) -> None:
+            self._table.remove(conn, workflow)
+            outbox.stage(conn, events)
+
+        await self._db.write(remove)
 
 
 def _write_refs(conn: sqlite3.Connection, workflow: Workflow) -> None:
@@ -106,8 +116,13 @@ class EmbeddedExecutorConfigs:
         )
         self._db = db
 
-    async def create(self, config: ExecutorConfig) -> ExecutorConfig:
-        return await self._table.create(config)
+    async def create(self, config: ExecutorConfig, events: Sequence[AuditEvent] = ()) -> ExecutorConfig:
+        def insert(conn: sqlite3.Connection) -> ExecutorConfig:
+            stored = self._table.insert(conn, config)
+            outbox.stage(conn, events)
+            return stored
+
+        return await self._db.write(insert)
 
     async def get(self, config_id: str) -> ExecutorConfig | None:
         return await self._table.get(config_id)
@@ -129,7 +144,7 @@ class EmbeddedExecutorConfigs:
     async def list(self, query: ListQuery) -> Page[ExecutorConfig]:
         return await self._table.list(query)
 
-    async def replace(self, config: ExecutorConfig) -> ExecutorConfig:
+    async def replace(self, config: ExecutorConfig, events: Sequence[AuditEvent] = ()) -> ExecutorConfig:
         def update(conn: sqlite3.Connection) -> ExecutorConfig:
             kept = config.endpoint_names()
             for endpoint, workflow in _endpoints_in_use(conn, config.id).items():
@@ -139,11 +154,13 @@ class EmbeddedExecutorConfigs:
                         "deactivate it first",
                         code="FLK-0252",
                     )
-            return self._table.update(conn, config)
+            stored = self._table.update(conn, config)
+            outbox.stage(conn, events)
+            return stored
 
         return await self._db.write(update)
 
-    async def delete(self, config: ExecutorConfig) -> None:
+    async def delete(self, config: ExecutorConfig, events: Sequence[AuditEvent] = ()) -> None:
         def remove(conn: sqlite3.Connection) -> None:
             users = _usage(conn, config.id)
             if users:
@@ -153,6 +170,7 @@ class EmbeddedExecutorConfigs:
                     code="FLK-0252",
                 )
             self._table.remove(conn, config)
+            outbox.stage(conn, events)
 
         await self._db.write(remove)
 

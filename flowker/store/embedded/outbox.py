@@ -1,0 +1,35 @@
+"""The audit outbox: events written in the same transaction as the change they describe.
+
+A change and its audit event are committed together or not at all; the audit writer moves events from
+here into the hash chain (and deletes them here) in one transaction of its own, so that a crash between
+the two steps loses neither the change nor its event.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+import orjson
+
+from flowker.domain.audit import AuditEvent
+
+
+def stage(conn: sqlite3.Connection, events: Sequence[AuditEvent]) -> None:
+    """Add ``events`` to the outbox inside the caller's transaction (an event staged twice is kept once)."""
+    if events:
+        conn.executemany(
+            "INSERT OR IGNORE INTO audit_outbox (event_id, doc) VALUES (?, ?)",
+            [(event.event_id, orjson.dumps(event.to_dict())) for event in events],
+        )
+
+
+def staged(conn: sqlite3.Connection, limit: int) -> list[AuditEvent]:
+    """The oldest ``limit`` events not yet chained, in the order their changes were committed."""
+    rows = conn.execute("SELECT doc FROM audit_outbox ORDER BY position LIMIT ?", (limit,)).fetchall()
+    return [AuditEvent.from_dict(orjson.loads(row[0])) for row in rows]
+
+
+def unstage(conn: sqlite3.Connection, event_ids: Sequence[str]) -> None:
+    """Remove events that are in the chain now."""
+    conn.executemany("DELETE FROM audit_outbox WHERE event_id = ?", [(i,) for i in event_ids])
