@@ -29,6 +29,6 @@ def build_services(
         workflows=Workflows(store, runtime, clock),
         executor_configs=ExecutorConfigs(store, box, runtime, clock),
         executions=Executions(store, runtime, execution_timeout_seconds, clock),
-        audit=AuditTrail(store),
+        audit=AuditTrail(store, runtime),
         readiness={"store": store.ping, **(extra_checks or {})},
     )

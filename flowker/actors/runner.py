@@ -1,8 +1,20 @@
 """Drives one execution to its end: the Ray-free core that a supervisor actor hosts as an asyncio task.
 
 The interpreter decides; the runner carries its decisions out — provider calls (concurrently for
-parallel branches), the store write after every step, the audit events — and stops at the deadline
-or, when cancelled, before the next step.
+parallel branches), one store write after every step with the step's audit events in it, and the
+ending — and stops at the deadline or, when cancelled, before the next step.
+
+Safe by construction:
+
+- A run ends once. Whatever goes wrong inside it — a bug, a definition that does not compile, a step
+  that cannot be stored, a call that raised — ends it ``failed`` with a readable reason; it is never
+  left ``running`` for a supervisor to adopt and call the provider again. Only a lost lease (another
+  runner owns the execution now) leaves it, and only a run taken up too often (``MAX_RUN_ATTEMPTS``:
+  its process keeps dying) is given up.
+- Nothing is recorded that did not happen: a step's audit events are committed with the step, so a
+  result the store refused (a lost lease, a crash) is recorded nowhere; a call repeated after a crash
+  is recorded again, as a repeat, with the attempt that made it.
+- Every write is fenced by the lease: a runner whose lease expired or was taken cannot commit.
 """
 
 from __future__ import annotations
@@ -19,15 +31,23 @@ from typing import Any
 from flowker.actors.caller import CallRequest, CallResult
 from flowker.actors.faults import NO_PAUSES, PausePoints
 from flowker.clock import Clock, iso, utc_now
-from flowker.domain.audit import Actor, AuditAction, AuditEvent, AuditResult, ResourceType
+from flowker.domain.audit import SYSTEM, Actor, AuditAction, AuditEvent, AuditResult, ResourceType
+from flowker.domain.execution import Execution
 from flowker.dsl.interpreter import Decision, Interpreter, Outcome
 from flowker.dsl.run_state import ExecutionStatus, ExecutorCall, RunState
+from flowker.errors import StateChanged
 from flowker.store.ports import Store
+from flowker.usecases.outbox import publish
 
 log = logging.getLogger("flowker.runner")
 
 CallExecutor = Callable[[CallRequest], Awaitable[CallResult]]
-RecordAudit = Callable[[Sequence[AuditEvent]], Awaitable[None]]
+RecordAudit = Callable[[Sequence[AuditEvent]], Awaitable[object]]
+
+#: Times a run may be taken up (first start, then adoptions after crashes) before it is given up.
+MAX_RUN_ATTEMPTS = 5
+#: Longest reason kept from an unexpected exception's message.
+MAX_REASON_CHARS = 300
 
 _FINAL_EVENTS = {
     ExecutionStatus.COMPLETED: ("EXECUTION_COMPLETED", AuditAction.EXECUTE, AuditResult.SUCCESS),
@@ -43,6 +63,8 @@ class _Ending:
     outcome: Outcome
     decision: Decision | None = None
     events: list[AuditEvent] = dataclasses.field(default_factory=list)
+    #: Who ended it, when not the one who started it (a cancel's requester, the system giving up).
+    actor: Actor | None = None
 
 
 def call_idempotency_key(execution_id: str, node_id: str) -> str:
@@ -50,9 +72,23 @@ def call_idempotency_key(execution_id: str, node_id: str) -> str:
     return f"{execution_id}:{node_id}"
 
 
-def event_id(execution_id: str, event_type: str, step: int | None = None) -> str:
-    """A deterministic id, so that a resumed run re-appending an event does not duplicate it."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"flowker:{execution_id}:{event_type}:{step or 0}"))
+def event_id(execution_id: str, event_type: str, step: int | None = None, attempt: int = 1) -> str:
+    """A deterministic id: an event staged twice by one attempt is one event; another attempt's is new."""
+    suffix = "" if attempt <= 1 else f":{attempt}"
+    name = f"flowker:{execution_id}:{event_type}:{step or 0}{suffix}"
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+
+
+def describe(error: BaseException) -> str:
+    """An operator's reading of an unexpected exception: its class and the first line of its message."""
+    # An exception raised in another actor arrives wrapped (Ray's RayTaskError): name what was raised.
+    cause = getattr(error, "cause", None)
+    if isinstance(cause, BaseException):
+        error = cause
+    lines = str(error).strip().splitlines()
+    text = lines[0].strip() if lines else ""
+    reason = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 1] + "…"
 
 
 class ExecutionRunner:
@@ -68,6 +104,7 @@ class ExecutionRunner:
         lease_seconds: float,
         clock: Clock = utc_now,
         pauses: PausePoints = NO_PAUSES,
+        max_attempts: int = MAX_RUN_ATTEMPTS,
     ) -> None:
         self._store = store
         self._call = call_executor
@@ -76,6 +113,7 @@ class ExecutionRunner:
         self._lease_seconds = lease_seconds
         self._clock = clock
         self._pauses = pauses
+        self._max_attempts = max_attempts
         self._cancel = asyncio.Event()
         #: Whether this runner took the execution's lease (until then, there is none to renew).
         self.holds_lease = False
@@ -88,6 +126,9 @@ class ExecutionRunner:
         """Run (or resume) the execution; return its final status.
 
         ``None`` when there is nothing to run here: it is unknown, or another live supervisor holds it.
+
+        Raises:
+            StateChanged: The lease was lost: another runner owns the execution now.
         """
         now = time.time()
         claimed = await self._store.executions.claim(
@@ -100,26 +141,75 @@ class ExecutionRunner:
             return execution.status if execution else None
         if not claimed:
             return None
-        remaining = (datetime.fromisoformat(execution.deadline) - self._clock()).total_seconds()
         self._execution = execution
-        try:
-            async with asyncio.timeout(max(remaining, 0.0)):
-                ending = await self._drive(Interpreter(execution.workflow))
-        except TimeoutError:
-            ending = _Ending(Outcome(ExecutionStatus.FAILED, None, "execution timed out (deadline exceeded)"))
-        # Outside the deadline: an ending that has begun is written whole.
-        await self._persist(ending.decision, ending.events, outcome=ending.outcome)
+        self._starter = Actor.from_dict(execution.startedBy) if execution.startedBy else SYSTEM
+        ending = await self._guarded()
+        await self._end(ending)
         return ending.outcome.status
 
-    async def _drive(self, interpreter: Interpreter) -> _Ending:
+    async def _guarded(self) -> _Ending:
+        """Drive the run; whatever goes wrong but a lost lease becomes a failed ending."""
         execution = self._execution
-        if execution.cancelRequested:
-            return _Ending(Outcome(ExecutionStatus.CANCELLED, None, "cancelled before it started"))
+        if execution.attempts > self._max_attempts:
+            return _Ending(
+                Outcome(
+                    ExecutionStatus.FAILED,
+                    None,
+                    f"given up after {self._max_attempts} attempts to run it: its supervisor stopped"
+                    " each time before it ended",
+                ),
+                actor=SYSTEM,
+            )
+        remaining = (datetime.fromisoformat(execution.deadline) - self._clock()).total_seconds()
+        deadline = asyncio.timeout(max(remaining, 0.0))
+        try:
+            async with deadline:
+                return await self._drive()
+        except TimeoutError:
+            if not deadline.expired():
+                return self._unexpected(TimeoutError("an operation timed out"))
+            return _Ending(Outcome(ExecutionStatus.FAILED, None, "execution timed out (deadline exceeded)"))
+        except StateChanged:
+            raise
+        except Exception as exc:
+            return self._unexpected(exc)
+
+    def _unexpected(self, error: Exception) -> _Ending:
+        log.error("execution %s: unexpected error; it fails", self._execution.id, exc_info=error)
+        return _Ending(Outcome(ExecutionStatus.FAILED, None, f"internal error: {describe(error)}"))
+
+    async def _end(self, ending: _Ending) -> None:
+        """Write the ending (outside the deadline: an ending that has begun is written whole).
+
+        When the last decision cannot be written (a result that cannot be stored), the run still ends
+        ``failed``, from its last written state.
+        """
+        actor = ending.actor
+        if ending.outcome.status == ExecutionStatus.CANCELLED and actor is None:
+            current = await self._store.executions.get(self._execution.id)
+            requested = current.cancelRequestedBy if current else None
+            actor = Actor.from_dict(requested) if requested else SYSTEM
+        try:
+            await self._persist(ending.decision, ending.events, outcome=ending.outcome, actor=actor)
+        except StateChanged:
+            raise
+        except Exception as exc:
+            if ending.decision is None and not ending.events:
+                raise
+            log.error(
+                "execution %s: its ending cannot be written; it fails", self._execution.id, exc_info=exc
+            )
+            reason = f"internal error: the last step could not be recorded: {describe(exc)}"
+            await self._persist(None, [], outcome=Outcome(ExecutionStatus.FAILED, None, reason))
+
+    async def _drive(self) -> _Ending:
+        execution = self._execution
+        interpreter = Interpreter(execution.workflow)
         if execution.status == ExecutionStatus.PENDING:
+            if execution.cancelRequested:
+                return _Ending(Outcome(ExecutionStatus.CANCELLED, None, "cancelled before it started"))
             decision = interpreter.start(execution.inputData, iso(self._clock()))
             started = self._event("EXECUTION_STARTED", AuditAction.EXECUTE)
-            if execution.startedBy:
-                started = dataclasses.replace(started, actor=Actor.from_dict(execution.startedBy))
             if decision.outcome is not None:
                 return _Ending(decision.outcome, decision, [started])
             await self._persist(
@@ -128,37 +218,55 @@ class ExecutionRunner:
         else:
             state = RunState.from_dict(execution.runState or {})
             decision = Decision(state=state, steps=[], calls=interpreter.resume(state), outcome=None)
-            await self._audit(self._announce(decision.calls))
+            steps = ", ".join(str(call.step_number) for call in decision.calls)
+            if execution.cancelRequested:
+                # Not sent again: whether the calls in flight reached the provider is unknown.
+                reason = "cancelled" + (
+                    f"; the outcome of the call of step {steps} is unknown" if steps else ""
+                )
+                return _Ending(Outcome(ExecutionStatus.CANCELLED, None, reason))
+            resumed = self._event(
+                "EXECUTION_RESUMED",
+                AuditAction.EXECUTE,
+                metadata={"workflowId": execution.workflowId, "runAttempt": execution.attempts},
+                actor=SYSTEM,
+            )
+            await self._persist(None, [resumed, *self._announce(decision.calls, repeat=True)])
+        return await self._steps(interpreter, decision)
+
+    async def _steps(self, interpreter: Interpreter, decision: Decision) -> _Ending:
+        """Make the calls, apply their results, until the run has an outcome."""
         state = decision.state
+        pending = list(decision.calls)
         in_flight: dict[asyncio.Task[CallResult], tuple[ExecutorCall, str]] = {}
-        calls = list(decision.calls)
         try:
             while True:
-                if self._cancel.is_set():
-                    calls = []
-                    if not in_flight:
-                        return _Ending(Outcome(ExecutionStatus.CANCELLED, None, "cancelled"))
-                for call in calls:
+                # Every call written as started is made, even after a cancel: the cancel stops the
+                # next decision, not one already recorded.
+                for call in pending:
                     await self._pauses.reach("before_call", f"{self._execution.id}-{call.step_number}")
-                    call_task = asyncio.create_task(self._call(self._request(call)))
-                    in_flight[call_task] = (call, iso(self._clock()))
-                calls = []
-                waiter = asyncio.create_task(self._cancel.wait())
-                done, _ = await asyncio.wait([*in_flight, waiter], return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                for task in done:
-                    if task is waiter:
-                        continue
-                    call, started_at = in_flight.pop(task)  # type: ignore[arg-type]
+                    task = asyncio.create_task(self._call(self._request(call)))
+                    in_flight[task] = (call, iso(self._clock()))
+                pending = []
+                if not in_flight:
+                    raise RuntimeError("the run has no call in flight and no outcome")
+                # Once cancelled, only the calls are waited for: a set event would wake this at once.
+                cancelled = None if self._cancel.is_set() else asyncio.ensure_future(self._cancel.wait())
+                waiting = [*in_flight, *([cancelled] if cancelled else [])]
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if cancelled is not None:
+                    cancelled.cancel()
+                for task in in_flight.keys() & done:
+                    call, started_at = in_flight.pop(task)
                     await self._pauses.reach("after_call", f"{self._execution.id}-{call.step_number}")
                     decision, event = self._interpret(interpreter, state, call, started_at, task.result())
                     state = decision.state
                     if decision.outcome is not None:
                         return _Ending(decision.outcome, decision, [event])
-                    # The call's result and the next calls' start go to the chain before the state that
-                    # depends on them: one audit append and one store write per step.
+                    # The call's result and the next calls' start are committed with the state that
+                    # depends on them: one store write per step.
                     await self._persist(decision, [event, *self._announce(decision.calls)])
-                    calls.extend(decision.calls)
+                    pending.extend(decision.calls)
         finally:
             for task in in_flight:
                 task.cancel()
@@ -189,8 +297,11 @@ class ExecutionRunner:
         )
         return decision, self._call_event("PROVIDER_CALL_FAILED", call, AuditResult.FAILED, result)
 
-    def _announce(self, calls: Sequence[ExecutorCall]) -> list[AuditEvent]:
-        return [self._call_event("PROVIDER_CALL_STARTED", call, AuditResult.SUCCESS) for call in calls]
+    def _announce(self, calls: Sequence[ExecutorCall], *, repeat: bool = False) -> list[AuditEvent]:
+        return [
+            self._call_event("PROVIDER_CALL_STARTED", call, AuditResult.SUCCESS, repeat=repeat)
+            for call in calls
+        ]
 
     async def _persist(
         self,
@@ -199,12 +310,13 @@ class ExecutionRunner:
         *,
         status: ExecutionStatus | None = None,
         outcome: Outcome | None = None,
+        actor: Actor | None = None,
     ) -> None:
-        """Append ``events`` (and the final event of ``outcome``), then write the decision in one transaction.
+        """Write the decision and its events (and the final event of ``outcome``) in one transaction,
+        then hand the events to the audit writer.
 
-        Events go first: once the store says a step or the run ended, its audit record exists. A crash
-        in between makes a resumed run append the same events again, which the chain ignores (same ids).
-        The write is a check-and-set: a runner that is no longer the execution's stops here.
+        The write is a check-and-set fenced by the lease: a runner that is no longer the execution's
+        stops here (:class:`StateChanged`), and none of its events is recorded.
         """
         execution = self._execution
         update: dict[str, Any] = {}
@@ -218,18 +330,21 @@ class ExecutionRunner:
             metadata: dict[str, Any] = {"workflowId": execution.workflowId}
             if outcome.error_message:
                 metadata["error"] = outcome.error_message
-            events = [*events, self._event(event_type, action, result, metadata)]
+            events = [*events, self._event(event_type, action, result, metadata, actor=actor)]
             update.update(
                 status=outcome.status,
                 completedAt=iso(self._clock()),
                 finalOutput=outcome.final_output,
                 errorMessage=outcome.error_message,
             )
-        if events:
-            await self._audit(events)
         self._execution = await self._store.executions.save(
-            execution.model_copy(update=update), decision.steps if decision else ()
+            execution.model_copy(update=update),
+            decision.steps if decision else (),
+            events,
+            lease_owner=self._owner,
+            now=time.time(),
         )
+        await publish(self._audit, events)
 
     def _request(self, call: ExecutorCall) -> CallRequest:
         return CallRequest(
@@ -247,19 +362,29 @@ class ExecutionRunner:
         result: AuditResult = AuditResult.SUCCESS,
         metadata: dict[str, Any] | None = None,
         step: int | None = None,
+        actor: Actor | None = None,
     ) -> AuditEvent:
+        execution: Execution = self._execution
         return AuditEvent(
-            event_id=event_id(self._execution.id, event_type, step),
+            event_id=event_id(execution.id, event_type, step, execution.attempts),
             event_type=event_type,
             action=action,
             result=result,
             resource_type=ResourceType.EXECUTION,
-            resource_id=self._execution.id,
-            metadata=metadata or {"workflowId": self._execution.workflowId},
+            resource_id=execution.id,
+            # Events about the run carry who started it; the system's own actions say so.
+            actor=actor or self._starter,
+            metadata=metadata or {"workflowId": execution.workflowId},
         )
 
     def _call_event(
-        self, event_type: str, call: ExecutorCall, result: AuditResult, outcome: CallResult | None = None
+        self,
+        event_type: str,
+        call: ExecutorCall,
+        result: AuditResult,
+        outcome: CallResult | None = None,
+        *,
+        repeat: bool = False,
     ) -> AuditEvent:
         metadata: dict[str, Any] = {
             "workflowId": self._execution.workflowId,
@@ -267,7 +392,12 @@ class ExecutionRunner:
             "stepNumber": call.step_number,
             "executorConfigId": call.executor_config_id,
             "endpointName": call.endpoint_name,
+            "runAttempt": max(self._execution.attempts, 1),
         }
+        if repeat:
+            # Sent again after its supervisor stopped mid-call, with the same Idempotency-Key: the
+            # provider may have received the first one.
+            metadata["repeat"] = True
         if outcome is not None:
             metadata["attempts"] = outcome.attempts
             metadata["durationMs"] = outcome.duration_ms

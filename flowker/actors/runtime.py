@@ -31,9 +31,16 @@ class RayRuntime:
         self._runs: dict[str, asyncio.Future[None]] = {}
 
     def start_pool(self) -> None:
-        """Create the supervisors (idempotent); they resume at once what a previous run left unfinished."""
+        """Create the supervisors and the audit actor (idempotent): the supervisors resume at once what
+        a previous run left unfinished, the audit actor chains what it left in the outbox."""
         if not self._supervisors:
+            self._audit_actor()
             self._supervisors = [factory.supervisor(self.config, i) for i in range(self.config.supervisors)]
+
+    def _audit_actor(self) -> Any:
+        if self._audit is None:
+            self._audit = factory.audit(self.config)
+        return self._audit
 
     def _supervisor(self, execution_id: str) -> Any:
         self.start_pool()
@@ -71,9 +78,11 @@ class RayRuntime:
 
     async def record(self, events: Sequence[AuditEvent]) -> None:
         """Append audit events; returns once they are durable in the chain."""
-        if self._audit is None:
-            self._audit = factory.audit(self.config)
-        await self._audit.append.remote(list(events))
+        await self._audit_actor().append.remote(list(events))
+
+    async def drain(self) -> None:
+        """Have the audit actor chain what waits in the outbox."""
+        await self._audit_actor().drain.remote()
 
     async def test_executor(self, executor_config_id: str) -> dict[str, Any]:
         """Run the connectivity test in the configuration's executor actor."""

@@ -5,9 +5,13 @@ transaction), so load raises throughput instead of queueing transactions. Sequen
 previous hash are computed inside one task only, which keeps the chain linear even though callers'
 requests arrive in any order.
 
+Every batch also drains the store's outbox — the events committed with the changes they describe —
+oldest first, so that the chain follows the order in which changes were committed, and an event whose
+change was committed is chained even when the call that should have brought it here was lost.
+
 Appending is idempotent by event id: an event already in the chain (a caller retrying after its
-answer was lost with a crashed actor, a resumed execution repeating a step) keeps its first place
-and is not written again.
+answer was lost with a crashed actor, an event that came both through a call and the outbox) keeps
+its first place and is not written again.
 """
 
 from __future__ import annotations
@@ -56,6 +60,16 @@ class Sequencer:
         """Chain and store ``events`` in order; return their sequence numbers once durable."""
         if not events:
             return []
+        return await self._enqueue(events)
+
+    async def drain(self) -> None:
+        """Chain whatever waits in the outbox."""
+        while True:
+            await self._enqueue(())
+            if not await self._log.staged(1):
+                return
+
+    async def _enqueue(self, events: Sequence[AuditEvent]) -> list[int]:
         request = _Request(events)
         self._queue.append(request)
         if self._writer is None or self._writer.done():
@@ -78,14 +92,16 @@ class Sequencer:
                 if self._head is None or attempt:
                     # A restarted writer, or one that lost a race, continues from what is stored.
                     self._head = await self._log.head()
+                staged = await self._log.staged(MAX_BATCH)
+                unstage = [event.event_id for event in staged]
                 known = await self._log.sequences_of(
-                    list({event.event_id for request in batch for event in request.events})
+                    list({*unstage, *(event.event_id for request in batch for event in request.events)})
                 )
-                records, numbers = self._chain(batch, known)
-                if records:
-                    batch_key = str(records[0]["sequence"])
+                records, numbers = self._chain(staged, batch, known)
+                if records or unstage:
+                    batch_key = str(records[0]["sequence"]) if records else "outbox"
                     await self._pauses.reach("audit_before_write", batch_key)
-                    await self._log.append(records)
+                    await self._log.append(records, unstage)
                     await self._pauses.reach("audit_after_write", batch_key)
             except StateChanged:
                 # Another writer appended first (only during a handover between two audit actors).
@@ -110,23 +126,20 @@ class Sequencer:
                 request.done.set_exception(error)
 
     def _chain(
-        self, batch: list[_Request], known: dict[str, int]
+        self, staged: list[AuditEvent], batch: list[_Request], known: dict[str, int]
     ) -> tuple[list[dict[str, Any]], list[list[int]]]:
+        """Seal the staged events, then the batch's, skipping those already placed."""
         assert self._head is not None
         sequence, previous = self._head
         timestamp = iso(self._clock())
         records: list[dict[str, Any]] = []
-        numbers: list[list[int]] = []
         placed = dict(known)
-        for request in batch:
-            mine: list[int] = []
-            for event in request.events:
-                if event.event_id not in placed:
-                    sequence += 1
-                    record = seal(event.body(timestamp, sequence), previous)
-                    previous = record["hash"]
-                    records.append(record)
-                    placed[event.event_id] = sequence
-                mine.append(placed[event.event_id])
-            numbers.append(mine)
+        for event in [*staged, *(event for request in batch for event in request.events)]:
+            if event.event_id not in placed:
+                sequence += 1
+                record = seal(event.body(timestamp, sequence), previous)
+                previous = record["hash"]
+                records.append(record)
+                placed[event.event_id] = sequence
+        numbers = [[placed[event.event_id] for event in request.events] for request in batch]
         return records, numbers

@@ -47,7 +47,7 @@ class SupervisorActor:
         self._owner = config.name(f"supervisor-{index}")
         self._store: EmbeddedStore | None = None
         self._opening = asyncio.Lock()
-        self._runs: dict[str, tuple[ExecutionRunner, asyncio.Task[object] | None]] = {}
+        self._runs: dict[str, tuple[ExecutionRunner | None, asyncio.Task[object] | None]] = {}
         self._executors: dict[str, object] = {}
         audit = factory.audit(config)
         # Audit events of all the executions hosted here travel together: one Ray call per batch.
@@ -65,21 +65,30 @@ class SupervisorActor:
         """Run the execution to its end (or resume it); return its final status."""
         if execution_id in self._runs:
             return None
-        runner = ExecutionRunner(
-            await self._opened(),
-            self._call,
-            self._record,
-            owner=self._owner,
-            lease_seconds=self._config.lease_seconds,
-            pauses=self._pauses,
-        )
-        self._runs[execution_id] = (runner, asyncio.current_task())
+        # Registered before the first await: two calls for one execution (a hand-over and an adoption
+        # arriving together) never both drive it.
+        self._runs[execution_id] = (None, asyncio.current_task())
         try:
+            runner = ExecutionRunner(
+                await self._opened(),
+                self._call,
+                self._record,
+                owner=self._owner,
+                lease_seconds=self._config.lease_seconds,
+                pauses=self._pauses,
+            )
+            self._runs[execution_id] = (runner, asyncio.current_task())
             status = await runner.run(execution_id)
         except (StateChanged, asyncio.CancelledError):
-            # Someone else wrote the execution (a cancel of a pending run, a supervisor that adopted it
-            # after this one lost its lease): it is not ours any more.
+            # Someone else wrote the execution (a supervisor that adopted it after this one lost its
+            # lease): it is not ours any more.
             log.info("execution %s changed under its runner; leaving it", execution_id)
+            return None
+        except Exception:
+            # The runner ends every run it can; this is a run whose ending could not even be written
+            # (the store is failing). It is taken up again once the store answers, as after a crash,
+            # at most MAX_RUN_ATTEMPTS times.
+            log.exception("execution %s: its ending could not be written", execution_id)
             return None
         finally:
             del self._runs[execution_id]
@@ -88,7 +97,7 @@ class SupervisorActor:
     async def cancel(self, execution_id: str) -> bool:
         """Ask a hosted execution to stop before its next step; ``False`` when it is not hosted here."""
         hosted = self._runs.get(execution_id)
-        if hosted is not None:
+        if hosted is not None and hosted[0] is not None:
             hosted[0].cancel()
         return hosted is not None
 
@@ -112,7 +121,11 @@ class SupervisorActor:
     async def _reconcile(self) -> None:
         store = await self._opened()
         hosted = list(self._runs)
-        leased = [execution_id for execution_id in hosted if self._runs[execution_id][0].holds_lease]
+        leased = [
+            execution_id
+            for execution_id, (runner, _task) in list(self._runs.items())
+            if runner is not None and runner.holds_lease
+        ]
         lost = await store.executions.renew(self._owner, leased, time.time() + self._config.lease_seconds)
         for execution_id in lost:
             _runner, task = self._runs.get(execution_id, (None, None))

@@ -48,7 +48,7 @@ class Outcome:
     """How a run ended.
 
     Attributes:
-        status: ``COMPLETED`` or ``FAILED``.
+        status: ``COMPLETED``, ``FAILED`` or (a halted run that left work undone) ``CANCELLED``.
         final_output: For a completed run, the last ``set_output`` value, else the whole context.
         error_message: For a failed run, ``node "<id>": <why>`` or ``edge "<id>": <why>``.
     """
@@ -206,7 +206,8 @@ class Interpreter:
             executed_at: When the call started.
             duration_ms: How long it took, retries included.
             now: The current time, for the steps that finish in this decision.
-            halt: Record the step but start nothing after it (the run is being cancelled).
+            halt: Record the step but run nothing after it (the run is being cancelled): the decision
+                ends the run ``cancelled`` once no call is in flight, or ``completed`` if nothing was left.
 
         Raises:
             UnexpectedResult: ``node_id`` has no call in flight in ``state``.
@@ -261,14 +262,19 @@ class Interpreter:
     def _advance(self, turn: _Turn, halt: bool = False) -> Decision:
         """Run or skip ready nodes, the first in definition order each time, until none is ready.
 
-        ``halt``: run nothing; the decision has no outcome unless a step failed.
+        ``halt`` (the run is being cancelled): run nothing more. Once no call is in flight, the run is
+        ``cancelled`` if a node was left that would have run, and ``completed`` if nothing was left.
         """
         state = turn.state
-        while turn.error is None and not halt:
+        left_undone = False
+        while turn.error is None:
             node_id = next((n for n in self._nodes if self._ready(state, n)), None)
             if node_id is None:
                 break
             if any(state.edges[edge.id] for edge in self._incoming[node_id]):
+                if halt:
+                    left_undone = True
+                    break
                 self._run(turn, node_id)
             else:
                 state.nodes[node_id] = NodeState.SKIPPED
@@ -278,8 +284,10 @@ class Interpreter:
                 state.nodes[node_id] = NodeState.CANCELLED
             state.running.clear()
             return Decision(state, turn.steps, [], Outcome(ExecutionStatus.FAILED, None, turn.error))
-        if state.running or halt:
+        if state.running:
             return Decision(state, turn.steps, turn.calls, None)
+        if left_undone:
+            return Decision(state, turn.steps, [], Outcome(ExecutionStatus.CANCELLED, None, "cancelled"))
         final = state.final_output if state.has_final_output else state.context
         return Decision(state, turn.steps, [], Outcome(ExecutionStatus.COMPLETED, copy.deepcopy(final), None))
 

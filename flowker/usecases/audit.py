@@ -12,22 +12,35 @@ from flowker.clock import iso
 from flowker.domain.audit import EVENT_TYPES, AuditAction, AuditResult, ResourceType, verify
 from flowker.errors import BadRequest, NotFound
 from flowker.store.ports import AuditQuery, Page, Store
+from flowker.usecases.outbox import settle
+from flowker.usecases.ports import AuditSink
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
 
 class AuditTrail:
-    def __init__(self, store: Store) -> None:
+    """Reads of the trail; each first has the outbox drained, so that every committed change shows."""
+
+    def __init__(self, store: Store, runtime: AuditSink) -> None:
         self._store = store
+        self._runtime = runtime
+
+    async def _settle(self) -> None:
+        # Changes are committed with their events before those are chained; a reader who saw a change
+        # must find its event. Costs one local read when nothing is waiting, as when idle.
+        if await self._store.audit.staged(1):
+            await settle(self._runtime.drain)
 
     async def list(self, params: Mapping[str, str]) -> tuple[Page[dict[str, Any]], AuditQuery]:
         """One page of events, newest first unless ``sortOrder=ASC``."""
         query = parse_audit_query(params)
+        await self._settle()
         return await self._store.audit.list(query), query
 
     async def get(self, event_id: str) -> dict[str, Any]:
         """One event, or 404 FLK-0600."""
+        await self._settle()
         record = await self._store.audit.get(event_id)
         if record is None:
             raise NotFound(f"audit event {event_id} not found", code="FLK-0600")

@@ -18,13 +18,14 @@ from datetime import timedelta
 from typing import Any
 
 from flowker.clock import Clock, iso, utc_now
-from flowker.domain.audit import SYSTEM, Actor
+from flowker.domain.audit import SYSTEM, Actor, AuditAction, AuditEvent, ResourceType
 from flowker.domain.execution import Execution, request_hash
 from flowker.dsl.interpreter import total_steps
 from flowker.dsl.model import WorkflowStatus
 from flowker.dsl.run_state import ExecutionStatus
 from flowker.errors import BadRequest, Conflict, NotFound, StateChanged, Unprocessable
 from flowker.store.ports import ExecutionQuery, Page, Store
+from flowker.usecases.outbox import publish
 from flowker.usecases.pagination import parse_page, parse_status
 from flowker.usecases.ports import Runtime
 
@@ -152,12 +153,16 @@ class Executions:
             out["errorMessage"] = execution.errorMessage
         return out
 
-    async def cancel(self, execution_id: str) -> Execution:
-        """Stop the execution before its next step. A pending one is cancelled at once."""
+    async def cancel(self, execution_id: str, actor: Actor = SYSTEM) -> Execution:
+        """Stop the execution before its next step; a pending one is cancelled at once.
+
+        Audited with who asked: ``EXECUTION_CANCELLED`` for a pending execution, else
+        ``EXECUTION_CANCEL_REQUESTED`` now and the run's own ending later (which may be ``completed``
+        when its last step was already in flight).
+        """
         execution = await self.get(execution_id)
         if execution.is_terminal:
-            raise Unprocessable(f"execution already {execution.status.value}", code="FLK-0510")
-        await self._store.executions.request_cancel(execution_id)
+            raise _already_ended(execution)
         if execution.status == ExecutionStatus.PENDING:
             cancelled = execution.model_copy(
                 update={
@@ -166,12 +171,44 @@ class Executions:
                     "errorMessage": "cancelled before it started",
                 }
             )
+            event = _execution_event(execution, "EXECUTION_CANCELLED", actor, "cancelled before it started")
             try:
-                return await self._store.executions.save(cancelled)
+                saved = await self._store.executions.save(cancelled, events=[event])
             except StateChanged:
-                pass  # its supervisor started it meanwhile; it sees the flag before its next step
+                pass  # its supervisor took it up meanwhile: it is running, so ask its runner
+            else:
+                await publish(self._runtime.record, [event])
+                return saved
+        requested = _execution_event(execution, "EXECUTION_CANCEL_REQUESTED", actor)
+        if await self._store.executions.request_cancel(execution_id, actor.to_dict(), [requested]):
+            await publish(self._runtime.record, [requested])
+        else:
+            current = await self.get(execution_id)
+            if current.is_terminal:
+                raise _already_ended(current)
+            # Else a cancel was already asked for: asking again changes nothing.
         await self._runtime.cancel(execution_id)
         return await self.get(execution_id)
+
+
+def _already_ended(execution: Execution) -> Unprocessable:
+    return Unprocessable(f"execution already {execution.status.value}", code="FLK-0510")
+
+
+def _execution_event(
+    execution: Execution, event_type: str, actor: Actor, error: str | None = None
+) -> AuditEvent:
+    metadata: dict[str, Any] = {"workflowId": execution.workflowId}
+    if error:
+        metadata["error"] = error
+    return AuditEvent(
+        event_type=event_type,
+        action=AuditAction.CANCEL,
+        resource_type=ResourceType.EXECUTION,
+        resource_id=execution.id,
+        actor=actor,
+        metadata=metadata,
+    )
 
 
 def parse_execution_query(params: Mapping[str, str]) -> ExecutionQuery:

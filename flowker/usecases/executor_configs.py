@@ -23,6 +23,7 @@ from flowker.domain.metadata import check_metadata
 from flowker.errors import BadRequest, NotFound, StateChanged, Unprocessable
 from flowker.secretbox import SecretBox
 from flowker.store.ports import ListQuery, Page, Store
+from flowker.usecases.outbox import publish
 from flowker.usecases.ports import Runtime
 
 TOGGLE_EVENTS = {
@@ -45,23 +46,15 @@ class ExecutorConfigs:
         self._runtime = runtime
         self._clock = clock
 
-    async def _record(
-        self, event_type: str, action: AuditAction, config: ExecutorConfig, actor: Actor
-    ) -> None:
-        await self._runtime.record(
-            [
-                AuditEvent(
-                    event_type=event_type,
-                    action=action,
-                    resource_type=ResourceType.EXECUTOR_CONFIG,
-                    resource_id=config.id,
-                    actor=actor,
-                    metadata={
-                        "executorConfig.name": config.name,
-                        "executorConfig.status": config.status.value,
-                    },
-                )
-            ]
+    @staticmethod
+    def _event(event_type: str, action: AuditAction, config: ExecutorConfig, actor: Actor) -> AuditEvent:
+        return AuditEvent(
+            event_type=event_type,
+            action=action,
+            resource_type=ResourceType.EXECUTOR_CONFIG,
+            resource_id=config.id,
+            actor=actor,
+            metadata={"executorConfig.name": config.name, "executorConfig.status": config.status.value},
         )
 
     async def create(self, body: ExecutorConfigInput, actor: Actor = SYSTEM) -> ExecutorConfig:
@@ -73,8 +66,9 @@ class ExecutorConfigs:
         config = ExecutorConfig(
             **fields, id=str(uuid.uuid4()), status=ExecutorStatus.ACTIVE, createdAt=now, updatedAt=now
         )
-        created = await self._store.executor_configs.create(config)
-        await self._record("EXECUTOR_CONFIG_CREATED", AuditAction.CREATE, created, actor)
+        event = self._event("EXECUTOR_CONFIG_CREATED", AuditAction.CREATE, config, actor)
+        created = await self._store.executor_configs.create(config, [event])
+        await publish(self._runtime.record, [event])
         return created
 
     async def get(self, config_id: str) -> ExecutorConfig:
@@ -103,15 +97,17 @@ class ExecutorConfigs:
                 _checked_authentication(patch), self._box, previous=current.authentication
             )
         updated = current.model_copy(update={**fields, "updatedAt": iso(self._clock())})
-        stored = await self._store.executor_configs.replace(updated)
-        await self._record("EXECUTOR_CONFIG_UPDATED", AuditAction.UPDATE, stored, actor)
+        event = self._event("EXECUTOR_CONFIG_UPDATED", AuditAction.UPDATE, updated, actor)
+        stored = await self._store.executor_configs.replace(updated, [event])
+        await publish(self._runtime.record, [event])
         return stored
 
     async def delete(self, config_id: str, actor: Actor = SYSTEM) -> None:
         """Delete, unless an active workflow uses it (422 FLK-0252)."""
         current = await self.get(config_id)
-        await self._store.executor_configs.delete(current)
-        await self._record("EXECUTOR_CONFIG_DELETED", AuditAction.DELETE, current, actor)
+        event = self._event("EXECUTOR_CONFIG_DELETED", AuditAction.DELETE, current, actor)
+        await self._store.executor_configs.delete(current, [event])
+        await publish(self._runtime.record, [event])
 
     async def toggle(self, config_id: str, action: str, actor: Actor = SYSTEM) -> ExecutorConfig:
         """``disable`` an active configuration or ``enable`` a disabled one (else 422 FLK-0252)."""
@@ -122,9 +118,9 @@ class ExecutorConfigs:
                 f"cannot {action} an executor configuration that is {current.status.value}", code="FLK-0252"
             )
         updated = current.model_copy(update={"status": target, "updatedAt": iso(self._clock())})
-        stored = await self._store.executor_configs.replace(updated)
-        event_type, audit_action = TOGGLE_EVENTS[action]
-        await self._record(event_type, audit_action, stored, actor)
+        event = self._event(*TOGGLE_EVENTS[action], updated, actor)
+        stored = await self._store.executor_configs.replace(updated, [event])
+        await publish(self._runtime.record, [event])
         return stored
 
     async def test(self, config_id: str) -> dict[str, Any]:

@@ -12,6 +12,9 @@ class AuditSink(Protocol):
     async def record(self, events: Sequence[AuditEvent]) -> None:
         """Append events to the audit chain; return once they are durable."""
 
+    async def drain(self) -> None:
+        """Chain the events that wait in the store's outbox; return once they are durable."""
+
 
 class Runtime(AuditSink, Protocol):
     async def start(self, execution_id: str) -> None:

@@ -21,6 +21,7 @@ from flowker.dsl.model import Workflow, WorkflowDefinition, WorkflowStatus
 from flowker.dsl.validation import ExecutorRef, check_activation, check_draft, executor_config_ids
 from flowker.errors import NotFound, Unprocessable
 from flowker.store.ports import ListQuery, Page, Store
+from flowker.usecases.outbox import publish
 from flowker.usecases.ports import AuditSink
 
 #: (from, action) -> to. Anything else is 422 FLK-0102.
@@ -45,18 +46,15 @@ class Workflows:
         self._audit = audit
         self._clock = clock
 
-    async def _record(self, event_type: str, action: AuditAction, workflow: Workflow, actor: Actor) -> None:
-        await self._audit.record(
-            [
-                AuditEvent(
-                    event_type=event_type,
-                    action=action,
-                    resource_type=ResourceType.WORKFLOW,
-                    resource_id=workflow.id,
-                    actor=actor,
-                    metadata={"workflow.name": workflow.name, "workflow.status": workflow.status.value},
-                )
-            ]
+    @staticmethod
+    def _event(event_type: str, action: AuditAction, workflow: Workflow, actor: Actor) -> AuditEvent:
+        return AuditEvent(
+            event_type=event_type,
+            action=action,
+            resource_type=ResourceType.WORKFLOW,
+            resource_id=workflow.id,
+            actor=actor,
+            metadata={"workflow.name": workflow.name, "workflow.status": workflow.status.value},
         )
 
     async def create(self, definition: WorkflowDefinition, actor: Actor = SYSTEM) -> Workflow:
@@ -67,8 +65,9 @@ class Workflows:
         workflow = _with_definition(
             definition, id=str(uuid.uuid4()), status=WorkflowStatus.DRAFT, createdAt=now, updatedAt=now
         )
-        created = await self._store.workflows.create(workflow)
-        await self._record("WORKFLOW_CREATED", AuditAction.CREATE, created, actor)
+        event = self._event("WORKFLOW_CREATED", AuditAction.CREATE, workflow, actor)
+        created = await self._store.workflows.create(workflow, [event])
+        await publish(self._audit.record, [event])
         return created
 
     async def get(self, workflow_id: str) -> Workflow:
@@ -102,8 +101,9 @@ class Workflows:
             updatedAt=iso(self._clock()),
             revision=current.revision,
         )
-        replaced = await self._store.workflows.replace(updated)
-        await self._record("WORKFLOW_UPDATED", AuditAction.UPDATE, replaced, actor)
+        event = self._event("WORKFLOW_UPDATED", AuditAction.UPDATE, updated, actor)
+        replaced = await self._store.workflows.replace(updated, [event])
+        await publish(self._audit.record, [event])
         return replaced
 
     async def delete(self, workflow_id: str, actor: Actor = SYSTEM) -> None:
@@ -111,8 +111,9 @@ class Workflows:
         current = await self.get(workflow_id)
         if current.status not in DELETABLE:
             raise Unprocessable("an active workflow cannot be deleted; deactivate it first", code="FLK-0103")
-        await self._store.workflows.delete(current)
-        await self._record("WORKFLOW_DELETED", AuditAction.DELETE, current, actor)
+        event = self._event("WORKFLOW_DELETED", AuditAction.DELETE, current, actor)
+        await self._store.workflows.delete(current, [event])
+        await publish(self._audit.record, [event])
 
     async def clone(self, workflow_id: str, name: str | None, actor: Actor = SYSTEM) -> Workflow:
         """A new draft with the same definition and metadata under a new name."""
@@ -137,9 +138,9 @@ class Workflows:
             }
             check_activation(current, refs)
         updated = current.model_copy(update={"status": target, "updatedAt": iso(self._clock())})
-        changed = await self._store.workflows.replace(updated, check_executors=activating)
-        event_type, audit_action = TRANSITION_EVENTS[action]
-        await self._record(event_type, audit_action, changed, actor)
+        event = self._event(*TRANSITION_EVENTS[action], updated, actor)
+        changed = await self._store.workflows.replace(updated, [event], check_executors=activating)
+        await publish(self._audit.record, [event])
         return changed
 
 

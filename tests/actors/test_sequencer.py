@@ -41,12 +41,12 @@ class CountingAppend:
         self.fail_next: BaseException | None = None
         self.fail_after_commit = False
 
-    async def __call__(self, records: Sequence[dict[str, Any]]) -> None:
+    async def __call__(self, records: Sequence[dict[str, Any]], unstage: Sequence[str] = ()) -> None:
         self.calls.append(len(records))
         failure, self.fail_next = self.fail_next, None
         if failure is not None and not self.fail_after_commit:
             raise failure
-        await self.original(records)
+        await self.original(records, unstage)
         if failure is not None:
             raise failure
 
@@ -291,7 +291,7 @@ async def test_state_changed_on_every_attempt_is_reported_not_forked(
 
     original = counter.original
 
-    async def always_taken(records: Sequence[dict[str, Any]]) -> None:
+    async def always_taken(records: Sequence[dict[str, Any]], unstage: Sequence[str] = ()) -> None:
         raise StateChanged("the audit log (another writer appended first)")
 
     counter.original = always_taken

@@ -647,6 +647,30 @@ def test_a_halted_result_is_recorded_and_nothing_after_it_runs() -> None:
     started = interpreter.start({}, NOW)
     halted = interpreter.call_succeeded(started.state, "score", ok({"s": 1}), NOW, 5, NOW, halt=True)
     assert [(s.node_id, s.status) for s in halted.steps] == [("score", COMPLETED)]
-    assert halted.calls == [] and halted.outcome is None
+    assert halted.calls == []
+    assert halted.outcome == Outcome(ExecutionStatus.CANCELLED, None, "cancelled")
     assert halted.state.nodes["done"] == "waiting"
     assert halted.state.context["score"] == ok({"s": 1})
+
+
+def test_a_halted_run_whose_last_step_was_in_flight_is_completed() -> None:
+    definition = workflow([executor("score")], [edge("start", "score")])
+    interpreter = Interpreter(definition)
+    started = interpreter.start({}, NOW)
+    halted = interpreter.call_succeeded(started.state, "score", ok({"s": 1}), NOW, 5, NOW, halt=True)
+    assert halted.outcome is not None and halted.outcome.status == ExecutionStatus.COMPLETED
+    assert halted.outcome.final_output == {"workflow": {}, "score": ok({"s": 1})}
+
+
+def test_a_halted_run_waits_for_its_other_calls_in_flight() -> None:
+    definition = workflow(
+        [executor("a"), executor("b"), action("join")],
+        [edge("start", "a"), edge("start", "b"), edge("a", "join"), edge("b", "join")],
+    )
+    interpreter = Interpreter(definition)
+    started = interpreter.start({}, NOW)
+    first = interpreter.call_succeeded(started.state, "a", ok({}), NOW, 5, NOW, halt=True)
+    assert first.outcome is None and first.calls == []
+    second = interpreter.call_succeeded(first.state, "b", ok({}), NOW, 5, NOW, halt=True)
+    assert second.outcome == Outcome(ExecutionStatus.CANCELLED, None, "cancelled")
+    assert second.state.nodes["join"] == "waiting"

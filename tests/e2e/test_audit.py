@@ -35,7 +35,6 @@ APPROVE_INPUT = {
 }
 KEY_ID = "key-" + hashlib.sha256(API_KEY.encode()).hexdigest()[:12]
 HTTP_ACTOR = {"type": "api_key", "id": KEY_ID, "ipAddress": "127.0.0.1"}
-SYSTEM_ACTOR = {"type": "system", "id": "flowker", "ipAddress": "0.0.0.0"}
 ROTATED_KEY = "rotated-kyc-secret-7f3a9c2e"
 SECRETS = ("kyc-secret-key-123456", "aml-bearer-token-abcdef", ROTATED_KEY, API_KEY)
 EVENT_FIELDS = {
@@ -390,6 +389,7 @@ async def test_an_execution_is_audited_step_by_step(api: ApiClient, providers: S
         "stepNumber": 1,
         "executorConfigId": ids["kyc"],
         "endpointName": "validate",
+        "runAttempt": 1,
     }
     aml_call = {
         "workflowId": workflow,
@@ -397,6 +397,7 @@ async def test_an_execution_is_audited_step_by_step(api: ApiClient, providers: S
         "stepNumber": 3,
         "executorConfigId": ids["aml"],
         "endpointName": "check",
+        "runAttempt": 1,
     }
     done = {"attempts": 1, "statusCode": 200}
     assert [summary(e) for e in events] == [
@@ -407,9 +408,8 @@ async def test_an_execution_is_audited_step_by_step(api: ApiClient, providers: S
         ("PROVIDER_CALL_COMPLETED", "EXECUTE", "SUCCESS", "execution", execution_id, {**aml_call, **done}),
         ("EXECUTION_COMPLETED", "EXECUTE", "SUCCESS", "execution", execution_id, {"workflowId": workflow}),
     ]
-    # Who started it is the API key; what the engine did on its own is the system's.
-    assert events[0]["actor"] == HTTP_ACTOR
-    assert all(e["actor"] == SYSTEM_ACTOR for e in events[1:])
+    # Every event of the run is about what the API key's holder started, so it carries that actor.
+    assert all(e["actor"] == HTTP_ACTOR for e in events)
     # The same events, and only they, are the log's execution events; the chain around them holds.
     execution_events = await all_events(api, resourceType="execution")
     assert [e["eventId"] for e in execution_events] == [e["eventId"] for e in events]

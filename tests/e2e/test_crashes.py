@@ -9,30 +9,21 @@ call carrying the same Idempotency-Key, and an audit chain that verifies with ga
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import os
-import signal
 import sqlite3
 import time
-import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
 from flowker.actors import factory
-from flowker.actors.faults import ARMED, PAUSE_DIR
 from flowker.actors.runtime import RayRuntime
-from flowker.cli import runtime_config
 from flowker.settings import Settings
 from flowker.store.embedded.store import DB_FILE
 from tests.helpers.audit import all_events
 from tests.helpers.client import ApiClient
+from tests.helpers.crash import faulty_runtime, finished, host_pid, kill, paused_pid, prepare, start
 from tests.helpers.polling import eventually
 from tests.helpers.stub_provider import StubProvider
-
-#: Short leases so that adoption after a crash is quick.
-LEASE_SECONDS = 2.0
 
 
 @pytest.fixture
@@ -44,12 +35,7 @@ def pause_point() -> str | None:
 async def runtime(
     ray_cluster: str, settings: Settings, secret_key: str, pause_point: str | None
 ) -> AsyncIterator[RayRuntime]:
-    config = dataclasses.replace(
-        runtime_config(settings, secret_key, prefix=f"c{uuid.uuid4().hex[:8]}-"),
-        lease_seconds=LEASE_SECONDS,
-        pause_points=(pause_point,) if pause_point else (),
-    )
-    started = RayRuntime(config)
+    started = faulty_runtime(settings, secret_key, [pause_point] if pause_point else [])
     yield started
     await started.close()
 
@@ -62,75 +48,9 @@ async def provider() -> AsyncIterator[StubProvider]:
         yield stub
 
 
-def two_step_workflow(executor_id: str) -> dict[str, Any]:
-    """trigger → a → b → done (set_output)."""
-    return {
-        "name": f"two steps {uuid.uuid4().hex[:6]}",
-        "nodes": [
-            {"id": "start", "type": "trigger"},
-            {"id": "a", "type": "executor", "data": {"executorConfigId": executor_id, "endpointName": "a"}},
-            {"id": "b", "type": "executor", "data": {"executorConfigId": executor_id, "endpointName": "b"}},
-            {"id": "done", "type": "action", "data": {"actionType": "set_output", "output": {"ok": True}}},
-        ],
-        "edges": [
-            {"id": "e1", "source": "start", "target": "a"},
-            {"id": "e2", "source": "a", "target": "b"},
-            {"id": "e3", "source": "b", "target": "done"},
-        ],
-    }
-
-
-async def prepare(api: ApiClient, provider: StubProvider, settings: Settings) -> tuple[str, str]:
-    executor = await api.post(
-        "/v1/executors",
-        {
-            "name": f"crash-{uuid.uuid4().hex[:6]}",
-            "baseUrl": provider.url,
-            "endpoints": [
-                {"name": "a", "path": "/a", "method": "POST"},
-                {"name": "b", "path": "/b", "method": "POST"},
-            ],
-            "authentication": {"type": "none"},
-        },
-    )
-    workflow = await api.post("/v1/workflows", two_step_workflow(executor.body["id"]))
-    assert (await api.post(f"/v1/workflows/{workflow.body['workflowId']}/activate")).status == 200
-    pauses = settings.data_dir / PAUSE_DIR
-    pauses.mkdir(parents=True, exist_ok=True)
-    (pauses / ARMED).touch()
-    return workflow.body["workflowId"], executor.body["id"]
-
-
-async def paused_pid(settings: Settings, point: str) -> int:
-    marker = settings.data_dir / PAUSE_DIR / point
-
-    async def read() -> str:
-        return marker.read_text() if marker.exists() else ""
-
-    text = await eventually(read, lambda t: t.count("\n") >= 2, within=30)
-    return int(text.split("\n")[0])
-
-
-async def host_pid(runtime: RayRuntime, execution_id: str) -> int:
-    """The pid of the supervisor that hosts the execution."""
-    runtime.start_pool()
-    for supervisor in runtime._supervisors:
-        if execution_id in await supervisor.hosted.remote():
-            return await supervisor.pid.remote()
-    raise AssertionError(f"no supervisor hosts {execution_id}")
-
-
-def kill(pid: int) -> None:
-    os.kill(pid, signal.SIGKILL)
-
-
 async def check_recovered(api: ApiClient, provider: StubProvider, execution_id: str) -> None:
-    final = await eventually(
-        lambda: api.get(f"/v1/executions/{execution_id}"),
-        lambda r: r.body["status"] in ("completed", "failed", "cancelled"),
-        within=60,
-    )
-    assert final.body["status"] == "completed", final.body
+    final = await finished(api, execution_id)
+    assert final["status"] == "completed", final
     results = await api.get(f"/v1/executions/{execution_id}/results")
     assert [(s["stepNumber"], s["nodeId"]) for s in results.body["stepResults"]] == [
         (1, "a"),
@@ -150,16 +70,6 @@ async def check_recovered(api: ApiClient, provider: StubProvider, execution_id: 
     assert mine.count("PROVIDER_CALL_COMPLETED") == 2
     verified = await api.get(f"/v1/audit-events/{events[-1]['eventId']}/verify")
     assert verified.body["isValid"] is True, verified.body
-
-
-async def start(api: ApiClient, workflow_id: str) -> str:
-    started = await api.post(
-        f"/v1/workflows/{workflow_id}/executions",
-        {"inputData": {"n": 1}},
-        headers={"Idempotency-Key": str(uuid.uuid4())},
-    )
-    assert started.status == 201, started.text
-    return started.body["executionId"]
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.e2e.test_crashes import two_step_workflow
 from tests.helpers.client import ApiClient
+from tests.helpers.crash import two_step_workflow
 from tests.helpers.polling import eventually
 from tests.helpers.serve import Serve, serve_env
 from tests.helpers.stub_provider import StubProvider

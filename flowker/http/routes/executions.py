@@ -69,5 +69,5 @@ async def execution_results(request: web.Request) -> web.Response:
 
 @routes.post("/v1/executions/{id}/cancel")
 async def cancel_execution(request: web.Request) -> web.Response:
-    execution = await request.app[SERVICES].executions.cancel(path_id(request))
+    execution = await request.app[SERVICES].executions.cancel(path_id(request), request_actor(request))
     return json_response(execution.status_output(), status=202)
