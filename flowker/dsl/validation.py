@@ -8,6 +8,7 @@ The original declares most of these limits but never enforces them; here every o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -27,6 +28,16 @@ MAX_CONDITION = 500
 SET_OUTPUT = "set_output"
 #: Raw Kazaam operations of the original: refused rather than silently ignored.
 UNSUPPORTED_EXECUTOR_KEYS = ("transforms",)
+#: The run context is ``{"workflow": inputData, "<nodeId>": output, ...}`` (see the interpreter), so a
+#: node of this id would overwrite the input that every later condition and mapping reads.
+INPUT_KEY = "workflow"
+#: What conditions and mappings read as structure in a path: a node id holding one could never be
+#: named, and a path meant for it would silently read another node's field or an array item instead.
+PATH_SYNTAX = {
+    ".": "the field separator",
+    "[": "the start of an array index",
+    "]": "the end of an array index",
+}
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,7 @@ def _check_node(index: int, node: Node, seen: set[str]) -> None:
         raise BadRequest(f"{where}.id is required", code="FLK-0120")
     if len(node.id) > MAX_ID:
         raise BadRequest(f"{where}.id is longer than {MAX_ID} characters", code="FLK-0122")
+    _check_node_id(where, node.id)
     if node.id in seen:
         raise BadRequest(f"{where}.id {node.id!r} is used by another node", code="FLK-0123")
     seen.add(node.id)
@@ -86,6 +98,34 @@ def _check_node(index: int, node: Node, seen: set[str]) -> None:
         and not isinstance(data.get("output"), dict)
     ):
         raise BadRequest(f"{where}.output must be an object for a set_output action", code="FLK-0125")
+
+
+def _check_node_id(where: str, node_id: str) -> None:
+    """Refuse an id that a path in a condition or mapping would read as something else (FLK-0126).
+
+    Ids are compared as they are: path lookups are case-sensitive, so ``Workflow`` is a node like any
+    other. Ids with characters no path can spell (a space, say) are allowed, as in the original: no
+    path names such a node, but none reads something else in its place either.
+    """
+    shown = json.dumps(node_id, ensure_ascii=False)
+    if node_id == INPUT_KEY:
+        raise BadRequest(
+            f"{where}.id: node id {shown} is reserved: conditions and mappings read the execution's "
+            'input as "workflow.…"',
+            code="FLK-0126",
+        )
+    if node_id == "$":
+        raise BadRequest(
+            f'{where}.id: node id "$" is reserved: a mapping reads "$" as the whole document it maps',
+            code="FLK-0126",
+        )
+    for char, meaning in PATH_SYNTAX.items():
+        if char in node_id:
+            raise BadRequest(
+                f'{where}.id: node id {shown} contains "{char}", which conditions and mappings read as '
+                f"{meaning}: no path could name this node",
+                code="FLK-0126",
+            )
 
 
 def _check_executor_data(where: str, data: Mapping[str, object]) -> None:
@@ -163,6 +203,9 @@ def check_activation(definition: WorkflowDefinition, executors: Mapping[str, Exe
 
     Assumes :func:`check_draft` passed. Raises on the first failure.
     """
+    # A draft saved before these ids were refused must not run with its input overwritten either.
+    for index, node in enumerate(definition.nodes):
+        _check_node_id(f"nodes[{index}]", node.id)
     if not definition.nodes:
         raise Unprocessable("an active workflow needs at least one node", code="FLK-0112")
     triggers = [n.id for n in definition.nodes if n.type == NodeType.TRIGGER]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 
 from aiohttp import web
+from aiohttp.log import server_logger
 
 from flowker.http.keys import SERVICES, STARTED_AT, Services
 from flowker.http.middleware.api_key import api_key_middleware
 from flowker.http.middleware.cors import cors_middleware
-from flowker.http.middleware.errors import errors_middleware
+from flowker.http.middleware.errors import ProtocolLog, errors_middleware
+from flowker.http.middleware.expect import with_expect_handler
 from flowker.http.middleware.request_id import request_id_middleware
 from flowker.http.routes import audit, executions, executors, system, workflows
 from flowker.settings import Settings
@@ -23,9 +25,14 @@ def create_app(settings: Settings, services: Services, api_keys: tuple[str, ...]
         errors_middleware(max_body_bytes=settings.max_body_bytes),
         api_key_middleware(keys=api_keys),
     ]
-    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=middlewares,
+        client_max_size=settings.max_body_bytes,
+        # Requests aiohttp refuses before any middleware runs are still not logged as server errors.
+        handler_args={"logger": ProtocolLog(server_logger)},
+    )
     app[SERVICES] = services
     app[STARTED_AT] = time.monotonic()
     for table in (system.routes, workflows.routes, executors.routes, executions.routes, audit.routes):
-        app.router.add_routes(table)
+        app.router.add_routes(with_expect_handler(table))
     return app

@@ -188,6 +188,7 @@ WORKFLOW_DRAFT_CODES = (
     "`FLK-0120` a node id is required",
     f"`FLK-0122` a node id is longer than {dsl.MAX_ID} characters",
     "`FLK-0123` two nodes share an id",
+    "`FLK-0126` a node id is `workflow` or `$`, or holds `.`, `[` or `]`: paths would misread it",
     "`FLK-0121` a node type is required",
     "`FLK-0124` a node type is not trigger, executor, conditional or action",
     "`FLK-0125` a `set_output` action has no `output` object",
@@ -345,7 +346,14 @@ def _workflow_schemas() -> dict[str, Schema]:
     _override(
         schemas["Node"],
         {
-            "id": {**node_id, "description": "Unique among the workflow's nodes."},
+            "id": {
+                **node_id,
+                "description": (
+                    "Unique among the workflow's nodes; conditions and mappings read the node's output "
+                    "as `<id>.…`. Not `workflow` (the execution's input) or `$`, and without `.`, `[` "
+                    "or `]`, which paths read as structure (400 FLK-0126)."
+                ),
+            },
             "type": {"type": "string", "enum": [t.value for t in NodeType]},
             "name": _nullable({"type": "string", "description": "Display name."}),
             "data": {"type": ["object", "null"], "additionalProperties": True, "description": _NODE_DATA},
@@ -1429,6 +1437,7 @@ def _workflow_paths() -> dict[str, Schema]:
                 "`FLK-0119` an edge leaving a conditional node has no `sourceHandle` `true` or `false`",
                 "`FLK-0152` an executor node has no `executorConfigId`",
                 "`FLK-0153` an executor node's `endpointName` is not an endpoint of its configuration",
+                "`FLK-0126` a draft saved before node ids were checked has one that paths would misread",
             ],
         ),
         "404": _error(

@@ -238,6 +238,38 @@ async def test_invalid_definition_is_refused_and_changes_nothing(
     assert (await api.get("/v1/workflows")).body["items"] == []
 
 
+@pytest.mark.parametrize(
+    ("node_id", "mentions"),
+    [
+        (
+            "workflow",
+            'node id "workflow" is reserved: conditions and mappings read the execution\'s input as '
+            '"workflow.…"',
+        ),
+        (
+            "kyc.v2",
+            'node id "kyc.v2" contains ".", which conditions and mappings read as the field separator',
+        ),
+        ("items[0]", 'contains "["'),
+    ],
+)
+async def test_a_node_id_that_paths_would_misread_is_refused_on_create_and_replace(
+    api: ApiClient, node_id: str, mentions: str
+) -> None:
+    body = minimal("misread ids")
+    body["nodes"].append({"id": node_id, "type": "action", "position": {"x": 0, "y": 1}})
+    body["edges"].append({"id": "e1", "source": "start", "target": node_id})
+
+    refused = (await api.post("/v1/workflows", body)).error(400, "FLK-0126")
+    assert refused.body["message"].startswith("nodes[1].id: "), refused.body["message"]
+    assert mentions in refused.body["message"], refused.body["message"]
+    assert (await api.get("/v1/workflows")).body["items"] == []
+
+    draft = await create(api, minimal("misread ids"))
+    (await api.put(f"/v1/workflows/{draft}", body)).error(400, "FLK-0126")
+    assert [n["id"] for n in (await api.get(f"/v1/workflows/{draft}")).body["nodes"]] == ["start"]
+
+
 async def test_catalog_executor_nodes_are_not_found(api: ApiClient) -> None:
     body = minimal(
         "catalog",

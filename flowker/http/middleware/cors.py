@@ -11,6 +11,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from flowker.errors import Forbidden
+from flowker.http.middleware.headers import shown
 from flowker.http.render import json_response
 
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
@@ -28,10 +29,12 @@ def cors_middleware(*, allowed_origins: Collection[str]) -> web.Middleware:
         origin = request.headers.get(hdrs.ORIGIN)
         if origin is None:
             return await handler(request)
+        # Exact comparison with the configured origins: an origin with bytes that are not UTF-8 matches
+        # none of them, and only a configured origin (or "*") is ever echoed in a header.
         allowed = allow_all or origin in allowed_origins
         preflight = request.method == "OPTIONS" and hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers
         if preflight and not allowed:
-            error = Forbidden(f"origin {origin[:100]!r} is not allowed")
+            error = Forbidden(f"origin '{shown(origin)}' is not allowed")
             response: web.StreamResponse = json_response(error.to_dict(), status=error.status)
         elif preflight:
             response = web.Response(status=204)

@@ -1,13 +1,18 @@
 """Every failure becomes JSON ``{"code", "title", "message"}``; nothing a client sends produces a 500.
 
 A 500 means a bug: it is logged with the request id and its message says nothing of the cause.
+What a client sends is never logged at ERROR, not even a request aiohttp refuses before any middleware
+runs (see :class:`ProtocolLog`).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
+from typing import Any
 
 from aiohttp import web
+from aiohttp.http import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from flowker.errors import (
@@ -33,6 +38,13 @@ def errors_middleware(*, max_body_bytes: int) -> web.Middleware:
             return await handler(request)
         except FlowkerError as exc:
             error = exc
+        except web.RequestPayloadError:
+            # The body does not decode as its Content-Encoding says, or its chunked framing is broken.
+            error = BadRequest(
+                "invalid request body: it does not decode as its Content-Encoding and "
+                "Transfer-Encoding headers say",
+                code="FLK-0001",
+            )
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -61,3 +73,29 @@ def _translate(request: web.Request, exc: web.HTTPException, max_body_bytes: int
     if exc.status < 500:
         return BadRequest(exc.reason or "bad request")
     return InternalError("internal error")
+
+
+class ProtocolLog(logging.LoggerAdapter[logging.Logger]):
+    """aiohttp's server log, with the requests it refuses as malformed logged at INFO, without their bytes.
+
+    aiohttp answers a request it cannot parse (a control character or an invalid token in a header, a
+    line over its limit, an unsupported Content-Encoding) with 400 before any middleware runs, and logs
+    the refusal at ERROR with a traceback whose message quotes the offending line, which may be the
+    ``X-API-Key`` header. A client's malformed request is not a server error, and its bytes do not
+    belong in the log: such refusals are logged at INFO by exception class only. Everything else goes
+    to aiohttp's logger unchanged. Installed through the application's ``handler_args``.
+    """
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        error = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
+        if _malformed_request(error):
+            # aiohttp's own message and arguments (the peer's address), plus the exception's class.
+            self.logger.info(f"{msg}: refused a malformed request (%s)", *args, type(error).__name__)
+            return
+        self.logger.exception(msg, *args, exc_info=exc_info, **kwargs)
+
+
+def _malformed_request(error: BaseException | None) -> bool:
+    if isinstance(error, web.RequestPayloadError):
+        return True
+    return isinstance(error, HttpProcessingError) and 400 <= error.code < 500

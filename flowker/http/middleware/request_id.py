@@ -11,7 +11,7 @@ from aiohttp.typedefs import Handler
 from flowker.http.keys import REQUEST_ID
 
 HEADER = "X-Request-Id"
-_SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SANE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def request_id_middleware() -> web.Middleware:
@@ -20,8 +20,10 @@ def request_id_middleware() -> web.Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         incoming = request.headers.get(HEADER, "")
-        # An id that could break a log line or a header is replaced, not echoed.
-        request[REQUEST_ID] = incoming if _SANE.match(incoming) else str(uuid.uuid4())
+        # An id that could break a log line or a header is replaced, not echoed: fullmatch, because "$"
+        # would let a trailing newline through, and the ASCII class refuses the surrogates that stand
+        # for bytes that are not UTF-8.
+        request[REQUEST_ID] = incoming if _SANE.fullmatch(incoming) else str(uuid.uuid4())
         response = await handler(request)
         response.headers[HEADER] = request[REQUEST_ID]
         return response

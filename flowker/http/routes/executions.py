@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from aiohttp import web
@@ -43,10 +44,16 @@ def prefer_wait(header: str | None) -> float:
     for preference in (header or "").split(","):
         name, _, value = preference.strip().partition("=")
         if name.strip().lower() == "wait":
+            number = value.strip().strip('"')
+            # float() also reads "nan", which min/max cannot cap and which would reach the event loop as a
+            # timeout, and digits of other scripts: neither is the delta-seconds RFC 7240 asks for.
+            if not number.isascii():
+                return 0.0
             try:
-                return min(max(float(value.strip().strip('"')), 0.0), MAX_WAIT_SECONDS)
+                seconds = float(number)
             except ValueError:
                 return 0.0
+            return 0.0 if math.isnan(seconds) else min(max(seconds, 0.0), MAX_WAIT_SECONDS)
     return 0.0
 
 
