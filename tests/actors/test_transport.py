@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import random
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -11,13 +13,18 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import orjson
 import pytest
 
 from flowker import __version__
 from flowker.actors import transport
-from flowker.actors.provider_auth import ApiKeyAuth, BearerAuth, authenticator_for
+from flowker.actors.breaker import BreakerConfig, CircuitBreaker
+from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
+from flowker.actors.provider_auth import ApiKeyAuth, BearerAuth, NoAuth, authenticator_for
+from flowker.actors.retry_policy import RetryPolicy
 from flowker.actors.transport import (
     ProviderRequest,
+    ResponseTooDeep,
     ResponseTooLarge,
     UnknownEndpoint,
     build_request,
@@ -273,7 +280,7 @@ async def test_a_body_over_the_limit_raises(
     stub.route("DELETE", "/v1/delete", (200, "x" * 101))
     config = make_config(stub.url)
     assert (await send(session, build_request(config, "get", None))).body == "x" * 100
-    with pytest.raises(ResponseTooLarge, match=r"/v1/delete is larger than 100 bytes"):
+    with pytest.raises(ResponseTooLarge, match=r"provider answer from .*/v1/delete is larger than 100 bytes"):
         await send(session, build_request(config, "delete", None))
 
 
@@ -398,3 +405,325 @@ async def test_stub_serves_thousands_of_concurrent_requests(stub: StubProvider) 
     assert [r.status for r in responses] == [200] * 2000
     assert len(stub.calls("/v1/post")) == 2000
     assert time.monotonic() - started < 8.0
+
+
+# --- Whatever a provider sends, the answer can be stored ---------------------------------------------------
+
+
+class RawProvider:
+    """A raw TCP server on 127.0.0.1 that answers every request with the bytes in :attr:`reply`.
+
+    aiohttp's server would refuse to send most of what these tests need a provider to send.
+    """
+
+    def __init__(self) -> None:
+        self.reply = b"HTTP/1.1 204 No Content\r\n\r\n"
+        self.requests = 0
+        self.url = ""
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> RawProvider:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                (
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                0,
+            )
+            await reader.readexactly(length)
+            self.requests += 1
+            writer.write(self.reply)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+def raw_response(
+    status: int, headers: list[tuple[bytes, bytes]], body: bytes, *, framing: str = "length"
+) -> bytes:
+    """An HTTP/1.1 response: ``framing`` is ``length`` (Content-Length), ``chunked`` or ``close``."""
+    lines = [f"HTTP/1.1 {status} X".encode()]
+    lines += [name + b": " + value for name, value in headers]
+    if framing == "length":
+        lines.append(b"Content-Length: " + str(len(body)).encode())
+    elif framing == "chunked":
+        lines.append(b"Transfer-Encoding: chunked")
+        body = (f"{len(body):x}\r\n".encode() + body + b"\r\n" if body else b"") + b"0\r\n\r\n"
+    lines.append(b"Connection: close")
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+@pytest.fixture
+async def raw() -> AsyncIterator[RawProvider]:
+    async with RawProvider() as provider:
+        yield provider
+
+
+def caller_for(base_url: str, session: aiohttp.ClientSession, attempts: int = 2) -> ProviderCaller:
+    return ProviderCaller(
+        make_config(base_url),
+        NoAuth(),
+        session,
+        RetryPolicy(attempts=attempts, backoff_seconds=0.0),
+        # Failures must not open the breaker: every case should reach the provider.
+        CircuitBreaker(BreakerConfig(failure_threshold=1_000_000)),
+    )
+
+
+def call_for(endpoint: str = "post") -> CallRequest:
+    return CallRequest(
+        executor_config_id="6f1c2a8e-0000-4000-8000-000000000001",
+        endpoint_name=endpoint,
+        body=BODY,
+        idempotency_key="exec-1:node-1",
+        request_id="exec-1",
+    )
+
+
+def nested(depth: int) -> bytes:
+    """JSON arrays and objects nested ``depth`` levels deep around a number (0: just the number)."""
+    opening = b"".join(b"[" if level % 2 else b'{"k":' for level in range(depth))
+    closing = b"".join(b"]" if level % 2 else b"}" for level in reversed(range(depth)))
+    return opening + b"1" + closing
+
+
+JSON = (b"Content-Type", b"application/json")
+
+
+async def test_header_values_with_bytes_that_are_not_utf8_are_decoded_with_replacement(
+    raw: RawProvider, session: aiohttp.ClientSession
+) -> None:
+    raw.reply = raw_response(
+        200,
+        [JSON, (b"X-Latin", b"caf\xe9"), (b"X-Utf8", "café".encode()), (b"X-Tab", b"a\tb\x7fc")],
+        b"{}",
+    )
+    response = await send(session, build_request(make_config(raw.url), "get", None))
+    assert response.headers["X-Latin"] == "caf\ufffd"
+    assert response.headers["X-Utf8"] == "café"
+    assert response.headers["X-Tab"] == "a\tb c"
+    orjson.dumps(response.envelope(), option=orjson.OPT_SORT_KEYS)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"NaN", "NaN"),
+        (b"[1e400]", "[1e400]"),
+        (b'{"s": "\\ud800"}', '{"s": "\\ud800"}'),
+        (b"123456789012345678901234567890", 1.2345678901234568e29),
+        (b"-9223372036854775809", -9.223372036854776e18),
+        (b"18446744073709551615", 18446744073709551615),
+    ],
+    ids=["nan", "infinite", "lone-surrogate-escape", "huge-int", "below-int64", "max-uint64"],
+)
+async def test_json_that_orjson_refuses_comes_through_as_text_and_numbers_as_it_parses_them(
+    body: bytes, expected: Any, raw: RawProvider, session: aiohttp.ClientSession
+) -> None:
+    raw.reply = raw_response(200, [JSON], body)
+    response = await send(session, build_request(make_config(raw.url), "get", None))
+    assert response.body == expected
+    orjson.dumps(response.envelope(), option=orjson.OPT_SORT_KEYS)
+
+
+@pytest.mark.parametrize("charset", ["utf-7", "unicode_escape", "hex", "no-such-charset", "idna"])
+async def test_text_in_any_declared_charset_is_valid_utf8(
+    charset: str, raw: RawProvider, session: aiohttp.ClientSession
+) -> None:
+    body = b"+2AA- \\ud800 \xff ok"
+    raw.reply = raw_response(200, [(b"Content-Type", f"text/plain; charset={charset}".encode())], body)
+    response = await send(session, build_request(make_config(raw.url), "get", None))
+    assert isinstance(response.body, str) and "ok" in response.body
+    orjson.dumps(response.envelope(), option=orjson.OPT_SORT_KEYS)
+
+
+async def test_json_nested_up_to_the_bound_is_kept_and_deeper_is_refused(
+    raw: RawProvider, session: aiohttp.ClientSession
+) -> None:
+    request = build_request(make_config(raw.url), "get", None)
+    raw.reply = raw_response(200, [JSON], nested(transport.MAX_ANSWER_DEPTH))
+    kept = await send(session, request)
+    orjson.dumps(kept.envelope(), option=orjson.OPT_SORT_KEYS)
+    for depth in (transport.MAX_ANSWER_DEPTH + 1, 2000):
+        raw.reply = raw_response(200, [JSON], nested(depth))
+        with pytest.raises(ResponseTooDeep, match="nests deeper than 64 levels"):
+            await send(session, request)
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        (nested(65), "FLK-0254", "provider answer nests deeper than 64 levels"),
+        (b"x" * (10 * 1024 * 1024 + 1), "FLK-0254", "provider answer larger than 10 MiB"),
+    ],
+    ids=["too-deep", "too-large"],
+)
+async def test_an_answer_out_of_bounds_fails_the_call_at_once_even_from_a_failing_provider(
+    body: bytes, code: str, message: str, raw: RawProvider, session: aiohttp.ClientSession
+) -> None:
+    # 503 is retried, but the request has reached the provider: a second one could pay twice.
+    raw.reply = raw_response(503, [JSON], body)
+    result = await caller_for(raw.url, session, attempts=5).call(call_for())
+    assert (result.ok, result.code, result.attempts, result.may_have_reached) == (False, code, 1, True)
+    assert result.error is not None and message in result.error and "not retried" in result.error
+    assert raw.requests == 1
+
+
+async def test_an_endpoint_removed_from_the_configuration_is_a_refusal_with_nothing_sent(
+    raw: RawProvider, session: aiohttp.ClientSession
+) -> None:
+    result = await caller_for(raw.url, session).call(call_for("settle"))
+    assert (result.ok, result.code, result.attempts, result.may_have_reached) == (False, "FLK-0153", 0, False)
+    assert result.error == (
+        "executor configuration 'kyc-provider' has no endpoint 'settle' "
+        "(removed since the workflow was activated?)"
+    )
+    assert raw.requests == 0
+
+
+async def test_a_failing_provider_is_a_failure_with_its_code(
+    raw: RawProvider, session: aiohttp.ClientSession
+) -> None:
+    raw.reply = raw_response(503, [JSON], b'{"error": "busy"}')
+    result = await caller_for(raw.url, session, attempts=2).call(call_for())
+    assert (result.ok, result.code, result.attempts, result.may_have_reached) == (False, "FLK-0256", 2, True)
+    assert result.response == {
+        "status": 503,
+        "headers": {"Content-Type": "application/json", "Content-Length": "17", "Connection": "close"},
+        "body": {"error": "busy"},
+    }
+
+
+async def test_a_bug_in_the_caller_is_an_internal_error_not_an_exception(
+    raw: RawProvider, session: aiohttp.ClientSession
+) -> None:
+    class Broken:
+        async def apply(self, request: ProviderRequest) -> ProviderRequest:
+            raise KeyError("a bug")
+
+    caller = caller_for(raw.url, session)
+    caller._auth = Broken()
+    result = await caller.call(call_for())
+    assert (result.ok, result.code, result.may_have_reached) == (False, "FLK-9999", False)
+    assert result.error == "internal error in the executor (KeyError); nothing was sent"
+    assert raw.requests == 0
+
+
+#: Change to reproduce a failure; the message of a failing case names its seed and number.
+PROPERTY_SEED = 20261201
+PROPERTY_CASES = 300
+_TOKEN = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_CONTENT_TYPES = [
+    "application/json", "application/problem+json", "APPLICATION/JSON", "text/plain", "text/html",
+    "application/octet-stream", "application/x-www-form-urlencoded", "",
+]  # fmt: skip
+_CHARSETS = [
+    None, "utf-8", "latin-1", "utf-16", "utf-7", "unicode_escape", "hex", "idna", "punycode", "ascii",
+    "no-such-charset", "utf-\x80", "",
+]  # fmt: skip
+_SCALARS = [
+    b"1", b"-0", b"3.14", b"1e400", b"-1e400", b"NaN", b"Infinity", b"true", b"null", b'"ok"',
+    b'"\\ud800"', b'"\\udc80 tail"', b'"\\ud83d\\ude00"', b'"\xff\xfe"', b'{"\\ud800": 1}',
+    b"123456789012345678901234567890", b"-123456789012345678901234567890", b"18446744073709551616",
+]  # fmt: skip
+
+
+def _header_value(rng: random.Random) -> bytes:
+    if rng.random() < 0.1:  # anything but CR and LF; the parser may well refuse it
+        return bytes(b for b in rng.randbytes(rng.randint(0, 40)) if b not in b"\r\n")
+    pool = [*range(0x20, 0x7F), *range(0x80, 0x100), 0x09]
+    return bytes(rng.choice(pool) for _ in range(rng.randint(0, 40)))
+
+
+def _random_json(rng: random.Random, depth: int) -> Any:
+    if depth <= 0 or rng.random() < 0.3:
+        return rng.choice(
+            [
+                rng.randint(-(2**70), 2**70),
+                rng.random(),
+                "".join(map(chr, rng.choices(range(0x20, 0x2FFF), k=5))),
+                None,
+                True,
+            ]
+        )
+    if rng.random() < 0.5:
+        return [_random_json(rng, depth - 1) for _ in range(rng.randint(0, 3))]
+    return {f"k{i}": _random_json(rng, depth - 1) for i in range(rng.randint(0, 3))}
+
+
+def _body(rng: random.Random) -> tuple[bytes, str]:
+    kind = rng.choice(["nested", "scalar", "document", "bytes", "bytes", "huge"])
+    if kind == "nested":
+        depth = rng.randint(0, 2000) if rng.random() < 0.5 else rng.randint(0, 100)
+        return nested(depth).replace(b"1", rng.choice(_SCALARS), 1), f"nested {depth}"
+    if kind == "scalar":
+        return rng.choice(_SCALARS), "scalar"
+    if kind == "document":
+        return json.dumps(_random_json(rng, rng.randint(0, 6))).encode(), "document"
+    if kind == "huge" and rng.random() < 0.2:
+        size = transport.MAX_RESPONSE_BYTES + rng.choice([-1, 0, 1, 1000])
+        return b"7" * size, f"{size} bytes"
+    return rng.randbytes(rng.choice([0, 1, 10, 1000, 100_000])), "random bytes"
+
+
+def random_reply(rng: random.Random) -> tuple[bytes, str]:
+    """A response a provider could send, and a short description of it."""
+    status = rng.choice([200, 200, 201, 204, 299, 302, 400, 404, 429, 500, 503, 600, 999])
+    headers = []
+    for _ in range(rng.randint(0, 6)):
+        name = bytes(rng.choices(_TOKEN, k=rng.randint(1, 20)))
+        headers.append((name, _header_value(rng)))
+    content_type = rng.choice(_CONTENT_TYPES)
+    charset = rng.choice(_CHARSETS)
+    if content_type:
+        value = content_type + (f"; charset={charset}" if charset is not None else "")
+        headers.append((b"Content-Type", value.encode("utf-8", "surrogateescape")))
+    body, what = _body(rng)
+    framing = rng.choice(["length", "length", "chunked", "close"])
+    described = f"HTTP {status}, {content_type or 'no type'}; charset={charset!r}, {what}, {framing}"
+    return raw_response(status, headers, body, framing=framing), described
+
+
+async def test_whatever_a_provider_sends_the_call_returns_an_answer_orjson_can_store(
+    raw: RawProvider,
+) -> None:
+    rng = random.Random(PROPERTY_SEED)
+    answered = 0
+    codes: set[str | None] = set()
+    async with aiohttp.ClientSession() as session:
+        caller = caller_for(raw.url, session)
+        for case in range(PROPERTY_CASES):
+            raw.reply, described = random_reply(rng)
+            where = f"seed {PROPERTY_SEED}, case {case}: {described}"
+            try:
+                result = await caller.call(call_for())
+            except Exception as exc:
+                pytest.fail(f"{where}: the call raised {exc!r}")
+            assert isinstance(result, CallResult), where
+            assert result.ok or result.code, where
+            codes.add(result.code)
+            if result.response is not None:
+                answered += 1
+                try:
+                    orjson.dumps(result.response, option=orjson.OPT_SORT_KEYS)
+                    orjson.dumps(result)
+                except (TypeError, orjson.JSONEncodeError) as exc:
+                    pytest.fail(f"{where}: the answer cannot be stored: {exc!r}")
+    # Not vacuous: most answers arrive, and some are too deep or too large.
+    assert answered > PROPERTY_CASES // 2, answered
+    assert {"FLK-0254", "FLK-0256", None} <= codes, codes
