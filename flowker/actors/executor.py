@@ -17,7 +17,6 @@ import aiohttp
 from flowker.actors.breaker import BreakerConfig, CircuitBreaker
 from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.config import RuntimeConfig
-from flowker.actors.connectivity import run_test
 from flowker.actors.faults import PausePoints
 from flowker.actors.provider_auth import authenticator_for
 from flowker.actors.retry_policy import RetryPolicy
@@ -56,15 +55,15 @@ class ExecutorActor:
         self._opening = asyncio.Lock()
         self._pauses = PausePoints(config.pause_points, config.data_dir)
 
-    async def _current(self, *, require_active: bool = True) -> ProviderCaller | CallResult:
+    async def _current(self) -> ProviderCaller | CallResult:
         async with self._opening:
             if self._store is None:
                 self._store = await EmbeddedStore(Path(self._runtime.data_dir)).open()
                 self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-        config = await self._config(fresh=not require_active)
+        config = await self._config()
         if config is None:
             return CallResult.refused(f"executor configuration {self._id} not found", "FLK-0250")
-        if require_active and config.status != ExecutorStatus.ACTIVE:
+        if config.status != ExecutorStatus.ACTIVE:
             return CallResult.refused(f"executor configuration {config.name!r} is disabled", "FLK-0154")
         if self._caller is None or self._caller.config.revision != config.revision:
             clear = config.model_copy(
@@ -79,11 +78,11 @@ class ExecutorActor:
             self._caller = ProviderCaller(clear, authenticator, self._session, self._policy, self._breaker)
         return self._caller
 
-    async def _config(self, *, fresh: bool) -> ExecutorConfig | None:
-        # Read at most once a CONFIG_TTL_SECONDS per call path: a PATCH or a disable takes effect
-        # within that time, and a busy provider does not cost a store read per call.
+    async def _config(self) -> ExecutorConfig | None:
+        # Read at most once a CONFIG_TTL_SECONDS: a PATCH or a disable takes effect within that time,
+        # and a busy provider does not cost a store read per call.
         now = time.monotonic()
-        if fresh or self._fetched is None or now - self._fetched[1] > CONFIG_TTL_SECONDS:
+        if self._fetched is None or now - self._fetched[1] > CONFIG_TTL_SECONDS:
             assert self._store is not None
             self._fetched = (await self._store.executor_configs.get(self._id), now)
         return self._fetched[0]
@@ -101,14 +100,6 @@ class ExecutorActor:
     async def pid(self) -> int:
         """This actor's process id (crash tests kill it)."""
         return os.getpid()
-
-    async def test(self) -> dict[str, object]:
-        """The staged connectivity test (a disabled configuration may be tested); leaves the breaker alone."""
-        caller = await self._current(require_active=False)
-        if isinstance(caller, CallResult):
-            return {"error": caller.error, "code": caller.code}
-        assert self._session is not None
-        return await run_test(caller.config, authenticator_for(caller.config.authentication), self._session)
 
     async def breaker(self) -> dict[str, object]:
         """The breaker's state, for diagnostics and tests."""

@@ -1,6 +1,10 @@
 """The front door's view of the actors: start and cancel executions, append audit events, test executors.
 
 This and the actors themselves are the only modules that call Ray.
+
+The connectivity test runs here, in the front door's process, not in an executor actor: it is a one-off
+diagnostic that acquires credentials afresh and leaves the breaker alone, and a client that creates and
+tests hundreds of configurations must not make hundreds of actor processes.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ import ray
 
 from flowker.actors import factory
 from flowker.actors.config import RuntimeConfig
+from flowker.actors.connectivity import check_connectivity
 from flowker.domain.audit import AuditEvent
+from flowker.domain.executor_config import ExecutorConfig
+from flowker.secretbox import SecretBox
 
 log = logging.getLogger("flowker.runtime")
 
@@ -29,6 +36,7 @@ class RayRuntime:
         self._supervisors: list[Any] = []
         self._audit: Any = None
         self._runs: dict[str, asyncio.Future[None]] = {}
+        self._box = SecretBox.from_text(config.secret_key)
 
     def start_pool(self) -> None:
         """Create the supervisors (idempotent); they resume at once what a previous run left unfinished."""
@@ -75,9 +83,9 @@ class RayRuntime:
             self._audit = factory.audit(self.config)
         await self._audit.append.remote(list(events))
 
-    async def test_executor(self, executor_config_id: str) -> dict[str, Any]:
-        """Run the connectivity test in the configuration's executor actor."""
-        return await factory.executor(self.config, executor_config_id).test.remote()
+    async def test_executor(self, config: ExecutorConfig) -> dict[str, Any]:
+        """Run the connectivity test of ``config`` (secrets sealed) here; creates no actor."""
+        return await check_connectivity(config, self._box)
 
     async def breaker(self, executor_config_id: str) -> dict[str, Any]:
         """The breaker state of a configuration's executor actor."""

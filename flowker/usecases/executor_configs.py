@@ -131,7 +131,7 @@ class ExecutorConfigs:
         """The staged connectivity test; records ``lastTestedAt`` (a lost race for it is harmless)."""
         current = await self.get(config_id)
         started = iso(self._clock())
-        result = await self._runtime.test_executor(config_id)
+        result = await self._runtime.test_executor(current)
         if "error" in result:
             error = NotFound if result["code"] == "FLK-0250" else Unprocessable
             raise error(result["error"], code=result["code"])
