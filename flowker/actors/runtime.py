@@ -21,6 +21,7 @@ import ray
 from flowker.actors import factory
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.connectivity import check_connectivity
+from flowker.actors.executor_handle import ExecutorHandles
 from flowker.domain.audit import AuditEvent
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.secretbox import SecretBox
@@ -36,6 +37,7 @@ class RayRuntime:
         self._supervisors: list[Any] = []
         self._audit: Any = None
         self._runs: dict[str, asyncio.Future[None]] = {}
+        self._executors = ExecutorHandles(config)
         self._box = SecretBox.from_text(config.secret_key)
 
     def start_pool(self) -> None:
@@ -89,7 +91,7 @@ class RayRuntime:
 
     async def breaker(self, executor_config_id: str) -> dict[str, Any]:
         """The breaker state of a configuration's executor actor."""
-        return await factory.executor(self.config, executor_config_id).breaker.remote()
+        return await self._executors.breaker(executor_config_id)
 
     async def close(self) -> None:
         """Wait briefly for submitted runs; kill this service's actors when they are private to it."""

@@ -1,20 +1,41 @@
-"""Executor actors are processes, so they are made only for calls: the connectivity test starts none."""
+"""Executor actors are processes, so they are made only for calls and end when not needed: the
+connectivity test starts none, and an idle actor exits and is made again by the next call."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import ray
 
+from flowker.actors import factory
 from flowker.actors.runtime import RayRuntime
+from flowker.settings import Settings
+from tests.conftest import API_KEY
 from tests.helpers.client import ApiClient
+from tests.helpers.polling import eventually
 from tests.helpers.stub_provider import StubProvider
 
+IDLE_SECONDS = 1.0
 CONFIGURATIONS = 200
+
+
+@pytest.fixture
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """A short idle timeout; a test changes fields through ``indirect`` parametrisation."""
+    fields: dict[str, Any] = {"executor_idle_seconds": IDLE_SECONDS, **getattr(request, "param", {})}
+    return Settings(
+        data_dir=tmp_path / "data",
+        port=0,
+        api_keys=(API_KEY,),
+        retry_backoff_seconds=0.01,
+        breaker_open_seconds=1.0,
+        **fields,
+    )
 
 
 @pytest.fixture
@@ -68,3 +89,54 @@ async def test_testing_hundreds_of_configurations_starts_no_executor_actor(
     assert most == 0
     assert len(provider.calls("/v1/status")) == CONFIGURATIONS
     assert provider.calls("/v1/score") == []
+
+
+def scoring_workflow(executor_id: str) -> dict[str, Any]:
+    return {
+        "name": f"score-{uuid.uuid4().hex[:6]}",
+        "nodes": [
+            {"id": "start", "type": "trigger"},
+            {"id": "score", "type": "executor", "data": {
+                "executorConfigId": executor_id, "endpointName": "score",
+                "inputMapping": [{"source": "workflow.txn", "target": "transactionId", "required": True}],
+            }},
+        ],
+        "edges": [{"id": "e1", "source": "start", "target": "score"}],
+    }  # fmt: skip
+
+
+async def execute(api: ApiClient, workflow_id: str, txn: str) -> dict[str, Any]:
+    started = await api.post(
+        f"/v1/workflows/{workflow_id}/executions",
+        {"inputData": {"txn": txn}},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert started.status == 201, started.text
+    reply = await eventually(
+        lambda: api.get(f"/v1/executions/{started.body['executionId']}"),
+        lambda r: r.body["status"] in ("completed", "failed", "cancelled"),
+        within=15,
+    )
+    return dict(reply.body)
+
+
+# One supervisor, so that the second execution meets the handle the first one left behind.
+@pytest.mark.parametrize("settings", [{"supervisors": 1}], indirect=True)
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs the supervisor to call executors through ExecutorHandles (its cached handle dies with "
+    "the idle actor)",
+)
+async def test_an_execution_after_its_executor_actor_exited_when_idle_completes(
+    api: ApiClient, provider: StubProvider, runtime: RayRuntime
+) -> None:
+    config_id = await create(api, provider)
+    created = await api.post("/v1/workflows", scoring_workflow(config_id))
+    workflow_id = created.body["workflowId"]
+    assert (await api.post(f"/v1/workflows/{workflow_id}/activate")).status == 200
+
+    assert (await execute(api, workflow_id, "T-1"))["status"] == "completed"
+    assert live_executors(runtime) == [factory.executor_name(runtime.config, config_id)]
+    await eventually(lambda: asyncio.sleep(0, live_executors(runtime)), lambda live: live == [])
+    assert (await execute(api, workflow_id, "T-2"))["status"] == "completed"
+    assert [r.json["transactionId"] for r in provider.calls("/v1/score")] == ["T-1", "T-2"]
