@@ -134,6 +134,8 @@ class ProviderCaller:
         self._policy = policy
         self._breaker = breaker
         self._sleep = sleep
+        #: Set when the configuration is deleted or disabled: calls in flight make no further attempt.
+        self.halted = False
 
     async def call(self, request: CallRequest) -> CallResult:
         """Make the call, retrying transient failures; never raises but for cancellation."""
@@ -187,11 +189,13 @@ class ProviderCaller:
                 return CallResult(
                     ok=True, attempts=attempt, duration_ms=_since(started), response=response.envelope()
                 )
-            if not self._policy.should_retry(attempt, verdict):
+            if self.halted or not self._policy.should_retry(attempt, verdict):
                 if bounded:
                     last_error += (
                         "; not retried: the request reached the provider, and asking again could repeat it"
                     )
+                elif self.halted and self._policy.should_retry(attempt, verdict):
+                    last_error += "; not retried: the configuration was deleted or disabled meanwhile"
                 return CallResult(
                     ok=False,
                     attempts=attempt,

@@ -13,6 +13,8 @@ An actor with no call for ``executor_idle_seconds`` exits for good (``ray.actor.
 configurations nobody calls cost no process. It decides and exits with no call in flight, and refuses
 any call that arrives after the decision (:data:`~flowker.actors.caller.EXECUTOR_RETIRED`, nothing
 sent): :class:`~flowker.actors.executor_handle.ExecutorHandles` then makes the call on a fresh actor.
+:meth:`ExecutorActor.retire` ends an actor whose configuration was deleted or disabled the same way,
+once the calls it has in flight end.
 """
 
 from __future__ import annotations
@@ -165,6 +167,21 @@ class ExecutorActor:
     async def breaker(self) -> dict[str, object]:
         """The breaker's state, for diagnostics and tests."""
         return self._breaker.snapshot()
+
+    async def retire(self) -> None:
+        """Take no more calls and exit for good once the calls in flight end (its configuration is
+        deleted or disabled).
+
+        Calls in flight make no further attempt but return what their provider answered: a request that
+        was sent is not cut off, so its answer is never lost. Ray fails the calls it had not handed over
+        yet with ActorDiedError (INTENDED_USER_EXIT): their callers know they were not delivered.
+        """
+        self._retiring = True
+        if self._caller is not None:
+            self._caller.halted = True
+        log.info("executor %s: released, exiting once %d call(s) in flight end", self._id, self._in_flight)
+        # Ray lets the running calls finish, then ends the process.
+        ray.actor.exit_actor()
 
     def _idle(self) -> bool:
         # An open or half-open breaker is the cluster's memory of a failing provider: keep it.

@@ -89,6 +89,22 @@ class RayRuntime:
         """Run the connectivity test of ``config`` (secrets sealed) here; creates no actor."""
         return await check_connectivity(config, self._box)
 
+    async def release_executor(self, executor_config_id: str) -> None:
+        """End the configuration's executor actor, if it runs: its configuration is deleted or disabled.
+
+        It takes no call from now on and exits as soon as the calls in flight end (they make no
+        further attempt); it is not killed outright, which would lose the answers of requests already
+        sent. Returns at once. The next call makes a fresh actor, which refuses while the configuration
+        is disabled.
+        """
+        self._executors.forget(executor_config_id)
+        try:
+            handle = ray.get_actor(factory.executor_name(self.config, executor_config_id), factory.NAMESPACE)
+        except ValueError:  # none runs
+            return
+        # Not awaited: the call returns only when the actor is gone, after its calls in flight.
+        handle.retire.remote()
+
     async def breaker(self, executor_config_id: str) -> dict[str, Any]:
         """The breaker state of a configuration's executor actor."""
         return await self._executors.breaker(executor_config_id)

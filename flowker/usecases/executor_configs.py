@@ -111,6 +111,7 @@ class ExecutorConfigs:
         """Delete, unless an active workflow uses it (422 FLK-0252)."""
         current = await self.get(config_id)
         await self._store.executor_configs.delete(current)
+        await self._runtime.release_executor(config_id)
         await self._record("EXECUTOR_CONFIG_DELETED", AuditAction.DELETE, current, actor)
 
     async def toggle(self, config_id: str, action: str, actor: Actor = SYSTEM) -> ExecutorConfig:
@@ -123,6 +124,8 @@ class ExecutorConfigs:
             )
         updated = current.model_copy(update={"status": target, "updatedAt": iso(self._clock())})
         stored = await self._store.executor_configs.replace(updated)
+        if target == ExecutorStatus.DISABLED:
+            await self._runtime.release_executor(config_id)
         event_type, audit_action = TOGGLE_EVENTS[action]
         await self._record(event_type, audit_action, stored, actor)
         return stored

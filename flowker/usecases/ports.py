@@ -29,3 +29,6 @@ class Runtime(AuditSink, Protocol):
 
         Returns the result document, or ``{"error", "code"}`` when the configuration cannot be tested.
         """
+
+    async def release_executor(self, executor_config_id: str) -> None:
+        """Stop the configuration's executor actor, if one runs: it was deleted or disabled."""

@@ -186,3 +186,47 @@ async def test_calls_racing_the_idle_exit_are_each_made_exactly_once(
         await asyncio.sleep(pause * IDLE_SECONDS)
     sent = [r.headers["Idempotency-Key"] for r in provider.calls("/pay")]
     assert sorted(sent) == sorted(keys)
+
+
+async def test_a_call_in_flight_when_its_configuration_is_disabled_keeps_its_answer(
+    runtime: RayRuntime, store: EmbeddedStore, secret_key: str, provider: StubProvider
+) -> None:
+    provider.route("POST", "/pay", (200, {"paid": True}), delay=2.0)
+    config = await add_config(store, secret_key, provider.url)
+    handles = ExecutorHandles(runtime.config)
+    in_flight = asyncio.ensure_future(handles.call(payment(config.id, "exec-1:pay")))
+    await eventually(lambda: asyncio.sleep(0, provider.calls("/pay")), bool)
+    # What disabling does: the store first, then the actor is released.
+    await store.executor_configs.replace(config.model_copy(update={"status": ExecutorStatus.DISABLED}))
+    await runtime.release_executor(config.id)
+    later = await handles.call(payment(config.id, "exec-2:pay"))
+
+    answered = await in_flight
+    assert (answered.ok, answered.response and answered.response["body"]) == (True, {"paid": True})
+    # The later call was never delivered to the released actor; a fresh one refused it.
+    assert (later.ok, later.code, later.may_have_reached) == (False, "FLK-0154", False), later
+    assert [r.headers["Idempotency-Key"] for r in provider.calls("/pay")] == ["exec-1:pay"]
+
+
+async def test_a_call_cut_off_by_a_killed_actor_says_it_may_have_reached_the_provider(
+    runtime: RayRuntime, store: EmbeddedStore, secret_key: str, provider: StubProvider
+) -> None:
+    provider.route("POST", "/pay", (200, {"paid": True}), delay=3.0)
+    config = await add_config(store, secret_key, provider.url)
+    handles = ExecutorHandles(runtime.config)
+    in_flight = asyncio.ensure_future(handles.call(payment(config.id, "exec-1:pay")))
+    await eventually(lambda: asyncio.sleep(0, provider.calls("/pay")), bool)
+    await store.executor_configs.replace(config.model_copy(update={"status": ExecutorStatus.DISABLED}))
+    ray.kill(handles.handle(config.id), no_restart=True)
+    result = await in_flight
+    assert (result.ok, result.code, result.may_have_reached) == (False, "FLK-0154", True)
+    assert result.error is not None and result.error.endswith(
+        "an earlier attempt was cut off when its executor actor was stopped, "
+        "and may have reached the provider"
+    )
+    assert len(provider.calls("/pay")) == 1
+
+
+async def test_release_of_a_configuration_without_an_actor_does_nothing(runtime: RayRuntime) -> None:
+    await runtime.release_executor(str(uuid.uuid4()))
+    assert live_executors(runtime) == []

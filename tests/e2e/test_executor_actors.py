@@ -1,5 +1,6 @@
 """Executor actors are processes, so they are made only for calls and end when not needed: the
-connectivity test starts none, and an idle actor exits and is made again by the next call."""
+connectivity test starts none, deleting or disabling a configuration stops its actor, and an idle
+actor exits and is made again by the next call."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 import ray
 
 from flowker.actors import factory
+from flowker.actors.caller import CallRequest
+from flowker.actors.executor_handle import ExecutorHandles
 from flowker.actors.runtime import RayRuntime
 from flowker.settings import Settings
 from tests.conftest import API_KEY
@@ -89,6 +92,31 @@ async def test_testing_hundreds_of_configurations_starts_no_executor_actor(
     assert most == 0
     assert len(provider.calls("/v1/status")) == CONFIGURATIONS
     assert provider.calls("/v1/score") == []
+
+
+# An idle timeout no test reaches: the actor can only be gone because it was stopped.
+@pytest.mark.parametrize("settings", [{"executor_idle_seconds": 3600.0}], indirect=True)
+@pytest.mark.parametrize("action", ["disable", "delete"])
+async def test_disabling_or_deleting_a_configuration_stops_its_executor_actor(
+    action: str, api: ApiClient, provider: StubProvider, runtime: RayRuntime
+) -> None:
+    config_id = await create(api, provider)
+    handles = ExecutorHandles(runtime.config)
+    called = await handles.call(CallRequest(config_id, "score", {"txn": "T-1"}, "exec-1:score", "exec-1"))
+    assert called.ok, called
+    name = factory.executor_name(runtime.config, config_id)
+    assert live_executors(runtime) == [name]
+
+    if action == "disable":
+        assert (await api.post(f"/v1/executors/{config_id}/disable")).status == 200
+    else:
+        assert (await api.call("DELETE", f"/v1/executors/{config_id}")).status == 204
+    await eventually(lambda: asyncio.sleep(0, live_executors(runtime)), lambda live: live == [])
+
+    refused = await handles.call(CallRequest(config_id, "score", {"txn": "T-2"}, "exec-2:score", "exec-2"))
+    code = {"disable": "FLK-0154", "delete": "FLK-0250"}[action]
+    assert (refused.ok, refused.code, refused.may_have_reached) == (False, code, False), refused
+    assert len(provider.calls("/v1/score")) == 1
 
 
 def scoring_workflow(executor_id: str) -> dict[str, Any]:
