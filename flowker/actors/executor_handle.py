@@ -132,10 +132,12 @@ class ExecutorHandles:
 async def _gone(handle: Any) -> None:
     """Return once the actor behind ``handle`` is dead, or after :data:`EXIT_WAIT_SECONDS`."""
     deadline = time.monotonic() + EXIT_WAIT_SECONDS
-    while time.monotonic() < deadline:
+    while (left := deadline - time.monotonic()) > 0:
         try:
-            await handle.pid.remote()
-        except ray.exceptions.RayActorError:
+            # An exiting actor runs no new method: this waits for its death, or answers if it is
+            # not exiting after all.
+            await asyncio.wait_for(handle.pid.remote(), timeout=left)
+        except (ray.exceptions.RayActorError, TimeoutError):
             return
         await asyncio.sleep(_EXIT_POLL_SECONDS)
 
