@@ -81,6 +81,7 @@ def runtime_config(settings: Settings, secret_key: str, prefix: str = "") -> Run
         breaker_open_seconds=settings.breaker_open_seconds,
         breaker_half_open_calls=settings.breaker_half_open_calls,
         lease_seconds=settings.lease_seconds,
+        executor_idle_seconds=settings.executor_idle_seconds,
     )
 
 

@@ -41,6 +41,7 @@ class Settings:
     breaker_open_seconds: float = 30.0
     breaker_half_open_calls: int = 1
     lease_seconds: float = 15.0
+    executor_idle_seconds: float = 300.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -72,6 +73,7 @@ class Settings:
             "breaker_open_seconds": _float(env, "FLOWKER_BREAKER_OPEN_SECONDS", 30.0, 0.01, 3600.0),
             "breaker_half_open_calls": _int(env, "FLOWKER_BREAKER_HALF_OPEN_CALLS", 1, 1, 100),
             "lease_seconds": _float(env, "FLOWKER_LEASE_SECONDS", 15.0, 0.5, 600.0),
+            "executor_idle_seconds": _float(env, "FLOWKER_EXECUTOR_IDLE_SECONDS", 300.0, 1.0, 86400.0),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -3,11 +3,16 @@
 Retries only what may succeed next time (network errors, timeouts, 5xx, 429 — honouring
 ``Retry-After``); a 4xx other than 429 fails at once. Only those transient failures count against
 the breaker: a provider that answers 400 is up. An open breaker fails the call at once (FLK-0507).
+
+A call never raises but for cancellation: every failure is a :class:`CallResult` with a code from
+``docs/errors.md`` and ``may_have_reached`` telling whether the provider may have seen the request. A run
+that crashed on an exception would be adopted and call the provider again: a payment sent twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,13 +20,39 @@ from typing import Any
 
 import aiohttp
 
+from flowker.actors import transport
 from flowker.actors.breaker import CircuitBreaker, Permit
 from flowker.actors.provider_auth import Authenticator
 from flowker.actors.retry_policy import RetryPolicy, Verdict
-from flowker.actors.transport import ProviderResponse, ResponseTooLarge, build_request, send
+from flowker.actors.transport import (
+    AnswerOutOfBounds,
+    ProviderRequest,
+    ProviderResponse,
+    ResponseTooDeep,
+    ResponseTooLarge,
+    UnknownEndpoint,
+    build_request,
+    send,
+)
 from flowker.domain.executor_config import ExecutorConfig
 
+log = logging.getLogger("flowker.executor")
+
 Sleep = Callable[[float], Awaitable[None]]
+
+# The codes a step's error carries (docs/errors.md, "Step errors").
+CONFIG_NOT_FOUND = "FLK-0250"
+CONFIG_DISABLED = "FLK-0154"
+UNKNOWN_ENDPOINT = "FLK-0153"
+UNSUPPORTED_AUTHENTICATION = "FLK-0269"
+UNUSABLE_AUTHENTICATION = "FLK-0274"
+UNREADABLE_SECRET = "FLK-0253"
+ANSWER_OUT_OF_BOUNDS = "FLK-0254"
+EXECUTOR_STOPPED = "FLK-0255"
+PROVIDER_FAILED = "FLK-0256"
+EXECUTOR_RETIRED = "FLK-0257"
+BREAKER_OPEN = "FLK-0507"
+INTERNAL_ERROR = "FLK-9999"
 
 
 @dataclass(frozen=True)
@@ -37,7 +68,19 @@ class CallRequest:
 
 @dataclass(frozen=True)
 class CallResult:
-    """The call's outcome; ``response`` is the envelope ``{status, headers, body}`` when one arrived."""
+    """The call's outcome; ``response`` is the envelope ``{status, headers, body}`` when one arrived.
+
+    Attributes:
+        ok: The provider answered 2xx.
+        attempts: Requests sent.
+        duration_ms: Time the call took, retries and waits included.
+        response: The last answer's envelope, when one arrived; always serialisable by orjson.
+        error: Why the call failed, for an operator: names classes and fields, never secrets.
+        code: The FLK code of the failure.
+        may_have_reached: Whether the provider may have received the request. False only when Flowker
+            knows it sent nothing; when True, calling again may repeat a payment (the same
+            ``Idempotency-Key`` lets the provider drop the repeat).
+    """
 
     ok: bool
     attempts: int
@@ -45,10 +88,32 @@ class CallResult:
     response: dict[str, Any] | None = None
     error: str | None = None
     code: str | None = None
+    may_have_reached: bool = True
 
     @classmethod
     def refused(cls, error: str, code: str) -> CallResult:
-        return cls(ok=False, attempts=0, duration_ms=0, error=error, code=code)
+        """A call not made: nothing was sent."""
+        return cls(ok=False, attempts=0, duration_ms=0, error=error, code=code, may_have_reached=False)
+
+    @classmethod
+    def internal_error(cls, error: BaseException, *, may_have_reached: bool, attempts: int = 0) -> CallResult:
+        """A bug in Flowker: the class name only, since exception texts can carry URLs or data."""
+        reached = "the request may have reached the provider" if may_have_reached else "nothing was sent"
+        return cls(
+            ok=False,
+            attempts=attempts,
+            duration_ms=0,
+            error=f"internal error in the executor ({type(error).__name__}); {reached}",
+            code=INTERNAL_ERROR,
+            may_have_reached=may_have_reached,
+        )
+
+
+@dataclass
+class _Progress:
+    """How far a call got, for the report of a failure that interrupts it."""
+
+    sent: int = 0
 
 
 class ProviderCaller:
@@ -69,15 +134,41 @@ class ProviderCaller:
         self._policy = policy
         self._breaker = breaker
         self._sleep = sleep
+        #: Set when the configuration is deleted or disabled: calls in flight make no further attempt.
+        self.halted = False
 
     async def call(self, request: CallRequest) -> CallResult:
-        """Make the call, retrying transient failures; never raises for a provider's failure."""
+        """Make the call, retrying transient failures; never raises but for cancellation."""
+        try:
+            outgoing = build_request(
+                self.config,
+                request.endpoint_name,
+                request.body,
+                idempotency_key=request.idempotency_key,
+                request_id=request.request_id,
+            )
+        except UnknownEndpoint:
+            # The configuration changed under a run that uses it (a PATCH removed the endpoint).
+            return CallResult.refused(
+                f"executor configuration {self.config.name!r} has no endpoint {request.endpoint_name!r} "
+                "(removed since the workflow was activated?)",
+                UNKNOWN_ENDPOINT,
+            )
+        progress = _Progress()
+        try:
+            return await self._call(outgoing, progress)
+        except Exception as exc:
+            log.exception("executor %s: call %s failed in Flowker", self.config.id, request.idempotency_key)
+            return CallResult.internal_error(exc, may_have_reached=progress.sent > 0, attempts=progress.sent)
+
+    async def _call(self, outgoing: ProviderRequest, progress: _Progress) -> CallResult:
         started = time.perf_counter()
         attempt = 0
-        last_error = "no attempt made"
         response: ProviderResponse | None = None
         while True:
             attempt += 1
+            # Credentials first: a token source that fails must not hold a breaker permit.
+            authed = await self._auth.apply(outgoing)
             permit = self._breaker.try_acquire()
             if permit is None:
                 wait = self._breaker.retry_after()
@@ -88,44 +179,50 @@ class ProviderCaller:
                     response=response.envelope() if response else None,
                     error=f"circuit open for executor configuration {self.config.name!r}; "
                     f"retry in {wait:.0f} s",
-                    code="FLK-0507",
+                    code=BREAKER_OPEN,
+                    may_have_reached=attempt > 1,
                 )
-            verdict, response, last_error = await self._attempt(request, permit)
+            progress.sent += 1
+            verdict, response, last_error, bounded = await self._attempt(authed, permit)
             if verdict == Verdict.SUCCESS:
+                assert response is not None
                 return CallResult(
                     ok=True, attempts=attempt, duration_ms=_since(started), response=response.envelope()
                 )
-            if not self._policy.should_retry(attempt, verdict):
+            if self.halted or not self._policy.should_retry(attempt, verdict):
+                if bounded:
+                    last_error += (
+                        "; not retried: the request reached the provider, and asking again could repeat it"
+                    )
+                elif self.halted and self._policy.should_retry(attempt, verdict):
+                    last_error += "; not retried: the configuration was deleted or disabled meanwhile"
                 return CallResult(
                     ok=False,
                     attempts=attempt,
                     duration_ms=_since(started),
                     response=response.envelope() if response else None,
                     error=f"executor call failed after {attempt} attempt{'s' * (attempt > 1)}: {last_error}",
+                    code=ANSWER_OUT_OF_BOUNDS if bounded else PROVIDER_FAILED,
                 )
             retry_after = response.headers.get("Retry-After") if response else None
             await self._sleep(self._policy.delay(attempt, retry_after))
 
-    async def _attempt(self, request: CallRequest, permit: Permit) -> tuple[Verdict, Any, str]:
-        outgoing = build_request(
-            self.config,
-            request.endpoint_name,
-            request.body,
-            idempotency_key=request.idempotency_key,
-            request_id=request.request_id,
-        )
+    async def _attempt(
+        self, request: ProviderRequest, permit: Permit
+    ) -> tuple[Verdict, ProviderResponse | None, str, bool]:
+        """One attempt: its verdict, the answer if any, a description, and whether it was out of bounds."""
         try:
-            response = await send(self._session, await self._auth.apply(outgoing))
-        except (ResponseTooLarge, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            response = await send(self._session, request)
+        except (AnswerOutOfBounds, aiohttp.ClientError, OSError, TimeoutError) as exc:
             verdict = self._policy.classify_error(exc)
             self._judge(permit, verdict)
-            return verdict, None, _describe(exc)
+            return verdict, None, _describe(exc), isinstance(exc, AnswerOutOfBounds)
         except BaseException:
             self._breaker.release(permit)
             raise
         verdict = self._policy.classify_status(response.status)
         self._judge(permit, verdict)
-        return verdict, response, f"provider answered HTTP {response.status}"
+        return verdict, response, f"provider answered HTTP {response.status}", False
 
     def _judge(self, permit: Permit, verdict: Verdict) -> None:
         if verdict == Verdict.RETRY:
@@ -142,6 +239,8 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, TimeoutError):
         return "timed out"
     if isinstance(error, ResponseTooLarge):
-        return "response too large"
+        return f"provider answer larger than {transport.describe_size(transport.MAX_RESPONSE_BYTES)}"
+    if isinstance(error, ResponseTooDeep):
+        return f"provider answer nests deeper than {transport.MAX_ANSWER_DEPTH} levels"
     # Class names only: exception texts can carry URLs with query-string credentials.
     return f"network error ({type(error).__name__})"

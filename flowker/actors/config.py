@@ -26,6 +26,8 @@ class RuntimeConfig:
     breaker_half_open_calls: int = 1
     #: A supervisor's lease on an execution lasts this long unless renewed (every third of it).
     lease_seconds: float = 15.0
+    #: An executor actor with no call for this long exits; the next call creates it again.
+    executor_idle_seconds: float = 300.0
     #: Crash-test fault injection (:mod:`flowker.actors.faults`); empty in production.
     pause_points: tuple[str, ...] = ()
 

@@ -4,6 +4,10 @@ Stages, as in the original: ``connectivity`` (the base URL answers below 500), `
 (the credentials are not refused with 401/403) and ``end_to_end`` (an endpoint answers 2xx). Unlike
 the original, the end-to-end stage only calls a GET or HEAD endpoint: a test must never create a
 payment. A failed stage skips the stages after it. The test changes nothing but ``lastTestedAt``.
+
+It runs in the front door's process (:meth:`~flowker.actors.runtime.RayRuntime.test_executor`) with a
+session of its own: no actor per tested configuration, and the breaker of the configuration's executor
+actor is left alone.
 """
 
 from __future__ import annotations
@@ -14,12 +18,32 @@ from typing import Any
 
 import aiohttp
 
-from flowker.actors.provider_auth import Authenticator
+from flowker.actors.caller import UNREADABLE_SECRET, UNSUPPORTED_AUTHENTICATION, UNUSABLE_AUTHENTICATION
+from flowker.actors.provider_auth import Authenticator, authenticator_for
 from flowker.actors.transport import ProviderRequest, build_request, send
+from flowker.domain.authentication import UnreadableSecret, open_authentication
 from flowker.domain.executor_config import ExecutorConfig
+from flowker.secretbox import SecretBox
 
 STAGE_TIMEOUT_SECONDS = 10.0
 SAFE_METHODS = ("GET", "HEAD")
+
+
+async def check_connectivity(config: ExecutorConfig, box: SecretBox) -> dict[str, Any]:
+    """Open ``config``'s secrets and run the stages; ``{"error", "code"}`` when it cannot be tested."""
+    try:
+        clear = config.model_copy(update={"authentication": open_authentication(config.authentication, box)})
+        authenticator = authenticator_for(clear.authentication)
+    except UnreadableSecret as exc:
+        return {"error": f"executor configuration {config.name!r}: {exc}", "code": UNREADABLE_SECRET}
+    except NotImplementedError:
+        kind = config.authentication.get("type")
+        message = f"authentication type {kind!r} is not supported yet"
+        return {"error": message, "code": UNSUPPORTED_AUTHENTICATION}
+    except ValueError as exc:  # messages name fields, never values
+        return {"error": f"executor configuration {config.name!r}: {exc}", "code": UNUSABLE_AUTHENTICATION}
+    async with aiohttp.ClientSession() as session:
+        return await run_test(clear, authenticator, session)
 
 
 async def run_test(

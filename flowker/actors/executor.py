@@ -3,28 +3,55 @@
 It owns what must be shared by every execution that calls the provider: one HTTP connection pool,
 the credentials, and the circuit breaker — one view of the provider's health for the cluster. It
 re-reads its configuration when it changed, so a PATCH or a disable takes effect on the next call.
+
+:meth:`ExecutorActor.call` never raises but for cancellation: a configuration that is gone, disabled,
+or changed under a run, a secret that cannot be opened, a bug — each is a failed :class:`CallResult`
+that says whether the provider may have seen the request. An exception would crash the run, which would
+be adopted and call the provider again.
+
+An actor with no call for ``executor_idle_seconds`` exits for good (``ray.actor.exit_actor``), so that
+configurations nobody calls cost no process. It decides and exits with no call in flight, and refuses
+any call that arrives after the decision (:data:`~flowker.actors.caller.EXECUTOR_RETIRED`, nothing
+sent): :class:`~flowker.actors.executor_handle.ExecutorHandles` then makes the call on a fresh actor.
+:meth:`ExecutorActor.retire` ends an actor whose configuration was deleted or disabled the same way,
+once the calls it has in flight end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import time
 from pathlib import Path
 
 import aiohttp
+import ray
+from ray.exceptions import AsyncioActorExit
 
-from flowker.actors.breaker import BreakerConfig, CircuitBreaker
-from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
+from flowker.actors.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from flowker.actors.caller import (
+    CONFIG_DISABLED,
+    CONFIG_NOT_FOUND,
+    EXECUTOR_RETIRED,
+    UNREADABLE_SECRET,
+    UNSUPPORTED_AUTHENTICATION,
+    UNUSABLE_AUTHENTICATION,
+    CallRequest,
+    CallResult,
+    ProviderCaller,
+)
 from flowker.actors.config import RuntimeConfig
-from flowker.actors.connectivity import run_test
 from flowker.actors.faults import PausePoints
 from flowker.actors.provider_auth import authenticator_for
 from flowker.actors.retry_policy import RetryPolicy
-from flowker.domain.authentication import open_authentication
+from flowker.domain.authentication import UnreadableSecret, open_authentication
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.secretbox import SecretBox
 from flowker.store.embedded import EmbeddedStore
+
+log = logging.getLogger("flowker.executor")
 
 #: How stale an executor actor's copy of its configuration may be.
 CONFIG_TTL_SECONDS = 1.0
@@ -55,61 +82,132 @@ class ExecutorActor:
         self._fetched: tuple[ExecutorConfig | None, float] | None = None
         self._opening = asyncio.Lock()
         self._pauses = PausePoints(config.pause_points, config.data_dir)
+        self._in_flight = 0
+        self._last_active = time.monotonic()
+        self._retiring = False
+        self._idle_watch = asyncio.get_event_loop().create_task(self._retire_when_idle())
 
-    async def _current(self, *, require_active: bool = True) -> ProviderCaller | CallResult:
+    async def _current(self) -> ProviderCaller | CallResult:
         async with self._opening:
             if self._store is None:
                 self._store = await EmbeddedStore(Path(self._runtime.data_dir)).open()
                 self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-        config = await self._config(fresh=not require_active)
+        config = await self._config()
         if config is None:
-            return CallResult.refused(f"executor configuration {self._id} not found", "FLK-0250")
-        if require_active and config.status != ExecutorStatus.ACTIVE:
-            return CallResult.refused(f"executor configuration {config.name!r} is disabled", "FLK-0154")
+            return CallResult.refused(f"executor configuration {self._id} not found", CONFIG_NOT_FOUND)
+        if config.status != ExecutorStatus.ACTIVE:
+            return CallResult.refused(f"executor configuration {config.name!r} is disabled", CONFIG_DISABLED)
         if self._caller is None or self._caller.config.revision != config.revision:
-            clear = config.model_copy(
-                update={"authentication": open_authentication(config.authentication, self._box)}
-            )
+            kind = config.authentication.get("type")
             try:
+                clear = config.model_copy(
+                    update={"authentication": open_authentication(config.authentication, self._box)}
+                )
                 authenticator = authenticator_for(clear.authentication)
+            except UnreadableSecret as exc:
+                return CallResult.refused(f"executor configuration {config.name!r}: {exc}", UNREADABLE_SECRET)
             except NotImplementedError:
-                kind = clear.authentication.get("type")
-                return CallResult.refused(f"authentication type {kind!r} is not supported yet", "FLK-0269")
+                return CallResult.refused(
+                    f"authentication type {kind!r} is not supported yet", UNSUPPORTED_AUTHENTICATION
+                )
+            except ValueError as exc:  # messages name fields, never values
+                return CallResult.refused(
+                    f"executor configuration {config.name!r}: {exc}", UNUSABLE_AUTHENTICATION
+                )
             assert self._session is not None
             self._caller = ProviderCaller(clear, authenticator, self._session, self._policy, self._breaker)
         return self._caller
 
-    async def _config(self, *, fresh: bool) -> ExecutorConfig | None:
-        # Read at most once a CONFIG_TTL_SECONDS per call path: a PATCH or a disable takes effect
-        # within that time, and a busy provider does not cost a store read per call.
+    async def _config(self) -> ExecutorConfig | None:
+        # Read at most once a CONFIG_TTL_SECONDS: a PATCH or a disable takes effect within that time,
+        # and a busy provider does not cost a store read per call.
         now = time.monotonic()
-        if fresh or self._fetched is None or now - self._fetched[1] > CONFIG_TTL_SECONDS:
+        if self._fetched is None or now - self._fetched[1] > CONFIG_TTL_SECONDS:
             assert self._store is not None
             self._fetched = (await self._store.executor_configs.get(self._id), now)
         return self._fetched[0]
 
     async def call(self, request: CallRequest) -> CallResult:
-        """Call the provider for one step."""
-        caller = await self._current()
+        """Call the provider for one step; never raises but for cancellation."""
+        if self._retiring:
+            # Between the decision to exit and the exit itself: the caller goes to a fresh actor.
+            return CallResult.refused(
+                f"the executor actor of configuration {self._id} is exiting; the call was not made",
+                EXECUTOR_RETIRED,
+            )
+        self._in_flight += 1
+        self._last_active = time.monotonic()
+        try:
+            return await self._call(request)
+        finally:
+            self._in_flight -= 1
+            self._last_active = time.monotonic()
+
+    async def _call(self, request: CallRequest) -> CallResult:
+        try:
+            caller = await self._current()
+        except Exception as exc:
+            log.exception("executor %s: cannot prepare call %s", self._id, request.idempotency_key)
+            return CallResult.internal_error(exc, may_have_reached=False)
         if isinstance(caller, CallResult):
             return caller
-        await self._pauses.reach("executor_before_send", request.idempotency_key)
-        result = await caller.call(request)
-        await self._pauses.reach("executor_after_send", request.idempotency_key)
+        try:
+            await self._pauses.reach("executor_before_send", request.idempotency_key)
+            result = await caller.call(request)
+            await self._pauses.reach("executor_after_send", request.idempotency_key)
+        except Exception as exc:
+            log.exception("executor %s: call %s failed in Flowker", self._id, request.idempotency_key)
+            return CallResult.internal_error(exc, may_have_reached=True)
         return result
 
     async def pid(self) -> int:
         """This actor's process id (crash tests kill it)."""
         return os.getpid()
 
-    async def test(self) -> dict[str, object]:
-        """The staged connectivity test (a disabled configuration may be tested); leaves the breaker alone."""
-        caller = await self._current(require_active=False)
-        if isinstance(caller, CallResult):
-            return {"error": caller.error, "code": caller.code}
-        assert self._session is not None
-        return await run_test(caller.config, authenticator_for(caller.config.authentication), self._session)
-
     async def breaker(self) -> dict[str, object]:
         """The breaker's state, for diagnostics and tests."""
         return self._breaker.snapshot()
+
+    async def retire(self) -> None:
+        """Take no more calls and exit for good once the calls in flight end (its configuration is
+        deleted or disabled).
+
+        Calls in flight make no further attempt but return what their provider answered: a request that
+        was sent is not cut off, so its answer is never lost. Ray fails the calls it had not handed over
+        yet with ActorDiedError (INTENDED_USER_EXIT): their callers know they were not delivered.
+        """
+        self._retiring = True
+        if self._caller is not None:
+            self._caller.halted = True
+        log.info("executor %s: released, exiting once %d call(s) in flight end", self._id, self._in_flight)
+        # Ray lets the running calls finish, then ends the process.
+        ray.actor.exit_actor()
+
+    def _idle(self) -> bool:
+        # An open or half-open breaker is the cluster's memory of a failing provider: keep it.
+        return (
+            self._in_flight == 0
+            and time.monotonic() - self._last_active >= self._runtime.executor_idle_seconds
+            and self._breaker.state == BreakerState.CLOSED
+        )
+
+    async def _retire_when_idle(self) -> None:
+        idle = self._runtime.executor_idle_seconds
+        while True:
+            # Wake when the last call is `idle` old; a call since then only postpones the check.
+            await asyncio.sleep(max(self._last_active + idle - time.monotonic(), idle / 10))
+            if self._idle():
+                break
+        # No await between the idle check and _retiring: no call can start in between, and every call
+        # that starts after it is refused unsent.
+        self._retiring = True
+        log.info("executor %s: no call for %.0f s, exiting", self._id, idle)
+        if self._session is not None:
+            await self._session.close()
+        if self._store is not None:
+            await self._store.close()
+        # Exits for good, restarts notwithstanding; calls Ray has not handed over yet fail with
+        # ActorDiedError (INTENDED_USER_EXIT), which tells their callers that they were not delivered.
+        # (Calling an own method to exit from there instead leaves the actor hanging in Ray 2.60.)
+        with contextlib.suppress(AsyncioActorExit):  # raised to end the calling task
+            ray.actor.exit_actor()

@@ -47,9 +47,20 @@ def supervisor(config: RuntimeConfig, index: int) -> Any:
     return ray.remote(SupervisorActor).options(**_options(name)).remote(config, index)
 
 
+def executor_name(config: RuntimeConfig, executor_config_id: str) -> str:
+    """The name of the executor actor of one executor configuration."""
+    return config.name(f"executor:{executor_config_id}")
+
+
 def executor(config: RuntimeConfig, executor_config_id: str) -> Any:
-    """The executor actor of one executor configuration."""
+    """The executor actor of one executor configuration (created on first use).
+
+    Detached: an actor that exited for good keeps its name reserved for as long as the process that
+    created it holds a handle, so a supervisor could not recreate an actor that another process created
+    and that exited when idle. A detached actor frees its name when it dies, and does not die with its
+    creator either. Idle exit and :func:`~flowker.actors.runtime.RayRuntime.release_executor` end it.
+    """
     from flowker.actors.executor import ExecutorActor
 
-    name = config.name(f"executor:{executor_config_id}")
-    return ray.remote(ExecutorActor).options(**_options(name)).remote(config, executor_config_id)
+    options = {**_options(executor_name(config, executor_config_id)), "lifetime": "detached"}
+    return ray.remote(ExecutorActor).options(**options).remote(config, executor_config_id)

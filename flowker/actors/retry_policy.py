@@ -3,6 +3,9 @@
 Unlike Flowker v1.0.2, which retried every non-success status, only transient failures are retried:
 429, 5xx, network errors and timeouts. A client error (4xx other than 429) will fail the same way again.
 A ``Retry-After`` header (RFC 9110 §10.2.3) replaces the exponential backoff when it parses.
+
+An answer out of bounds (too large, nested too deep) is never retried: the request reached the provider,
+and asking again could make a payment twice only to get the same answer.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
 import aiohttp
+
+from flowker.actors.transport import AnswerOutOfBounds
 
 # OSError covers ConnectionError and TimeoutError (asyncio.TimeoutError is TimeoutError);
 # ClientConnectionError covers ServerDisconnectedError and ServerTimeoutError.
@@ -88,7 +93,9 @@ class RetryPolicy:
         return Verdict.FAIL
 
     def classify_error(self, error: BaseException) -> Verdict:
-        """RETRY for network errors and timeouts; FAIL for anything else."""
+        """RETRY for network errors and timeouts; FAIL for anything else, an answer out of bounds included."""
+        if isinstance(error, AnswerOutOfBounds):
+            return Verdict.FAIL
         return Verdict.RETRY if isinstance(error, _TRANSIENT_ERRORS) else Verdict.FAIL
 
     def delay(self, attempt: int, retry_after: str | None = None, now: datetime | None = None) -> float:

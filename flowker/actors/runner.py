@@ -405,4 +405,7 @@ class ExecutionRunner:
                 metadata["statusCode"] = outcome.response.get("status")
             if outcome.error:
                 metadata["error"] = outcome.error
+            if not outcome.ok:
+                metadata["code"] = outcome.code
+                metadata["mayHaveReachedProvider"] = outcome.may_have_reached
         return self._event(event_type, AuditAction.EXECUTE, result, metadata, step=call.step_number)

@@ -1,6 +1,10 @@
 """The front door's view of the actors: start and cancel executions, append audit events, test executors.
 
 This and the actors themselves are the only modules that call Ray.
+
+The connectivity test runs here, in the front door's process, not in an executor actor: it is a one-off
+diagnostic that acquires credentials afresh and leaves the breaker alone, and a client that creates and
+tests hundreds of configurations must not make hundreds of actor processes.
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ import ray
 
 from flowker.actors import factory
 from flowker.actors.config import RuntimeConfig
+from flowker.actors.connectivity import check_connectivity
+from flowker.actors.executor_handle import ExecutorHandles
 from flowker.domain.audit import AuditEvent
+from flowker.domain.executor_config import ExecutorConfig
+from flowker.secretbox import SecretBox
 
 log = logging.getLogger("flowker.runtime")
 
@@ -29,6 +37,8 @@ class RayRuntime:
         self._supervisors: list[Any] = []
         self._audit: Any = None
         self._runs: dict[str, asyncio.Future[None]] = {}
+        self._executors = ExecutorHandles(config)
+        self._box = SecretBox.from_text(config.secret_key)
 
     def start_pool(self) -> None:
         """Create the supervisors and the audit actor (idempotent): the supervisors resume at once what
@@ -84,13 +94,29 @@ class RayRuntime:
         """Have the audit actor chain what waits in the outbox."""
         await self._audit_actor().drain.remote()
 
-    async def test_executor(self, executor_config_id: str) -> dict[str, Any]:
-        """Run the connectivity test in the configuration's executor actor."""
-        return await factory.executor(self.config, executor_config_id).test.remote()
+    async def test_executor(self, config: ExecutorConfig) -> dict[str, Any]:
+        """Run the connectivity test of ``config`` (secrets sealed) here; creates no actor."""
+        return await check_connectivity(config, self._box)
+
+    async def release_executor(self, executor_config_id: str) -> None:
+        """End the configuration's executor actor, if it runs: its configuration is deleted or disabled.
+
+        It takes no call from now on and exits as soon as the calls in flight end (they make no
+        further attempt); it is not killed outright, which would lose the answers of requests already
+        sent. Returns at once. The next call makes a fresh actor, which refuses while the configuration
+        is disabled.
+        """
+        self._executors.forget(executor_config_id)
+        try:
+            handle = ray.get_actor(factory.executor_name(self.config, executor_config_id), factory.NAMESPACE)
+        except ValueError:  # none runs
+            return
+        # Not awaited: the call returns only when the actor is gone, after its calls in flight.
+        handle.retire.remote()
 
     async def breaker(self, executor_config_id: str) -> dict[str, Any]:
         """The breaker state of a configuration's executor actor."""
-        return await factory.executor(self.config, executor_config_id).breaker.remote()
+        return await self._executors.breaker(executor_config_id)
 
     async def close(self) -> None:
         """Wait briefly for submitted runs; kill this service's actors when they are private to it."""

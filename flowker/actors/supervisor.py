@@ -26,6 +26,7 @@ from flowker.actors import factory
 from flowker.actors.caller import CallRequest, CallResult
 from flowker.actors.coalescer import Coalescer
 from flowker.actors.config import RuntimeConfig
+from flowker.actors.executor_handle import ExecutorHandles
 from flowker.actors.faults import PausePoints
 from flowker.actors.runner import ExecutionRunner
 from flowker.clock import iso, utc_now
@@ -48,7 +49,7 @@ class SupervisorActor:
         self._store: EmbeddedStore | None = None
         self._opening = asyncio.Lock()
         self._runs: dict[str, tuple[ExecutionRunner | None, asyncio.Task[object] | None]] = {}
-        self._executors: dict[str, object] = {}
+        self._executors = ExecutorHandles(config)
         audit = factory.audit(config)
         # Audit events of all the executions hosted here travel together: one Ray call per batch.
         self._audit: Coalescer[AuditEvent] = Coalescer(lambda events: audit.append.remote(events))
@@ -143,11 +144,7 @@ class SupervisorActor:
                 me.run.options(name=f"execution:{execution_id}").remote(execution_id)
 
     async def _call(self, request: CallRequest) -> CallResult:
-        handle = self._executors.get(request.executor_config_id)
-        if handle is None:
-            handle = factory.executor(self._config, request.executor_config_id)
-            self._executors[request.executor_config_id] = handle
-        return await handle.call.remote(request)  # type: ignore[attr-defined]
+        return await self._executors.call(request)
 
     async def _record(self, events: Sequence[AuditEvent]) -> None:
         await self._audit.submit(events)

@@ -3,10 +3,17 @@
 This layer makes exactly one attempt; retries, the circuit breaker and authentication live with the caller
 (:mod:`flowker.actors.provider_auth` adds credentials to a :class:`ProviderRequest`). Credentials are kept
 out of every ``repr`` and of the messages of the exceptions :func:`send` lets through.
+
+Whatever bytes a provider sends, the envelope that leaves here can be stored: ``orjson.dumps`` accepts it
+(with ``OPT_SORT_KEYS`` too, as audit hashing uses). Header names and values are valid UTF-8 without
+control characters, text bodies valid UTF-8, JSON bodies at most :data:`MAX_ANSWER_DEPTH` levels deep,
+bodies at most :data:`MAX_RESPONSE_BYTES`; an answer beyond a bound raises :class:`AnswerOutOfBounds`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,6 +29,9 @@ from flowker.domain.authentication import MASK
 from flowker.domain.executor_config import ExecutorConfig
 
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+#: Nesting levels a provider's JSON answer may have. orjson refuses to serialise beyond 254 levels, and the
+#: answer is stored inside a run's state a few levels down: 64 leaves room and fits any real API.
+MAX_ANSWER_DEPTH = 64
 USER_AGENT = f"flowker/{__version__}"
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 #: Header and query parameter names masked even when no authenticator marked them sensitive.
@@ -33,8 +43,16 @@ class UnknownEndpoint(ValueError):
     """The executor configuration has no endpoint of that name."""
 
 
-class ResponseTooLarge(Exception):
+class AnswerOutOfBounds(Exception):
+    """The provider answered something Flowker will not store. The request reached the provider."""
+
+
+class ResponseTooLarge(AnswerOutOfBounds):
     """The provider's response body is larger than :data:`MAX_RESPONSE_BYTES`."""
+
+
+class ResponseTooDeep(AnswerOutOfBounds):
+    """The provider's JSON answer nests deeper than :data:`MAX_ANSWER_DEPTH` levels."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -177,6 +195,7 @@ async def send(session: aiohttp.ClientSession, request: ProviderRequest) -> Prov
 
     Raises:
         ResponseTooLarge: The body is larger than :data:`MAX_RESPONSE_BYTES`.
+        ResponseTooDeep: The JSON body nests deeper than :data:`MAX_ANSWER_DEPTH`.
         aiohttp.ClientError: A network failure, with credentials scrubbed from its message.
         TimeoutError: The exchange took longer than ``request.timeout``.
     """
@@ -192,10 +211,11 @@ async def send(session: aiohttp.ClientSession, request: ProviderRequest) -> Prov
             allow_redirects=False,
         ) as response:
             raw = await _read_capped(response, request)
+            headers = _joined_headers(response.headers)
             return ProviderResponse(
                 status=response.status,
-                headers=_joined_headers(response.headers),
-                body=_decode(raw, response.content_type, response.charset),
+                headers=headers,
+                body=_decode(raw, request, *_content_type(headers)),
                 url=request.masked_url(),
             )
     except aiohttp.ClientError as exc:
@@ -209,28 +229,102 @@ async def _read_capped(response: aiohttp.ClientResponse, request: ProviderReques
     while chunk := await response.content.read(_CHUNK):
         raw += chunk
         if len(raw) > limit:
-            raise ResponseTooLarge(f"response from {request.masked_url()} is larger than {limit} bytes")
+            raise ResponseTooLarge(
+                f"provider answer from {request.masked_url()} is larger than {describe_size(limit)}"
+            )
     return bytes(raw)
 
 
-def _decode(raw: bytes, content_type: str, charset: str | None) -> Any:
+def describe_size(size: int) -> str:
+    """``10 MiB`` for whole mebibytes, else ``123 bytes``."""
+    mib = 1024 * 1024
+    return f"{size // mib} MiB" if size >= mib and size % mib == 0 else f"{size} bytes"
+
+
+def _content_type(headers: Mapping[str, str]) -> tuple[str, str | None]:
+    """The media type, lower case, and the charset parameter, from the already cleaned headers."""
+    media, _, params = headers.get("Content-Type", "").partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = value.strip().strip('"') or None
+    return media.strip().lower(), charset
+
+
+def _decode(raw: bytes, request: ProviderRequest, content_type: str, charset: str | None) -> Any:
     if not raw:
         return ""
     if content_type == "application/json" or content_type.endswith("+json"):
         try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass  # a provider mislabelling its body still gets its text through
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            if "depth limit" in str(exc):  # orjson stops at 1024 levels, far beyond our bound
+                raise _too_deep(request) from None
+            # A provider mislabelling its body, or JSON orjson refuses (NaN, 1e400, a lone "\ud800"):
+            # its text still gets through.
+        else:
+            if _depth_exceeds(parsed, MAX_ANSWER_DEPTH):
+                raise _too_deep(request)
+            return parsed
+    return _text(raw, charset)
+
+
+def _too_deep(request: ProviderRequest) -> ResponseTooDeep:
+    return ResponseTooDeep(
+        f"provider answer from {request.masked_url()} nests deeper than {MAX_ANSWER_DEPTH} levels"
+    )
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests containers deeper than ``limit`` (a scalar is depth 0, ``[]`` depth 1)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth + 1 > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _text(raw: bytes, charset: str | None) -> str:
     try:
-        return raw.decode(charset or "utf-8", errors="replace")
-    except LookupError:  # a charset label Python does not know
-        return raw.decode("utf-8", errors="replace")
+        text = raw.decode(charset or "utf-8", errors="replace")
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        # An unknown label, one that is no text encoding ("hex"), garbage, or a codec that refuses
+        # errors="replace" (idna).
+        text = raw.decode("utf-8", errors="replace")
+    # Some codecs (utf-7, unicode_escape) can still yield lone surrogates, which orjson refuses.
+    return clean_text(text, keep_controls=True)
+
+
+#: C0 controls but tab, DEL and C1 controls: no header value carries them legitimately.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str, *, keep_controls: bool = False) -> str:
+    """``text`` as valid UTF-8: bytes aiohttp kept as surrogate escapes are decoded again as UTF-8 with
+    replacement, any other lone surrogate becomes U+FFFD, and (unless ``keep_controls``) controls a space."""
+    if _SURROGATE.search(text):
+        # aiohttp decodes header bytes with errors="surrogateescape": get the bytes back, decode them again.
+        with contextlib.suppress(UnicodeEncodeError):
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        text = _SURROGATE.sub("\ufffd", text)
+    return text if keep_controls else _CONTROL.sub(" ", text)
 
 
 def _joined_headers(headers: CIMultiDictProxy[str]) -> dict[str, str]:
     joined: dict[str, str] = {}
     for name, value in headers.items():
-        key = _canonical(name)
+        key = _canonical(clean_text(name))
+        value = clean_text(value)
         joined[key] = f"{joined[key]}, {value}" if key in joined else value
     return joined
 

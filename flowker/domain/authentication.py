@@ -199,9 +199,32 @@ def seal_authentication(
     return _map_secrets(authentication, seal)
 
 
+class UnreadableSecret(ValueError):
+    """A sealed secret that this key cannot open: sealed with another key, or corrupt.
+
+    The message names the field, never the value.
+    """
+
+
 def open_authentication(authentication: Mapping[str, Any], box: SecretBox) -> dict[str, Any]:
-    """Decrypt every sealed secret, for the executor that calls the provider."""
-    return _map_secrets(authentication, lambda _path, value: box.open(value) if is_sealed(value) else value)
+    """Decrypt every sealed secret, for the executor that calls the provider.
+
+    Raises:
+        UnreadableSecret: A secret was sealed with another key, or is corrupt.
+    """
+
+    def open_one(path: str, value: str) -> str:
+        if not is_sealed(value):
+            return value
+        try:
+            return box.open(value)
+        except ValueError:
+            raise UnreadableSecret(
+                f"authentication.config.{path} cannot be opened: it was sealed with another secret key "
+                "(FLOWKER_SECRET_KEY changed?) or is corrupt"
+            ) from None
+
+    return _map_secrets(authentication, open_one)
 
 
 def _flat_secrets(authentication: Mapping[str, Any]) -> dict[str, str]:

@@ -6,6 +6,7 @@ Secrets are sealed here, before anything reaches the store, and never leave exce
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from typing import Any
 
@@ -25,6 +26,8 @@ from flowker.secretbox import SecretBox
 from flowker.store.ports import ListQuery, Page, Store
 from flowker.usecases.outbox import publish
 from flowker.usecases.ports import Runtime
+
+log = logging.getLogger("flowker.executors")
 
 TOGGLE_EVENTS = {
     "disable": ("EXECUTOR_CONFIG_DISABLED", AuditAction.DISABLE),
@@ -108,6 +111,7 @@ class ExecutorConfigs:
         event = self._event("EXECUTOR_CONFIG_DELETED", AuditAction.DELETE, current, actor)
         await self._store.executor_configs.delete(current, [event])
         await publish(self._runtime.record, [event])
+        await self._release(config_id)
 
     async def toggle(self, config_id: str, action: str, actor: Actor = SYSTEM) -> ExecutorConfig:
         """``disable`` an active configuration or ``enable`` a disabled one (else 422 FLK-0252)."""
@@ -121,13 +125,22 @@ class ExecutorConfigs:
         event = self._event(*TOGGLE_EVENTS[action], updated, actor)
         stored = await self._store.executor_configs.replace(updated, [event])
         await publish(self._runtime.record, [event])
+        if target == ExecutorStatus.DISABLED:
+            await self._release(config_id)
         return stored
+
+    async def _release(self, config_id: str) -> None:
+        # The change is made; an actor left running refuses calls by itself and exits when idle.
+        try:
+            await self._runtime.release_executor(config_id)
+        except Exception as exc:
+            log.warning("executor actor of %s not released now (%s)", config_id, type(exc).__name__)
 
     async def test(self, config_id: str) -> dict[str, Any]:
         """The staged connectivity test; records ``lastTestedAt`` (a lost race for it is harmless)."""
         current = await self.get(config_id)
         started = iso(self._clock())
-        result = await self._runtime.test_executor(config_id)
+        result = await self._runtime.test_executor(current)
         if "error" in result:
             error = NotFound if result["code"] == "FLK-0250" else Unprocessable
             raise error(result["error"], code=result["code"])

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from flowker.domain.audit import AuditEvent
+from flowker.domain.executor_config import ExecutorConfig
 
 
 class AuditSink(Protocol):
@@ -26,5 +27,11 @@ class Runtime(AuditSink, Protocol):
     async def cancel(self, execution_id: str) -> None:
         """Ask the execution's supervisor to stop it before its next step."""
 
-    async def test_executor(self, executor_config_id: str) -> dict[str, Any]:
-        """Run the staged connectivity test of an executor configuration."""
+    async def test_executor(self, config: ExecutorConfig) -> dict[str, Any]:
+        """Run the staged connectivity test of an executor configuration (as stored: secrets sealed).
+
+        Returns the result document, or ``{"error", "code"}`` when the configuration cannot be tested.
+        """
+
+    async def release_executor(self, executor_config_id: str) -> None:
+        """Stop the configuration's executor actor, if one runs: it was deleted or disabled."""

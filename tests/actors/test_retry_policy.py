@@ -7,6 +7,7 @@ import aiohttp
 import pytest
 
 from flowker.actors.retry_policy import RetryPolicy, Verdict, parse_retry_after
+from flowker.actors.transport import ResponseTooDeep, ResponseTooLarge
 
 NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 POLICY = RetryPolicy()
@@ -61,6 +62,9 @@ def test_classify_status(status: int, verdict: Verdict) -> None:
         (KeyError("missing"), Verdict.FAIL),
         (aiohttp.InvalidURL("not a url"), Verdict.FAIL),
         (asyncio.CancelledError(), Verdict.FAIL),
+        # The request reached the provider: asking again could make a payment twice.
+        (ResponseTooLarge("provider answer larger than 10 MiB"), Verdict.FAIL),
+        (ResponseTooDeep("provider answer nests deeper than 64 levels"), Verdict.FAIL),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else str(value),
 )

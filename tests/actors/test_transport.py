@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -11,13 +12,18 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import orjson
 import pytest
 
 from flowker import __version__
 from flowker.actors import transport
-from flowker.actors.provider_auth import ApiKeyAuth, BearerAuth, authenticator_for
+from flowker.actors.breaker import BreakerConfig, CircuitBreaker
+from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
+from flowker.actors.provider_auth import ApiKeyAuth, BearerAuth, NoAuth, authenticator_for
+from flowker.actors.retry_policy import RetryPolicy
 from flowker.actors.transport import (
     ProviderRequest,
+    ResponseTooDeep,
     ResponseTooLarge,
     UnknownEndpoint,
     build_request,
@@ -25,6 +31,7 @@ from flowker.actors.transport import (
 )
 from flowker.domain.executor_config import METHODS, ExecutorConfig
 from flowker.secretbox import PREFIX
+from tests.helpers.raw_provider import RawProvider, nested, random_reply, raw_response
 from tests.helpers.stub_provider import StubProvider
 
 #: Needs URL-encoding in a query string, and must arrive unchanged.
@@ -273,7 +280,7 @@ async def test_a_body_over_the_limit_raises(
     stub.route("DELETE", "/v1/delete", (200, "x" * 101))
     config = make_config(stub.url)
     assert (await send(session, build_request(config, "get", None))).body == "x" * 100
-    with pytest.raises(ResponseTooLarge, match=r"/v1/delete is larger than 100 bytes"):
+    with pytest.raises(ResponseTooLarge, match=r"provider answer from .*/v1/delete is larger than 100 bytes"):
         await send(session, build_request(config, "delete", None))
 
 
@@ -398,3 +405,190 @@ async def test_stub_serves_thousands_of_concurrent_requests(stub: StubProvider) 
     assert [r.status for r in responses] == [200] * 2000
     assert len(stub.calls("/v1/post")) == 2000
     assert time.monotonic() - started < 8.0
+
+
+# --- Whatever a provider sends, the answer can be stored ---------------------------------------------------
+
+
+@pytest.fixture
+async def raw() -> AsyncIterator[RawProvider]:
+    async with RawProvider() as provider:
+        yield provider
+
+
+def caller_for(base_url: str, session: aiohttp.ClientSession, attempts: int = 2) -> ProviderCaller:
+    return ProviderCaller(
+        make_config(base_url),
+        NoAuth(),
+        session,
+        RetryPolicy(attempts=attempts, backoff_seconds=0.0),
+        # Failures must not open the breaker: every case should reach the provider.
+        CircuitBreaker(BreakerConfig(failure_threshold=1_000_000)),
+    )
+
+
+def call_for(endpoint: str = "post") -> CallRequest:
+    return CallRequest(
+        executor_config_id="6f1c2a8e-0000-4000-8000-000000000001",
+        endpoint_name=endpoint,
+        body=BODY,
+        idempotency_key="exec-1:node-1",
+        request_id="exec-1",
+    )
+
+
+JSON = (b"Content-Type", b"application/json")
+
+
+async def test_header_values_with_bytes_that_are_not_utf8_are_decoded_with_replacement(
+    raw: RawProvider, session: aiohttp.ClientSession
+) -> None:
+    raw.reply = raw_response(
+        200,
+        [JSON, (b"X-Latin", b"caf\xe9"), (b"X-Utf8", "café".encode()), (b"X-Tab", b"a\tb\x7fc")],
+        b"{}",
+    )
+    response = await send(session, build_request(make_config(raw.url), "get", None))
+    assert response.headers["X-Latin"] == "caf\ufffd"
+    assert response.headers["X-Utf8"] == "café"
+    assert response.headers["X-Tab"] == "a\tb c"
+    orjson.dumps(response.envelope(), option=orjson.OPT_SORT_KEYS)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"NaN", "NaN"),
+        (b"[1e400]", "[1e400]"),
+        (b'{"s": "\\ud800"}', '{"s": "\\ud800"}'),
+        (b"123456789012345678901234567890", 1.2345678901234568e29),
+        (b"-9223372036854775809", -9.223372036854776e18),
+        (b"18446744073709551615", 18446744073709551615),
+    ],
+    ids=["nan", "infinite", "lone-surrogate-escape", "huge-int", "below-int64", "max-uint64"],
+)
+async def test_json_that_orjson_refuses_comes_through_as_text_and_numbers_as_it_parses_them(
+    body: bytes, expected: Any, raw: RawProvider, session: aiohttp.ClientSession
+) -> None:
+    raw.reply = raw_response(200, [JSON], body)
+    response = await send(session, build_request(make_config(raw.url), "get", None))
+    assert response.body == expected
+    orjson.dumps(response.envelope(), option=orjson.OPT_SORT_KEYS)
+
+
+@pytest.mark.parametrize("charset", ["utf-7", "unicode_escape", "hex", "no-such-charset", "idna"])
+async def test_text_in_any_declared_charset_is_valid_utf8(
+    charset: str, raw: RawProvider, session: aiohttp.ClientSession
+) -> None:
+    body = b"+2AA- \\ud800 \xff ok"
+    raw.reply = raw_response(200, [(b"Content-Type", f"text/plain; charset={charset}".encode())], body)
+    response = await send(session, build_request(make_config(raw.url), "get", None))
+    assert isinstance(response.body, str) and "ok" in response.body
+    orjson.dumps(response.envelope(), option=orjson.OPT_SORT_KEYS)
+
+
+async def test_json_nested_up_to_the_bound_is_kept_and_deeper_is_refused(
+    raw: RawProvider, session: aiohttp.ClientSession
+) -> None:
+    request = build_request(make_config(raw.url), "get", None)
+    raw.reply = raw_response(200, [JSON], nested(transport.MAX_ANSWER_DEPTH))
+    kept = await send(session, request)
+    orjson.dumps(kept.envelope(), option=orjson.OPT_SORT_KEYS)
+    for depth in (transport.MAX_ANSWER_DEPTH + 1, 2000):
+        raw.reply = raw_response(200, [JSON], nested(depth))
+        with pytest.raises(ResponseTooDeep, match="nests deeper than 64 levels"):
+            await send(session, request)
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        (nested(65), "FLK-0254", "provider answer nests deeper than 64 levels"),
+        (b"x" * (10 * 1024 * 1024 + 1), "FLK-0254", "provider answer larger than 10 MiB"),
+    ],
+    ids=["too-deep", "too-large"],
+)
+async def test_an_answer_out_of_bounds_fails_the_call_at_once_even_from_a_failing_provider(
+    body: bytes, code: str, message: str, raw: RawProvider, session: aiohttp.ClientSession
+) -> None:
+    # 503 is retried, but the request has reached the provider: a second one could pay twice.
+    raw.reply = raw_response(503, [JSON], body)
+    result = await caller_for(raw.url, session, attempts=5).call(call_for())
+    assert (result.ok, result.code, result.attempts, result.may_have_reached) == (False, code, 1, True)
+    assert result.error is not None and message in result.error and "not retried" in result.error
+    assert raw.requests == 1
+
+
+async def test_an_endpoint_removed_from_the_configuration_is_a_refusal_with_nothing_sent(
+    raw: RawProvider, session: aiohttp.ClientSession
+) -> None:
+    result = await caller_for(raw.url, session).call(call_for("settle"))
+    assert (result.ok, result.code, result.attempts, result.may_have_reached) == (False, "FLK-0153", 0, False)
+    assert result.error == (
+        "executor configuration 'kyc-provider' has no endpoint 'settle' "
+        "(removed since the workflow was activated?)"
+    )
+    assert raw.requests == 0
+
+
+async def test_a_failing_provider_is_a_failure_with_its_code(
+    raw: RawProvider, session: aiohttp.ClientSession
+) -> None:
+    raw.reply = raw_response(503, [JSON], b'{"error": "busy"}')
+    result = await caller_for(raw.url, session, attempts=2).call(call_for())
+    assert (result.ok, result.code, result.attempts, result.may_have_reached) == (False, "FLK-0256", 2, True)
+    assert result.response == {
+        "status": 503,
+        "headers": {"Content-Type": "application/json", "Content-Length": "17", "Connection": "close"},
+        "body": {"error": "busy"},
+    }
+
+
+async def test_a_bug_in_the_caller_is_an_internal_error_not_an_exception(
+    raw: RawProvider, session: aiohttp.ClientSession
+) -> None:
+    class Broken:
+        async def apply(self, request: ProviderRequest) -> ProviderRequest:
+            raise KeyError("a bug")
+
+    caller = caller_for(raw.url, session)
+    caller._auth = Broken()
+    result = await caller.call(call_for())
+    assert (result.ok, result.code, result.may_have_reached) == (False, "FLK-9999", False)
+    assert result.error == "internal error in the executor (KeyError); nothing was sent"
+    assert raw.requests == 0
+
+
+#: Change to reproduce a failure; the message of a failing case names its seed and number.
+PROPERTY_SEED = 20261201
+PROPERTY_CASES = 300
+
+
+async def test_whatever_a_provider_sends_the_call_returns_an_answer_orjson_can_store(
+    raw: RawProvider,
+) -> None:
+    rng = random.Random(PROPERTY_SEED)
+    answered = 0
+    codes: set[str | None] = set()
+    async with aiohttp.ClientSession() as session:
+        caller = caller_for(raw.url, session)
+        for case in range(PROPERTY_CASES):
+            raw.reply, described = random_reply(rng)
+            where = f"seed {PROPERTY_SEED}, case {case}: {described}"
+            try:
+                result = await caller.call(call_for())
+            except Exception as exc:
+                pytest.fail(f"{where}: the call raised {exc!r}")
+            assert isinstance(result, CallResult), where
+            assert result.ok or result.code, where
+            codes.add(result.code)
+            if result.response is not None:
+                answered += 1
+                try:
+                    orjson.dumps(result.response, option=orjson.OPT_SORT_KEYS)
+                    orjson.dumps(result)
+                except (TypeError, orjson.JSONEncodeError) as exc:
+                    pytest.fail(f"{where}: the answer cannot be stored: {exc!r}")
+    # Not vacuous: most answers arrive, and some are too deep or too large.
+    assert answered > PROPERTY_CASES // 2, answered
+    assert {"FLK-0254", "FLK-0256", None} <= codes, codes

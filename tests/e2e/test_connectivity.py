@@ -1,13 +1,16 @@
-"""``POST /v1/executors/{id}/test``: the staged connectivity test, run by the executor actor."""
+"""``POST /v1/executors/{id}/test``: the staged connectivity test, run by the front door."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from flowker.secretbox import SecretBox
+from flowker.store.embedded import EmbeddedStore
 from tests.helpers.client import ApiClient
 from tests.helpers.stub_provider import StubProvider
 
@@ -105,3 +108,20 @@ async def test_without_a_safe_endpoint_end_to_end_is_skipped(api: ApiClient, pro
 async def test_errors(api: ApiClient) -> None:
     (await api.post(f"/v1/executors/{uuid.uuid4()}/test")).error(404, "FLK-0250")
     (await api.post("/v1/executors/nope/test")).error(400, "FLK-0002")
+
+
+async def test_a_secret_that_cannot_be_opened_is_refused_naming_the_field(
+    api: ApiClient, provider: StubProvider, store: EmbeddedStore
+) -> None:
+    created = await api.post("/v1/executors", config(provider.url + "/v1"))
+    stored = await store.executor_configs.get(created.body["id"])
+    assert stored is not None
+    # Sealed with another FLOWKER_SECRET_KEY than the service's.
+    foreign = SecretBox(os.urandom(32)).seal(GOOD_KEY)
+    await store.executor_configs.replace(
+        stored.model_copy(update={"authentication": {"type": "api_key", "config": {"key": foreign}}})
+    )
+    reply = (await api.post(f"/v1/executors/{created.body['id']}/test")).error(422, "FLK-0253")
+    assert "authentication.config.key cannot be opened" in reply.body["message"]
+    assert GOOD_KEY not in reply.text and foreign not in reply.text
+    assert provider.requests == []

@@ -54,8 +54,11 @@ class IdleRuntime(FailingSink):
     async def cancel(self, execution_id: str) -> None:
         pass
 
-    async def test_executor(self, executor_config_id: str) -> dict[str, Any]:
+    async def test_executor(self, config: Any) -> dict[str, Any]:
         return {}
+
+    async def release_executor(self, executor_config_id: str) -> None:
+        pass
 
 
 def definition() -> WorkflowDefinition:

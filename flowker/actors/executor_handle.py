@@ -1,0 +1,148 @@
+"""Calls to executor actors that survive the actor being gone.
+
+A process that calls providers (a supervisor; the front door for diagnostics) keeps one handle per
+executor configuration. The actor behind a handle can be gone for good: it exited when idle, or was
+released when its configuration was deleted or disabled. A crash is no such case: Ray restarts the actor
+and submits the lost call again by itself (``max_restarts=-1``, ``max_task_retries=-1``).
+
+:meth:`ExecutorHandles.call` then makes the call once more on a fresh actor, and never raises but for
+cancellation:
+
+* the actor exited (Ray reports ``INTENDED_USER_EXIT``: idle, or released — both wait for the calls in
+  flight to end), or refused the call because it was exiting
+  (:data:`~flowker.actors.caller.EXECUTOR_RETIRED`): the call was not delivered, so the second try is
+  the only one that can reach the provider;
+* the actor was killed outright (``ray.kill`` by hand) or lost otherwise: the call may have been in
+  flight. The second try carries the same ``Idempotency-Key``, and when it is refused unsent (the
+  configuration is disabled, say) the result still says that the first may have reached the provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import ray
+
+from flowker.actors import factory
+from flowker.actors.caller import EXECUTOR_RETIRED, EXECUTOR_STOPPED, CallRequest, CallResult
+from flowker.actors.config import RuntimeConfig
+
+log = logging.getLogger("flowker.executor_handle")
+
+#: How Ray describes the death of an actor that called ``exit_actor()`` (the executor's idle exit); a
+#: killed actor is "killed by `ray.kill`". Should Ray reword it, idle exits are merely reported as
+#: possibly delivered when the second try is refused.
+IDLE_EXIT_MARK = "INTENDED_USER_EXIT"
+#: How long a caller waits for an exiting actor to be gone (and its name free) before making it anew.
+EXIT_WAIT_SECONDS = 10.0
+_EXIT_POLL_SECONDS = 0.02
+
+Create = Callable[[RuntimeConfig, str], Any]
+
+
+class ExecutorHandles:
+    """One process's handles to the executor actors, made on first use and made again when gone."""
+
+    def __init__(self, config: RuntimeConfig, create: Create = factory.executor) -> None:
+        self._config = config
+        self._create = create
+        self._handles: dict[str, Any] = {}
+
+    def handle(self, executor_config_id: str) -> Any:
+        """The cached handle of the configuration's actor, creating the actor when there is none."""
+        handle = self._handles.get(executor_config_id)
+        if handle is None:
+            handle = self._handles[executor_config_id] = self._create(self._config, executor_config_id)
+        return handle
+
+    def forget(self, executor_config_id: str, handle: Any = None) -> None:
+        """Drop the cached handle (only if it is still ``handle``, when given)."""
+        if handle is None or self._handles.get(executor_config_id) is handle:
+            self._handles.pop(executor_config_id, None)
+
+    async def call(self, request: CallRequest) -> CallResult:
+        """Make the call through the configuration's executor actor, on a fresh actor once if it is gone."""
+        config_id = request.executor_config_id
+        handle = self.handle(config_id)
+        try:
+            result: CallResult = await handle.call.remote(request)
+        except ray.exceptions.RayActorError as exc:
+            self.forget(config_id, handle)
+            maybe_delivered = IDLE_EXIT_MARK not in str(exc)
+            log.info("executor %s is gone (%s); calling a fresh one", config_id, _cause(exc))
+        except Exception as exc:
+            log.exception("executor %s: call %s failed in Ray", config_id, request.idempotency_key)
+            return CallResult.internal_error(exc, may_have_reached=True)
+        else:
+            if result.code != EXECUTOR_RETIRED:
+                return result
+            self.forget(config_id, handle)
+            log.info("executor %s was exiting; calling a fresh one", config_id)
+            # The actor is exiting and still holds its name: making it anew now would find it again.
+            await _gone(handle)
+            maybe_delivered = False
+        second = await self._call_fresh(request)
+        if maybe_delivered and not second.may_have_reached:
+            second = dataclasses.replace(
+                second,
+                may_have_reached=True,
+                error=f"{second.error}; an earlier attempt was cut off when its executor actor was "
+                "stopped, and may have reached the provider",
+            )
+        return second
+
+    async def _call_fresh(self, request: CallRequest) -> CallResult:
+        config_id = request.executor_config_id
+        handle = self.handle(config_id)
+        try:
+            result: CallResult = await handle.call.remote(request)
+        except ray.exceptions.RayActorError as exc:
+            self.forget(config_id, handle)
+            return CallResult(
+                ok=False,
+                attempts=0,
+                duration_ms=0,
+                error=f"the executor actor of configuration {config_id} stopped during the call twice "
+                f"({_cause(exc)}); the request may have reached the provider",
+                code=EXECUTOR_STOPPED,
+            )
+        except Exception as exc:
+            log.exception("executor %s: call %s failed in Ray", config_id, request.idempotency_key)
+            return CallResult.internal_error(exc, may_have_reached=True)
+        if result.code == EXECUTOR_RETIRED:
+            self.forget(config_id, handle)
+        return result
+
+    async def breaker(self, executor_config_id: str) -> dict[str, Any]:
+        """The breaker state of the configuration's actor (a fresh actor's when it was gone)."""
+        handle = self.handle(executor_config_id)
+        try:
+            snapshot: dict[str, Any] = await handle.breaker.remote()
+        except ray.exceptions.RayActorError:
+            self.forget(executor_config_id, handle)
+            snapshot = await self.handle(executor_config_id).breaker.remote()
+        return snapshot
+
+
+async def _gone(handle: Any) -> None:
+    """Return once the actor behind ``handle`` is dead, or after :data:`EXIT_WAIT_SECONDS`."""
+    deadline = time.monotonic() + EXIT_WAIT_SECONDS
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            # An exiting actor runs no new method: this waits for its death, or answers if it is
+            # not exiting after all.
+            await asyncio.wait_for(handle.pid.remote(), timeout=left)
+        except (ray.exceptions.RayActorError, TimeoutError):
+            return
+        await asyncio.sleep(_EXIT_POLL_SECONDS)
+
+
+def _cause(error: ray.exceptions.RayActorError) -> str:
+    # Ray's text ends with the cause ("...killed by `ray.kill`."); it names no secret.
+    lines = str(error).strip().splitlines()
+    return lines[-1].strip() if lines else type(error).__name__
