@@ -128,19 +128,9 @@ class AuditEvent:
         )
 
     def body(self, timestamp: str, sequence: int) -> dict[str, Any]:
-        """The API fields of the event, hashes aside."""
-        return {
-            "eventId": self.event_id,
-            "sequence": sequence,
-            "eventType": self.event_type,
-            "action": self.action.value,
-            "result": self.result.value,
-            "resourceType": self.resource_type.value,
-            "resourceId": self.resource_id,
-            "actor": self.actor.to_dict(),
-            "metadata": self.metadata,
-            "timestamp": timestamp,
-        }
+        """The API fields of the event once chained, hashes aside."""
+        fields = self.to_dict()
+        return {"eventId": fields.pop("eventId"), "sequence": sequence, **fields, "timestamp": timestamp}
 
 
 def chain_hash(previous_hash: str | None, body: dict[str, Any]) -> str:

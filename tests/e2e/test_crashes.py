@@ -21,7 +21,16 @@ from flowker.settings import Settings
 from flowker.store.embedded.store import DB_FILE
 from tests.helpers.audit import all_events
 from tests.helpers.client import ApiClient
-from tests.helpers.crash import faulty_runtime, finished, host_pid, kill, paused_pid, prepare, start
+from tests.helpers.crash import (
+    ab_provider,
+    faulty_runtime,
+    finished,
+    host_pid,
+    kill,
+    paused_pid,
+    prepare,
+    start,
+)
 from tests.helpers.polling import eventually
 from tests.helpers.stub_provider import StubProvider
 
@@ -42,9 +51,7 @@ async def runtime(
 
 @pytest.fixture
 async def provider() -> AsyncIterator[StubProvider]:
-    async with StubProvider() as stub:
-        stub.route("POST", "/a", (200, {"a": 1}))
-        stub.route("POST", "/b", (200, {"b": 2}))
+    async with ab_provider() as stub:
         yield stub
 
 

@@ -20,6 +20,7 @@ from tests.helpers.audit import all_events
 from tests.helpers.client import ApiClient
 from tests.helpers.crash import (
     LEASE_SECONDS,
+    ab_provider,
     arm,
     faulty_runtime,
     finished,
@@ -51,9 +52,7 @@ async def runtime(
 
 @pytest.fixture
 async def provider() -> AsyncIterator[StubProvider]:
-    async with StubProvider() as stub:
-        stub.route("POST", "/a", (200, {"a": 1}))
-        stub.route("POST", "/b", (200, {"b": 2}))
+    async with ab_provider() as stub:
         yield stub
 
 

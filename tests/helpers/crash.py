@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from flowker.actors.faults import ARMED, PAUSE_DIR
@@ -31,6 +32,15 @@ def faulty_runtime(
         pause_points=tuple(points),
     )
     return RayRuntime(config)
+
+
+@contextlib.asynccontextmanager
+async def ab_provider() -> AsyncIterator[StubProvider]:
+    """A provider answering ``POST /a`` and ``POST /b`` with 200, for :func:`two_step_workflow`."""
+    async with StubProvider() as stub:
+        stub.route("POST", "/a", (200, {"a": 1}))
+        stub.route("POST", "/b", (200, {"b": 2}))
+        yield stub
 
 
 def two_step_workflow(executor_id: str) -> dict[str, Any]:
