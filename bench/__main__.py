@@ -1,5 +1,7 @@
 """``python -m bench``: every scenario on this machine, a table on stdout, JSON with ``--json FILE``.
 
+``python -m bench soak`` is the memory soak instead (:mod:`bench.soak`).
+
 Progress lines go to stderr. Every child process is stopped at the end, also after an error, Ctrl-C
 or SIGTERM. The exit code is 0 when every scenario ran (whatever the verdicts), 1 when one failed,
 130 when interrupted.
@@ -41,7 +43,9 @@ def step_scenarios(step: str) -> tuple[str, ...]:
 def parse(argv: list[str] | None = None) -> tuple[BenchConfig, Path | None, bool]:
     """The run the command line asks for, where to write JSON, and whether to keep the logs."""
     parser = argparse.ArgumentParser(
-        prog="python -m bench", description="Run Flowker's benchmark scenarios here; print a table."
+        prog="python -m bench",
+        description="Run Flowker's benchmark scenarios here; print a table.",
+        epilog="python -m bench soak [--help]: the memory soak (50,000 executions; see bench/README.md).",
     )
     parser.add_argument("--quick", action="store_true", help="small counts, one run each (a minute or two)")
     parser.add_argument("--repeat", type=int, help="runs per scenario, median reported (default 3; quick 1)")
@@ -118,6 +122,11 @@ async def main_async(config: BenchConfig, keep: bool) -> tuple[list[dict[str, An
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["soak"]:
+        from bench import soak
+
+        return soak.main(argv[1:])
     config, json_file, keep = parse(argv)
     info = report.machine()
     try:

@@ -1,7 +1,8 @@
-"""Memory of a process tree: the PSS of a process and all its descendants, summed.
+"""Memory of a process tree: the PSS of a process and all its descendants, summed; or each one's.
 
 PSS (proportional set size) counts a page shared by several processes once in total, split between
-them, so the sum over Flowker's and Ray's processes is what they really take together.
+them, so the sum over Flowker's and Ray's processes is what they really take together. USS (unique
+set size) counts only the pages no other process maps: what a process would give back if it exited.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ except ModuleNotFoundError:
     importlib.import_module("ray")
     import psutil
 
-__all__ = ["TreeMemory", "psutil", "tree_pss"]
+__all__ = ["ProcessMemory", "TreeMemory", "process_tree", "psutil", "tree_pss"]
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,30 @@ class TreeMemory:
 
 def tree_pss(pid: int) -> TreeMemory:
     """The PSS of process ``pid`` and every descendant of it that can still be read."""
+    tree = process_tree(pid)
+    return TreeMemory({p: m.pss for p, m in tree.items()}, {p: m.name for p, m in tree.items()})
+
+
+@dataclass(frozen=True)
+class ProcessMemory:
+    """One process of a tree: its short name and its RSS, USS and PSS in bytes."""
+
+    pid: int
+    name: str
+    rss: int
+    uss: int
+    pss: int
+
+
+def process_tree(pid: int) -> dict[int, ProcessMemory]:
+    """RSS, USS and PSS of process ``pid`` and of every descendant of it that can still be read."""
     root = psutil.Process(pid)
-    pss: dict[int, int] = {}
-    names: dict[int, str] = {}
+    out: dict[int, ProcessMemory] = {}
     for process in [root, *root.children(recursive=True)]:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-            pss[process.pid] = process.memory_full_info().pss
-            names[process.pid] = _name(process)
-    return TreeMemory(pss, names)
+            info = process.memory_full_info()
+            out[process.pid] = ProcessMemory(process.pid, _name(process), info.rss, info.uss, info.pss)
+    return out
 
 
 def _name(process: psutil.Process) -> str:

@@ -123,9 +123,11 @@ async def throughput(config: BenchConfig, workdir: Path) -> dict[str, Any]:
     return out
 
 
-async def _service(stack: AsyncExitStack, workdir: Path, name: str) -> Service:
+async def _service(
+    stack: AsyncExitStack, workdir: Path, name: str, extra_env: dict[str, str] | None = None
+) -> Service:
     note(f"starting flowker serve ({name}); Ray takes a few seconds")
-    service = await start_service(workdir, name)
+    service = await start_service(workdir, name, extra_env)
     stack.callback(_stop_service, service)
     note(f"{name} listening on {service.url}")
     return service

@@ -10,6 +10,7 @@ import asyncio
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,11 +46,17 @@ class Service:
             shutil.rmtree(self.ray_tmp, ignore_errors=True)
 
 
-async def start_service(workdir: Path, name: str = "flowker") -> Service:
-    """Start ``flowker serve`` with its data under ``workdir`` and wait for its banner."""
+async def start_service(
+    workdir: Path, name: str = "flowker", extra_env: Mapping[str, str] | None = None
+) -> Service:
+    """Start ``flowker serve`` with its data under ``workdir`` and wait for its banner.
+
+    ``extra_env`` is added to its environment (``RAY_…`` settings to try, for instance).
+    """
     data_dir = workdir / f"{name}-data"
     ray_tmp = Path(tempfile.mkdtemp(prefix="fkb-", dir="/tmp"))
     env = child_env(str(ray_tmp), FLOWKER_DATA_DIR=str(data_dir), FLOWKER_PORT="0", FLOWKER_HOST="127.0.0.1")
+    env.update(extra_env or {})
     child = Child(name, module("flowker", "serve"), env, workdir / f"{name}.log")
     try:
         await child.line(lambda text: text.startswith("Ray dashboard:"), STARTUP_SECONDS)
