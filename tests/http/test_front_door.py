@@ -4,6 +4,7 @@ the system routes (``/health``, ``/readyz``, ``/version``, ``/openapi.json``).""
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import io
 import json
@@ -52,7 +53,9 @@ SOME_ID = "3f2b8a51-6c1d-4e0a-9b7f-2d4c6e8a0b1c"
 def v1_routes() -> list[tuple[str, str]]:
     """Every ``(method, path template)`` under ``/v1``, from the router of an app built as conftest does."""
     # Building the router calls nothing: neither the store nor the runtime is ever used here.
-    runtime = RayRuntime(RuntimeConfig(data_dir="never-opened", secret_key=""))
+    runtime = RayRuntime(
+        RuntimeConfig(data_dir="never-opened", secret_key=base64.urlsafe_b64encode(bytes(32)).decode())
+    )
     services = build_services(
         EmbeddedStore(Path("never-opened")), SecretBox(bytes(32)), runtime, execution_timeout_seconds=300
     )
