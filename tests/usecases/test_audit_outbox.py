@@ -204,3 +204,17 @@ async def test_a_claim_fences_out_a_runner_of_the_same_name(store: EmbeddedStore
     assert await store.executions.claim(execution.id, "sup-a", expires=200.0, now=50.0)
     with pytest.raises(StateChanged):
         await store.executions.save(old, lease_owner="sup-a", now=60.0)
+
+
+async def test_an_unreadable_outbox_row_does_not_stop_the_others(store: EmbeddedStore) -> None:
+    workflows = Workflows(store, FailingSink())
+    await store.db.write(
+        lambda conn: conn.execute(
+            "INSERT INTO audit_outbox (event_id, doc) VALUES (?, ?)", ("broken", b'{"not": "an event"}')
+        )
+    )
+    created = await workflows.create(definition(), ALICE)
+    sequencer = Sequencer(store.audit)
+    direct = AuditEvent("EXECUTION_STARTED", AuditAction.EXECUTE, ResourceType.EXECUTION, "x")
+    assert await sequencer.append([direct]) == [2]
+    assert [r["resourceId"] for r in await store.audit.up_to(2)] == [created.id, "x"]

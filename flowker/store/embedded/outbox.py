@@ -7,12 +7,15 @@ the two steps loses neither the change nor its event.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Sequence
 
 import orjson
 
 from flowker.domain.audit import AuditEvent
+
+log = logging.getLogger("flowker.audit")
 
 
 def stage(conn: sqlite3.Connection, events: Sequence[AuditEvent]) -> None:
@@ -25,9 +28,21 @@ def stage(conn: sqlite3.Connection, events: Sequence[AuditEvent]) -> None:
 
 
 def staged(conn: sqlite3.Connection, limit: int) -> list[AuditEvent]:
-    """The oldest ``limit`` events not yet chained, in the order their changes were committed."""
-    rows = conn.execute("SELECT doc FROM audit_outbox ORDER BY position LIMIT ?", (limit,)).fetchall()
-    return [AuditEvent.from_dict(orjson.loads(row[0])) for row in rows]
+    """The oldest ``limit`` events not yet chained, in the order their changes were committed.
+
+    A row that cannot be read (never written by Flowker) is left where it is and reported, so that it
+    cannot stop every other event from reaching the chain.
+    """
+    rows = conn.execute(
+        "SELECT event_id, doc FROM audit_outbox ORDER BY position LIMIT ?", (limit,)
+    ).fetchall()
+    events: list[AuditEvent] = []
+    for event_id, doc in rows:
+        try:
+            events.append(AuditEvent.from_dict(orjson.loads(doc)))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("audit outbox row %s cannot be read (%s); it stays in the outbox", event_id, exc)
+    return events
 
 
 def unstage(conn: sqlite3.Connection, event_ids: Sequence[str]) -> None:
