@@ -29,6 +29,25 @@ from tests.helpers.client import ApiClient
 API_KEY = "test-key-" + base64.urlsafe_b64encode(os.urandom(12)).decode()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs the Ray cluster, through any of its fixtures, is marked ``ray``:
+    ``pytest -m "not ray"`` runs the fast tier alone."""
+    for item in items:
+        if "ray_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.ray)
+
+
+@pytest.fixture(autouse=True)
+def _no_ray_in_the_fast_tier(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test of the fast tier that would start Ray fails instead (it belongs to the ``ray`` tier)."""
+    if request.node.get_closest_marker("ray") is None:
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise AssertionError("this test starts Ray: use the ray_cluster fixture or mark it ray")
+
+        monkeypatch.setattr(ray, "init", refuse)
+
+
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[str]:
     """One local cluster for the whole session (starting one per test would cost seconds each).

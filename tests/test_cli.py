@@ -37,6 +37,7 @@ def _get(url: str, key: str | None = None) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+@pytest.mark.ray  # flowker serve starts a Ray cluster of its own
 def test_serve_prints_where_it_listens_its_key_and_dashboard_then_stops_on_sigterm(
     tmp_path: Path, ray_tmp: str
 ) -> None:

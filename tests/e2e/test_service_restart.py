@@ -22,6 +22,9 @@ from tests.helpers.polling import eventually
 from tests.helpers.serve import Serve, serve_env
 from tests.helpers.stub_provider import StubProvider
 
+#: Each test starts `flowker serve`, which starts a Ray cluster of its own.
+pytestmark = pytest.mark.ray
+
 
 @pytest.fixture
 def ray_tmp() -> Iterator[str]:
