@@ -71,3 +71,46 @@ def test_ruff_is_clean() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _internal_imports(path: Path, modules: set[str]) -> set[str]:
+    """The flowker modules ``path`` imports, anywhere in it (function bodies included).
+
+    ``from package import name`` depends on the module ``package.name`` when there is one, else on
+    ``package`` itself.
+    """
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name in modules)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.add(submodule if submodule in modules else node.module)
+    return found & modules
+
+
+def test_no_import_cycle() -> None:
+    modules = {_module_name(path): path for path in MODULES}
+    graph = {name: _internal_imports(path, set(modules)) - {name} for name, path in modules.items()}
+    cycles: list[list[str]] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "open"
+        for peer in sorted(graph[name]):
+            if state.get(peer) == "open":
+                cycles.append([*trail[trail.index(peer) :], peer])
+            elif peer not in state:
+                visit(peer, [*trail, peer])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert cycles == [], "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)

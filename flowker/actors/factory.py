@@ -1,5 +1,8 @@
 """Where Ray actor options are applied, once: names, namespace, restarts, concurrency, ``num_cpus=0``.
 
+It imports no actor that uses it (the supervisor is created by :mod:`flowker.actors.runtime`, which
+hands it its peers), so the actor modules form no import cycle.
+
 ``num_cpus=0``: these actors wait on I/O, and on a 2-core machine actors that reserve a CPU each
 would wait forever for one.
 """
@@ -36,15 +39,12 @@ def audit(config: RuntimeConfig) -> Any:
     """The audit actor (created on first use)."""
     from flowker.actors.audit import AuditActor
 
-    return ray.remote(AuditActor).options(**_options(config.name("audit"))).remote(config)
+    return create(AuditActor, config.name("audit"), config)
 
 
-def supervisor(config: RuntimeConfig, index: int) -> Any:
-    """Supervisor number ``index`` of the pool."""
-    from flowker.actors.supervisor import SupervisorActor
-
-    name = config.name(f"supervisor-{index}")
-    return ray.remote(SupervisorActor).options(**_options(name)).remote(config, index)
+def create(actor_class: type, name: str, *args: Any) -> Any:
+    """The named actor of ``actor_class``, created with ``args`` unless it exists already."""
+    return ray.remote(actor_class).options(**_options(name)).remote(*args)
 
 
 def executor_name(config: RuntimeConfig, executor_config_id: str) -> str:

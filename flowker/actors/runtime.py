@@ -22,6 +22,7 @@ from flowker.actors import factory
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.connectivity import check_connectivity
 from flowker.actors.executor_handle import ExecutorHandles
+from flowker.actors.supervisor import SupervisorActor
 from flowker.domain.audit import AuditEvent
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.secretbox import SecretBox
@@ -44,8 +45,11 @@ class RayRuntime:
         """Create the supervisors and the audit actor (idempotent): the supervisors resume at once what
         a previous run left unfinished, the audit actor chains what it left in the outbox."""
         if not self._supervisors:
-            self._audit_actor()
-            self._supervisors = [factory.supervisor(self.config, i) for i in range(self.config.supervisors)]
+            audit = self._audit_actor()
+            self._supervisors = [
+                factory.create(SupervisorActor, self.config.name(f"supervisor-{i}"), self.config, i, audit)
+                for i in range(self.config.supervisors)
+            ]
 
     def _audit_actor(self) -> Any:
         if self._audit is None:

@@ -19,10 +19,10 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import ray
 
-from flowker.actors import factory
 from flowker.actors.caller import CallRequest, CallResult
 from flowker.actors.coalescer import Coalescer
 from flowker.actors.config import RuntimeConfig
@@ -43,14 +43,14 @@ ADOPT_BATCH = 200
 class SupervisorActor:
     """Ray actor shell: runs executions, cancels them, keeps their leases, adopts orphans."""
 
-    def __init__(self, config: RuntimeConfig, index: int) -> None:
+    def __init__(self, config: RuntimeConfig, index: int, audit: Any) -> None:
+        """``audit`` is the handle of the audit actor, which the events of every hosted run go to."""
         self._config = config
         self._owner = config.name(f"supervisor-{index}")
         self._store: EmbeddedStore | None = None
         self._opening = asyncio.Lock()
         self._runs: dict[str, tuple[ExecutionRunner | None, asyncio.Task[object] | None]] = {}
         self._executors = ExecutorHandles(config)
-        audit = factory.audit(config)
         # Audit events of all the executions hosted here travel together: one Ray call per batch.
         self._audit: Coalescer[AuditEvent] = Coalescer(lambda events: audit.append.remote(events))
         self._pauses = PausePoints(config.pause_points, config.data_dir)

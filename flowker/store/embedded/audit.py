@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
+import flowker.store.embedded.outbox as outbox
 from flowker.domain.audit import AuditEvent
 from flowker.errors import StateChanged
-from flowker.store.embedded import outbox
 from flowker.store.embedded.database import Database
 from flowker.store.ports import AuditQuery, Page
 

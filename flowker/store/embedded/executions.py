@@ -12,11 +12,11 @@ from typing import Any
 
 import orjson
 
+import flowker.store.embedded.outbox as outbox
 from flowker.domain.audit import AuditEvent
 from flowker.domain.execution import Execution
 from flowker.dsl.run_state import StepRecord
 from flowker.errors import StateChanged
-from flowker.store.embedded import outbox
 from flowker.store.embedded.database import Database
 from flowker.store.ports import ExecutionQuery, Page
 

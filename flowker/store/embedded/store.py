@@ -6,12 +6,12 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+import flowker.store.embedded.outbox as outbox
 from flowker.domain.audit import AuditEvent
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.dsl.model import Workflow, WorkflowStatus
 from flowker.dsl.validation import executor_bindings
 from flowker.errors import StateChanged, Unprocessable
-from flowker.store.embedded import outbox
 from flowker.store.embedded.audit import EmbeddedAuditLog
 from flowker.store.embedded.database import Database
 from flowker.store.embedded.documents import DocumentTable
