@@ -15,9 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +26,13 @@ from flowker.actors.coalescer import Coalescer
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.executor_handle import ExecutorHandles
 from flowker.actors.faults import PausePoints
+from flowker.actors.leases import LeaseKeeper
 from flowker.actors.runner import ExecutionRunner
-from flowker.clock import iso, utc_now
 from flowker.domain.audit import AuditEvent
 from flowker.errors import StateChanged
 from flowker.store.embedded import EmbeddedStore
 
 log = logging.getLogger("flowker.supervisor")
-
-#: Executions adopted per reconcile round at most, so that a backlog resumes in steady steps.
-ADOPT_BATCH = 200
 
 
 class SupervisorActor:
@@ -111,35 +106,30 @@ class SupervisorActor:
         return os.getpid()
 
     async def _reconcile_forever(self) -> None:
-        interval = self._config.lease_seconds / 3
+        keeper: LeaseKeeper | None = None
         while True:
             try:
-                await self._reconcile()
+                if keeper is None:
+                    store = await self._opened()
+                    keeper = LeaseKeeper(store.executions, self._owner, self._config.lease_seconds)
+                await self._reconcile(keeper)
             except Exception:
-                log.exception("reconcile round failed; trying again in %.1f s", interval)
-            await asyncio.sleep(interval)
+                log.exception("reconcile round failed; trying again")
+            await asyncio.sleep(self._config.lease_seconds / 3)
 
-    async def _reconcile(self) -> None:
-        store = await self._opened()
-        hosted = list(self._runs)
-        leased = [
-            execution_id
-            for execution_id, (runner, _task) in list(self._runs.items())
-            if runner is not None and runner.holds_lease
-        ]
-        lost = await store.executions.renew(self._owner, leased, time.time() + self._config.lease_seconds)
-        for execution_id in lost:
+    async def _reconcile(self, keeper: LeaseKeeper) -> None:
+        runs = dict(self._runs)
+        leased = [i for i, (runner, _task) in runs.items() if runner is not None and runner.holds_lease]
+        found = await keeper.reconcile(runs.keys(), leased)
+        for execution_id in found.lost:
             _runner, task = self._runs.get(execution_id, (None, None))
             if task is not None:
                 log.warning("execution %s: lease lost to another supervisor; leaving it", execution_id)
                 task.cancel()
-        for execution_id in await store.executions.cancel_requested(hosted):
+        for execution_id in found.cancel:
             await self.cancel(execution_id)
         me = ray.get_runtime_context().current_actor
-        # A new execution is unclaimed until its front door hands it over; only a long wait means it died.
-        handover = iso(utc_now() - timedelta(seconds=self._config.lease_seconds))
-        orphans = await store.executions.orphans(self._owner, time.time(), ADOPT_BATCH, handover)
-        for execution_id in orphans:
+        for execution_id in found.adopt:
             if execution_id not in self._runs:
                 me.run.options(name=f"execution:{execution_id}").remote(execution_id)
 

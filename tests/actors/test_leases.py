@@ -1,0 +1,99 @@
+"""The lease core of the supervisors, without Ray: the real embedded store and a clock the test moves."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from flowker.actors.leases import LeaseKeeper
+from flowker.clock import iso
+from flowker.domain.execution import Execution, request_hash
+from flowker.dsl.model import WorkflowDefinition
+from flowker.store.embedded import EmbeddedStore
+
+LEASE = 15.0
+T0 = 1_800_000_000.0  # the test's "now", in seconds since the epoch
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+DEFINITION = WorkflowDefinition.model_validate(
+    {"name": "leases", "nodes": [{"id": "start", "type": "trigger"}], "edges": []}
+)
+
+
+async def execution(store: EmbeddedStore, started: float = T0) -> str:
+    workflow_id = str(uuid.uuid4())
+    moment = datetime.fromtimestamp(started, UTC)
+    created, _ = await store.executions.create_or_get(
+        Execution(
+            id=str(uuid.uuid4()),
+            workflowId=workflow_id,
+            workflow=DEFINITION,
+            idempotencyKey=str(uuid.uuid4()),
+            requestHash=request_hash(workflow_id, {}),
+            totalSteps=0,
+            startedAt=iso(moment),
+            deadline=iso(moment + timedelta(minutes=5)),
+        )
+    )
+    return created.id
+
+
+async def test_a_held_lease_is_renewed_and_a_taken_one_is_reported_lost(store: EmbeddedStore) -> None:
+    clock = Clock()
+    mine, taken = await execution(store), await execution(store)
+    for execution_id in (mine, taken):
+        assert await store.executions.claim(execution_id, "sup-a", T0 + LEASE, T0)
+    keeper = LeaseKeeper(store.executions, "sup-a", LEASE, clock)
+    clock.now = T0 + LEASE + 1  # both expired; another supervisor adopts one of them
+    assert await store.executions.claim(taken, "sup-b", clock.now + LEASE, clock.now)
+    found = await keeper.reconcile(hosted=[mine, taken], leased=[mine, taken])
+    assert found.lost == {taken}
+    # The one nobody took is renewed: no other supervisor may adopt it now.
+    other = LeaseKeeper(store.executions, "sup-b", LEASE, clock)
+    assert mine not in (await other.reconcile(hosted=[], leased=[])).adopt
+
+
+async def test_a_dead_supervisors_runs_are_adopted_once_its_leases_expire(store: EmbeddedStore) -> None:
+    clock = Clock()
+    orphan = await execution(store)
+    assert await store.executions.claim(orphan, "sup-dead", T0 + LEASE, T0)
+    keeper = LeaseKeeper(store.executions, "sup-b", LEASE, clock)
+    clock.now = T0 + LEASE - 1
+    assert (await keeper.reconcile([], [])).adopt == []
+    clock.now = T0 + LEASE + 1
+    assert (await keeper.reconcile([], [])).adopt == [orphan]
+    # ... but not when it already hosts it.
+    assert (await keeper.reconcile([orphan], [])).adopt == []
+
+
+async def test_a_restarted_supervisor_takes_its_own_runs_back_at_once(store: EmbeddedStore) -> None:
+    clock = Clock()
+    own = await execution(store)
+    assert await store.executions.claim(own, "sup-a", T0 + LEASE, T0)
+    assert (await LeaseKeeper(store.executions, "sup-a", LEASE, clock).reconcile([], [])).adopt == [own]
+
+
+async def test_an_unclaimed_run_is_adopted_only_after_its_hand_over_had_time(store: EmbeddedStore) -> None:
+    clock = Clock()
+    handed_over = await execution(store, started=T0)
+    keeper = LeaseKeeper(store.executions, "sup-a", LEASE, clock)
+    clock.now = T0 + LEASE / 2
+    assert (await keeper.reconcile([], [])).adopt == []
+    clock.now = T0 + LEASE + 1
+    assert (await keeper.reconcile([], [])).adopt == [handed_over]
+
+
+async def test_cancels_asked_for_hosted_runs_are_reported(store: EmbeddedStore) -> None:
+    keeper = LeaseKeeper(store.executions, "sup-a", LEASE, Clock())
+    asked, quiet = await execution(store), await execution(store)
+    assert await store.executions.request_cancel(asked, {"type": "api_key", "id": "k", "ipAddress": "::1"})
+    assert (await keeper.reconcile([asked, quiet], [])).cancel == {asked}
+    assert keeper.interval == LEASE / 3
