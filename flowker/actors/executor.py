@@ -31,30 +31,15 @@ import ray
 from ray.exceptions import AsyncioActorExit
 
 from flowker.actors.breaker import BreakerConfig, BreakerState, CircuitBreaker
-from flowker.actors.caller import (
-    CONFIG_DISABLED,
-    CONFIG_NOT_FOUND,
-    EXECUTOR_RETIRED,
-    UNREADABLE_SECRET,
-    UNSUPPORTED_AUTHENTICATION,
-    UNUSABLE_AUTHENTICATION,
-    CallRequest,
-    CallResult,
-    ProviderCaller,
-)
+from flowker.actors.caller import EXECUTOR_RETIRED, CallRequest, CallResult, ProviderCaller
+from flowker.actors.caller_source import CallerSource
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.faults import PausePoints
-from flowker.actors.provider_auth import authenticator_for
 from flowker.actors.retry_policy import RetryPolicy
-from flowker.domain.authentication import UnreadableSecret, open_authentication
-from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.secretbox import SecretBox
 from flowker.store.embedded import EmbeddedStore
 
 log = logging.getLogger("flowker.executor")
-
-#: How stale an executor actor's copy of its configuration may be.
-CONFIG_TTL_SECONDS = 1.0
 
 
 class ExecutorActor:
@@ -78,8 +63,7 @@ class ExecutorActor:
         )
         self._store: EmbeddedStore | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._caller: ProviderCaller | None = None
-        self._fetched: tuple[ExecutorConfig | None, float] | None = None
+        self._source: CallerSource | None = None
         self._opening = asyncio.Lock()
         self._pauses = PausePoints(config.pause_points, config.data_dir)
         self._in_flight = 0
@@ -89,43 +73,17 @@ class ExecutorActor:
 
     async def _current(self) -> ProviderCaller | CallResult:
         async with self._opening:
-            if self._store is None:
-                self._store = await EmbeddedStore(Path(self._runtime.data_dir)).open()
-                self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-        config = await self._config()
-        if config is None:
-            return CallResult.refused(f"executor configuration {self._id} not found", CONFIG_NOT_FOUND)
-        if config.status != ExecutorStatus.ACTIVE:
-            return CallResult.refused(f"executor configuration {config.name!r} is disabled", CONFIG_DISABLED)
-        if self._caller is None or self._caller.config.revision != config.revision:
-            kind = config.authentication.get("type")
-            try:
-                clear = config.model_copy(
-                    update={"authentication": open_authentication(config.authentication, self._box)}
+            if self._source is None:
+                store = await EmbeddedStore(Path(self._runtime.data_dir)).open()
+                session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+                self._store, self._session = store, session
+                self._source = CallerSource(
+                    self._id,
+                    store.executor_configs,
+                    self._box,
+                    lambda clear, auth: ProviderCaller(clear, auth, session, self._policy, self._breaker),
                 )
-                authenticator = authenticator_for(clear.authentication)
-            except UnreadableSecret as exc:
-                return CallResult.refused(f"executor configuration {config.name!r}: {exc}", UNREADABLE_SECRET)
-            except NotImplementedError:
-                return CallResult.refused(
-                    f"authentication type {kind!r} is not supported yet", UNSUPPORTED_AUTHENTICATION
-                )
-            except ValueError as exc:  # messages name fields, never values
-                return CallResult.refused(
-                    f"executor configuration {config.name!r}: {exc}", UNUSABLE_AUTHENTICATION
-                )
-            assert self._session is not None
-            self._caller = ProviderCaller(clear, authenticator, self._session, self._policy, self._breaker)
-        return self._caller
-
-    async def _config(self) -> ExecutorConfig | None:
-        # Read at most once a CONFIG_TTL_SECONDS: a PATCH or a disable takes effect within that time,
-        # and a busy provider does not cost a store read per call.
-        now = time.monotonic()
-        if self._fetched is None or now - self._fetched[1] > CONFIG_TTL_SECONDS:
-            assert self._store is not None
-            self._fetched = (await self._store.executor_configs.get(self._id), now)
-        return self._fetched[0]
+        return await self._source.resolve()
 
     async def call(self, request: CallRequest) -> CallResult:
         """Call the provider for one step; never raises but for cancellation."""
@@ -177,8 +135,8 @@ class ExecutorActor:
         yet with ActorDiedError (INTENDED_USER_EXIT): their callers know they were not delivered.
         """
         self._retiring = True
-        if self._caller is not None:
-            self._caller.halted = True
+        if self._source is not None and self._source.current is not None:
+            self._source.current.halted = True
         log.info("executor %s: released, exiting once %d call(s) in flight end", self._id, self._in_flight)
         # Ray lets the running calls finish, then ends the process.
         ray.actor.exit_actor()

@@ -1,0 +1,124 @@
+"""The configuration core of executor actors, without Ray: the embedded store, a clock the test moves."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+from flowker.actors.caller import (
+    CONFIG_DISABLED,
+    CONFIG_NOT_FOUND,
+    UNREADABLE_SECRET,
+    UNSUPPORTED_AUTHENTICATION,
+    CallResult,
+    ProviderCaller,
+)
+from flowker.actors.caller_source import CallerSource
+from flowker.actors.provider_auth import ApiKeyAuth, Authenticator
+from flowker.domain.authentication import seal_authentication
+from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
+from flowker.secretbox import SecretBox
+from flowker.store.embedded import EmbeddedStore
+
+BOX = SecretBox(os.urandom(32))
+TTL = 1.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Built:
+    """Records every caller the source builds (a stand-in for a real session, policy and breaker)."""
+
+    def __init__(self) -> None:
+        self.configs: list[ExecutorConfig] = []
+        self.authenticators: list[Authenticator] = []
+
+    def __call__(self, config: ExecutorConfig, authenticator: Authenticator) -> ProviderCaller:
+        self.configs.append(config)
+        self.authenticators.append(authenticator)
+        return ProviderCaller(config, authenticator, None, None, None)  # type: ignore[arg-type]
+
+
+async def stored(
+    store: EmbeddedStore, authentication: dict[str, Any], box: SecretBox = BOX
+) -> ExecutorConfig:
+    config = ExecutorConfig(
+        id=str(uuid.uuid4()),
+        name=f"kyc-{uuid.uuid4().hex[:6]}",
+        baseUrl="https://kyc.example.com/v1",
+        endpoints=[{"name": "validate", "path": "/validate", "method": "POST", "timeout": 30}],
+        authentication=seal_authentication(authentication, box),
+        status=ExecutorStatus.ACTIVE,
+        createdAt="2026-12-01T00:00:00.000000Z",
+        updatedAt="2026-12-01T00:00:00.000000Z",
+    )
+    return await store.executor_configs.create(config)
+
+
+API_KEY_AUTH = {"type": "api_key", "config": {"key": "provider-secret-1", "header_name": "X-API-Key"}}
+
+
+def source(store: EmbeddedStore, config_id: str, built: Built, clock: Clock) -> CallerSource:
+    return CallerSource(config_id, store.executor_configs, BOX, built, ttl=TTL, now=clock)
+
+
+async def test_the_secret_is_opened_and_the_caller_reused_until_the_revision_changes(
+    store: EmbeddedStore,
+) -> None:
+    config, built, clock = await stored(store, API_KEY_AUTH), Built(), Clock()
+    callers = source(store, config.id, built, clock)
+    first = await callers.resolve()
+    assert isinstance(first, ProviderCaller) and callers.current is first
+    authenticator = built.authenticators[0]
+    assert isinstance(authenticator, ApiKeyAuth) and authenticator.key == "provider-secret-1"
+    clock.now += 10
+    assert await callers.resolve() is first  # re-read, same revision: same caller
+    await store.executor_configs.replace(config.model_copy(update={"description": "patched"}))
+    assert await callers.resolve() is first  # within the TTL the copy is not re-read
+    clock.now += TTL + 0.1
+    second = await callers.resolve()
+    assert second is not first and built.configs[-1].description == "patched"
+
+
+async def test_a_disabled_or_deleted_configuration_is_refused_with_nothing_sent(store: EmbeddedStore) -> None:
+    config, clock = await stored(store, API_KEY_AUTH), Clock()
+    callers = source(store, config.id, Built(), clock)
+    assert isinstance(await callers.resolve(), ProviderCaller)
+    disabled = await store.executor_configs.replace(
+        config.model_copy(update={"status": ExecutorStatus.DISABLED})
+    )
+    clock.now += TTL + 0.1
+    refused = await callers.resolve()
+    assert (
+        isinstance(refused, CallResult) and refused.code == CONFIG_DISABLED and not refused.may_have_reached
+    )
+    await store.executor_configs.delete(disabled)
+    clock.now += TTL + 0.1
+    gone = await callers.resolve()
+    assert isinstance(gone, CallResult) and gone.code == CONFIG_NOT_FOUND and not gone.may_have_reached
+
+
+async def test_a_secret_sealed_with_another_key_is_refused_without_its_value(store: EmbeddedStore) -> None:
+    config = await stored(store, API_KEY_AUTH, box=SecretBox(os.urandom(32)))
+    refused = await source(store, config.id, Built(), Clock()).resolve()
+    assert isinstance(refused, CallResult) and refused.code == UNREADABLE_SECRET
+    assert "provider-secret-1" not in (refused.error or "")
+
+
+async def test_an_authentication_type_without_a_token_source_is_refused(store: EmbeddedStore) -> None:
+    oidc = {
+        "type": "oidc_client_credentials",
+        "config": {"issuer": "https://id.example.com", "client_id": "c", "client_secret": "s3cr3t-value"},
+    }
+    config = await stored(store, oidc)
+    built = Built()
+    refused = await source(store, config.id, built, Clock()).resolve()
+    assert isinstance(refused, CallResult) and refused.code == UNSUPPORTED_AUTHENTICATION
+    assert built.configs == []
