@@ -11,7 +11,7 @@ be adopted and call the provider again.
 
 An actor with no call for ``executor_idle_seconds`` exits for good (``ray.actor.exit_actor``), so that
 configurations nobody calls cost no process. It decides and exits with no call in flight, and refuses
-any call that arrives after the decision (:data:`~flowker.actors.caller.EXECUTOR_RETIRED`, nothing
+any call that arrives after the decision (:data:`~flowker.codes.EXECUTOR_RETIRED`, nothing
 sent): :class:`~flowker.actors.executor_handle.ExecutorHandles` then makes the call on a fresh actor.
 :meth:`ExecutorActor.retire` ends an actor whose configuration was deleted or disabled the same way,
 once the calls it has in flight end.
@@ -31,21 +31,19 @@ import ray
 from ray.exceptions import AsyncioActorExit
 
 from flowker.actors.breaker import BreakerConfig, BreakerState, CircuitBreaker
-from flowker.actors.caller import (
-    CONFIG_DISABLED,
-    CONFIG_NOT_FOUND,
-    EXECUTOR_RETIRED,
-    UNREADABLE_SECRET,
-    UNSUPPORTED_AUTHENTICATION,
-    UNUSABLE_AUTHENTICATION,
-    CallRequest,
-    CallResult,
-    ProviderCaller,
-)
+from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.faults import PausePoints
 from flowker.actors.provider_auth import authenticator_for
 from flowker.actors.retry_policy import RetryPolicy
+from flowker.codes import (
+    EXECUTOR_CONFIG_DISABLED,
+    EXECUTOR_CONFIG_NOT_FOUND,
+    EXECUTOR_RETIRED,
+    INVALID_AUTHENTICATION_FIELD,
+    UNREADABLE_SECRET,
+    UNSUPPORTED_AUTHENTICATION_TYPE,
+)
 from flowker.domain.authentication import UnreadableSecret, open_authentication
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.secretbox import SecretBox
@@ -94,9 +92,13 @@ class ExecutorActor:
                 self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         config = await self._config()
         if config is None:
-            return CallResult.refused(f"executor configuration {self._id} not found", CONFIG_NOT_FOUND)
+            return CallResult.refused(
+                f"executor configuration {self._id} not found", EXECUTOR_CONFIG_NOT_FOUND
+            )
         if config.status != ExecutorStatus.ACTIVE:
-            return CallResult.refused(f"executor configuration {config.name!r} is disabled", CONFIG_DISABLED)
+            return CallResult.refused(
+                f"executor configuration {config.name!r} is disabled", EXECUTOR_CONFIG_DISABLED
+            )
         if self._caller is None or self._caller.config.revision != config.revision:
             kind = config.authentication.get("type")
             try:
@@ -108,11 +110,11 @@ class ExecutorActor:
                 return CallResult.refused(f"executor configuration {config.name!r}: {exc}", UNREADABLE_SECRET)
             except NotImplementedError:
                 return CallResult.refused(
-                    f"authentication type {kind!r} is not supported yet", UNSUPPORTED_AUTHENTICATION
+                    f"authentication type {kind!r} is not supported yet", UNSUPPORTED_AUTHENTICATION_TYPE
                 )
             except ValueError as exc:  # messages name fields, never values
                 return CallResult.refused(
-                    f"executor configuration {config.name!r}: {exc}", UNUSABLE_AUTHENTICATION
+                    f"executor configuration {config.name!r}: {exc}", INVALID_AUTHENTICATION_FIELD
                 )
             assert self._session is not None
             self._caller = ProviderCaller(clear, authenticator, self._session, self._policy, self._breaker)
