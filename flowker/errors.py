@@ -21,6 +21,16 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import ClassVar
 
+from flowker.codes import (
+    BODY_TOO_LARGE,
+    INTERNAL_ERROR,
+    METHOD_OR_ORIGIN_NOT_ALLOWED,
+    ROUTE_NOT_FOUND,
+    STATE_CHANGED,
+    UNAUTHORIZED,
+    WRONG_FIELD_TYPE,
+)
+
 #: Where the original's reason phrase differs from Python's.
 _TITLES = {413: "Payload Too Large"}
 
@@ -29,7 +39,7 @@ class FlowkerError(Exception):
     """Base of every error a client may see: a stable ``code``, an HTTP ``status`` and a message."""
 
     status: ClassVar[int] = 500
-    default_code: ClassVar[str] = "FLK-9999"
+    default_code: ClassVar[str] = INTERNAL_ERROR
 
     def __init__(
         self, message: str, *, code: str | None = None, headers: dict[str, str] | None = None
@@ -51,54 +61,54 @@ class FlowkerError(Exception):
 
 class BadRequest(FlowkerError):
     status = 400
-    default_code = "FLK-0302"
+    default_code = WRONG_FIELD_TYPE
 
 
 class Unauthorized(FlowkerError):
     status = 401
-    default_code = "UNAUTHORIZED"
+    default_code = UNAUTHORIZED
 
 
 class Forbidden(FlowkerError):
     status = 403
-    default_code = "FLK-0401"
+    default_code = METHOD_OR_ORIGIN_NOT_ALLOWED
 
 
 class NotFound(FlowkerError):
     status = 404
-    default_code = "FLK-0400"
+    default_code = ROUTE_NOT_FOUND
 
 
 class MethodNotAllowed(FlowkerError):
     status = 405
-    default_code = "FLK-0401"
+    default_code = METHOD_OR_ORIGIN_NOT_ALLOWED
 
 
 class Conflict(FlowkerError):
     status = 409
-    default_code = "FLK-0350"
+    default_code = STATE_CHANGED
 
 
 class PayloadTooLarge(FlowkerError):
     status = 413
-    default_code = "FLK-0506"
+    default_code = BODY_TOO_LARGE
 
 
 class Unprocessable(FlowkerError):
     status = 422
-    default_code = "FLK-0401"
+    default_code = METHOD_OR_ORIGIN_NOT_ALLOWED
 
 
 class InternalError(FlowkerError):
     status = 500
-    default_code = "FLK-9999"
+    default_code = INTERNAL_ERROR
 
 
 class StateChanged(Conflict):
     """A check-and-set write lost to a concurrent change (the original's FLK-0350)."""
 
     def __init__(self, what: str) -> None:
-        super().__init__(f"{what} was changed concurrently; read it again and retry", code="FLK-0350")
+        super().__init__(f"{what} was changed concurrently; read it again and retry", code=STATE_CHANGED)
 
 
 class ConfigError(Exception):

@@ -28,6 +28,7 @@ PURE_ALLOWED = (
     "flowker.dsl",
     "flowker.domain",
     "flowker.errors",
+    "flowker.codes",
     "flowker.secretbox",
     "flowker.clock",
     "pydantic",

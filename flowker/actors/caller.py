@@ -34,25 +34,18 @@ from flowker.actors.transport import (
     build_request,
     send,
 )
+from flowker.codes import (
+    ANSWER_OUT_OF_BOUNDS,
+    BREAKER_OPEN,
+    INTERNAL_ERROR,
+    PROVIDER_FAILED,
+    UNKNOWN_ENDPOINT,
+)
 from flowker.domain.executor_config import ExecutorConfig
 
 log = logging.getLogger("flowker.executor")
 
 Sleep = Callable[[float], Awaitable[None]]
-
-# The codes a step's error carries (docs/errors.md, "Step errors").
-CONFIG_NOT_FOUND = "FLK-0250"
-CONFIG_DISABLED = "FLK-0154"
-UNKNOWN_ENDPOINT = "FLK-0153"
-UNSUPPORTED_AUTHENTICATION = "FLK-0269"
-UNUSABLE_AUTHENTICATION = "FLK-0274"
-UNREADABLE_SECRET = "FLK-0253"
-ANSWER_OUT_OF_BOUNDS = "FLK-0254"
-EXECUTOR_STOPPED = "FLK-0255"
-PROVIDER_FAILED = "FLK-0256"
-EXECUTOR_RETIRED = "FLK-0257"
-BREAKER_OPEN = "FLK-0507"
-INTERNAL_ERROR = "FLK-9999"
 
 
 @dataclass(frozen=True)

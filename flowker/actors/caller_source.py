@@ -13,16 +13,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from flowker.actors.caller import (
-    CONFIG_DISABLED,
-    CONFIG_NOT_FOUND,
-    UNREADABLE_SECRET,
-    UNSUPPORTED_AUTHENTICATION,
-    UNUSABLE_AUTHENTICATION,
-    CallResult,
-    ProviderCaller,
-)
+from flowker.actors.caller import CallResult, ProviderCaller
 from flowker.actors.provider_auth import Authenticator, authenticator_for
+from flowker.codes import (
+    EXECUTOR_CONFIG_DISABLED,
+    EXECUTOR_CONFIG_NOT_FOUND,
+    INVALID_AUTHENTICATION_FIELD,
+    UNREADABLE_SECRET,
+    UNSUPPORTED_AUTHENTICATION_TYPE,
+)
 from flowker.domain.authentication import UnreadableSecret, open_authentication
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.secretbox import SecretBox
@@ -61,9 +60,13 @@ class CallerSource:
         """The caller for the configuration as it is now, or why no call can be made."""
         config = await self._config()
         if config is None:
-            return CallResult.refused(f"executor configuration {self._id} not found", CONFIG_NOT_FOUND)
+            return CallResult.refused(
+                f"executor configuration {self._id} not found", EXECUTOR_CONFIG_NOT_FOUND
+            )
         if config.status != ExecutorStatus.ACTIVE:
-            return CallResult.refused(f"executor configuration {config.name!r} is disabled", CONFIG_DISABLED)
+            return CallResult.refused(
+                f"executor configuration {config.name!r} is disabled", EXECUTOR_CONFIG_DISABLED
+            )
         if self.current is None or self.current.config.revision != config.revision:
             kind = config.authentication.get("type")
             try:
@@ -75,11 +78,11 @@ class CallerSource:
                 return CallResult.refused(f"executor configuration {config.name!r}: {exc}", UNREADABLE_SECRET)
             except NotImplementedError:
                 return CallResult.refused(
-                    f"authentication type {kind!r} is not supported yet", UNSUPPORTED_AUTHENTICATION
+                    f"authentication type {kind!r} is not supported yet", UNSUPPORTED_AUTHENTICATION_TYPE
                 )
             except ValueError as exc:  # messages name fields, never values
                 return CallResult.refused(
-                    f"executor configuration {config.name!r}: {exc}", UNUSABLE_AUTHENTICATION
+                    f"executor configuration {config.name!r}: {exc}", INVALID_AUTHENTICATION_FIELD
                 )
             self.current = self._make(clear, authenticator)
         return self.current

@@ -18,9 +18,9 @@ from typing import Any
 
 import aiohttp
 
-from flowker.actors.caller import UNREADABLE_SECRET, UNSUPPORTED_AUTHENTICATION, UNUSABLE_AUTHENTICATION
 from flowker.actors.provider_auth import Authenticator, authenticator_for
 from flowker.actors.transport import ProviderRequest, build_request, send
+from flowker.codes import INVALID_AUTHENTICATION_FIELD, UNREADABLE_SECRET, UNSUPPORTED_AUTHENTICATION_TYPE
 from flowker.domain.authentication import UnreadableSecret, open_authentication
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.secretbox import SecretBox
@@ -39,9 +39,12 @@ async def check_connectivity(config: ExecutorConfig, box: SecretBox) -> dict[str
     except NotImplementedError:
         kind = config.authentication.get("type")
         message = f"authentication type {kind!r} is not supported yet"
-        return {"error": message, "code": UNSUPPORTED_AUTHENTICATION}
+        return {"error": message, "code": UNSUPPORTED_AUTHENTICATION_TYPE}
     except ValueError as exc:  # messages name fields, never values
-        return {"error": f"executor configuration {config.name!r}: {exc}", "code": UNUSABLE_AUTHENTICATION}
+        return {
+            "error": f"executor configuration {config.name!r}: {exc}",
+            "code": INVALID_AUTHENTICATION_FIELD,
+        }
     async with aiohttp.ClientSession() as session:
         return await run_test(clear, authenticator, session)
 

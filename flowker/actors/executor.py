@@ -31,11 +31,12 @@ import ray
 from ray.exceptions import AsyncioActorExit
 
 from flowker.actors.breaker import BreakerConfig, BreakerState, CircuitBreaker
-from flowker.actors.caller import EXECUTOR_RETIRED, CallRequest, CallResult, ProviderCaller
+from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.faults import PausePoints
 from flowker.actors.retry_policy import RetryPolicy
+from flowker.codes import EXECUTOR_RETIRED
 from flowker.secretbox import SecretBox
 from flowker.store.embedded import EmbeddedStore
 

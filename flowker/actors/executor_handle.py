@@ -10,7 +10,7 @@ cancellation:
 
 * the actor exited (Ray reports ``INTENDED_USER_EXIT``: idle, or released — both wait for the calls in
   flight to end), or refused the call because it was exiting
-  (:data:`~flowker.actors.caller.EXECUTOR_RETIRED`): the call was not delivered, so the second try is
+  (:data:`~flowker.codes.EXECUTOR_RETIRED`): the call was not delivered, so the second try is
   the only one that can reach the provider;
 * the actor was killed outright (``ray.kill`` by hand) or lost otherwise: the call may have been in
   flight. The second try carries the same ``Idempotency-Key``, and when it is refused unsent (the
@@ -29,8 +29,9 @@ from typing import Any
 import ray
 
 from flowker.actors import factory
-from flowker.actors.caller import EXECUTOR_RETIRED, EXECUTOR_STOPPED, CallRequest, CallResult
+from flowker.actors.caller import CallRequest, CallResult
 from flowker.actors.config import RuntimeConfig
+from flowker.codes import EXECUTOR_RETIRED, EXECUTOR_STOPPED
 
 log = logging.getLogger("flowker.executor_handle")
 

@@ -12,6 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flowker.codes import (
+    AUTHENTICATION_TYPE_REQUIRED,
+    INVALID_AUTHENTICATION_FIELD,
+    UNSUPPORTED_AUTHENTICATION_TYPE,
+)
 from flowker.domain.urls import http_url
 from flowker.errors import BadRequest
 from flowker.secretbox import SecretBox, is_sealed
@@ -77,67 +82,76 @@ def check_authentication(kind: str | None, config: Mapping[str, Any] | None) -> 
     Messages name the field but never echo a value, since values may be credentials.
     """
     if not kind:
-        raise BadRequest("authentication.type is required", code="FLK-0268")
+        raise BadRequest("authentication.type is required", code=AUTHENTICATION_TYPE_REQUIRED)
     schema = SCHEMAS.get(kind)
     if schema is None:
-        raise BadRequest(f"authentication.type must be one of {', '.join(SCHEMAS)}", code="FLK-0269")
+        raise BadRequest(
+            f"authentication.type must be one of {', '.join(SCHEMAS)}", code=UNSUPPORTED_AUTHENTICATION_TYPE
+        )
     config = dict(config or {})
     for key in config:
         if key not in schema:
-            raise BadRequest(f"authentication.config.{key} is not a field of {kind}", code="FLK-0274")
+            raise BadRequest(
+                f"authentication.config.{key} is not a field of {kind}", code=INVALID_AUTHENTICATION_FIELD
+            )
     for key, spec in schema.items():
         where = f"authentication.config.{key}"
         value = config.get(key)
         if value is None or value == "":
             if spec.required:
-                raise BadRequest(f"{where} is required for {kind}", code="FLK-0274")
+                raise BadRequest(f"{where} is required for {kind}", code=INVALID_AUTHENTICATION_FIELD)
             config.pop(key, None)
             continue
         _CHECKS[spec.kind](where, value, spec)
     if kind.startswith("oidc_") and not (config.get("issuer_url") or config.get("token_url")):
         raise BadRequest(
-            f"authentication.config.issuer_url or token_url is required for {kind}", code="FLK-0274"
+            f"authentication.config.issuer_url or token_url is required for {kind}",
+            code=INVALID_AUTHENTICATION_FIELD,
         )
     return {"type": kind, "config": config}
 
 
 def _check_str(where: str, value: Any, spec: FieldSpec) -> None:
     if not isinstance(value, str) or len(value) > MAX_VALUE:
-        raise BadRequest(f"{where} must be a string of at most {MAX_VALUE} characters", code="FLK-0274")
+        raise BadRequest(
+            f"{where} must be a string of at most {MAX_VALUE} characters", code=INVALID_AUTHENTICATION_FIELD
+        )
 
 
 def _check_url(where: str, value: Any, spec: FieldSpec) -> None:
     _check_str(where, value, spec)
     if http_url(value) is None:
-        raise BadRequest(f"{where} must be an http or https URL", code="FLK-0274")
+        raise BadRequest(f"{where} must be an http or https URL", code=INVALID_AUTHENTICATION_FIELD)
 
 
 def _check_choice(where: str, value: Any, spec: FieldSpec) -> None:
     if value not in spec.choices:
-        raise BadRequest(f"{where} must be one of {', '.join(spec.choices)}", code="FLK-0274")
+        raise BadRequest(
+            f"{where} must be one of {', '.join(spec.choices)}", code=INVALID_AUTHENTICATION_FIELD
+        )
 
 
 def _check_strings(where: str, value: Any, spec: FieldSpec) -> None:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BadRequest(f"{where} must be a list of strings", code="FLK-0274")
+        raise BadRequest(f"{where} must be a list of strings", code=INVALID_AUTHENTICATION_FIELD)
 
 
 def _check_params(where: str, value: Any, spec: FieldSpec) -> None:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise BadRequest(f"{where} must be an object of strings", code="FLK-0274")
+        raise BadRequest(f"{where} must be an object of strings", code=INVALID_AUTHENTICATION_FIELD)
 
 
 def _check_cache(where: str, value: Any, spec: FieldSpec) -> None:
     if not isinstance(value, dict):
-        raise BadRequest(f"{where} must be an object", code="FLK-0274")
+        raise BadRequest(f"{where} must be an object", code=INVALID_AUTHENTICATION_FIELD)
     for key, item in value.items():
         expected = _CACHE_FIELDS.get(key)
         if expected is None:
-            raise BadRequest(f"{where}.{key} is not a cache field", code="FLK-0274")
+            raise BadRequest(f"{where}.{key} is not a cache field", code=INVALID_AUTHENTICATION_FIELD)
         if type(item) is not expected or (expected is int and item < 0):
             raise BadRequest(
                 f"{where}.{key} must be a {'boolean' if expected is bool else 'whole number ≥ 0'}",
-                code="FLK-0274",
+                code=INVALID_AUTHENTICATION_FIELD,
             )
 
 
@@ -191,7 +205,8 @@ def seal_authentication(
         if value == MASK:
             if path not in kept:
                 raise BadRequest(
-                    f"authentication.config.{path} must be the secret, not its mask", code="FLK-0274"
+                    f"authentication.config.{path} must be the secret, not its mask",
+                    code=INVALID_AUTHENTICATION_FIELD,
                 )
             return kept[path]
         return box.seal(value)

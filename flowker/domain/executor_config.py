@@ -12,6 +12,23 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from flowker.codes import (
+    BASE_URL_REQUIRED,
+    BASE_URL_TOO_LONG,
+    DUPLICATE_ENDPOINT_NAME,
+    ENDPOINT_FIELD_TOO_LONG,
+    ENDPOINT_METHOD_REQUIRED,
+    ENDPOINT_NAME_REQUIRED,
+    EXECUTOR_CONFIG_DESCRIPTION_TOO_LONG,
+    EXECUTOR_CONFIG_NAME_REQUIRED,
+    EXECUTOR_CONFIG_NAME_TOO_LONG,
+    INVALID_BASE_URL,
+    INVALID_ENDPOINT_METHOD,
+    INVALID_ENDPOINT_PATH,
+    INVALID_ENDPOINT_TIMEOUT,
+    NO_ENDPOINTS,
+    TOO_MANY_ENDPOINTS,
+)
 from flowker.domain.authentication import mask_authentication
 from flowker.domain.urls import http_url
 from flowker.errors import BadRequest
@@ -94,11 +111,14 @@ def normalize(body: ExecutorConfigInput) -> dict[str, Any]:
     """
     name = (body.name or "").strip()
     if not name:
-        raise BadRequest("name is required", code="FLK-0260")
+        raise BadRequest("name is required", code=EXECUTOR_CONFIG_NAME_REQUIRED)
     if len(name) > MAX_NAME:
-        raise BadRequest(f"name is longer than {MAX_NAME} characters", code="FLK-0261")
+        raise BadRequest(f"name is longer than {MAX_NAME} characters", code=EXECUTOR_CONFIG_NAME_TOO_LONG)
     if body.description is not None and len(body.description) > MAX_DESCRIPTION:
-        raise BadRequest(f"description is longer than {MAX_DESCRIPTION} characters", code="FLK-0267")
+        raise BadRequest(
+            f"description is longer than {MAX_DESCRIPTION} characters",
+            code=EXECUTOR_CONFIG_DESCRIPTION_TOO_LONG,
+        )
     return {
         "name": name,
         "description": body.description,
@@ -111,53 +131,63 @@ def normalize(body: ExecutorConfigInput) -> dict[str, Any]:
 def _base_url(raw: str | None) -> str:
     url = (raw or "").strip()
     if not url:
-        raise BadRequest("baseUrl is required", code="FLK-0262")
+        raise BadRequest("baseUrl is required", code=BASE_URL_REQUIRED)
     if len(url) > MAX_BASE_URL:
-        raise BadRequest(f"baseUrl is longer than {MAX_BASE_URL} characters", code="FLK-0264")
+        raise BadRequest(f"baseUrl is longer than {MAX_BASE_URL} characters", code=BASE_URL_TOO_LONG)
     parts = http_url(url)
     if parts is None:
-        raise BadRequest("baseUrl must be an http or https URL with a host", code="FLK-0263")
+        raise BadRequest("baseUrl must be an http or https URL with a host", code=INVALID_BASE_URL)
     if parts.username or parts.password:
         # Credentials in a URL end up in logs and responses; they belong in authentication.
-        raise BadRequest("baseUrl must not carry credentials; use authentication", code="FLK-0263")
+        raise BadRequest("baseUrl must not carry credentials; use authentication", code=INVALID_BASE_URL)
     if parts.query or parts.fragment:
-        raise BadRequest("baseUrl must not have a query or fragment", code="FLK-0263")
+        raise BadRequest("baseUrl must not have a query or fragment", code=INVALID_BASE_URL)
     return url.rstrip("/")
 
 
 def _endpoints(raw: list[EndpointInput] | None) -> list[dict[str, Any]]:
     if not raw:
-        raise BadRequest("endpoints: at least one endpoint is required", code="FLK-0265")
+        raise BadRequest("endpoints: at least one endpoint is required", code=NO_ENDPOINTS)
     if len(raw) > MAX_ENDPOINTS:
-        raise BadRequest(f"endpoints: at most {MAX_ENDPOINTS} endpoints", code="FLK-0278")
+        raise BadRequest(f"endpoints: at most {MAX_ENDPOINTS} endpoints", code=TOO_MANY_ENDPOINTS)
     endpoints: list[dict[str, Any]] = []
     names: set[str] = set()
     for index, endpoint in enumerate(raw):
         where = f"endpoints[{index}]"
         name = (endpoint.name or "").strip()
         if not name:
-            raise BadRequest(f"{where}.name is required", code="FLK-0270")
+            raise BadRequest(f"{where}.name is required", code=ENDPOINT_NAME_REQUIRED)
         if len(name) > MAX_ENDPOINT_NAME:
-            raise BadRequest(f"{where}.name is longer than {MAX_ENDPOINT_NAME} characters", code="FLK-0277")
+            raise BadRequest(
+                f"{where}.name is longer than {MAX_ENDPOINT_NAME} characters", code=ENDPOINT_FIELD_TOO_LONG
+            )
         if name in names:
-            raise BadRequest(f"{where}.name {name!r} is used by another endpoint", code="FLK-0276")
+            raise BadRequest(
+                f"{where}.name {name!r} is used by another endpoint", code=DUPLICATE_ENDPOINT_NAME
+            )
         names.add(name)
         path = (endpoint.path or "").strip()
         if not path:
-            raise BadRequest(f"{where}.path is required", code="FLK-0271")
+            raise BadRequest(f"{where}.path is required", code=INVALID_ENDPOINT_PATH)
         if len(path) > MAX_ENDPOINT_PATH:
-            raise BadRequest(f"{where}.path is longer than {MAX_ENDPOINT_PATH} characters", code="FLK-0277")
+            raise BadRequest(
+                f"{where}.path is longer than {MAX_ENDPOINT_PATH} characters", code=ENDPOINT_FIELD_TOO_LONG
+            )
         if "://" in path or path.startswith("//"):
             # A path that is a URL would send the configuration's credentials to another host.
-            raise BadRequest(f"{where}.path must be a path relative to baseUrl", code="FLK-0271")
+            raise BadRequest(f"{where}.path must be a path relative to baseUrl", code=INVALID_ENDPOINT_PATH)
         method = (endpoint.method or "").strip().upper()
         if not method:
-            raise BadRequest(f"{where}.method is required", code="FLK-0272")
+            raise BadRequest(f"{where}.method is required", code=ENDPOINT_METHOD_REQUIRED)
         if method not in METHODS:
-            raise BadRequest(f"{where}.method must be one of {', '.join(METHODS)}", code="FLK-0273")
+            raise BadRequest(
+                f"{where}.method must be one of {', '.join(METHODS)}", code=INVALID_ENDPOINT_METHOD
+            )
         timeout = DEFAULT_TIMEOUT_SECONDS if endpoint.timeout is None else endpoint.timeout
         if not 1 <= timeout <= MAX_TIMEOUT_SECONDS:
-            raise BadRequest(f"{where}.timeout must be 1..{MAX_TIMEOUT_SECONDS} seconds", code="FLK-0275")
+            raise BadRequest(
+                f"{where}.timeout must be 1..{MAX_TIMEOUT_SECONDS} seconds", code=INVALID_ENDPOINT_TIMEOUT
+            )
         endpoints.append({"name": name, "path": "/" + path.lstrip("/"), "method": method, "timeout": timeout})
     return endpoints
 

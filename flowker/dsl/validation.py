@@ -12,6 +12,38 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from flowker.codes import (
+    CONDITIONAL_EDGE_WITHOUT_HANDLE,
+    CYCLE_OR_EDGE_TO_TRIGGER,
+    DUPLICATE_EDGE_ID,
+    DUPLICATE_NODE_ID,
+    EDGE_FIELD_TOO_LONG,
+    EDGE_ID_REQUIRED,
+    EDGE_NAMES_NO_NODE,
+    EDGE_SOURCE_REQUIRED,
+    EDGE_TARGET_REQUIRED,
+    EXECUTOR_CONFIG_DISABLED,
+    EXECUTOR_CONFIG_ID_REQUIRED,
+    INVALID_CONDITION,
+    INVALID_INPUT_MAPPING,
+    INVALID_OUTPUT_MAPPING,
+    MISREADABLE_NODE_ID,
+    NODE_ID_REQUIRED,
+    NODE_ID_TOO_LONG,
+    NODE_TYPE_REQUIRED,
+    NOT_ONE_TRIGGER,
+    RAW_TRANSFORMS,
+    SET_OUTPUT_NOT_OBJECT,
+    TOO_MANY_EDGES,
+    TOO_MANY_NODES,
+    UNKNOWN_ENDPOINT,
+    UNKNOWN_EXECUTOR_REFERENCE,
+    UNKNOWN_NODE_TYPE,
+    WORKFLOW_DESCRIPTION_TOO_LONG,
+    WORKFLOW_NAME_REQUIRED,
+    WORKFLOW_NAME_TOO_LONG,
+    WORKFLOW_WITHOUT_NODES,
+)
 from flowker.dsl.conditions import ConditionSyntaxError, parse_condition
 from flowker.dsl.mappings import MappingError, compile_mappings
 from flowker.dsl.model import Edge, Node, NodeType, WorkflowDefinition
@@ -54,15 +86,17 @@ def check_draft(definition: WorkflowDefinition) -> None:
     """Check what every saved workflow must satisfy; raise :class:`BadRequest` on the first failure."""
     name = (definition.name or "").strip()
     if not name:
-        raise BadRequest("name is required", code="FLK-0110")
+        raise BadRequest("name is required", code=WORKFLOW_NAME_REQUIRED)
     if len(definition.name or "") > MAX_NAME:
-        raise BadRequest(f"name is longer than {MAX_NAME} characters", code="FLK-0111")
+        raise BadRequest(f"name is longer than {MAX_NAME} characters", code=WORKFLOW_NAME_TOO_LONG)
     if definition.description is not None and len(definition.description) > MAX_DESCRIPTION:
-        raise BadRequest(f"description is longer than {MAX_DESCRIPTION} characters", code="FLK-0117")
+        raise BadRequest(
+            f"description is longer than {MAX_DESCRIPTION} characters", code=WORKFLOW_DESCRIPTION_TOO_LONG
+        )
     if len(definition.nodes) > MAX_NODES:
-        raise BadRequest(f"a workflow has at most {MAX_NODES} nodes", code="FLK-0113")
+        raise BadRequest(f"a workflow has at most {MAX_NODES} nodes", code=TOO_MANY_NODES)
     if len(definition.edges) > MAX_EDGES:
-        raise BadRequest(f"a workflow has at most {MAX_EDGES} edges", code="FLK-0114")
+        raise BadRequest(f"a workflow has at most {MAX_EDGES} edges", code=TOO_MANY_EDGES)
     seen: set[str] = set()
     for index, node in enumerate(definition.nodes):
         _check_node(index, node, seen)
@@ -74,18 +108,18 @@ def check_draft(definition: WorkflowDefinition) -> None:
 def _check_node(index: int, node: Node, seen: set[str]) -> None:
     where = f"nodes[{index}]"
     if not node.id.strip():
-        raise BadRequest(f"{where}.id is required", code="FLK-0120")
+        raise BadRequest(f"{where}.id is required", code=NODE_ID_REQUIRED)
     if len(node.id) > MAX_ID:
-        raise BadRequest(f"{where}.id is longer than {MAX_ID} characters", code="FLK-0122")
+        raise BadRequest(f"{where}.id is longer than {MAX_ID} characters", code=NODE_ID_TOO_LONG)
     _check_node_id(where, node.id)
     if node.id in seen:
-        raise BadRequest(f"{where}.id {node.id!r} is used by another node", code="FLK-0123")
+        raise BadRequest(f"{where}.id {node.id!r} is used by another node", code=DUPLICATE_NODE_ID)
     seen.add(node.id)
     if not node.type:
-        raise BadRequest(f"{where}.type is required", code="FLK-0121")
+        raise BadRequest(f"{where}.type is required", code=NODE_TYPE_REQUIRED)
     if node.type not in set(NodeType):
         known = ", ".join(t.value for t in NodeType)
-        raise BadRequest(f"{where}.type {node.type!r} is not one of {known}", code="FLK-0124")
+        raise BadRequest(f"{where}.type {node.type!r} is not one of {known}", code=UNKNOWN_NODE_TYPE)
     where = f"nodes[{node.id}].data"
     data = node.settings
     if node.type == NodeType.CONDITIONAL and data.get("condition") is not None:
@@ -97,7 +131,9 @@ def _check_node(index: int, node: Node, seen: set[str]) -> None:
         and data.get("actionType") == SET_OUTPUT
         and not isinstance(data.get("output"), dict)
     ):
-        raise BadRequest(f"{where}.output must be an object for a set_output action", code="FLK-0125")
+        raise BadRequest(
+            f"{where}.output must be an object for a set_output action", code=SET_OUTPUT_NOT_OBJECT
+        )
 
 
 def _check_node_id(where: str, node_id: str) -> None:
@@ -112,19 +148,19 @@ def _check_node_id(where: str, node_id: str) -> None:
         raise BadRequest(
             f"{where}.id: node id {shown} is reserved: conditions and mappings read the execution's "
             'input as "workflow.…"',
-            code="FLK-0126",
+            code=MISREADABLE_NODE_ID,
         )
     if node_id == "$":
         raise BadRequest(
             f'{where}.id: node id "$" is reserved: a mapping reads "$" as the whole document it maps',
-            code="FLK-0126",
+            code=MISREADABLE_NODE_ID,
         )
     for char, meaning in PATH_SYNTAX.items():
         if char in node_id:
             raise BadRequest(
                 f'{where}.id: node id {shown} contains "{char}", which conditions and mappings read as '
                 f"{meaning}: no path could name this node",
-                code="FLK-0126",
+                code=MISREADABLE_NODE_ID,
             )
 
 
@@ -132,9 +168,9 @@ def _check_executor_data(where: str, data: Mapping[str, object]) -> None:
     for key in UNSUPPORTED_EXECUTOR_KEYS:
         if key in data:
             raise BadRequest(
-                f"{where}.{key} is not supported; use inputMapping transformations", code="FLK-0142"
+                f"{where}.{key} is not supported; use inputMapping transformations", code=RAW_TRANSFORMS
             )
-    for key, code in (("inputMapping", "FLK-0140"), ("outputMapping", "FLK-0141")):
+    for key, code in (("inputMapping", INVALID_INPUT_MAPPING), ("outputMapping", INVALID_OUTPUT_MAPPING)):
         if data.get(key) is not None:
             try:
                 compile_mappings(data[key], field=f"{where}.{key}")
@@ -144,29 +180,36 @@ def _check_executor_data(where: str, data: Mapping[str, object]) -> None:
         raise NotFound(
             f"{where}.executorId {data['executorId']!r}: catalog executors are not available; "
             "name an executor configuration in data.executorConfigId",
-            code="FLK-0104",
+            code=UNKNOWN_EXECUTOR_REFERENCE,
         )
 
 
 def _check_edge(index: int, edge: Edge, nodes: set[str], seen: set[str]) -> None:
     where = f"edges[{index}]"
-    for field, code in (("id", "FLK-0130"), ("source", "FLK-0131"), ("target", "FLK-0132")):
+    for field, code in (
+        ("id", EDGE_ID_REQUIRED),
+        ("source", EDGE_SOURCE_REQUIRED),
+        ("target", EDGE_TARGET_REQUIRED),
+    ):
         value: str = getattr(edge, field)
         if not value.strip():
             raise BadRequest(f"{where}.{field} is required", code=code)
         if len(value) > MAX_ID:
-            raise BadRequest(f"{where}.{field} is longer than {MAX_ID} characters", code="FLK-0134")
+            raise BadRequest(f"{where}.{field} is longer than {MAX_ID} characters", code=EDGE_FIELD_TOO_LONG)
     for field in ("sourceHandle", "label"):
         value = getattr(edge, field)
         if value is not None and len(value) > MAX_EDGE_TEXT:
-            raise BadRequest(f"{where}.{field} is longer than {MAX_EDGE_TEXT} characters", code="FLK-0134")
+            raise BadRequest(
+                f"{where}.{field} is longer than {MAX_EDGE_TEXT} characters", code=EDGE_FIELD_TOO_LONG
+            )
     if edge.id in seen:
-        raise BadRequest(f"{where}.id {edge.id!r} is used by another edge", code="FLK-0133")
+        raise BadRequest(f"{where}.id {edge.id!r} is used by another edge", code=DUPLICATE_EDGE_ID)
     seen.add(edge.id)
     for field in ("source", "target"):
         if getattr(edge, field) not in nodes:
             raise BadRequest(
-                f"{where}.{field} {getattr(edge, field)!r} names no node of this workflow", code="FLK-0115"
+                f"{where}.{field} {getattr(edge, field)!r} names no node of this workflow",
+                code=EDGE_NAMES_NO_NODE,
             )
     if edge.condition is not None:
         _parse(edge.condition, f"{where}.condition")
@@ -174,11 +217,11 @@ def _check_edge(index: int, edge: Edge, nodes: set[str], seen: set[str]) -> None
 
 def _parse(condition: object, where: str) -> None:
     if not isinstance(condition, str):
-        raise BadRequest(f"{where} must be a string", code="FLK-0105")
+        raise BadRequest(f"{where} must be a string", code=INVALID_CONDITION)
     try:
         parse_condition(condition)
     except ConditionSyntaxError as exc:
-        raise BadRequest(f"{where}: {exc}", code="FLK-0105") from None
+        raise BadRequest(f"{where}: {exc}", code=INVALID_CONDITION) from None
 
 
 def executor_bindings(definition: WorkflowDefinition) -> list[tuple[str, str]]:
@@ -207,18 +250,18 @@ def check_activation(definition: WorkflowDefinition, executors: Mapping[str, Exe
     for index, node in enumerate(definition.nodes):
         _check_node_id(f"nodes[{index}]", node.id)
     if not definition.nodes:
-        raise Unprocessable("an active workflow needs at least one node", code="FLK-0112")
+        raise Unprocessable("an active workflow needs at least one node", code=WORKFLOW_WITHOUT_NODES)
     triggers = [n.id for n in definition.nodes if n.type == NodeType.TRIGGER]
     if len(triggers) != 1:
         found = ", ".join(triggers) or "none"
         raise Unprocessable(
-            f"an active workflow needs exactly one trigger node (found: {found})", code="FLK-0116"
+            f"an active workflow needs exactly one trigger node (found: {found})", code=NOT_ONE_TRIGGER
         )
     nodes = definition.node_map()
     for node in definition.nodes:
         where = f"nodes[{node.id}].data"
         if node.type == NodeType.CONDITIONAL and node.settings.get("condition") is None:
-            raise BadRequest(f"{where}.condition is required", code="FLK-0105")
+            raise BadRequest(f"{where}.condition is required", code=INVALID_CONDITION)
         if node.type == NodeType.EXECUTOR:
             _check_executor_binding(where, node, executors)
     for index, edge in enumerate(definition.edges):
@@ -226,34 +269,37 @@ def check_activation(definition: WorkflowDefinition, executors: Mapping[str, Exe
             raise BadRequest(
                 f"edges[{index}] leaves conditional node {edge.source!r} and needs sourceHandle "
                 "'true' or 'false'",
-                code="FLK-0119",
+                code=CONDITIONAL_EDGE_WITHOUT_HANDLE,
             )
         if edge.target == triggers[0]:
-            raise Unprocessable(f"edges[{index}] points at the trigger node", code="FLK-0118")
+            raise Unprocessable(f"edges[{index}] points at the trigger node", code=CYCLE_OR_EDGE_TO_TRIGGER)
     cycle = find_cycle(definition)
     if cycle:
-        raise Unprocessable(f"the workflow has a cycle: {' -> '.join(cycle)}", code="FLK-0118")
+        raise Unprocessable(f"the workflow has a cycle: {' -> '.join(cycle)}", code=CYCLE_OR_EDGE_TO_TRIGGER)
 
 
 def _check_executor_binding(where: str, node: Node, executors: Mapping[str, ExecutorRef]) -> None:
     ref = node.settings.get("executorConfigId")
     if not isinstance(ref, str) or not ref:
-        raise BadRequest(f"{where}.executorConfigId is required", code="FLK-0152")
+        raise BadRequest(f"{where}.executorConfigId is required", code=EXECUTOR_CONFIG_ID_REQUIRED)
     executor = executors.get(ref)
     if executor is None:
-        raise NotFound(f"{where}.executorConfigId {ref!r}: executor configuration not found", code="FLK-0104")
+        raise NotFound(
+            f"{where}.executorConfigId {ref!r}: executor configuration not found",
+            code=UNKNOWN_EXECUTOR_REFERENCE,
+        )
     endpoint = node.settings.get("endpointName")
     if not isinstance(endpoint, str) or endpoint not in executor.endpoints:
         known = ", ".join(sorted(executor.endpoints))
         raise BadRequest(
             f"{where}.endpointName {endpoint!r} is not an endpoint of executor configuration "
             f"{executor.name!r} ({known})",
-            code="FLK-0153",
+            code=UNKNOWN_ENDPOINT,
         )
     if not executor.active:
         raise Unprocessable(
             f"{where}.executorConfigId {ref!r}: executor configuration {executor.name!r} is disabled",
-            code="FLK-0154",
+            code=EXECUTOR_CONFIG_DISABLED,
         )
 
 

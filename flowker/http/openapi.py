@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from flowker import __version__
+from flowker import codes as flk
 from flowker.domain import audit
 from flowker.domain import authentication as auth
 from flowker.domain import executor_config as ec
@@ -52,24 +53,27 @@ are graphs of nodes that call external services through **executor configuration
 
 Every `/v1` route requires the header `X-API-Key` with one of the configured keys (several may be
 valid at once, so that a key can be rotated). A missing or wrong key is answered
-`401 {{"code": "UNAUTHORIZED", "title": "Unauthorized", "message": "API Key missing or invalid"}}`.
+`401 {{"code": "{flk.UNAUTHORIZED}", "title": "Unauthorized", "message": "API Key missing or invalid"}}`.
 `/health`, `/readyz`, `/version` and `/openapi.json` are public.
 
 ## Errors
 
 Every error, whatever its status, has the same JSON body (`ErrorResponse`):
-`{{"code": "FLK-0100", "title": "Not Found", "message": "workflow … not found"}}`. `code` is stable and
-machine-readable (`FLK-NNNN`, or `UNAUTHORIZED` / `INVALID_CURSOR`), `title` is the HTTP reason
+`{{"code": "{flk.WORKFLOW_NOT_FOUND}", "title": "Not Found", "message": "workflow … not found"}}`. `code` is \
+stable and
+machine-readable (`FLK-NNNN`, or `{flk.UNAUTHORIZED}` / `{flk.INVALID_CURSOR}`), `title` is the HTTP reason
 phrase and `message` is for people. Each operation lists the codes it can return. Besides those:
 
-* an unknown path is `404 FLK-0400`;
-* a method a path does not support is `405 FLK-0401`;
-* a body larger than the configured limit (1 MiB by default) is `413 FLK-0506`;
-* a CORS preflight from an origin that is not allowed is `403 FLK-0401`;
-* `500 FLK-9999` means a bug: its message never carries details, the `X-Request-Id` finds it in the log.
+* an unknown path is `404 {flk.ROUTE_NOT_FOUND}`;
+* a method a path does not support is `405 {flk.METHOD_OR_ORIGIN_NOT_ALLOWED}`;
+* a body larger than the configured limit (1 MiB by default) is `413 {flk.BODY_TOO_LARGE}`;
+* a CORS preflight from an origin that is not allowed is `403 {flk.METHOD_OR_ORIGIN_NOT_ALLOWED}`;
+* `500 {flk.INTERNAL_ERROR}` means a bug: its message never carries details, the `X-Request-Id` finds it in \
+the log.
 
-Unknown fields in request bodies are ignored. A field of the wrong JSON type is `400 FLK-0302`,
-with the field's path in the message; a body nested deeper than {MAX_DEPTH} levels is `400 FLK-0314`.
+Unknown fields in request bodies are ignored. A field of the wrong JSON type is `400 {flk.WRONG_FIELD_TYPE}`,
+with the field's path in the message; a body nested deeper than {MAX_DEPTH} levels is `400 \
+{flk.BODY_TOO_DEEP}`.
 
 ## Request ids
 
@@ -82,17 +86,18 @@ Lists are cursor-paginated: `{{"items": [...], "nextCursor": "...", "hasMore": t
 `nextCursor` back as `cursor`, with the same `sortBy` and `sortOrder`, to get the next page;
 `nextCursor` is `""` on the last page. `limit` is 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}); items are
 sorted by `sortBy` (`createdAt` by default; `startedAt` for executions) then id, `DESC` by default. A
-cursor reused with another sort, or not issued by this API, is `400 INVALID_CURSOR`.
+cursor reused with another sort, or not issued by this API, is `400 {flk.INVALID_CURSOR}`.
 
 The audit trail pages by sequence number instead: it has no `sortBy`, `limit` defaults to
 {audit_trail.DEFAULT_LIMIT}, `nextCursor` is the last event's `sequence` in decimal, and a cursor that is not
-a decimal number is `400 FLK-0610`.
+a decimal number is `400 {flk.INVALID_AUDIT_CURSOR}`.
 
 ## Executions
 
 `POST /v1/workflows/{{workflowId}}/executions` runs an **active** workflow on `inputData`. The header
 `Idempotency-Key` is required: the same key with the same workflow and input returns the execution it
-already started (a retry is safe), with another workflow or input it is `409 FLK-0505`. The answer is
+already started (a retry is safe), with another workflow or input it is `409 {flk.IDEMPOTENCY_KEY_REUSED}`. \
+The answer is
 `201` as soon as the execution is durably recorded (`pending`); it runs in the background, so poll
 `GET /v1/executions/{{id}}` until its status is `completed`, `failed` or `cancelled`, then read
 `GET /v1/executions/{{id}}/results`. An execution runs the definition the workflow had when it
@@ -159,75 +164,83 @@ def _nullable(schema: Schema) -> Schema:
 
 # --- error codes ----------------------------------------------------------------------------------
 
-BAD_BODY = "`FLK-0001` body missing, not JSON, or not a JSON object"
-WRONG_TYPE = "`FLK-0302` a field has the wrong JSON type (the message names it)"
-TOO_DEEP = f"`FLK-0314` the body is nested deeper than {MAX_DEPTH} levels"
-BAD_ID = "`FLK-0002` `id` is not a UUID"
+BAD_BODY = f"`{flk.BAD_BODY}` body missing, not JSON, or not a JSON object"
+WRONG_TYPE = f"`{flk.WRONG_FIELD_TYPE}` a field has the wrong JSON type (the message names it)"
+TOO_DEEP = f"`{flk.BODY_TOO_DEEP}` the body is nested deeper than {MAX_DEPTH} levels"
+BAD_ID = f"`{flk.INVALID_UUID}` `id` is not a UUID"
 METADATA_CODES = (
-    f"`FLK-0315` metadata has more than {meta.MAX_ENTRIES} entries",
-    f"`FLK-0312` a metadata key is longer than {meta.MAX_KEY} characters",
+    f"`{flk.TOO_MANY_METADATA_ENTRIES}` metadata has more than {meta.MAX_ENTRIES} entries",
+    f"`{flk.METADATA_KEY_TOO_LONG}` a metadata key is longer than {meta.MAX_KEY} characters",
 )
 LIST_CODES = (
-    "`FLK-0304` `status` or `sortBy` is not one of its values",
-    f"`FLK-0309` `limit` is not a whole number from 1 to {MAX_LIMIT}",
-    "`FLK-0310` `sortOrder` is not `ASC` or `DESC`",
-    "`INVALID_CURSOR` the cursor was not issued by this API, or was issued for another sort",
+    f"`{flk.UNKNOWN_STATUS_OR_SORT}` `status` or `sortBy` is not one of its values",
+    f"`{flk.INVALID_LIMIT}` `limit` is not a whole number from 1 to {MAX_LIMIT}",
+    f"`{flk.INVALID_SORT_ORDER}` `sortOrder` is not `ASC` or `DESC`",
+    f"`{flk.INVALID_CURSOR}` the cursor was not issued by this API, or was issued for another sort",
 )
 WORKFLOW_NAME_CODES = (
-    "`FLK-0110` name is required",
-    f"`FLK-0111` name is longer than {dsl.MAX_NAME} characters",
+    f"`{flk.WORKFLOW_NAME_REQUIRED}` name is required",
+    f"`{flk.WORKFLOW_NAME_TOO_LONG}` name is longer than {dsl.MAX_NAME} characters",
 )
 WORKFLOW_DRAFT_CODES = (
     BAD_BODY,
     WRONG_TYPE,
     TOO_DEEP,
     *WORKFLOW_NAME_CODES,
-    f"`FLK-0117` description is longer than {dsl.MAX_DESCRIPTION} characters",
-    f"`FLK-0113` more than {dsl.MAX_NODES} nodes",
-    f"`FLK-0114` more than {dsl.MAX_EDGES} edges",
-    "`FLK-0120` a node id is required",
-    f"`FLK-0122` a node id is longer than {dsl.MAX_ID} characters",
-    "`FLK-0123` two nodes share an id",
-    "`FLK-0126` a node id is `workflow` or `$`, or holds `.`, `[` or `]`: paths would misread it",
-    "`FLK-0121` a node type is required",
-    "`FLK-0124` a node type is not trigger, executor, conditional or action",
-    "`FLK-0125` a `set_output` action has no `output` object",
-    "`FLK-0105` a condition (conditional node or edge) does not parse",
-    "`FLK-0140` an executor node's `inputMapping` is invalid",
-    "`FLK-0141` an executor node's `outputMapping` is invalid",
-    "`FLK-0142` an executor node uses raw `transforms`, which are not supported",
-    "`FLK-0130` / `FLK-0131` / `FLK-0132` an edge id / source / target is required",
-    f"`FLK-0134` an edge id, source, target, sourceHandle or label is longer than {dsl.MAX_ID} characters",
-    "`FLK-0133` two edges share an id",
-    "`FLK-0115` an edge's source or target names no node of the workflow",
+    f"`{flk.WORKFLOW_DESCRIPTION_TOO_LONG}` description is longer than {dsl.MAX_DESCRIPTION} characters",
+    f"`{flk.TOO_MANY_NODES}` more than {dsl.MAX_NODES} nodes",
+    f"`{flk.TOO_MANY_EDGES}` more than {dsl.MAX_EDGES} edges",
+    f"`{flk.NODE_ID_REQUIRED}` a node id is required",
+    f"`{flk.NODE_ID_TOO_LONG}` a node id is longer than {dsl.MAX_ID} characters",
+    f"`{flk.DUPLICATE_NODE_ID}` two nodes share an id",
+    f"`{flk.MISREADABLE_NODE_ID}` a node id is `workflow` or `$`, or holds `.`, `[` or `]`: paths would "
+    "misread it",
+    f"`{flk.NODE_TYPE_REQUIRED}` a node type is required",
+    f"`{flk.UNKNOWN_NODE_TYPE}` a node type is not trigger, executor, conditional or action",
+    f"`{flk.SET_OUTPUT_NOT_OBJECT}` a `set_output` action has no `output` object",
+    f"`{flk.INVALID_CONDITION}` a condition (conditional node or edge) does not parse",
+    f"`{flk.INVALID_INPUT_MAPPING}` an executor node's `inputMapping` is invalid",
+    f"`{flk.INVALID_OUTPUT_MAPPING}` an executor node's `outputMapping` is invalid",
+    f"`{flk.RAW_TRANSFORMS}` an executor node uses raw `transforms`, which are not supported",
+    f"`{flk.EDGE_ID_REQUIRED}` / `{flk.EDGE_SOURCE_REQUIRED}` / `{flk.EDGE_TARGET_REQUIRED}` an edge id / "
+    "source / target is required",
+    f"`{flk.EDGE_FIELD_TOO_LONG}` an edge id, source, target, sourceHandle or label is longer than "
+    f"{dsl.MAX_ID} characters",
+    f"`{flk.DUPLICATE_EDGE_ID}` two edges share an id",
+    f"`{flk.EDGE_NAMES_NO_NODE}` an edge's source or target names no node of the workflow",
     *METADATA_CODES,
 )
 CATALOG_EXECUTOR = (
-    "`FLK-0104` an executor node names a catalog `executorId`; catalog executors are not available"
+    f"`{flk.UNKNOWN_EXECUTOR_REFERENCE}` an executor node names a catalog `executorId`; "
+    "catalog executors are not available"
 )
 EXECUTOR_CONFIG_CODES = (
     BAD_BODY,
     WRONG_TYPE,
     TOO_DEEP,
-    "`FLK-0260` name is required",
-    f"`FLK-0261` name is longer than {ec.MAX_NAME} characters",
-    f"`FLK-0267` description is longer than {ec.MAX_DESCRIPTION} characters",
-    "`FLK-0262` baseUrl is required",
-    f"`FLK-0264` baseUrl is longer than {ec.MAX_BASE_URL} characters",
-    "`FLK-0263` baseUrl is not an http(s) URL with a host, or has credentials, a query or a fragment",
-    "`FLK-0265` at least one endpoint is required",
-    f"`FLK-0278` more than {ec.MAX_ENDPOINTS} endpoints",
-    "`FLK-0270` an endpoint name is required",
-    "`FLK-0276` two endpoints share a name",
-    f"`FLK-0277` an endpoint name or path is too long ({ec.MAX_ENDPOINT_NAME} / {ec.MAX_ENDPOINT_PATH})",
-    "`FLK-0271` an endpoint path is required, or is a URL rather than a path relative to baseUrl",
-    "`FLK-0272` an endpoint method is required",
-    f"`FLK-0273` an endpoint method is not one of {', '.join(ec.METHODS)}",
-    f"`FLK-0275` an endpoint timeout is outside 1..{ec.MAX_TIMEOUT_SECONDS} seconds",
-    "`FLK-0266` authentication is required",
-    "`FLK-0268` authentication.type is required",
-    f"`FLK-0269` authentication.type is not one of {', '.join(auth.SCHEMAS)}",
-    "`FLK-0274` an authentication.config field is unknown, missing, malformed, "
+    f"`{flk.EXECUTOR_CONFIG_NAME_REQUIRED}` name is required",
+    f"`{flk.EXECUTOR_CONFIG_NAME_TOO_LONG}` name is longer than {ec.MAX_NAME} characters",
+    f"`{flk.EXECUTOR_CONFIG_DESCRIPTION_TOO_LONG}` description is longer than {ec.MAX_DESCRIPTION} "
+    "characters",
+    f"`{flk.BASE_URL_REQUIRED}` baseUrl is required",
+    f"`{flk.BASE_URL_TOO_LONG}` baseUrl is longer than {ec.MAX_BASE_URL} characters",
+    f"`{flk.INVALID_BASE_URL}` baseUrl is not an http(s) URL with a host, or has credentials, a query or a "
+    "fragment",
+    f"`{flk.NO_ENDPOINTS}` at least one endpoint is required",
+    f"`{flk.TOO_MANY_ENDPOINTS}` more than {ec.MAX_ENDPOINTS} endpoints",
+    f"`{flk.ENDPOINT_NAME_REQUIRED}` an endpoint name is required",
+    f"`{flk.DUPLICATE_ENDPOINT_NAME}` two endpoints share a name",
+    f"`{flk.ENDPOINT_FIELD_TOO_LONG}` an endpoint name or path is too long ({ec.MAX_ENDPOINT_NAME} / "
+    f"{ec.MAX_ENDPOINT_PATH})",
+    f"`{flk.INVALID_ENDPOINT_PATH}` an endpoint path is required, or is a URL rather than a path relative "
+    "to baseUrl",
+    f"`{flk.ENDPOINT_METHOD_REQUIRED}` an endpoint method is required",
+    f"`{flk.INVALID_ENDPOINT_METHOD}` an endpoint method is not one of {', '.join(ec.METHODS)}",
+    f"`{flk.INVALID_ENDPOINT_TIMEOUT}` an endpoint timeout is outside 1..{ec.MAX_TIMEOUT_SECONDS} seconds",
+    f"`{flk.NO_AUTHENTICATION}` authentication is required",
+    f"`{flk.AUTHENTICATION_TYPE_REQUIRED}` authentication.type is required",
+    f"`{flk.UNSUPPORTED_AUTHENTICATION_TYPE}` authentication.type is not one of {', '.join(auth.SCHEMAS)}",
+    f"`{flk.INVALID_AUTHENTICATION_FIELD}` an authentication.config field is unknown, missing, malformed, "
     f"or a `{auth.MASK}` mask with no stored secret to keep",
     *METADATA_CODES,
 )
@@ -329,7 +342,8 @@ def _workflow_schemas() -> dict[str, Schema]:
                 "type": "string",
                 "minLength": 1,
                 "maxLength": dsl.MAX_NAME,
-                "description": "Unique among workflows (409 FLK-0101); surrounding spaces are trimmed.",
+                "description": f"Unique among workflows (409 {flk.WORKFLOW_NAME_TAKEN}); surrounding spaces "
+                "are trimmed.",
             },
             "description": _nullable({"type": "string", "maxLength": dsl.MAX_DESCRIPTION}),
             "nodes": {"type": "array", "items": _ref("Node"), "maxItems": dsl.MAX_NODES},
@@ -351,7 +365,7 @@ def _workflow_schemas() -> dict[str, Schema]:
                 "description": (
                     "Unique among the workflow's nodes; conditions and mappings read the node's output "
                     "as `<id>.…`. Not `workflow` (the execution's input) or `$`, and without `.`, `[` "
-                    "or `]`, which paths read as structure (400 FLK-0126)."
+                    f"or `]`, which paths read as structure (400 {flk.MISREADABLE_NODE_ID})."
                 ),
             },
             "type": {"type": "string", "enum": [t.value for t in NodeType]},
@@ -403,7 +417,7 @@ def _workflow_schemas() -> dict[str, Schema]:
                         "type": "string",
                         "minLength": 1,
                         "maxLength": dsl.MAX_NAME,
-                        "description": "Name of the copy; must be unused (409 FLK-0101).",
+                        "description": f"Name of the copy; must be unused (409 {flk.WORKFLOW_NAME_TAKEN}).",
                     }
                 },
                 "required": ["name"],
@@ -551,7 +565,8 @@ def _authentication_schemas() -> dict[str, Schema]:
     schemas["ExecutorAuthentication"] = {
         "description": (
             "How the executor authenticates to the service: `type` selects the `config` fields. Unknown "
-            "`config` fields are refused (400 FLK-0274). In responses `config` is always present and every "
+            f"`config` fields are refused (400 {flk.INVALID_AUTHENTICATION_FIELD}). In responses `config` "
+            "is always present and every "
             f"secret reads `{auth.MASK}`."
         ),
         "oneOf": [_ref(_AUTH_TITLES[kind][0]) for kind in auth.SCHEMAS],
@@ -571,7 +586,8 @@ def _executor_schemas() -> dict[str, Schema]:
                 "type": "string",
                 "minLength": 1,
                 "maxLength": ec.MAX_NAME,
-                "description": "Unique among executor configurations (409 FLK-0251); trimmed.",
+                "description": "Unique among executor configurations (409 "
+                f"{flk.EXECUTOR_CONFIG_NAME_TAKEN}); trimmed.",
             },
             "description": _nullable({"type": "string", "maxLength": ec.MAX_DESCRIPTION}),
             "baseUrl": {
@@ -706,7 +722,8 @@ def _execution_schemas() -> dict[str, Schema]:
             }
         },
         description=(
-            "The body of a start: a JSON object (`{}` at least; an empty body is 400 FLK-0001) whose "
+            f"The body of a start: a JSON object (`{{}}` at least; an empty body is 400 {flk.BAD_BODY}) "
+            "whose "
             "`inputData`, when sent, is an object."
         ),
     )
@@ -1107,8 +1124,8 @@ def _schemas() -> dict[str, Schema]:
             "properties": {
                 "code": {
                     "type": "string",
-                    "description": "Stable: `FLK-NNNN`, `UNAUTHORIZED` or `INVALID_CURSOR`.",
-                    "examples": ["FLK-0100"],
+                    "description": f"Stable: `FLK-NNNN`, `{flk.UNAUTHORIZED}` or `{flk.INVALID_CURSOR}`.",
+                    "examples": [f"{flk.WORKFLOW_NOT_FOUND}"],
                 },
                 "title": {
                     "type": "string",
@@ -1145,7 +1162,7 @@ def _id_parameter(what: str) -> Schema:
         "name": "id",
         "in": "path",
         "required": True,
-        "description": f"The {what}'s id; anything but a UUID is 400 FLK-0002.",
+        "description": f"The {what}'s id; anything but a UUID is 400 {flk.INVALID_UUID}.",
         "schema": {"type": "string", "format": "uuid"},
     }
 
@@ -1171,7 +1188,7 @@ def _execution_parameters() -> dict[str, Schema]:
             "name": "workflowId",
             "in": "path",
             "required": True,
-            "description": "The id of the workflow to run; anything but a UUID is 400 FLK-0002.",
+            "description": f"The id of the workflow to run; anything but a UUID is 400 {flk.INVALID_UUID}.",
             "schema": {"type": "string", "format": "uuid"},
         },
         "PreferWait": {
@@ -1190,9 +1207,10 @@ def _execution_parameters() -> dict[str, Schema]:
             "required": True,
             "description": (
                 f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters without spaces (surrounding spaces "
-                "are trimmed); missing or otherwise is 400 FLK-0509. The same key with the same workflow "
+                f"are trimmed); missing or otherwise is 400 {flk.INVALID_IDEMPOTENCY_KEY}. The same key "
+                "with the same workflow "
                 "and `inputData` returns the execution it started; with another workflow or input it is "
-                "409 FLK-0505. A UUID per business operation is a good key."
+                f"409 {flk.IDEMPOTENCY_KEY_REUSED}. A UUID per business operation is a good key."
             ),
             "schema": {
                 "type": "string",
@@ -1204,7 +1222,7 @@ def _execution_parameters() -> dict[str, Schema]:
         "ExecutionWorkflowFilter": _query(
             "workflowId",
             {"type": "string", "format": "uuid"},
-            "Only executions of this workflow; anything but a UUID is 400 FLK-0002.",
+            f"Only executions of this workflow; anything but a UUID is 400 {flk.INVALID_UUID}.",
         ),
         "ExecutionStatusFilter": _status_parameter([s.value for s in ExecutionStatus]),
         "ExecutionSortBy": _query(
@@ -1219,44 +1237,44 @@ def _audit_parameters() -> dict[str, Schema]:
     return {
         "AuditEventId": {
             **_id_parameter("audit event"),
-            "description": "The event's `eventId`; anything but a UUID is 400 FLK-0002.",
+            "description": f"The event's `eventId`; anything but a UUID is 400 {flk.INVALID_UUID}.",
         },
         "AuditEventType": _query(
             "eventType",
             {"type": "string", "enum": list(audit.EVENT_TYPES)},
-            "Only events of this type; another value is 400 FLK-0601.",
+            f"Only events of this type; another value is 400 {flk.UNKNOWN_EVENT_TYPE}.",
         ),
         "AuditAction": _query(
             "action",
             {"type": "string", "enum": [a.value for a in audit.AuditAction]},
-            "Only events of this action; another value is 400 FLK-0602.",
+            f"Only events of this action; another value is 400 {flk.UNKNOWN_AUDIT_ACTION}.",
         ),
         "AuditResult": _query(
             "result",
             {"type": "string", "enum": [r.value for r in audit.AuditResult]},
-            "Only events with this result; another value is 400 FLK-0603.",
+            f"Only events with this result; another value is 400 {flk.UNKNOWN_AUDIT_RESULT}.",
         ),
         "AuditResourceType": _query(
             "resourceType",
             {"type": "string", "enum": [r.value for r in audit.ResourceType]},
-            "Only events about this kind of resource; another value is 400 FLK-0605.",
+            f"Only events about this kind of resource; another value is 400 {flk.UNKNOWN_RESOURCE_TYPE}.",
         ),
         "AuditResourceId": _query(
             "resourceId",
             {"type": "string", "format": "uuid"},
-            "Only events about this resource; anything but a UUID is 400 FLK-0002.",
+            f"Only events about this resource; anything but a UUID is 400 {flk.INVALID_UUID}.",
         ),
         "AuditDateFrom": _query(
             "dateFrom",
             {"type": "string", "format": "date-time"},
             "Only events at or after this RFC 3339 date-time (UTC when it has no offset); a bad value is "
-            "400 FLK-0305, one after `dateTo` 400 FLK-0308.",
+            f"400 {flk.INVALID_DATE}, one after `dateTo` 400 {flk.DATE_RANGE_REVERSED}.",
         ),
         "AuditDateTo": _query(
             "dateTo",
             {"type": "string", "format": "date-time"},
             "Only events at or before this RFC 3339 date-time (UTC when it has no offset); a bad value is "
-            "400 FLK-0305.",
+            f"400 {flk.INVALID_DATE}.",
         ),
         "AuditLimit": _query(
             "limit",
@@ -1272,7 +1290,7 @@ def _audit_parameters() -> dict[str, Schema]:
             "cursor",
             {"type": "string", "pattern": "^[0-9]{1,18}$"},
             "`nextCursor` of the previous page (a sequence number), with the same `sortOrder`; "
-            "anything but a decimal number is 400 FLK-0610.",
+            f"anything but a decimal number is 400 {flk.INVALID_AUDIT_CURSOR}.",
         ),
         "AuditSortOrder": _query(
             "sortOrder",
@@ -1329,17 +1347,20 @@ def _parameters() -> dict[str, Schema]:
 
 def _shared_responses() -> dict[str, Schema]:
     return {
-        "Unauthorized": _error("`X-API-Key` missing or not one of the configured keys", ["`UNAUTHORIZED`"]),
+        "Unauthorized": _error(
+            "`X-API-Key` missing or not one of the configured keys", [f"`{flk.UNAUTHORIZED}`"]
+        ),
         "MethodNotAllowed": _error(
-            "The path exists but does not support the method (any path of this API)", ["`FLK-0401`"]
+            "The path exists but does not support the method (any path of this API)",
+            [f"`{flk.METHOD_OR_ORIGIN_NOT_ALLOWED}`"],
         ),
         "PayloadTooLarge": _error(
             "The body exceeds the configured limit (`FLOWKER_MAX_BODY_BYTES`, 1 MiB by default)",
-            ["`FLK-0506`"],
+            [f"`{flk.BODY_TOO_LARGE}`"],
         ),
         "InternalError": _error(
             "A bug; the message carries no details, the `X-Request-Id` finds it in the server log",
-            ["`FLK-9999`"],
+            [f"`{flk.INTERNAL_ERROR}`"],
         ),
     }
 
@@ -1399,8 +1420,8 @@ def _system_paths() -> dict[str, Schema]:
 
 def _workflow_paths() -> dict[str, Schema]:
     workflow_id = _component("parameters", "WorkflowId")
-    not_found = {"404": _error("No such workflow", ["`FLK-0100` workflow not found"])}
-    state_changed = "`FLK-0350` the workflow changed concurrently; read it again and retry"
+    not_found = {"404": _error("No such workflow", [f"`{flk.WORKFLOW_NOT_FOUND}` workflow not found"])}
+    state_changed = f"`{flk.STATE_CHANGED}` the workflow changed concurrently; read it again and retry"
     bad_id = {"400": _error("Invalid request", [BAD_ID])}
     workflow = _ok("The workflow.", _ref("WorkflowOutput"))
     created = _ok("Created as a draft.", _ref("WorkflowCreateOutput"))
@@ -1414,7 +1435,8 @@ def _workflow_paths() -> dict[str, Schema]:
             **not_found,
             "409": _error("Conflict", [state_changed]),
             "422": _error(
-                "Not allowed in the workflow's status", [f"`FLK-0102` the workflow is not {source}"]
+                "Not allowed in the workflow's status",
+                [f"`{flk.WORKFLOW_TRANSITION_NOT_ALLOWED}` the workflow is not {source}"],
             ),
             **extra,
         }
@@ -1433,18 +1455,22 @@ def _workflow_paths() -> dict[str, Schema]:
             "Invalid request or incomplete graph",
             [
                 BAD_ID,
-                "`FLK-0105` a conditional node has no condition",
-                "`FLK-0119` an edge leaving a conditional node has no `sourceHandle` `true` or `false`",
-                "`FLK-0152` an executor node has no `executorConfigId`",
-                "`FLK-0153` an executor node's `endpointName` is not an endpoint of its configuration",
-                "`FLK-0126` a draft saved before node ids were checked has one that paths would misread",
+                f"`{flk.INVALID_CONDITION}` a conditional node has no condition",
+                f"`{flk.CONDITIONAL_EDGE_WITHOUT_HANDLE}` an edge leaving a conditional node has no "
+                "`sourceHandle` `true` or `false`",
+                f"`{flk.EXECUTOR_CONFIG_ID_REQUIRED}` an executor node has no `executorConfigId`",
+                f"`{flk.UNKNOWN_ENDPOINT}` an executor node's `endpointName` is not an endpoint of its "
+                "configuration",
+                f"`{flk.MISREADABLE_NODE_ID}` a draft saved before node ids were checked has one that paths "
+                "would misread",
             ],
         ),
         "404": _error(
             "No such workflow or executor configuration",
             [
-                "`FLK-0100` workflow not found",
-                "`FLK-0104` an executor node names an executor configuration that does not exist",
+                f"`{flk.WORKFLOW_NOT_FOUND}` workflow not found",
+                f"`{flk.UNKNOWN_EXECUTOR_REFERENCE}` an executor node names an executor configuration that "
+                "does not exist",
             ],
         ),
         "409": _error(
@@ -1457,11 +1483,12 @@ def _workflow_paths() -> dict[str, Schema]:
         "422": _error(
             "Not allowed in the workflow's status, or not executable",
             [
-                "`FLK-0102` the workflow is not a draft",
-                "`FLK-0112` the workflow has no nodes",
-                "`FLK-0116` the workflow has no trigger node or more than one",
-                "`FLK-0118` an edge points at the trigger node, or the graph has a cycle",
-                "`FLK-0154` an executor node's configuration is disabled",
+                f"`{flk.WORKFLOW_TRANSITION_NOT_ALLOWED}` the workflow is not a draft",
+                f"`{flk.WORKFLOW_WITHOUT_NODES}` the workflow has no nodes",
+                f"`{flk.NOT_ONE_TRIGGER}` the workflow has no trigger node or more than one",
+                f"`{flk.CYCLE_OR_EDGE_TO_TRIGGER}` an edge points at the trigger node, or the graph has a "
+                "cycle",
+                f"`{flk.EXECUTOR_CONFIG_DISABLED}` an executor node's configuration is disabled",
             ],
         ),
     }
@@ -1482,7 +1509,9 @@ def _workflow_paths() -> dict[str, Schema]:
                 {
                     "400": _error("Invalid definition", WORKFLOW_DRAFT_CODES),
                     "404": _error("Unknown executor", [CATALOG_EXECUTOR]),
-                    "409": _error("Conflict", ["`FLK-0101` a workflow with this name exists"]),
+                    "409": _error(
+                        "Conflict", [f"`{flk.WORKFLOW_NAME_TAKEN}` a workflow with this name exists"]
+                    ),
                     **_TOO_LARGE,
                 },
                 body=definition,
@@ -1517,12 +1546,19 @@ def _workflow_paths() -> dict[str, Schema]:
                 {
                     "400": _error("Invalid request or definition", [BAD_ID, *WORKFLOW_DRAFT_CODES]),
                     "404": _error(
-                        "No such workflow or executor", ["`FLK-0100` workflow not found", CATALOG_EXECUTOR]
+                        "No such workflow or executor",
+                        [f"`{flk.WORKFLOW_NOT_FOUND}` workflow not found", CATALOG_EXECUTOR],
                     ),
-                    "409": _error("Conflict", ["`FLK-0101` another workflow has this name", state_changed]),
+                    "409": _error(
+                        "Conflict",
+                        [f"`{flk.WORKFLOW_NAME_TAKEN}` another workflow has this name", state_changed],
+                    ),
                     "422": _error(
                         "Not a draft",
-                        ["`FLK-0103` the workflow is active or inactive; move it to draft first"],
+                        [
+                            f"`{flk.WORKFLOW_NOT_EDITABLE}` the workflow is active or inactive; move it to "
+                            "draft first"
+                        ],
                     ),
                     **_TOO_LARGE,
                 },
@@ -1540,7 +1576,9 @@ def _workflow_paths() -> dict[str, Schema]:
                     **bad_id,
                     **not_found,
                     "409": _error("Conflict", [state_changed]),
-                    "422": _error("Active", ["`FLK-0103` an active workflow cannot be deleted"]),
+                    "422": _error(
+                        "Active", [f"`{flk.WORKFLOW_NOT_EDITABLE}` an active workflow cannot be deleted"]
+                    ),
                 },
                 parameters=[workflow_id],
             ),
@@ -1558,7 +1596,9 @@ def _workflow_paths() -> dict[str, Schema]:
                         "Invalid request", [BAD_ID, BAD_BODY, WRONG_TYPE, TOO_DEEP, *WORKFLOW_NAME_CODES]
                     ),
                     **not_found,
-                    "409": _error("Conflict", ["`FLK-0101` a workflow with this name exists"]),
+                    "409": _error(
+                        "Conflict", [f"`{flk.WORKFLOW_NAME_TAKEN}` a workflow with this name exists"]
+                    ),
                     **_TOO_LARGE,
                 },
                 parameters=[workflow_id],
@@ -1579,9 +1619,12 @@ def _workflow_paths() -> dict[str, Schema]:
 def _executor_paths() -> dict[str, Schema]:
     config_id = _component("parameters", "ExecutorConfigId")
     not_found = {
-        "404": _error("No such executor configuration", ["`FLK-0250` executor configuration not found"])
+        "404": _error(
+            "No such executor configuration",
+            [f"`{flk.EXECUTOR_CONFIG_NOT_FOUND}` executor configuration not found"],
+        )
     }
-    state_changed = "`FLK-0350` the configuration changed concurrently; read it again and retry"
+    state_changed = f"`{flk.STATE_CHANGED}` the configuration changed concurrently; read it again and retry"
     bad_id = {"400": _error("Invalid request", [BAD_ID])}
     config = _ok("The executor configuration, secrets masked.", _ref("ExecutorConfigurationOutput"))
 
@@ -1596,7 +1639,10 @@ def _executor_paths() -> dict[str, Schema]:
                 **bad_id,
                 **not_found,
                 "409": _error("Conflict", [state_changed]),
-                "422": _error("Not allowed in its status", [f"`FLK-0252` the configuration is not {source}"]),
+                "422": _error(
+                    "Not allowed in its status",
+                    [f"`{flk.EXECUTOR_CONFIG_NOT_ALLOWED}` the configuration is not {source}"],
+                ),
             },
             parameters=[config_id],
         )
@@ -1611,7 +1657,13 @@ def _executor_paths() -> dict[str, Schema]:
                 {"201": _ok("Created; secrets masked.", _ref("ExecutorConfigurationOutput"))},
                 {
                     "400": _error("Invalid configuration", EXECUTOR_CONFIG_CODES),
-                    "409": _error("Conflict", ["`FLK-0251` an executor configuration with this name exists"]),
+                    "409": _error(
+                        "Conflict",
+                        [
+                            f"`{flk.EXECUTOR_CONFIG_NAME_TAKEN}` an executor configuration with this name "
+                            "exists"
+                        ],
+                    ),
                     **_TOO_LARGE,
                 },
                 body=_ref("ExecutorConfigCreateInput"),
@@ -1648,10 +1700,19 @@ def _executor_paths() -> dict[str, Schema]:
                     "400": _error("Invalid request or configuration", [BAD_ID, *EXECUTOR_CONFIG_CODES]),
                     **not_found,
                     "409": _error(
-                        "Conflict", ["`FLK-0251` another executor configuration has this name", state_changed]
+                        "Conflict",
+                        [
+                            f"`{flk.EXECUTOR_CONFIG_NAME_TAKEN}` another executor configuration has this "
+                            "name",
+                            state_changed,
+                        ],
                     ),
                     "422": _error(
-                        "In use", ["`FLK-0252` a removed endpoint is called by an active workflow"]
+                        "In use",
+                        [
+                            f"`{flk.EXECUTOR_CONFIG_NOT_ALLOWED}` a removed endpoint is called by an active "
+                            "workflow"
+                        ],
                     ),
                     **_TOO_LARGE,
                 },
@@ -1669,7 +1730,10 @@ def _executor_paths() -> dict[str, Schema]:
                     **bad_id,
                     **not_found,
                     "409": _error("Conflict", [state_changed]),
-                    "422": _error("In use", ["`FLK-0252` an active workflow uses the configuration"]),
+                    "422": _error(
+                        "In use",
+                        [f"`{flk.EXECUTOR_CONFIG_NOT_ALLOWED}` an active workflow uses the configuration"],
+                    ),
                 },
                 parameters=[config_id],
             ),
@@ -1701,7 +1765,7 @@ def _executor_paths() -> dict[str, Schema]:
 
 def _execution_paths() -> dict[str, Schema]:
     execution_id = _component("parameters", "ExecutionId")
-    not_found = {"404": _error("No such execution", ["`FLK-0500` execution not found"])}
+    not_found = {"404": _error("No such execution", [f"`{flk.EXECUTION_NOT_FOUND}` execution not found"])}
     bad_id = {"400": _error("Invalid request", [BAD_ID])}
     started = "The execution: `executionId`, `workflowId`, `status`, `startedAt`."
     return {
@@ -1715,7 +1779,8 @@ def _execution_paths() -> dict[str, Schema]:
                 "The `Idempotency-Key` makes a retry safe: the same key with the same workflow and input "
                 "answers the execution it already started (`201` while it has not ended, `200` once it "
                 "has; the workflow need no longer be active), with another workflow or input `409 "
-                "FLK-0505`. The execution runs the definition the workflow has now, even if the workflow "
+                f"{flk.IDEMPOTENCY_KEY_REUSED}`. The execution runs the definition the workflow has now, "
+                "even if the workflow "
                 "is deactivated or edited meanwhile.\n\n"
                 "With `Prefer: wait=N` (RFC 7240, N up to 60 seconds) the answer waits: when the execution "
                 "ends within N seconds it is `200` with the results document and `Preference-Applied`; "
@@ -1735,22 +1800,27 @@ def _execution_paths() -> dict[str, Schema]:
                     "400": _error(
                         "Invalid request",
                         [
-                            "`FLK-0002` `workflowId` is not a UUID",
+                            f"`{flk.INVALID_UUID}` `workflowId` is not a UUID",
                             BAD_BODY,
-                            "`FLK-0302` `inputData` is not a JSON object",
+                            f"`{flk.WRONG_FIELD_TYPE}` `inputData` is not a JSON object",
                             TOO_DEEP,
-                            "`FLK-0509` the `Idempotency-Key` header is missing, longer than "
+                            f"`{flk.INVALID_IDEMPOTENCY_KEY}` the `Idempotency-Key` header is missing, "
+                            "longer than "
                             f"{MAX_IDEMPOTENCY_KEY} characters, or not printable ASCII",
                         ],
                     ),
-                    "404": _error("No such workflow", ["`FLK-0100` workflow not found"]),
+                    "404": _error("No such workflow", [f"`{flk.WORKFLOW_NOT_FOUND}` workflow not found"]),
                     "409": _error(
                         "Idempotency conflict",
-                        ["`FLK-0505` the `Idempotency-Key` was used for another workflow or input"],
+                        [
+                            f"`{flk.IDEMPOTENCY_KEY_REUSED}` the `Idempotency-Key` was used for another "
+                            "workflow or input"
+                        ],
                     ),
                     **_TOO_LARGE,
                     "422": _error(
-                        "Not executable", ["`FLK-0501` the workflow is not active (draft or inactive)"]
+                        "Not executable",
+                        [f"`{flk.WORKFLOW_NOT_ACTIVE}` the workflow is not active (draft or inactive)"],
                     ),
                 },
                 parameters=[
@@ -1772,7 +1842,7 @@ def _execution_paths() -> dict[str, Schema]:
                 {
                     "400": _error(
                         "Invalid query",
-                        ["`FLK-0002` `workflowId` is not a UUID", *LIST_CODES],
+                        [f"`{flk.INVALID_UUID}` `workflowId` is not a UUID", *LIST_CODES],
                     )
                 },
                 parameters=[
@@ -1807,7 +1877,10 @@ def _execution_paths() -> dict[str, Schema]:
                 {
                     **bad_id,
                     **not_found,
-                    "422": _error("Not ended", ["`FLK-0502` the execution is still `pending` or `running`"]),
+                    "422": _error(
+                        "Not ended",
+                        [f"`{flk.EXECUTION_NOT_ENDED}` the execution is still `pending` or `running`"],
+                    ),
                 },
                 parameters=[execution_id],
             )
@@ -1833,7 +1906,10 @@ def _execution_paths() -> dict[str, Schema]:
                     **not_found,
                     "422": _error(
                         "Already ended",
-                        ["`FLK-0510` the execution is already `completed`, `failed` or `cancelled`"],
+                        [
+                            f"`{flk.EXECUTION_ALREADY_ENDED}` the execution is already `completed`, "
+                            "`failed` or `cancelled`"
+                        ],
                     ),
                 },
                 parameters=[execution_id],
@@ -1844,7 +1920,9 @@ def _execution_paths() -> dict[str, Schema]:
 
 def _audit_paths() -> dict[str, Schema]:
     event_id = _component("parameters", "AuditEventId")
-    not_found = {"404": _error("No such audit event", ["`FLK-0600` audit event not found"])}
+    not_found = {
+        "404": _error("No such audit event", [f"`{flk.AUDIT_EVENT_NOT_FOUND}` audit event not found"])
+    }
     bad_id = {"400": _error("Invalid request", [BAD_ID])}
     return {
         "/v1/audit-events": {
@@ -1859,16 +1937,17 @@ def _audit_paths() -> dict[str, Schema]:
                     "400": _error(
                         "Invalid query",
                         [
-                            "`FLK-0601` `eventType` is not one of its values",
-                            "`FLK-0602` `action` is not one of its values",
-                            "`FLK-0603` `result` is not `SUCCESS` or `FAILED`",
-                            "`FLK-0605` `resourceType` is not one of its values",
-                            "`FLK-0002` `resourceId` is not a UUID",
-                            "`FLK-0305` `dateFrom` or `dateTo` is not an RFC 3339 date-time",
-                            "`FLK-0308` `dateFrom` is after `dateTo`",
-                            f"`FLK-0309` `limit` is not a whole number from 1 to {audit_trail.MAX_LIMIT}",
-                            "`FLK-0310` `sortOrder` is not `ASC` or `DESC`",
-                            "`FLK-0610` `cursor` is not a decimal sequence number",
+                            f"`{flk.UNKNOWN_EVENT_TYPE}` `eventType` is not one of its values",
+                            f"`{flk.UNKNOWN_AUDIT_ACTION}` `action` is not one of its values",
+                            f"`{flk.UNKNOWN_AUDIT_RESULT}` `result` is not `SUCCESS` or `FAILED`",
+                            f"`{flk.UNKNOWN_RESOURCE_TYPE}` `resourceType` is not one of its values",
+                            f"`{flk.INVALID_UUID}` `resourceId` is not a UUID",
+                            f"`{flk.INVALID_DATE}` `dateFrom` or `dateTo` is not an RFC 3339 date-time",
+                            f"`{flk.DATE_RANGE_REVERSED}` `dateFrom` is after `dateTo`",
+                            f"`{flk.INVALID_LIMIT}` `limit` is not a whole number from 1 to "
+                            f"{audit_trail.MAX_LIMIT}",
+                            f"`{flk.INVALID_SORT_ORDER}` `sortOrder` is not `ASC` or `DESC`",
+                            f"`{flk.INVALID_AUDIT_CURSOR}` `cursor` is not a decimal sequence number",
                         ],
                     )
                 },

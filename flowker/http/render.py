@@ -9,6 +9,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from flowker.codes import BAD_BODY, BODY_TOO_DEEP, INVALID_UUID, WRONG_FIELD_TYPE
 from flowker.domain.audit import Actor
 from flowker.errors import BadRequest
 from flowker.http.keys import API_KEY_ID
@@ -34,22 +35,22 @@ async def read_json(request: web.Request, model: type[M]) -> M:
     """Parse the body as ``model``: 400 FLK-0001 for malformed JSON, 400 FLK-0302 naming a wrong field."""
     raw = await request.read()
     if not raw.strip():
-        raise BadRequest("request body is required", code="FLK-0001")
+        raise BadRequest("request body is required", code=BAD_BODY)
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(
-            f"invalid request body: malformed JSON ({exc.msg} at {exc.pos})", code="FLK-0001"
+            f"invalid request body: malformed JSON ({exc.msg} at {exc.pos})", code=BAD_BODY
         ) from None
     if not isinstance(data, dict):
-        raise BadRequest("invalid request body: expected a JSON object", code="FLK-0001")
+        raise BadRequest("invalid request body: expected a JSON object", code=BAD_BODY)
     if _too_deep(data, MAX_DEPTH):
-        raise BadRequest(f"invalid request body: nested deeper than {MAX_DEPTH} levels", code="FLK-0314")
+        raise BadRequest(f"invalid request body: nested deeper than {MAX_DEPTH} levels", code=BODY_TOO_DEEP)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         error = exc.errors(include_url=False, include_input=False)[0]
-        raise BadRequest(f"{field_path(error['loc'])}: {error['msg']}", code="FLK-0302") from None
+        raise BadRequest(f"{field_path(error['loc'])}: {error['msg']}", code=WRONG_FIELD_TYPE) from None
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:
@@ -86,4 +87,4 @@ def path_id(request: web.Request, name: str = "id") -> str:
     try:
         return str(uuid.UUID(raw))
     except ValueError:
-        raise BadRequest(f"{name} {raw[:64]!r} is not a valid UUID", code="FLK-0002") from None
+        raise BadRequest(f"{name} {raw[:64]!r} is not a valid UUID", code=INVALID_UUID) from None

@@ -9,6 +9,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flowker.clock import iso
+from flowker.codes import (
+    AUDIT_EVENT_NOT_FOUND,
+    DATE_RANGE_REVERSED,
+    INVALID_AUDIT_CURSOR,
+    INVALID_DATE,
+    INVALID_LIMIT,
+    INVALID_SORT_ORDER,
+    INVALID_UUID,
+    UNKNOWN_AUDIT_ACTION,
+    UNKNOWN_AUDIT_RESULT,
+    UNKNOWN_EVENT_TYPE,
+    UNKNOWN_RESOURCE_TYPE,
+)
 from flowker.domain.audit import EVENT_TYPES, AuditAction, AuditResult, ResourceType, verify
 from flowker.errors import BadRequest, NotFound
 from flowker.store.ports import AuditQuery, Page, Store
@@ -43,7 +56,7 @@ class AuditTrail:
         await self._settle()
         record = await self._store.audit.get(event_id)
         if record is None:
-            raise NotFound(f"audit event {event_id} not found", code="FLK-0600")
+            raise NotFound(f"audit event {event_id} not found", code=AUDIT_EVENT_NOT_FOUND)
         return record
 
     async def verify(self, event_id: str) -> dict[str, Any]:
@@ -62,10 +75,10 @@ def parse_audit_query(params: Mapping[str, str]) -> AuditQuery:
     """Every filter checked: an unknown enum value or a bad date is a 400, never a 500 as in the original."""
     filters: dict[str, Any] = {}
     for param, field, allowed, code in (
-        ("eventType", "event_type", EVENT_TYPES, "FLK-0601"),
-        ("action", "action", [a.value for a in AuditAction], "FLK-0602"),
-        ("result", "result", [r.value for r in AuditResult], "FLK-0603"),
-        ("resourceType", "resource_type", [r.value for r in ResourceType], "FLK-0605"),
+        ("eventType", "event_type", EVENT_TYPES, UNKNOWN_EVENT_TYPE),
+        ("action", "action", [a.value for a in AuditAction], UNKNOWN_AUDIT_ACTION),
+        ("result", "result", [r.value for r in AuditResult], UNKNOWN_AUDIT_RESULT),
+        ("resourceType", "resource_type", [r.value for r in ResourceType], UNKNOWN_RESOURCE_TYPE),
     ):
         value = params.get(param) or None
         if value is not None and value not in allowed:
@@ -76,19 +89,19 @@ def parse_audit_query(params: Mapping[str, str]) -> AuditQuery:
         try:
             resource_id = str(uuid.UUID(resource_id))
         except ValueError:
-            raise BadRequest("resourceId is not a valid UUID", code="FLK-0002") from None
+            raise BadRequest("resourceId is not a valid UUID", code=INVALID_UUID) from None
     date_from, date_to = _date(params, "dateFrom"), _date(params, "dateTo")
     if date_from and date_to and date_from > date_to:
-        raise BadRequest("dateFrom is after dateTo", code="FLK-0308")
+        raise BadRequest("dateFrom is after dateTo", code=DATE_RANGE_REVERSED)
     raw_limit = params.get("limit") or str(DEFAULT_LIMIT)
     if not re.fullmatch(r"[0-9]{1,4}", raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}", code="FLK-0309")
+        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}", code=INVALID_LIMIT)
     sort_order = (params.get("sortOrder") or "DESC").upper()
     if sort_order not in ("ASC", "DESC"):
-        raise BadRequest("sortOrder must be ASC or DESC", code="FLK-0310")
+        raise BadRequest("sortOrder must be ASC or DESC", code=INVALID_SORT_ORDER)
     cursor = params.get("cursor") or None
     if cursor is not None and not re.fullmatch(r"[0-9]{1,18}", cursor):
-        raise BadRequest("cursor is not one this API issued", code="FLK-0610")
+        raise BadRequest("cursor is not one this API issued", code=INVALID_AUDIT_CURSOR)
     return AuditQuery(
         limit=int(raw_limit),
         sort_order=sort_order,
@@ -109,5 +122,5 @@ def _date(params: Mapping[str, str], name: str) -> str | None:
         return iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
     except (ValueError, OverflowError):
         raise BadRequest(
-            f"{name} is not an RFC 3339 date-time within years 1..9999", code="FLK-0305"
+            f"{name} is not an RFC 3339 date-time within years 1..9999", code=INVALID_DATE
         ) from None

@@ -18,6 +18,16 @@ from datetime import timedelta
 from typing import Any
 
 from flowker.clock import Clock, iso, utc_now
+from flowker.codes import (
+    EXECUTION_ALREADY_ENDED,
+    EXECUTION_NOT_ENDED,
+    EXECUTION_NOT_FOUND,
+    IDEMPOTENCY_KEY_REUSED,
+    INVALID_IDEMPOTENCY_KEY,
+    INVALID_UUID,
+    WORKFLOW_NOT_ACTIVE,
+    WORKFLOW_NOT_FOUND,
+)
 from flowker.domain.audit import SYSTEM, Actor, AuditAction, AuditEvent, ResourceType
 from flowker.domain.execution import Execution, request_hash
 from flowker.dsl.interpreter import total_steps
@@ -60,11 +70,11 @@ class Executions:
         """Record a new execution and hand it to a supervisor, or return the one the key already names."""
         key = (idempotency_key or "").strip()
         if not key:
-            raise BadRequest("the Idempotency-Key header is required", code="FLK-0509")
+            raise BadRequest("the Idempotency-Key header is required", code=INVALID_IDEMPOTENCY_KEY)
         if len(key) > MAX_IDEMPOTENCY_KEY or not _KEY.match(key):
             raise BadRequest(
                 f"Idempotency-Key must be 1..{MAX_IDEMPOTENCY_KEY} printable ASCII characters",
-                code="FLK-0509",
+                code=INVALID_IDEMPOTENCY_KEY,
             )
         fingerprint = request_hash(workflow_id, input_data)
         existing = await self._store.executions.find_by_key(key)
@@ -72,10 +82,10 @@ class Executions:
             return self._same_request(existing, fingerprint)
         workflow = await self._store.workflows.get(workflow_id)
         if workflow is None:
-            raise NotFound(f"workflow {workflow_id} not found", code="FLK-0100")
+            raise NotFound(f"workflow {workflow_id} not found", code=WORKFLOW_NOT_FOUND)
         if workflow.status != WorkflowStatus.ACTIVE:
             raise Unprocessable(
-                f"workflow is {workflow.status.value}; only an active workflow runs", code="FLK-0501"
+                f"workflow is {workflow.status.value}; only an active workflow runs", code=WORKFLOW_NOT_ACTIVE
             )
         now = self._clock()
         definition = workflow.model_copy()
@@ -102,7 +112,7 @@ class Executions:
         if execution.requestHash != fingerprint:
             raise Conflict(
                 "this Idempotency-Key was used for another request (different workflow or input)",
-                code="FLK-0505",
+                code=IDEMPOTENCY_KEY_REUSED,
             )
         return Started(execution, created=False)
 
@@ -123,7 +133,7 @@ class Executions:
         """The execution, or 404 FLK-0500."""
         execution = await self._store.executions.get(execution_id)
         if execution is None:
-            raise NotFound(f"execution {execution_id} not found", code="FLK-0500")
+            raise NotFound(f"execution {execution_id} not found", code=EXECUTION_NOT_FOUND)
         return execution
 
     async def list(self, params: Mapping[str, str]) -> tuple[Page[Execution], ExecutionQuery]:
@@ -136,7 +146,8 @@ class Executions:
         execution = await self.get(execution_id)
         if not execution.is_terminal:
             raise Unprocessable(
-                f"execution is {execution.status.value}; results exist once it has ended", code="FLK-0502"
+                f"execution is {execution.status.value}; results exist once it has ended",
+                code=EXECUTION_NOT_ENDED,
             )
         steps = await self._store.executions.steps(execution_id)
         out: dict[str, Any] = {
@@ -192,7 +203,7 @@ class Executions:
 
 
 def _already_ended(execution: Execution) -> Unprocessable:
-    return Unprocessable(f"execution already {execution.status.value}", code="FLK-0510")
+    return Unprocessable(f"execution already {execution.status.value}", code=EXECUTION_ALREADY_ENDED)
 
 
 def _execution_event(
@@ -218,7 +229,7 @@ def parse_execution_query(params: Mapping[str, str]) -> ExecutionQuery:
         try:
             workflow_id = str(uuid.UUID(workflow_id))
         except ValueError:
-            raise BadRequest("workflowId is not a valid UUID", code="FLK-0002") from None
+            raise BadRequest("workflowId is not a valid UUID", code=INVALID_UUID) from None
     page = parse_page(params, SORT_FIELDS)
     return ExecutionQuery(
         limit=page.limit,

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from flowker.clock import Clock, iso, utc_now
+from flowker.codes import EXECUTOR_CONFIG_NOT_ALLOWED, EXECUTOR_CONFIG_NOT_FOUND, NO_AUTHENTICATION
 from flowker.domain.audit import SYSTEM, Actor, AuditAction, AuditEvent, ResourceType
 from flowker.domain.authentication import check_authentication, seal_authentication
 from flowker.domain.executor_config import (
@@ -78,7 +79,7 @@ class ExecutorConfigs:
         """The configuration, or 404 FLK-0250."""
         config = await self._store.executor_configs.get(config_id)
         if config is None:
-            raise NotFound(f"executor configuration {config_id} not found", code="FLK-0250")
+            raise NotFound(f"executor configuration {config_id} not found", code=EXECUTOR_CONFIG_NOT_FOUND)
         return config
 
     async def list(self, query: ListQuery) -> Page[ExecutorConfig]:
@@ -119,7 +120,8 @@ class ExecutorConfigs:
         expected, target = TOGGLES[action]
         if current.status != expected:
             raise Unprocessable(
-                f"cannot {action} an executor configuration that is {current.status.value}", code="FLK-0252"
+                f"cannot {action} an executor configuration that is {current.status.value}",
+                code=EXECUTOR_CONFIG_NOT_ALLOWED,
             )
         updated = current.model_copy(update={"status": target, "updatedAt": iso(self._clock())})
         event = self._event(*TOGGLE_EVENTS[action], updated, actor)
@@ -142,7 +144,7 @@ class ExecutorConfigs:
         started = iso(self._clock())
         result = await self._runtime.test_executor(current)
         if "error" in result:
-            error = NotFound if result["code"] == "FLK-0250" else Unprocessable
+            error = NotFound if result["code"] == EXECUTOR_CONFIG_NOT_FOUND else Unprocessable
             raise error(result["error"], code=result["code"])
         completed = iso(self._clock())
         with contextlib.suppress(StateChanged):
@@ -152,5 +154,5 @@ class ExecutorConfigs:
 
 def _checked_authentication(body: ExecutorConfigInput) -> dict[str, Any]:
     if body.authentication is None:
-        raise BadRequest("authentication is required", code="FLK-0266")
+        raise BadRequest("authentication is required", code=NO_AUTHENTICATION)
     return check_authentication(body.authentication.type, body.authentication.config)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from flowker.codes import INVALID_CURSOR, INVALID_LIMIT, INVALID_SORT_ORDER, UNKNOWN_STATUS_OR_SORT
 from flowker.errors import BadRequest
 from flowker.store.ports import SORT_FIELDS, ExecutionQuery, ListQuery, Page
 
@@ -39,13 +40,13 @@ def parse_page(params: Mapping[str, str], sort_fields: Sequence[str]) -> PageReq
     """Read ``limit, cursor, sortBy, sortOrder`` (the first of ``sort_fields`` is the default sort)."""
     raw_limit = params.get("limit") or str(DEFAULT_LIMIT)
     if not _DIGITS.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}", code="FLK-0309")
+        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}", code=INVALID_LIMIT)
     sort_by = params.get("sortBy") or sort_fields[0]
     if sort_by not in sort_fields:
-        raise BadRequest(f"sortBy must be one of {', '.join(sort_fields)}", code="FLK-0304")
+        raise BadRequest(f"sortBy must be one of {', '.join(sort_fields)}", code=UNKNOWN_STATUS_OR_SORT)
     sort_order = (params.get("sortOrder") or "DESC").upper()
     if sort_order not in ("ASC", "DESC"):
-        raise BadRequest("sortOrder must be ASC or DESC", code="FLK-0310")
+        raise BadRequest("sortOrder must be ASC or DESC", code=INVALID_SORT_ORDER)
     after = _decode(params["cursor"], sort_by, sort_order) if params.get("cursor") else None
     return PageRequest(int(raw_limit), sort_by, sort_order, after)
 
@@ -54,7 +55,7 @@ def parse_status(params: Mapping[str, str], statuses: Collection[str]) -> str | 
     """The ``status`` filter, one of ``statuses``."""
     status = params.get("status") or None
     if status is not None and status not in statuses:
-        raise BadRequest(f"status must be one of {', '.join(statuses)}", code="FLK-0304")
+        raise BadRequest(f"status must be one of {', '.join(statuses)}", code=UNKNOWN_STATUS_OR_SORT)
     return status
 
 
@@ -75,13 +76,13 @@ def _decode(cursor: str, sort_by: str, sort_order: str) -> tuple[str, str]:
         data = orjson.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
         value, last_id, cursor_by, cursor_order = data["sv"], data["id"], data["sb"], data["so"]
     except (binascii.Error, orjson.JSONDecodeError, ValueError, KeyError, TypeError):
-        raise BadRequest("cursor is not one this API issued", code="INVALID_CURSOR") from None
+        raise BadRequest("cursor is not one this API issued", code=INVALID_CURSOR) from None
     if not isinstance(value, str) or not isinstance(last_id, str):
-        raise BadRequest("cursor is not one this API issued", code="INVALID_CURSOR")
+        raise BadRequest("cursor is not one this API issued", code=INVALID_CURSOR)
     if (cursor_by, cursor_order) != (sort_by, sort_order):
         raise BadRequest(
             f"cursor was issued for sortBy={cursor_by}&sortOrder={cursor_order}; send the same sort",
-            code="INVALID_CURSOR",
+            code=INVALID_CURSOR,
         )
     return value, last_id
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 
 from flowker.clock import Clock, iso, utc_now
+from flowker.codes import WORKFLOW_NOT_EDITABLE, WORKFLOW_NOT_FOUND, WORKFLOW_TRANSITION_NOT_ALLOWED
 from flowker.domain.audit import SYSTEM, Actor, AuditAction, AuditEvent, ResourceType
 from flowker.domain.executor_config import ExecutorStatus
 from flowker.domain.metadata import check_metadata
@@ -74,7 +75,7 @@ class Workflows:
         """The workflow, or 404 FLK-0100."""
         workflow = await self._store.workflows.get(workflow_id)
         if workflow is None:
-            raise NotFound(f"workflow {workflow_id} not found", code="FLK-0100")
+            raise NotFound(f"workflow {workflow_id} not found", code=WORKFLOW_NOT_FOUND)
         return workflow
 
     async def list(self, query: ListQuery) -> Page[Workflow]:
@@ -89,7 +90,7 @@ class Workflows:
         if current.status != WorkflowStatus.DRAFT:
             raise Unprocessable(
                 f"workflow is {current.status.value}; only a draft can be edited (move it to draft first)",
-                code="FLK-0103",
+                code=WORKFLOW_NOT_EDITABLE,
             )
         check_draft(definition)
         check_metadata(definition.metadata)
@@ -110,7 +111,9 @@ class Workflows:
         """Delete a draft or inactive workflow; an active one is 422 FLK-0103."""
         current = await self.get(workflow_id)
         if current.status not in DELETABLE:
-            raise Unprocessable("an active workflow cannot be deleted; deactivate it first", code="FLK-0103")
+            raise Unprocessable(
+                "an active workflow cannot be deleted; deactivate it first", code=WORKFLOW_NOT_EDITABLE
+            )
         event = self._event("WORKFLOW_DELETED", AuditAction.DELETE, current, actor)
         await self._store.workflows.delete(current, [event])
         await publish(self._audit.record, [event])
@@ -128,7 +131,10 @@ class Workflows:
         current = await self.get(workflow_id)
         target = TRANSITIONS.get((current.status, action))
         if target is None:
-            raise Unprocessable(f"cannot {action} a workflow that is {current.status.value}", code="FLK-0102")
+            raise Unprocessable(
+                f"cannot {action} a workflow that is {current.status.value}",
+                code=WORKFLOW_TRANSITION_NOT_ALLOWED,
+            )
         activating = target == WorkflowStatus.ACTIVE
         if activating:
             configs = await self._store.executor_configs.get_many(executor_config_ids(current))

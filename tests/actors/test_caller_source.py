@@ -6,16 +6,15 @@ import os
 import uuid
 from typing import Any
 
-from flowker.actors.caller import (
-    CONFIG_DISABLED,
-    CONFIG_NOT_FOUND,
-    UNREADABLE_SECRET,
-    UNSUPPORTED_AUTHENTICATION,
-    CallResult,
-    ProviderCaller,
-)
+from flowker.actors.caller import CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
 from flowker.actors.provider_auth import ApiKeyAuth, Authenticator
+from flowker.codes import (
+    EXECUTOR_CONFIG_DISABLED,
+    EXECUTOR_CONFIG_NOT_FOUND,
+    UNREADABLE_SECRET,
+    UNSUPPORTED_AUTHENTICATION_TYPE,
+)
 from flowker.domain.authentication import seal_authentication
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.secretbox import SecretBox
@@ -97,12 +96,16 @@ async def test_a_disabled_or_deleted_configuration_is_refused_with_nothing_sent(
     clock.now += TTL + 0.1
     refused = await callers.resolve()
     assert (
-        isinstance(refused, CallResult) and refused.code == CONFIG_DISABLED and not refused.may_have_reached
+        isinstance(refused, CallResult)
+        and refused.code == EXECUTOR_CONFIG_DISABLED
+        and not refused.may_have_reached
     )
     await store.executor_configs.delete(disabled)
     clock.now += TTL + 0.1
     gone = await callers.resolve()
-    assert isinstance(gone, CallResult) and gone.code == CONFIG_NOT_FOUND and not gone.may_have_reached
+    assert (
+        isinstance(gone, CallResult) and gone.code == EXECUTOR_CONFIG_NOT_FOUND and not gone.may_have_reached
+    )
 
 
 async def test_a_secret_sealed_with_another_key_is_refused_without_its_value(store: EmbeddedStore) -> None:
@@ -120,5 +123,5 @@ async def test_an_authentication_type_without_a_token_source_is_refused(store: E
     config = await stored(store, oidc)
     built = Built()
     refused = await source(store, config.id, built, Clock()).resolve()
-    assert isinstance(refused, CallResult) and refused.code == UNSUPPORTED_AUTHENTICATION
+    assert isinstance(refused, CallResult) and refused.code == UNSUPPORTED_AUTHENTICATION_TYPE
     assert built.configs == []

@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.http import HttpProcessingError
 from aiohttp.typedefs import Handler
 
+from flowker.codes import BAD_BODY
 from flowker.errors import (
     BadRequest,
     FlowkerError,
@@ -43,7 +44,7 @@ def errors_middleware(*, max_body_bytes: int) -> web.Middleware:
             error = BadRequest(
                 "invalid request body: it does not decode as its Content-Encoding and "
                 "Transfer-Encoding headers say",
-                code="FLK-0001",
+                code=BAD_BODY,
             )
         except web.HTTPException as exc:
             if exc.status < 400:

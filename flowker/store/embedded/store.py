@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import flowker.store.embedded.outbox as outbox
+from flowker.codes import EXECUTOR_CONFIG_NAME_TAKEN, EXECUTOR_CONFIG_NOT_ALLOWED, WORKFLOW_NAME_TAKEN
 from flowker.domain.audit import AuditEvent
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.dsl.model import Workflow, WorkflowStatus
@@ -25,9 +26,9 @@ class EmbeddedWorkflows:
     """Workflows, plus the table of which executor configurations each one names."""
 
     def __init__(self, db: Database) -> None:
-        self._table = DocumentTable(db, "workflows", Workflow, "workflow", "FLK-0101")
+        self._table = DocumentTable(db, "workflows", Workflow, "workflow", WORKFLOW_NAME_TAKEN)
         self._configs = DocumentTable(
-            db, "executor_configs", ExecutorConfig, "executor configuration", "FLK-0251"
+            db, "executor_configs", ExecutorConfig, "executor configuration", EXECUTOR_CONFIG_NAME_TAKEN
         )
         self._db = db
 
@@ -112,7 +113,7 @@ def _usage(conn: sqlite3.Connection, config_id: str) -> list[WorkflowUsage]:
 class EmbeddedExecutorConfigs:
     def __init__(self, db: Database) -> None:
         self._table = DocumentTable(
-            db, "executor_configs", ExecutorConfig, "executor configuration", "FLK-0251"
+            db, "executor_configs", ExecutorConfig, "executor configuration", EXECUTOR_CONFIG_NAME_TAKEN
         )
         self._db = db
 
@@ -152,7 +153,7 @@ class EmbeddedExecutorConfigs:
                     raise Unprocessable(
                         f"endpoint {endpoint!r} is called by active workflow {workflow!r}; "
                         "deactivate it first",
-                        code="FLK-0252",
+                        code=EXECUTOR_CONFIG_NOT_ALLOWED,
                     )
             stored = self._table.update(conn, config)
             outbox.stage(conn, events)
@@ -167,7 +168,7 @@ class EmbeddedExecutorConfigs:
                 names = ", ".join(repr(u.name) for u in users)
                 raise Unprocessable(
                     f"executor configuration {config.name!r} is used by active workflows: {names}",
-                    code="FLK-0252",
+                    code=EXECUTOR_CONFIG_NOT_ALLOWED,
                 )
             self._table.remove(conn, config)
             outbox.stage(conn, events)
