@@ -30,6 +30,7 @@ import ray
 from flowker.actors import factory
 from flowker.actors.config import RuntimeConfig
 from flowker.domain.audit import AuditAction, AuditEvent, ResourceType, verify
+from flowker.settings import Settings
 from flowker.store.embedded import EmbeddedStore
 
 PROGRESS_SECONDS = 3.0
@@ -55,7 +56,9 @@ async def measure(workdir: Path, count: int, size: int, callers: int) -> dict[st
     data_dir = workdir / f"audit-{size}"
     data_dir.mkdir(parents=True)
     secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-    config = RuntimeConfig(data_dir=str(data_dir), secret_key=secret, prefix=f"bench-{uuid.uuid4().hex[:8]}-")
+    config = RuntimeConfig.from_settings(
+        Settings(data_dir=data_dir), secret, prefix=f"bench-{uuid.uuid4().hex[:8]}-"
+    )
     actor = factory.audit(config)
     try:
         # Creating the actor and opening its store are not what is measured.

@@ -69,20 +69,7 @@ def api_keys_for(settings: Settings) -> tuple[tuple[str, ...], str]:
 
 def runtime_config(settings: Settings, secret_key: str, prefix: str = "") -> RuntimeConfig:
     """What the actors are created with."""
-    return RuntimeConfig(
-        data_dir=str(settings.data_dir.resolve()),
-        secret_key=secret_key,
-        prefix=prefix,
-        supervisors=settings.supervisors,
-        execution_timeout_seconds=settings.execution_timeout_seconds,
-        retry_attempts=settings.retry_attempts,
-        retry_backoff_seconds=settings.retry_backoff_seconds,
-        breaker_failure_threshold=settings.breaker_failure_threshold,
-        breaker_open_seconds=settings.breaker_open_seconds,
-        breaker_half_open_calls=settings.breaker_half_open_calls,
-        lease_seconds=settings.lease_seconds,
-        executor_idle_seconds=settings.executor_idle_seconds,
-    )
+    return RuntimeConfig.from_settings(settings, secret_key, prefix)
 
 
 async def serve_forever(settings: Settings) -> int:

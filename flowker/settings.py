@@ -37,6 +37,7 @@ class Settings:
     execution_timeout_seconds: float = 300.0
     retry_attempts: int = 5
     retry_backoff_seconds: float = 1.0
+    retry_max_delay_seconds: float = 30.0
     breaker_failure_threshold: int = 5
     breaker_open_seconds: float = 30.0
     breaker_half_open_calls: int = 1
@@ -52,28 +53,41 @@ class Settings:
         """Read the ``FLOWKER_*`` variables; raise :class:`ConfigError` with a one-line reason."""
         env = os.environ if env is None else env
         values: dict[str, object] = {
-            "data_dir": Path(env.get("FLOWKER_DATA_DIR") or ".flowker"),
-            "host": env.get("FLOWKER_HOST") or "127.0.0.1",
-            "port": _int(env, "FLOWKER_PORT", 4021, 0, 65535),
+            "data_dir": Path(env.get("FLOWKER_DATA_DIR") or cls.data_dir),
+            "host": env.get("FLOWKER_HOST") or cls.host,
+            "port": _int(env, "FLOWKER_PORT", cls.port, 0, 65535),
             "api_keys": _api_keys(env.get("FLOWKER_API_KEYS", "")),
             "secret_key": env.get("FLOWKER_SECRET_KEY") or None,
             "cors_allowed_origins": _origins(env.get("FLOWKER_CORS_ALLOWED_ORIGINS", "")),
-            "max_body_bytes": _int(env, "FLOWKER_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, 64 << 20),
+            "max_body_bytes": _int(env, "FLOWKER_MAX_BODY_BYTES", cls.max_body_bytes, 1024, 64 << 20),
             "shutdown_grace_seconds": _float(
-                env, "FLOWKER_SHUTDOWN_GRACE_SECONDS", DEFAULT_SHUTDOWN_GRACE_SECONDS, 0.0, 600.0
+                env, "FLOWKER_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds, 0.0, 600.0
             ),
             "ray_address": env.get("RAY_ADDRESS") or None,
-            "supervisors": _int(env, "FLOWKER_SUPERVISORS", 2, 1, 64),
+            "supervisors": _int(env, "FLOWKER_SUPERVISORS", cls.supervisors, 1, 64),
             "execution_timeout_seconds": _float(
-                env, "FLOWKER_EXECUTION_TIMEOUT_SECONDS", 300.0, 1.0, 86400.0
+                env, "FLOWKER_EXECUTION_TIMEOUT_SECONDS", cls.execution_timeout_seconds, 1.0, 86400.0
             ),
-            "retry_attempts": _int(env, "FLOWKER_RETRY_ATTEMPTS", 5, 1, 20),
-            "retry_backoff_seconds": _float(env, "FLOWKER_RETRY_BACKOFF_SECONDS", 1.0, 0.0, 60.0),
-            "breaker_failure_threshold": _int(env, "FLOWKER_BREAKER_FAILURES", 5, 1, 1000),
-            "breaker_open_seconds": _float(env, "FLOWKER_BREAKER_OPEN_SECONDS", 30.0, 0.01, 3600.0),
-            "breaker_half_open_calls": _int(env, "FLOWKER_BREAKER_HALF_OPEN_CALLS", 1, 1, 100),
-            "lease_seconds": _float(env, "FLOWKER_LEASE_SECONDS", 15.0, 0.5, 600.0),
-            "executor_idle_seconds": _float(env, "FLOWKER_EXECUTOR_IDLE_SECONDS", 300.0, 1.0, 86400.0),
+            "retry_attempts": _int(env, "FLOWKER_RETRY_ATTEMPTS", cls.retry_attempts, 1, 20),
+            "retry_backoff_seconds": _float(
+                env, "FLOWKER_RETRY_BACKOFF_SECONDS", cls.retry_backoff_seconds, 0.0, 60.0
+            ),
+            "retry_max_delay_seconds": _float(
+                env, "FLOWKER_RETRY_MAX_DELAY_SECONDS", cls.retry_max_delay_seconds, 0.0, 3600.0
+            ),
+            "breaker_failure_threshold": _int(
+                env, "FLOWKER_BREAKER_FAILURES", cls.breaker_failure_threshold, 1, 1000
+            ),
+            "breaker_open_seconds": _float(
+                env, "FLOWKER_BREAKER_OPEN_SECONDS", cls.breaker_open_seconds, 0.01, 3600.0
+            ),
+            "breaker_half_open_calls": _int(
+                env, "FLOWKER_BREAKER_HALF_OPEN_CALLS", cls.breaker_half_open_calls, 1, 100
+            ),
+            "lease_seconds": _float(env, "FLOWKER_LEASE_SECONDS", cls.lease_seconds, 0.5, 600.0),
+            "executor_idle_seconds": _float(
+                env, "FLOWKER_EXECUTOR_IDLE_SECONDS", cls.executor_idle_seconds, 1.0, 86400.0
+            ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from flowker.cli import api_keys_for
+from flowker.cli import api_keys_for, runtime_config
 from flowker.errors import ConfigError
 from flowker.settings import Settings
 from tests.helpers.serve import FLOWKER, Serve, serve_env
@@ -103,3 +103,20 @@ def test_a_too_short_stored_key_is_refused(tmp_path: Path) -> None:
     (tmp_path / "api-key").write_text("abc\n")
     with pytest.raises(ConfigError, match="shorter than 16"):
         api_keys_for(Settings(data_dir=tmp_path))
+
+
+def test_the_actors_configuration_is_derived_from_the_settings_and_holds_no_api_key(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "FLOWKER_DATA_DIR": str(tmp_path),
+            "FLOWKER_API_KEYS": "k" * 20,
+            "FLOWKER_LEASE_SECONDS": "7",
+            "FLOWKER_RETRY_MAX_DELAY_SECONDS": "3",
+            "FLOWKER_EXECUTOR_IDLE_SECONDS": "42",
+        }
+    )
+    config = runtime_config(settings, "secret", prefix="p-")
+    assert (config.lease_seconds, config.retry_max_delay_seconds, config.executor_idle_seconds) == (7, 3, 42)
+    assert (config.supervisors, config.retry_attempts) == (Settings.supervisors, Settings.retry_attempts)
+    assert config.data_dir == str(tmp_path.resolve()) and config.prefix == "p-"
+    assert "k" * 20 not in repr(config)

@@ -1,8 +1,15 @@
-"""What every Flowker actor is created with: where the store is and how to behave. Picklable."""
+"""What every Flowker actor is created with: where the store is and how to behave. Picklable.
+
+Derived from :class:`~flowker.settings.Settings` (:meth:`RuntimeConfig.from_settings`), which holds
+every default: the fields both have are copied, so a knob is declared once.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+
+from flowker.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -15,21 +22,33 @@ class RuntimeConfig:
 
     data_dir: str
     secret_key: str
-    prefix: str = ""
-    supervisors: int = 2
-    execution_timeout_seconds: float = 300.0
-    retry_attempts: int = 5
-    retry_backoff_seconds: float = 1.0
-    retry_max_delay_seconds: float = 30.0
-    breaker_failure_threshold: int = 5
-    breaker_open_seconds: float = 30.0
-    breaker_half_open_calls: int = 1
+    supervisors: int
+    execution_timeout_seconds: float
+    retry_attempts: int
+    retry_backoff_seconds: float
+    retry_max_delay_seconds: float
+    breaker_failure_threshold: int
+    breaker_open_seconds: float
+    breaker_half_open_calls: int
     #: A supervisor's lease on an execution lasts this long unless renewed (every third of it).
-    lease_seconds: float = 15.0
+    lease_seconds: float
     #: An executor actor with no call for this long exits; the next call creates it again.
-    executor_idle_seconds: float = 300.0
+    executor_idle_seconds: float
+    prefix: str = ""
     #: Crash-test fault injection (:mod:`flowker.actors.faults`); empty in production.
     pause_points: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, secret_key: str, prefix: str = "") -> RuntimeConfig:
+        """The runtime part of ``settings`` (the API keys stay behind: no actor needs them)."""
+        shared = {f.name for f in dataclasses.fields(cls)} & {f.name for f in dataclasses.fields(Settings)}
+        shared -= {"data_dir", "secret_key"}
+        return cls(
+            data_dir=str(settings.data_dir.resolve()),
+            secret_key=secret_key,
+            prefix=prefix,
+            **{name: getattr(settings, name) for name in shared},
+        )
 
     def name(self, actor: str) -> str:
         """The actor's name in namespace ``flowker``."""
