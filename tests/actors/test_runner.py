@@ -1,0 +1,199 @@
+"""The runner without Ray: the real embedded store, scripted provider answers, events collected in a list."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+import pytest
+
+from flowker.actors.caller import CallRequest, CallResult
+from flowker.actors.runner import ExecutionRunner
+from flowker.clock import iso, utc_now
+from flowker.domain.audit import AuditEvent
+from flowker.domain.execution import Execution, request_hash
+from flowker.dsl.model import WorkflowDefinition
+from flowker.dsl.run_state import ExecutionStatus
+from flowker.errors import StateChanged
+from flowker.store.embedded import EmbeddedStore
+
+LEASE = 15.0
+
+
+def definition(steps: Sequence[str]) -> WorkflowDefinition:
+    """trigger → executor steps in a line (config ``cfg``, endpoint = node id)."""
+    nodes = [{"id": "start", "type": "trigger"}] + [
+        {"id": step, "type": "executor", "data": {"executorConfigId": "cfg", "endpointName": step}}
+        for step in steps
+    ]
+    chain = ["start", *steps]
+    pairs = enumerate(itertools.pairwise(chain))
+    edges = [{"id": f"e{i}", "source": a, "target": b} for i, (a, b) in pairs]
+    return WorkflowDefinition.model_validate({"name": "runner", "nodes": nodes, "edges": edges})
+
+
+async def created(store: EmbeddedStore, steps: Sequence[str], deadline_seconds: float = 60.0) -> Execution:
+    now = utc_now()
+    workflow_id = str(uuid.uuid4())
+    workflow = definition(steps)
+    execution, _ = await store.executions.create_or_get(
+        Execution(
+            id=str(uuid.uuid4()),
+            workflowId=workflow_id,
+            workflow=workflow,
+            idempotencyKey=str(uuid.uuid4()),
+            requestHash=request_hash(workflow_id, {}),
+            totalSteps=len(steps),
+            startedAt=iso(now),
+            deadline=iso(now + timedelta(seconds=deadline_seconds)),
+        )
+    )
+    return execution
+
+
+class Provider:
+    """Answers every call with ``answer`` (or raises ``error``), after ``delay`` seconds; counts calls."""
+
+    def __init__(self, *, delay: float = 0.0, error: BaseException | None = None) -> None:
+        self.delay = delay
+        self.error = error
+        self.calls: list[CallRequest] = []
+        self.arrived = asyncio.Event()
+
+    async def __call__(self, request: CallRequest) -> CallResult:
+        self.calls.append(request)
+        self.arrived.set()
+        await asyncio.sleep(self.delay)
+        if self.error is not None:
+            raise self.error
+        return CallResult(
+            ok=True, attempts=1, duration_ms=1, response={"status": 200, "headers": {}, "body": {}}
+        )
+
+
+class Trail:
+    def __init__(self) -> None:
+        self.events: list[AuditEvent] = []
+
+    async def __call__(self, events: Sequence[AuditEvent]) -> None:
+        self.events.extend(events)
+
+    def types(self) -> list[str]:
+        return [e.event_type for e in self.events]
+
+
+def runner(store: EmbeddedStore, provider: Provider, trail: Trail, owner: str = "sup-1") -> ExecutionRunner:
+    return ExecutionRunner(store, provider, trail, owner=owner, lease_seconds=LEASE)
+
+
+async def test_a_run_makes_each_call_once_and_commits_each_step_with_its_events(store: EmbeddedStore) -> None:
+    execution = await created(store, ["a", "b"])
+    provider, trail = Provider(), Trail()
+    assert await runner(store, provider, trail).run(execution.id) == ExecutionStatus.COMPLETED
+    assert [c.endpoint_name for c in provider.calls] == ["a", "b"]
+    assert [c.idempotency_key for c in provider.calls] == [f"{execution.id}:a", f"{execution.id}:b"]
+    assert trail.types() == [
+        "EXECUTION_STARTED",
+        "PROVIDER_CALL_STARTED",
+        "PROVIDER_CALL_COMPLETED",
+        "PROVIDER_CALL_STARTED",
+        "PROVIDER_CALL_COMPLETED",
+        "EXECUTION_COMPLETED",
+    ]
+    # Every event handed over was staged with its step: the outbox holds the same ones.
+    assert [e.event_id for e in await store.audit.staged(100)] == [e.event_id for e in trail.events]
+
+
+async def test_an_exception_from_a_call_fails_the_run_once(store: EmbeddedStore) -> None:
+    execution = await created(store, ["a", "b"])
+    provider, trail = Provider(error=RuntimeError("boom\nsecond line")), Trail()
+    assert await runner(store, provider, trail).run(execution.id) == ExecutionStatus.FAILED
+    failed = await store.executions.get(execution.id)
+    assert failed is not None and failed.errorMessage == "internal error: RuntimeError: boom"
+    assert len(provider.calls) == 1
+    assert trail.types() == ["EXECUTION_STARTED", "PROVIDER_CALL_STARTED", "EXECUTION_FAILED"]
+    # Ended, it holds no lease: no supervisor adopts it (a claim is refused).
+    assert not await store.executions.claim(execution.id, "sup-2", 1e12, 1e12)
+
+
+async def test_a_definition_that_cannot_run_fails_without_a_call(store: EmbeddedStore) -> None:
+    execution = await created(store, ["a"])
+    provider = Provider()
+    # The workflow snapshot is written once, at creation: make it one that cannot run (no trigger).
+    await store.db.write(
+        lambda conn: conn.execute(
+            "UPDATE executions SET workflow = ? WHERE id = ?",
+            (b'{"name": "x", "nodes": [], "edges": []}', execution.id),
+        )
+    )
+    assert await runner(store, provider, Trail()).run(execution.id) == ExecutionStatus.FAILED
+    failed = await store.executions.get(execution.id)
+    assert failed is not None and "exactly one trigger" in (failed.errorMessage or "")
+    assert provider.calls == []
+
+
+async def test_a_runner_that_lost_its_lease_stops_and_records_nothing(store: EmbeddedStore) -> None:
+    execution = await created(store, ["a", "b"])
+    provider, trail = Provider(delay=0.5), Trail()
+    first = asyncio.create_task(runner(store, provider, trail, owner="sup-1").run(execution.id))
+    await provider.arrived.wait()
+    # Its lease expires and another supervisor takes the run up, while its call is in flight.
+    await store.db.write(
+        lambda conn: conn.execute("UPDATE executions SET lease_expires = 0 WHERE id = ?", (execution.id,))
+    )
+    assert await store.executions.claim(execution.id, "sup-2", 1e12, 1.0)
+    with pytest.raises(StateChanged):
+        await first
+    assert "PROVIDER_CALL_COMPLETED" not in trail.types()
+    stored = await store.executions.get(execution.id)
+    assert stored is not None and stored.currentStepNumber == 0 and stored.attempts == 2
+    assert await store.executions.steps(execution.id) == []
+
+
+async def test_a_cancel_during_the_last_call_completes_the_run(store: EmbeddedStore) -> None:
+    execution = await created(store, ["a"])
+    provider, trail = Provider(delay=0.3), Trail()
+    run = runner(store, provider, trail)
+    task = asyncio.create_task(run.run(execution.id))
+    await provider.arrived.wait()
+    run.cancel()
+    assert await task == ExecutionStatus.COMPLETED
+    assert len(provider.calls) == 1
+
+
+async def test_a_cancel_before_the_next_step_cancels_the_run_with_the_call_recorded(
+    store: EmbeddedStore,
+) -> None:
+    execution = await created(store, ["a", "b"])
+    provider, trail = Provider(delay=0.3), Trail()
+    run = runner(store, provider, trail)
+    task = asyncio.create_task(run.run(execution.id))
+    await provider.arrived.wait()
+    run.cancel()
+    assert await task == ExecutionStatus.CANCELLED
+    assert [c.endpoint_name for c in provider.calls] == ["a"]
+    assert [s.node_id for s in await store.executions.steps(execution.id)] == ["a"]
+    assert trail.types()[-2:] == ["PROVIDER_CALL_COMPLETED", "EXECUTION_CANCELLED"]
+
+
+async def test_a_run_taken_up_too_often_is_given_up_without_a_call(store: EmbeddedStore) -> None:
+    execution = await created(store, ["a"])
+    for attempt in range(5):
+        assert await store.executions.claim(execution.id, f"dead-{attempt}", 0.0, 1e12)
+    provider, trail = Provider(), Trail()
+    assert await runner(store, provider, trail).run(execution.id) == ExecutionStatus.FAILED
+    failed = await store.executions.get(execution.id)
+    assert failed is not None and (failed.errorMessage or "").startswith("given up after 5 attempts")
+    assert provider.calls == []
+    assert trail.events[-1].actor.type == "system"
+
+
+async def test_the_deadline_fails_the_run(store: EmbeddedStore) -> None:
+    execution = await created(store, ["a"], deadline_seconds=0.2)
+    provider = Provider(delay=5.0)
+    assert await runner(store, provider, Trail()).run(execution.id) == ExecutionStatus.FAILED
+    failed = await store.executions.get(execution.id)
+    assert failed is not None and failed.errorMessage == "execution timed out (deadline exceeded)"

@@ -1,0 +1,123 @@
+"""The runtime port without Ray, for the fast tier: the real runner, caller and audit sequencer, in this
+process.
+
+Executions run as asyncio tasks on the test's event loop through :class:`ExecutionRunner`; provider calls
+go through a real :class:`ProviderCaller` per configuration (:class:`CallerSource`, real retries and
+breaker, real HTTP to 127.0.0.1); audit events are chained by a real :class:`Sequencer` over the same
+store. What it leaves out is only what Ray adds: processes, restarts, named tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+
+from flowker.actors.breaker import BreakerConfig, CircuitBreaker
+from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
+from flowker.actors.caller_source import CallerSource
+from flowker.actors.connectivity import check_connectivity
+from flowker.actors.retry_policy import RetryPolicy
+from flowker.actors.runner import ExecutionRunner
+from flowker.actors.sequencer import Sequencer
+from flowker.domain.audit import AuditEvent
+from flowker.domain.executor_config import ExecutorConfig
+from flowker.secretbox import SecretBox
+from flowker.settings import Settings
+from flowker.store.ports import Store
+
+
+class InProcessRuntime:
+    """Implements :class:`flowker.usecases.ports.Runtime` in the test's own process."""
+
+    def __init__(self, store: Store, box: SecretBox, settings: Settings) -> None:
+        self._store = store
+        self._box = box
+        self._settings = settings
+        self._sequencer = Sequencer(store.audit)
+        self._session: aiohttp.ClientSession | None = None
+        self._sources: dict[str, CallerSource] = {}
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._runs: dict[str, tuple[ExecutionRunner, asyncio.Task[Any]]] = {}
+
+    async def start(self, execution_id: str) -> None:
+        runner = ExecutionRunner(
+            self._store,
+            self._call,
+            self.record,
+            owner="in-process",
+            lease_seconds=self._settings.lease_seconds,
+        )
+        task = asyncio.create_task(runner.run(execution_id), name=f"execution:{execution_id}")
+        self._runs[execution_id] = (runner, task)
+        task.add_done_callback(lambda _: self._runs.pop(execution_id, None))
+
+    async def wait(self, execution_id: str, seconds: float) -> None:
+        hosted = self._runs.get(execution_id)
+        if hosted is not None:
+            await asyncio.wait([hosted[1]], timeout=seconds)
+
+    async def cancel(self, execution_id: str) -> None:
+        hosted = self._runs.get(execution_id)
+        if hosted is not None:
+            hosted[0].cancel()
+
+    async def record(self, events: Sequence[AuditEvent]) -> None:
+        await self._sequencer.append(events)
+
+    async def drain(self) -> None:
+        await self._sequencer.drain()
+
+    async def test_executor(self, config: ExecutorConfig) -> dict[str, Any]:
+        return await check_connectivity(config, self._box)
+
+    async def release_executor(self, executor_config_id: str) -> None:
+        self._sources.pop(executor_config_id, None)
+
+    async def breaker(self, executor_config_id: str) -> dict[str, Any]:
+        return self._breaker(executor_config_id).snapshot()
+
+    def _breaker(self, config_id: str) -> CircuitBreaker:
+        settings = self._settings
+        if config_id not in self._breakers:
+            self._breakers[config_id] = CircuitBreaker(
+                BreakerConfig(
+                    failure_threshold=settings.breaker_failure_threshold,
+                    open_seconds=settings.breaker_open_seconds,
+                    half_open_max_calls=settings.breaker_half_open_calls,
+                )
+            )
+        return self._breakers[config_id]
+
+    async def _call(self, request: CallRequest) -> CallResult:
+        config_id = request.executor_config_id
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        session, settings, breaker = self._session, self._settings, self._breaker(config_id)
+        policy = RetryPolicy(
+            attempts=settings.retry_attempts,
+            backoff_seconds=settings.retry_backoff_seconds,
+            max_delay_seconds=settings.retry_max_delay_seconds,
+        )
+        source = self._sources.setdefault(
+            config_id,
+            CallerSource(
+                config_id,
+                self._store.executor_configs,
+                self._box,
+                lambda clear, auth: ProviderCaller(clear, auth, session, policy, breaker),
+            ),
+        )
+        caller = await source.resolve()
+        return caller if isinstance(caller, CallResult) else await caller.call(request)
+
+    async def close(self) -> None:
+        for _runner, task in list(self._runs.values()):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        if self._session is not None:
+            await self._session.close()
