@@ -13,7 +13,19 @@ catalogue; codes the original lacks are added in free slots of the same ranges (
     ├── Conflict                409  duplicate name, lost check-and-set race
     ├── PayloadTooLarge         413
     ├── Unprocessable           422  operation not allowed in the entity's state
-    └── InternalError           500  a bug; the message never carries details
+    ├── InternalError           500  a bug; the message never carries details
+    └── ProviderCallFailed      502  a provider call that did not succeed: a step's error, recorded in
+        │                            the execution (never the status of a front-door answer)
+        ├── CallRefused              not made, nothing sent (configuration gone, disabled or changed,
+        │                            secret unreadable, authentication unusable, executor exiting)
+        ├── CircuitOpen              the provider's circuit breaker is open
+        ├── UpstreamTimeout          no answer in time, after the retries
+        ├── UpstreamUnreachable      a network error, after the retries
+        ├── UpstreamFailed           5xx or 429, after the retries
+        ├── UpstreamRejected         another error status (4xx): not retried
+        ├── UnstorableAnswer         an answer too large or too deep to keep: not retried
+        ├── ExecutorLost             the executor actor stopped during the call
+        └── InternalCallError        a bug in Flowker during the call
 """
 
 from __future__ import annotations
@@ -22,9 +34,13 @@ from http import HTTPStatus
 from typing import ClassVar
 
 from flowker.codes import (
+    ANSWER_OUT_OF_BOUNDS,
     BODY_TOO_LARGE,
+    BREAKER_OPEN,
+    EXECUTOR_STOPPED,
     INTERNAL_ERROR,
     METHOD_OR_ORIGIN_NOT_ALLOWED,
+    PROVIDER_FAILED,
     ROUTE_NOT_FOUND,
     STATE_CHANGED,
     UNAUTHORIZED,
@@ -109,6 +125,73 @@ class StateChanged(Conflict):
 
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} was changed concurrently; read it again and retry", code=STATE_CHANGED)
+
+
+class ProviderCallFailed(FlowkerError):
+    """Why a provider call did not succeed: its FLK code, whether the provider may have received the
+    request, and whether a failure of this kind may pass if the call is made again later.
+
+    ``may_have_reached`` is False only when Flowker knows it sent nothing; when True, calling again may
+    repeat a payment (the same ``Idempotency-Key`` lets the provider drop the repeat). Messages name
+    classes and fields, never secrets.
+    """
+
+    status = 502
+    default_code = PROVIDER_FAILED
+    #: Whether a failure of this kind is transient (the retry policy makes the same distinction).
+    retryable: ClassVar[bool] = False
+    default_reached: ClassVar[bool] = True
+
+    def __init__(
+        self, message: str, *, code: str | None = None, may_have_reached: bool | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.may_have_reached = self.default_reached if may_have_reached is None else may_have_reached
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Crosses Ray between actors: keep the code and the flag, not only the message.
+        return (_rebuild, (type(self), self.message, self.code, self.may_have_reached))
+
+
+def _rebuild(kind: type[ProviderCallFailed], message: str, code: str, reached: bool) -> ProviderCallFailed:
+    return kind(message, code=code, may_have_reached=reached)
+
+
+class CallRefused(ProviderCallFailed):
+    default_reached = False
+
+
+class CircuitOpen(ProviderCallFailed):
+    default_code = BREAKER_OPEN
+    retryable = True
+
+
+class UpstreamTimeout(ProviderCallFailed):
+    retryable = True
+
+
+class UpstreamUnreachable(ProviderCallFailed):
+    retryable = True
+
+
+class UpstreamFailed(ProviderCallFailed):
+    retryable = True
+
+
+class UpstreamRejected(ProviderCallFailed):
+    pass
+
+
+class UnstorableAnswer(ProviderCallFailed):
+    default_code = ANSWER_OUT_OF_BOUNDS
+
+
+class ExecutorLost(ProviderCallFailed):
+    default_code = EXECUTOR_STOPPED
+
+
+class InternalCallError(ProviderCallFailed):
+    default_code = INTERNAL_ERROR
 
 
 class ConfigError(Exception):

@@ -35,13 +35,20 @@ from flowker.actors.transport import (
     send,
 )
 from flowker.codes import (
-    ANSWER_OUT_OF_BOUNDS,
-    BREAKER_OPEN,
-    INTERNAL_ERROR,
-    PROVIDER_FAILED,
     UNKNOWN_ENDPOINT,
 )
 from flowker.domain.executor_config import ExecutorConfig
+from flowker.errors import (
+    CallRefused,
+    CircuitOpen,
+    InternalCallError,
+    ProviderCallFailed,
+    UnstorableAnswer,
+    UpstreamFailed,
+    UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
 
 log = logging.getLogger("flowker.executor")
 
@@ -68,38 +75,48 @@ class CallResult:
         attempts: Requests sent.
         duration_ms: Time the call took, retries and waits included.
         response: The last answer's envelope, when one arrived; always serialisable by orjson.
-        error: Why the call failed, for an operator: names classes and fields, never secrets.
-        code: The FLK code of the failure.
-        may_have_reached: Whether the provider may have received the request. False only when Flowker
-            knows it sent nothing; when True, calling again may repeat a payment (the same
-            ``Idempotency-Key`` lets the provider drop the repeat).
+        failure: Why the call failed (a :class:`~flowker.errors.ProviderCallFailed`), when it did.
     """
 
     ok: bool
     attempts: int
     duration_ms: int
     response: dict[str, Any] | None = None
-    error: str | None = None
-    code: str | None = None
-    may_have_reached: bool = True
+    failure: ProviderCallFailed | None = None
+
+    @property
+    def error(self) -> str | None:
+        """The failure's message, for an operator."""
+        return self.failure.message if self.failure else None
+
+    @property
+    def code(self) -> str | None:
+        """The failure's FLK code."""
+        return self.failure.code if self.failure else None
+
+    @property
+    def may_have_reached(self) -> bool:
+        """Whether the provider may have received the request (see :class:`ProviderCallFailed`)."""
+        return self.failure.may_have_reached if self.failure else True
+
+    @classmethod
+    def failed(cls, failure: ProviderCallFailed, *, attempts: int = 0, **fields: Any) -> CallResult:
+        """A failed call."""
+        return cls(
+            ok=False, attempts=attempts, duration_ms=fields.pop("duration_ms", 0), failure=failure, **fields
+        )
 
     @classmethod
     def refused(cls, error: str, code: str) -> CallResult:
         """A call not made: nothing was sent."""
-        return cls(ok=False, attempts=0, duration_ms=0, error=error, code=code, may_have_reached=False)
+        return cls.failed(CallRefused(error, code=code))
 
     @classmethod
     def internal_error(cls, error: BaseException, *, may_have_reached: bool, attempts: int = 0) -> CallResult:
         """A bug in Flowker: the class name only, since exception texts can carry URLs or data."""
         reached = "the request may have reached the provider" if may_have_reached else "nothing was sent"
-        return cls(
-            ok=False,
-            attempts=attempts,
-            duration_ms=0,
-            error=f"internal error in the executor ({type(error).__name__}); {reached}",
-            code=INTERNAL_ERROR,
-            may_have_reached=may_have_reached,
-        )
+        message = f"internal error in the executor ({type(error).__name__}); {reached}"
+        return cls.failed(InternalCallError(message, may_have_reached=may_have_reached), attempts=attempts)
 
 
 @dataclass
@@ -165,63 +182,70 @@ class ProviderCaller:
             permit = self._breaker.try_acquire()
             if permit is None:
                 wait = self._breaker.retry_after()
-                return CallResult(
-                    ok=False,
+                return CallResult.failed(
+                    CircuitOpen(
+                        f"circuit open for executor configuration {self.config.name!r}; "
+                        f"retry in {wait:.0f} s",
+                        may_have_reached=attempt > 1,
+                    ),
                     attempts=attempt - 1,
                     duration_ms=_since(started),
                     response=response.envelope() if response else None,
-                    error=f"circuit open for executor configuration {self.config.name!r}; "
-                    f"retry in {wait:.0f} s",
-                    code=BREAKER_OPEN,
-                    may_have_reached=attempt > 1,
                 )
             progress.sent += 1
-            verdict, response, last_error, bounded = await self._attempt(authed, permit)
+            verdict, response, last_error, kind = await self._attempt(authed, permit)
             if verdict == Verdict.SUCCESS:
                 assert response is not None
                 return CallResult(
                     ok=True, attempts=attempt, duration_ms=_since(started), response=response.envelope()
                 )
             if self.halted or not self._policy.should_retry(attempt, verdict):
-                if bounded:
+                if kind is UnstorableAnswer:
                     last_error += (
                         "; not retried: the request reached the provider, and asking again could repeat it"
                     )
                 elif self.halted and self._policy.should_retry(attempt, verdict):
                     last_error += "; not retried: the configuration was deleted or disabled meanwhile"
-                return CallResult(
-                    ok=False,
+                return CallResult.failed(
+                    kind(f"executor call failed after {attempt} attempt{'s' * (attempt > 1)}: {last_error}"),
                     attempts=attempt,
                     duration_ms=_since(started),
                     response=response.envelope() if response else None,
-                    error=f"executor call failed after {attempt} attempt{'s' * (attempt > 1)}: {last_error}",
-                    code=ANSWER_OUT_OF_BOUNDS if bounded else PROVIDER_FAILED,
                 )
             retry_after = response.headers.get("Retry-After") if response else None
             await self._sleep(self._policy.delay(attempt, retry_after))
 
     async def _attempt(
         self, request: ProviderRequest, permit: Permit
-    ) -> tuple[Verdict, ProviderResponse | None, str, bool]:
-        """One attempt: its verdict, the answer if any, a description, and whether it was out of bounds."""
+    ) -> tuple[Verdict, ProviderResponse | None, str, type[ProviderCallFailed]]:
+        """One attempt: its verdict, the answer if any, a description, and the kind of failure it is."""
         try:
             response = await send(self._session, request)
         except (AnswerOutOfBounds, aiohttp.ClientError, OSError, TimeoutError) as exc:
             verdict = self._policy.classify_error(exc)
             self._judge(permit, verdict)
-            return verdict, None, _describe(exc), isinstance(exc, AnswerOutOfBounds)
+            return verdict, None, _describe(exc), _failure_of(exc)
         except BaseException:
             self._breaker.release(permit)
             raise
         verdict = self._policy.classify_status(response.status)
         self._judge(permit, verdict)
-        return verdict, response, f"provider answered HTTP {response.status}", False
+        kind = UpstreamFailed if verdict == Verdict.RETRY else UpstreamRejected
+        return verdict, response, f"provider answered HTTP {response.status}", kind
 
     def _judge(self, permit: Permit, verdict: Verdict) -> None:
         if verdict == Verdict.RETRY:
             self._breaker.record_failure(permit)
         else:
             self._breaker.record_success(permit)
+
+
+def _failure_of(error: BaseException) -> type[ProviderCallFailed]:
+    if isinstance(error, AnswerOutOfBounds):
+        return UnstorableAnswer
+    if isinstance(error, TimeoutError):
+        return UpstreamTimeout
+    return UpstreamUnreachable
 
 
 def _since(started: float) -> int:

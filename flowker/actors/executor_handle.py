@@ -31,7 +31,8 @@ import ray
 from flowker.actors import factory
 from flowker.actors.caller import CallRequest, CallResult
 from flowker.actors.config import RuntimeConfig
-from flowker.codes import EXECUTOR_RETIRED, EXECUTOR_STOPPED
+from flowker.codes import EXECUTOR_RETIRED
+from flowker.errors import ExecutorLost
 
 log = logging.getLogger("flowker.executor_handle")
 
@@ -89,11 +90,13 @@ class ExecutorHandles:
             maybe_delivered = False
         second = await self._call_fresh(request)
         if maybe_delivered and not second.may_have_reached:
+            assert second.failure is not None
+            message = (
+                f"{second.error}; an earlier attempt was cut off when its executor actor was stopped, "
+                "and may have reached the provider"
+            )
             second = dataclasses.replace(
-                second,
-                may_have_reached=True,
-                error=f"{second.error}; an earlier attempt was cut off when its executor actor was "
-                "stopped, and may have reached the provider",
+                second, failure=type(second.failure)(message, code=second.code, may_have_reached=True)
             )
         return second
 
@@ -104,13 +107,11 @@ class ExecutorHandles:
             result: CallResult = await handle.call.remote(request)
         except ray.exceptions.RayActorError as exc:
             self.forget(config_id, handle)
-            return CallResult(
-                ok=False,
-                attempts=0,
-                duration_ms=0,
-                error=f"the executor actor of configuration {config_id} stopped during the call twice "
-                f"({_cause(exc)}); the request may have reached the provider",
-                code=EXECUTOR_STOPPED,
+            return CallResult.failed(
+                ExecutorLost(
+                    f"the executor actor of configuration {config_id} stopped during the call twice "
+                    f"({_cause(exc)}); the request may have reached the provider"
+                )
             )
         except Exception as exc:
             log.exception("executor %s: call %s failed in Ray", config_id, request.idempotency_key)

@@ -197,3 +197,20 @@ def test_policy_validation(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError) as info:
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
     assert str(info.value) == message
+
+
+def test_provider_call_failures_are_typed_keep_their_flag_and_code_across_pickling() -> None:
+    import pickle
+
+    from flowker.codes import BREAKER_OPEN, PROVIDER_FAILED, UNKNOWN_ENDPOINT
+    from flowker.errors import CallRefused, CircuitOpen, FlowkerError, ProviderCallFailed, UpstreamRejected
+
+    refused = CallRefused("no endpoint 'b'", code=UNKNOWN_ENDPOINT)
+    assert isinstance(refused, FlowkerError) and isinstance(refused, ProviderCallFailed)
+    assert (refused.may_have_reached, refused.retryable) == (False, False)
+    assert (CircuitOpen("open").code, CircuitOpen("open").retryable) == (BREAKER_OPEN, True)
+    rejected = UpstreamRejected("HTTP 400", may_have_reached=True)
+    assert (rejected.code, rejected.retryable) == (PROVIDER_FAILED, False)
+    again = pickle.loads(pickle.dumps(refused))
+    assert type(again) is CallRefused
+    assert (again.message, again.code, again.may_have_reached) == (refused.message, UNKNOWN_ENDPOINT, False)
