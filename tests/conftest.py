@@ -24,6 +24,8 @@ from flowker.http.keys import Services
 from flowker.secretbox import SecretBox
 from flowker.settings import Settings
 from flowker.store.embedded import EmbeddedStore
+from flowker.store.ports import Store
+from tests.fakes.memory_store import MemoryStore
 from tests.helpers.client import ApiClient
 
 API_KEY = "test-key-" + base64.urlsafe_b64encode(os.urandom(12)).decode()
@@ -85,6 +87,19 @@ def secret_key() -> str:
 @pytest.fixture
 async def store(settings: Settings) -> AsyncIterator[EmbeddedStore]:
     opened = await EmbeddedStore(settings.data_dir).open()
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture(params=["embedded", "memory"])
+async def any_store(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Store]:
+    """Each adapter of the store ports in turn: the embedded SQLite store, and the in-memory fake that
+    the fast tier may use instead; a test of the ports' contract takes this one."""
+    opened: Store
+    if request.param == "embedded":
+        opened = await EmbeddedStore(settings.data_dir).open()
+    else:
+        opened = await MemoryStore().open()
     yield opened
     await opened.close()
 

@@ -1,10 +1,12 @@
-"""The configuration core of executor actors, without Ray: the embedded store, a clock the test moves."""
+"""The configuration core of executor actors, without Ray: each store adapter, a clock the test moves."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from typing import Any
+
+import pytest
 
 from flowker.actors.caller import CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
@@ -18,7 +20,14 @@ from flowker.codes import (
 from flowker.domain.authentication import seal_authentication
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.secretbox import SecretBox
-from flowker.store.embedded import EmbeddedStore
+from flowker.store.ports import Store
+
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Every test of this module runs once per store adapter (embedded, memory)."""
+    return any_store
+
 
 BOX = SecretBox(os.urandom(32))
 TTL = 1.0
@@ -45,9 +54,7 @@ class Built:
         return ProviderCaller(config, authenticator, None, None, None)  # type: ignore[arg-type]
 
 
-async def stored(
-    store: EmbeddedStore, authentication: dict[str, Any], box: SecretBox = BOX
-) -> ExecutorConfig:
+async def stored(store: Store, authentication: dict[str, Any], box: SecretBox = BOX) -> ExecutorConfig:
     config = ExecutorConfig(
         id=str(uuid.uuid4()),
         name=f"kyc-{uuid.uuid4().hex[:6]}",
@@ -64,12 +71,12 @@ async def stored(
 API_KEY_AUTH = {"type": "api_key", "config": {"key": "provider-secret-1", "header_name": "X-API-Key"}}
 
 
-def source(store: EmbeddedStore, config_id: str, built: Built, clock: Clock) -> CallerSource:
+def source(store: Store, config_id: str, built: Built, clock: Clock) -> CallerSource:
     return CallerSource(config_id, store.executor_configs, BOX, built, ttl=TTL, now=clock)
 
 
 async def test_the_secret_is_opened_and_the_caller_reused_until_the_revision_changes(
-    store: EmbeddedStore,
+    store: Store,
 ) -> None:
     config, built, clock = await stored(store, API_KEY_AUTH), Built(), Clock()
     callers = source(store, config.id, built, clock)
@@ -86,7 +93,7 @@ async def test_the_secret_is_opened_and_the_caller_reused_until_the_revision_cha
     assert second is not first and built.configs[-1].description == "patched"
 
 
-async def test_a_disabled_or_deleted_configuration_is_refused_with_nothing_sent(store: EmbeddedStore) -> None:
+async def test_a_disabled_or_deleted_configuration_is_refused_with_nothing_sent(store: Store) -> None:
     config, clock = await stored(store, API_KEY_AUTH), Clock()
     callers = source(store, config.id, Built(), clock)
     assert isinstance(await callers.resolve(), ProviderCaller)
@@ -108,14 +115,14 @@ async def test_a_disabled_or_deleted_configuration_is_refused_with_nothing_sent(
     )
 
 
-async def test_a_secret_sealed_with_another_key_is_refused_without_its_value(store: EmbeddedStore) -> None:
+async def test_a_secret_sealed_with_another_key_is_refused_without_its_value(store: Store) -> None:
     config = await stored(store, API_KEY_AUTH, box=SecretBox(os.urandom(32)))
     refused = await source(store, config.id, Built(), Clock()).resolve()
     assert isinstance(refused, CallResult) and refused.code == UNREADABLE_SECRET
     assert "provider-secret-1" not in (refused.error or "")
 
 
-async def test_an_authentication_type_without_a_token_source_is_refused(store: EmbeddedStore) -> None:
+async def test_an_authentication_type_without_a_token_source_is_refused(store: Store) -> None:
     oidc = {
         "type": "oidc_client_credentials",
         "config": {"issuer": "https://id.example.com", "client_id": "c", "client_secret": "s3cr3t-value"},

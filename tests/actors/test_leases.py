@@ -1,15 +1,24 @@
-"""The lease core of the supervisors, without Ray: the real embedded store and a clock the test moves."""
+"""The lease core of the supervisors, without Ray: each store adapter and a clock the test moves."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from flowker.actors.leases import LeaseKeeper
 from flowker.clock import iso
 from flowker.domain.execution import Execution, request_hash
 from flowker.dsl.model import WorkflowDefinition
-from flowker.store.embedded import EmbeddedStore
+from flowker.store.ports import Store
+
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Every test of this module runs once per store adapter (embedded, memory)."""
+    return any_store
+
 
 LEASE = 15.0
 T0 = 1_800_000_000.0  # the test's "now", in seconds since the epoch
@@ -28,7 +37,7 @@ DEFINITION = WorkflowDefinition.model_validate(
 )
 
 
-async def execution(store: EmbeddedStore, started: float = T0) -> str:
+async def execution(store: Store, started: float = T0) -> str:
     workflow_id = str(uuid.uuid4())
     moment = datetime.fromtimestamp(started, UTC)
     created, _ = await store.executions.create_or_get(
@@ -46,7 +55,7 @@ async def execution(store: EmbeddedStore, started: float = T0) -> str:
     return created.id
 
 
-async def test_a_held_lease_is_renewed_and_a_taken_one_is_reported_lost(store: EmbeddedStore) -> None:
+async def test_a_held_lease_is_renewed_and_a_taken_one_is_reported_lost(store: Store) -> None:
     clock = Clock()
     mine, taken = await execution(store), await execution(store)
     for execution_id in (mine, taken):
@@ -61,7 +70,7 @@ async def test_a_held_lease_is_renewed_and_a_taken_one_is_reported_lost(store: E
     assert mine not in (await other.reconcile(hosted=[], leased=[])).adopt
 
 
-async def test_a_dead_supervisors_runs_are_adopted_once_its_leases_expire(store: EmbeddedStore) -> None:
+async def test_a_dead_supervisors_runs_are_adopted_once_its_leases_expire(store: Store) -> None:
     clock = Clock()
     orphan = await execution(store)
     assert await store.executions.claim(orphan, "sup-dead", T0 + LEASE, T0)
@@ -74,14 +83,14 @@ async def test_a_dead_supervisors_runs_are_adopted_once_its_leases_expire(store:
     assert (await keeper.reconcile([orphan], [])).adopt == []
 
 
-async def test_a_restarted_supervisor_takes_its_own_runs_back_at_once(store: EmbeddedStore) -> None:
+async def test_a_restarted_supervisor_takes_its_own_runs_back_at_once(store: Store) -> None:
     clock = Clock()
     own = await execution(store)
     assert await store.executions.claim(own, "sup-a", T0 + LEASE, T0)
     assert (await LeaseKeeper(store.executions, "sup-a", LEASE, clock).reconcile([], [])).adopt == [own]
 
 
-async def test_an_unclaimed_run_is_adopted_only_after_its_hand_over_had_time(store: EmbeddedStore) -> None:
+async def test_an_unclaimed_run_is_adopted_only_after_its_hand_over_had_time(store: Store) -> None:
     clock = Clock()
     handed_over = await execution(store, started=T0)
     keeper = LeaseKeeper(store.executions, "sup-a", LEASE, clock)
@@ -91,7 +100,7 @@ async def test_an_unclaimed_run_is_adopted_only_after_its_hand_over_had_time(sto
     assert (await keeper.reconcile([], [])).adopt == [handed_over]
 
 
-async def test_cancels_asked_for_hosted_runs_are_reported(store: EmbeddedStore) -> None:
+async def test_cancels_asked_for_hosted_runs_are_reported(store: Store) -> None:
     keeper = LeaseKeeper(store.executions, "sup-a", LEASE, Clock())
     asked, quiet = await execution(store), await execution(store)
     assert await store.executions.request_cancel(asked, {"type": "api_key", "id": "k", "ipAddress": "::1"})

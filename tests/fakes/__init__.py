@@ -1,0 +1,1 @@
+"""Fakes of the ports, for the fast tier: no Ray, no sockets, no files."""

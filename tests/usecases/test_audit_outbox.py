@@ -1,4 +1,4 @@
-"""Changes and their audit events are committed together: no Ray, the real embedded store, a fake sink."""
+"""Changes and their audit events are committed together: no Ray, each store adapter, a fake sink."""
 
 from __future__ import annotations
 
@@ -18,9 +18,18 @@ from flowker.dsl.model import WorkflowDefinition, WorkflowStatus
 from flowker.dsl.run_state import ExecutionStatus
 from flowker.errors import StateChanged
 from flowker.store.embedded import EmbeddedStore
+from flowker.store.ports import Store
 from flowker.usecases import outbox
 from flowker.usecases.executions import Executions
 from flowker.usecases.workflows import Workflows
+from tests.fakes.memory_store import MemoryStore
+
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Every test of this module runs once per store adapter (embedded, memory)."""
+    return any_store
+
 
 ALICE = Actor(type="api_key", id="key-alice", ip="10.1.2.3")
 
@@ -76,7 +85,7 @@ def definition() -> WorkflowDefinition:
 
 @pytest.mark.parametrize("hang", [False, True], ids=["fails", "hangs"])
 async def test_a_change_whose_audit_hand_over_fails_is_made_and_its_event_kept(
-    store: EmbeddedStore, hang: bool, monkeypatch: pytest.MonkeyPatch
+    store: Store, hang: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(outbox, "PUBLISH_WAIT_SECONDS", 0.2)
     sink = FailingSink(hang=hang)
@@ -96,7 +105,7 @@ async def test_a_change_whose_audit_hand_over_fails_is_made_and_its_event_kept(
     assert chained is not None and chained["sequence"] == 1 and chained["actor"]["id"] == "key-alice"
 
 
-async def test_a_change_that_fails_stages_no_event(store: EmbeddedStore) -> None:
+async def test_a_change_that_fails_stages_no_event(store: Store) -> None:
     workflows = Workflows(store, FailingSink())
     first = await workflows.create(definition(), ALICE)
     stale = first.model_copy(update={"description": "edited elsewhere"})
@@ -108,7 +117,7 @@ async def test_a_change_that_fails_stages_no_event(store: EmbeddedStore) -> None
     assert await store.audit.staged(10) == staged_before
 
 
-async def test_the_outbox_is_drained_in_commit_order_before_newer_appends(store: EmbeddedStore) -> None:
+async def test_the_outbox_is_drained_in_commit_order_before_newer_appends(store: Store) -> None:
     workflows = Workflows(store, FailingSink())
     ids = [(await workflows.create(definition(), ALICE)).id for _ in range(3)]
     sequencer = Sequencer(store.audit)
@@ -118,7 +127,7 @@ async def test_the_outbox_is_drained_in_commit_order_before_newer_appends(store:
     assert [r["resourceId"] for r in chained] == [*ids, "x"]
 
 
-async def pending_execution(store: EmbeddedStore, executions: Executions, actor: Actor) -> Execution:
+async def pending_execution(store: Store, executions: Executions, actor: Actor) -> Execution:
     workflows = Workflows(store, FailingSink())
     workflow = await workflows.create(definition(), ALICE)
     workflow = await store.workflows.replace(workflow.model_copy(update={"status": WorkflowStatus.ACTIVE}))
@@ -126,7 +135,7 @@ async def pending_execution(store: EmbeddedStore, executions: Executions, actor:
     return started.execution
 
 
-async def test_cancelling_a_pending_execution_is_audited_with_who_asked(store: EmbeddedStore) -> None:
+async def test_cancelling_a_pending_execution_is_audited_with_who_asked(store: Store) -> None:
     executions = Executions(store, IdleRuntime(), 60)
     execution = await pending_execution(store, executions, ALICE)
     bob = Actor(type="api_key", id="key-bob", ip="10.9.9.9")
@@ -136,7 +145,7 @@ async def test_cancelling_a_pending_execution_is_audited_with_who_asked(store: E
     assert [(e.event_type, e.actor) for e in staged] == [("EXECUTION_CANCELLED", bob)]
 
 
-async def test_cancelling_a_running_execution_records_the_request_once(store: EmbeddedStore) -> None:
+async def test_cancelling_a_running_execution_records_the_request_once(store: Store) -> None:
     executions = Executions(store, IdleRuntime(), 60)
     execution = await pending_execution(store, executions, ALICE)
     # A supervisor takes it up: it is running under its lease.
@@ -168,7 +177,7 @@ def candidate(workflow_id: str = str(uuid.uuid4())) -> Execution:
     )
 
 
-async def test_a_runner_whose_lease_was_taken_cannot_commit(store: EmbeddedStore) -> None:
+async def test_a_runner_whose_lease_was_taken_cannot_commit(store: Store) -> None:
     execution, _ = await store.executions.create_or_get(candidate())
     assert await store.executions.claim(execution.id, "sup-a", expires=100.0, now=0.0)
     held_by_a = await store.executions.get(execution.id)
@@ -184,7 +193,7 @@ async def test_a_runner_whose_lease_was_taken_cannot_commit(store: EmbeddedStore
 
 
 async def test_a_runner_whose_lease_expired_cannot_commit_even_if_nobody_took_it(
-    store: EmbeddedStore,
+    store: Store,
 ) -> None:
     execution, _ = await store.executions.create_or_get(candidate())
     assert await store.executions.claim(execution.id, "sup-a", expires=100.0, now=0.0)
@@ -195,7 +204,7 @@ async def test_a_runner_whose_lease_expired_cannot_commit_even_if_nobody_took_it
     await store.executions.save(held, lease_owner="sup-a", now=99.0)
 
 
-async def test_a_claim_fences_out_a_runner_of_the_same_name(store: EmbeddedStore) -> None:
+async def test_a_claim_fences_out_a_runner_of_the_same_name(store: Store) -> None:
     """A restarted supervisor keeps its name; the old incarnation's writes must still be refused."""
     execution, _ = await store.executions.create_or_get(candidate())
     assert await store.executions.claim(execution.id, "sup-a", expires=100.0, now=0.0)
@@ -206,13 +215,17 @@ async def test_a_claim_fences_out_a_runner_of_the_same_name(store: EmbeddedStore
         await store.executions.save(old, lease_owner="sup-a", now=60.0)
 
 
-async def test_an_unreadable_outbox_row_does_not_stop_the_others(store: EmbeddedStore) -> None:
+async def test_an_unreadable_outbox_row_does_not_stop_the_others(store: Store) -> None:
     workflows = Workflows(store, FailingSink())
-    await store.db.write(
-        lambda conn: conn.execute(
-            "INSERT INTO audit_outbox (event_id, doc) VALUES (?, ?)", ("broken", b'{"not": "an event"}')
+    if isinstance(store, EmbeddedStore):
+        await store.db.write(
+            lambda conn: conn.execute(
+                "INSERT INTO audit_outbox (event_id, doc) VALUES (?, ?)", ("broken", b'{"not": "an event"}')
+            )
         )
-    )
+    else:
+        assert isinstance(store, MemoryStore)
+        store.stage_raw("broken", b'{"not": "an event"}')
     created = await workflows.create(definition(), ALICE)
     sequencer = Sequencer(store.audit)
     direct = AuditEvent("EXECUTION_STARTED", AuditAction.EXECUTE, ResourceType.EXECUTION, "x")
