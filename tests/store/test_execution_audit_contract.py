@@ -84,6 +84,13 @@ async def test_an_idempotency_key_is_held_by_one_execution(store: Store) -> None
     assert (again.attempts, again.cancelRequested, again.workflow) == (0, False, DEFINITION)
 
 
+async def test_an_execution_id_taken_under_another_key_is_refused(store: Store) -> None:
+    first, _ = await store.executions.create_or_get(make_execution(key="first"))
+    with pytest.raises(StateChanged):
+        await store.executions.create_or_get(make_execution(key="second").model_copy(update={"id": first.id}))
+    assert await store.executions.find_by_key("second") is None
+
+
 async def test_a_step_recorded_twice_is_refused_and_nothing_of_that_save_is_kept(store: Store) -> None:
     execution, _ = await store.executions.create_or_get(make_execution())
     saved = await store.executions.save(execution, [step(1)], [event(execution.id)])

@@ -79,6 +79,8 @@ class EmbeddedExecutions:
                 row = conn.execute(
                     f"{_SELECT} WHERE idempotency_key = ?", (execution.idempotencyKey,)
                 ).fetchone()
+                if row is None:  # the id, not the key, is taken
+                    raise StateChanged(f"execution {execution.id}") from None
                 return _load(row), False
             return execution.model_copy(update={"revision": 1}), True
 
