@@ -22,9 +22,10 @@ from flowker.domain import executor_config as ec
 from flowker.domain import metadata as meta
 from flowker.dsl import validation as dsl
 from flowker.dsl.model import NodeType, WorkflowDefinition, WorkflowStatus
-from flowker.dsl.run_state import ExecutionStatus, StepStatus
+from flowker.dsl.run_state import ExecutionStatus
 from flowker.http.render import MAX_DEPTH
 from flowker.http.routes.executions import ExecuteInput
+from flowker.http.schemas import RESPONSES, Output
 from flowker.store.ports import SORT_FIELDS
 from flowker.usecases import audit as audit_trail
 from flowker.usecases.executions import MAX_IDEMPOTENCY_KEY
@@ -35,8 +36,6 @@ Schema = dict[str, Any]
 
 SERVER_URL = "http://127.0.0.1:4021"
 _SCHEMAS = "#/components/schemas/{model}"
-_TIMESTAMP_EXAMPLE = "2026-11-29T01:02:03.456789Z"
-_ID_EXAMPLE = "0b6f3c1e-4a5d-4e8f-9c2a-7d1b3e5f6a90"
 
 TAG_SYSTEM = "System"
 TAG_WORKFLOWS = "Workflows"
@@ -272,15 +271,32 @@ def _operation(
 # --- schemas --------------------------------------------------------------------------------------
 
 
-def _pydantic_schemas(model: type[BaseModel]) -> dict[str, Schema]:
-    """``model``'s JSON schema and its ``$defs``, as components, without pydantic's generated titles."""
-    schema = model.model_json_schema(ref_template=_SCHEMAS)
-    found: dict[str, Schema] = dict(schema.pop("$defs", {}))
-    found[model.__name__] = schema
-    for definition in found.values():
-        for prop in definition.get("properties", {}).values():
+def _model_schemas(models: Iterable[type[BaseModel]]) -> dict[str, Schema]:
+    """The models' JSON schemas and their ``$defs``, hoisted to components, without property titles.
+
+    In a response model (:class:`~flowker.http.schemas.Output`) a field with a default is omitted
+    when absent, never ``null``: its schema is the non-null one, without the default.
+    """
+    found: dict[str, Schema] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template=_SCHEMAS)
+        for name, definition in {**schema.pop("$defs", {}), model.__name__: schema}.items():
+            if found.setdefault(name, definition) != definition:
+                raise ValueError(f"two schemas named {name}")
+    outputs = {cls.__name__ for cls in _subclasses(Output)}
+    for name, definition in found.items():
+        required = set(definition.get("required", ()))
+        for field, prop in definition.get("properties", {}).items():
             prop.pop("title", None)
+            if name in outputs and field not in required:
+                prop.pop("default", None)
+                options = [o for o in prop.pop("anyOf", ()) if o != {"type": "null"}]
+                prop.update(options[0] if len(options) == 1 else {"anyOf": options} if options else {})
     return found
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]
 
 
 def _override(schema: Schema, properties: Mapping[str, Schema], **extra: Any) -> None:
@@ -293,12 +309,6 @@ def _override(schema: Schema, properties: Mapping[str, Schema], **extra: Any) ->
 
 
 _STRING = {"type": "string"}
-_TIMESTAMP: Schema = {
-    "type": "string",
-    "format": "date-time",
-    "description": "RFC 3339, UTC, microsecond precision, fixed width (text order is time order).",
-    "examples": [_TIMESTAMP_EXAMPLE],
-}
 _METADATA: Schema = {
     "type": ["object", "null"],
     "additionalProperties": True,
@@ -320,8 +330,7 @@ Settings of the node, by type:
 """
 
 
-def _workflow_schemas() -> dict[str, Schema]:
-    schemas = _pydantic_schemas(WorkflowDefinition)
+def _workflow_schemas(schemas: dict[str, Schema]) -> None:
     _override(
         schemas["WorkflowDefinition"],
         {
@@ -386,76 +395,17 @@ def _workflow_schemas() -> dict[str, Schema]:
         required=["id", "source", "target"],
     )
     _override(schemas["Position"], {}, description="Canvas coordinates.")
-    schemas.update(
-        {
-            "WorkflowStatus": {
-                "type": "string",
-                "enum": [s.value for s in WorkflowStatus],
-                "description": (
-                    "`draft --activate--> active --deactivate--> inactive --draft--> draft`. "
-                    "Only a draft can be edited; a draft or inactive workflow can be deleted."
-                ),
-            },
-            "CloneWorkflowInput": {
-                "type": "object",
-                "properties": {
-                    "name": {
-                        "type": "string",
-                        "minLength": 1,
-                        "maxLength": dsl.MAX_NAME,
-                        "description": "Name of the copy; must be unused (409 FLK-0101).",
-                    }
-                },
-                "required": ["name"],
-            },
-            "WorkflowOutput": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string", "format": "uuid"},
-                    "name": _STRING,
-                    "description": _STRING,
-                    "status": _ref("WorkflowStatus"),
-                    "nodes": {"type": "array", "items": _ref("Node")},
-                    "edges": {"type": "array", "items": _ref("Edge")},
-                    "metadata": {"type": "object", "additionalProperties": True},
-                    "createdAt": _ref("Timestamp"),
-                    "updatedAt": _ref("Timestamp"),
-                },
-                "required": ["id", "name", "status", "nodes", "edges", "createdAt", "updatedAt"],
-                "description": "A stored workflow. Absent optional fields are omitted, never `null`.",
-            },
-            "WorkflowCreateOutput": {
-                "type": "object",
-                "properties": {
-                    "workflowId": {"type": "string", "format": "uuid"},
-                    "version": {
-                        "type": "string",
-                        "const": "1.0.0",
-                        "description": "Always `1.0.0`, as the original API answers.",
-                    },
-                    "status": _ref("WorkflowStatus"),
-                    "createdAt": _ref("Timestamp"),
-                },
-                "required": ["workflowId", "version", "status", "createdAt"],
-            },
-            "WorkflowListOutput": _page("WorkflowOutput"),
-        }
-    )
-    return schemas
-
-
-def _page(item: str) -> Schema:
-    return {
+    schemas["CloneWorkflowInput"] = {
         "type": "object",
         "properties": {
-            "items": {"type": "array", "items": _ref(item)},
-            "nextCursor": {
+            "name": {
                 "type": "string",
-                "description": 'Send as `cursor` (same sort) for the next page; `""` on the last page.',
-            },
-            "hasMore": {"type": "boolean"},
+                "minLength": 1,
+                "maxLength": dsl.MAX_NAME,
+                "description": "Name of the copy; must be unused (409 FLK-0101).",
+            }
         },
-        "required": ["items", "nextCursor", "hasMore"],
+        "required": ["name"],
     }
 
 
@@ -560,8 +510,7 @@ def _authentication_schemas() -> dict[str, Schema]:
     return schemas
 
 
-def _executor_schemas() -> dict[str, Schema]:
-    schemas = _pydantic_schemas(ec.ExecutorConfigInput)
+def _executor_schemas(schemas: dict[str, Schema]) -> None:
     # pydantic's loose block becomes the per-type oneOf below.
     del schemas["AuthenticationInput"]
     _override(
@@ -628,69 +577,16 @@ def _executor_schemas() -> dict[str, Schema]:
         },
         required=["name", "path", "method"],
     )
+    # Over the stand-in ExecutorAuthentication of the response models.
     schemas.update(_authentication_schemas())
-    schemas.update(
-        {
-            "ExecutorConfigCreateInput": {
-                "description": "The body of create: a complete configuration.",
-                "allOf": [_ref("ExecutorConfigInput")],
-                "required": ["name", "baseUrl", "endpoints", "authentication"],
-            },
-            "ExecutorStatus": {
-                "type": "string",
-                "enum": [s.value for s in ec.ExecutorStatus],
-                "description": "Created `active`; `disabled` takes it out of service.",
-            },
-            "ExecutorEndpoint": {
-                "type": "object",
-                "properties": {
-                    "name": _STRING,
-                    "path": _STRING,
-                    "method": {"type": "string", "enum": list(ec.METHODS)},
-                    "timeout": {"type": "integer", "description": "Seconds."},
-                },
-                "required": ["name", "path", "method", "timeout"],
-            },
-            "ExecutorConfigurationOutput": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string", "format": "uuid"},
-                    "name": _STRING,
-                    "description": _STRING,
-                    "baseUrl": _STRING,
-                    "endpoints": {"type": "array", "items": _ref("ExecutorEndpoint")},
-                    "authentication": _ref("ExecutorAuthentication"),
-                    "status": _ref("ExecutorStatus"),
-                    "metadata": {"type": "object", "additionalProperties": True},
-                    "createdAt": _ref("Timestamp"),
-                    "updatedAt": _ref("Timestamp"),
-                    "lastTestedAt": _ref("Timestamp"),
-                },
-                "required": [
-                    "id",
-                    "name",
-                    "baseUrl",
-                    "endpoints",
-                    "authentication",
-                    "status",
-                    "createdAt",
-                    "updatedAt",
-                ],
-                "description": f"A stored executor configuration; every secret reads `{auth.MASK}`.",
-            },
-            "ExecutorConfigurationListOutput": _page("ExecutorConfigurationOutput"),
-        }
-    )
-    return schemas
+    schemas["ExecutorConfigCreateInput"] = {
+        "description": "The body of create: a complete configuration.",
+        "allOf": [_ref("ExecutorConfigInput")],
+        "required": ["name", "baseUrl", "endpoints", "authentication"],
+    }
 
 
-_ANY_JSON: Schema = {"description": "Any JSON value."}
-_EXECUTION_ID = {"type": "string", "format": "uuid", "description": "The execution's id."}
-_WORKFLOW_ID = {"type": "string", "format": "uuid", "description": "The workflow the execution runs."}
-
-
-def _execution_schemas() -> dict[str, Schema]:
-    schemas = _pydantic_schemas(ExecuteInput)
+def _execution_schemas(schemas: dict[str, Schema]) -> None:
     _override(
         schemas["ExecuteInput"],
         {
@@ -710,430 +606,12 @@ def _execution_schemas() -> dict[str, Schema]:
             "`inputData`, when sent, is an object."
         ),
     )
-    schemas.update(
-        {
-            "ExecutionStatus": {
-                "type": "string",
-                "enum": [s.value for s in ExecutionStatus],
-                "description": (
-                    "`pending --> running --> completed | failed | cancelled`; the last three are final. "
-                    "`failed` includes an execution that passed its deadline; `cancelled` one stopped by "
-                    "`POST /v1/executions/{id}/cancel`."
-                ),
-            },
-            "ExecutionCreateOutput": {
-                "type": "object",
-                "properties": {
-                    "executionId": _EXECUTION_ID,
-                    "workflowId": _WORKFLOW_ID,
-                    "status": {
-                        **_ref("ExecutionStatus"),
-                        "description": "`pending` when created; a replay shows the current status.",
-                    },
-                    "startedAt": _ref("Timestamp"),
-                },
-                "required": ["executionId", "workflowId", "status", "startedAt"],
-            },
-            "ExecutionStatusOutput": {
-                "type": "object",
-                "properties": {
-                    "executionId": _EXECUTION_ID,
-                    "workflowId": _WORKFLOW_ID,
-                    "status": _ref("ExecutionStatus"),
-                    "currentStepNumber": {
-                        "type": "integer",
-                        "minimum": 0,
-                        "description": "Steps recorded so far (a provider call counts once it has ended).",
-                    },
-                    "totalSteps": {
-                        "type": "integer",
-                        "minimum": 0,
-                        "description": (
-                            "The workflow's nodes but the trigger, including those that a branch may skip; "
-                            "so a completed execution may have run fewer."
-                        ),
-                    },
-                    "startedAt": _ref("Timestamp"),
-                    "completedAt": {**_ref("Timestamp"), "description": "Once the execution has ended."},
-                    "errorMessage": {
-                        "type": "string",
-                        "description": (
-                            'Why it failed or was cancelled, e.g. `node "<id>": <why>`, `cancelled`.'
-                        ),
-                    },
-                },
-                "required": [
-                    "executionId",
-                    "workflowId",
-                    "status",
-                    "currentStepNumber",
-                    "totalSteps",
-                    "startedAt",
-                ],
-                "description": "An execution's progress. Absent optional fields are omitted, never `null`.",
-            },
-            "ExecutionListOutput": _page("ExecutionStatusOutput"),
-            "StepResult": {
-                "type": "object",
-                "properties": {
-                    "stepNumber": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "description": "1-based, handed out when the node started.",
-                    },
-                    "stepName": {
-                        "type": "string",
-                        "description": "The node's name, or `<type>_<id>` when it has none.",
-                    },
-                    "nodeId": _STRING,
-                    "status": {"type": "string", "enum": [s.value for s in StepStatus]},
-                    "output": {
-                        **_ANY_JSON,
-                        "description": (
-                            "What the node produced: for an executor node, the provider's response "
-                            "`{status, headers, body}`, or what its `outputMapping` builds from it (for a "
-                            "failed call, what the provider answered, if anything); for a conditional, "
-                            "`{condition, result, branchTaken}`; for an action, its settings; else omitted."
-                        ),
-                    },
-                    "errorMessage": {"type": "string", "description": "Why the step failed."},
-                    "executedAt": {**_ref("Timestamp"), "description": "When the step started."},
-                    "durationMs": {
-                        "type": "integer",
-                        "minimum": 0,
-                        "description": "0 for nodes that do no I/O.",
-                    },
-                },
-                "required": ["stepNumber", "stepName", "nodeId", "status", "executedAt", "durationMs"],
-            },
-            "ExecutionResultsOutput": {
-                "type": "object",
-                "properties": {
-                    "executionId": _EXECUTION_ID,
-                    "workflowId": _WORKFLOW_ID,
-                    "status": {
-                        "type": "string",
-                        "enum": [s.value for s in ExecutionStatus if s.is_terminal],
-                    },
-                    "stepResults": {
-                        "type": "array",
-                        "items": _ref("StepResult"),
-                        "description": "The steps that ran, by step number; skipped nodes are absent.",
-                    },
-                    "finalOutput": {
-                        **_ANY_JSON,
-                        "description": (
-                            "Only when `completed`: the `output` of the last `set_output` action that ran, "
-                            "or, when none ran, the whole context (`{workflow: <inputData>, <nodeId>: "
-                            "<output>, ...}`)."
-                        ),
-                    },
-                    "errorMessage": {"type": "string", "description": "Why it failed or was cancelled."},
-                    "startedAt": _ref("Timestamp"),
-                    "completedAt": _ref("Timestamp"),
-                },
-                "required": [
-                    "executionId",
-                    "workflowId",
-                    "status",
-                    "stepResults",
-                    "startedAt",
-                    "completedAt",
-                ],
-            },
-        }
-    )
-    return schemas
-
-
-_HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
-
-
-def _audit_schemas() -> dict[str, Schema]:
-    return {
-        "AuditActor": {
-            "type": "object",
-            "properties": {
-                "type": {
-                    "type": "string",
-                    "enum": ["api_key", "system"],
-                    "description": (
-                        "`api_key` for a change made through the API; `system` for what Flowker does "
-                        "itself (an execution's steps and end)."
-                    ),
-                },
-                "id": {
-                    "type": "string",
-                    "description": (
-                        "For `api_key`, the key's id: `key-` and 12 hex digits of its SHA-256, never the "
-                        "key; for `system`, `flowker`."
-                    ),
-                    "examples": ["key-0123456789ab"],
-                },
-                "ipAddress": {
-                    "type": "string",
-                    "description": "The client's address as the server saw it, never `X-Forwarded-For`.",
-                },
-            },
-            "required": ["type", "id", "ipAddress"],
-        },
-        "AuditEntryOutput": {
-            "type": "object",
-            "properties": {
-                "eventId": {"type": "string", "format": "uuid"},
-                "sequence": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "description": "Position in the chain: 1, 2, 3, ... without gaps.",
-                },
-                "eventType": {"type": "string", "enum": list(audit.EVENT_TYPES)},
-                "action": {"type": "string", "enum": [a.value for a in audit.AuditAction]},
-                "result": {"type": "string", "enum": [r.value for r in audit.AuditResult]},
-                "resourceType": {"type": "string", "enum": [r.value for r in audit.ResourceType]},
-                "resourceId": {
-                    "type": "string",
-                    "format": "uuid",
-                    "description": "The workflow, execution or executor configuration concerned.",
-                },
-                "actor": _ref("AuditActor"),
-                "metadata": {
-                    "type": "object",
-                    "additionalProperties": True,
-                    "description": (
-                        "Details by event type, e.g. `workflow.name` and `workflow.status`, or an "
-                        "execution's `workflowId` and `error`."
-                    ),
-                },
-                "timestamp": _ref("Timestamp"),
-                "hash": {
-                    **_HEX64,
-                    "description": (
-                        "SHA-256 (lower-case hex) of `previousHash` (or the string "
-                        f"`{audit.GENESIS}` for the first event), `|`, and the canonical JSON of this "
-                        "event without `hash` and `previousHash` (keys sorted, no spaces)."
-                    ),
-                },
-                "previousHash": {
-                    "type": ["string", "null"],
-                    "pattern": "^[0-9a-f]{64}$",
-                    "description": "The `hash` of the event before; `null` for the first event.",
-                },
-            },
-            "required": [
-                "eventId",
-                "sequence",
-                "eventType",
-                "action",
-                "result",
-                "resourceType",
-                "resourceId",
-                "actor",
-                "metadata",
-                "timestamp",
-                "hash",
-                "previousHash",
-            ],
-            "description": "One event of the append-only, hash-chained audit trail.",
-        },
-        "AuditListOutput": {
-            "type": "object",
-            "properties": {
-                "items": {"type": "array", "items": _ref("AuditEntryOutput")},
-                "nextCursor": {
-                    "type": "string",
-                    "pattern": "^[0-9]*$",
-                    "description": (
-                        "The `sequence` of the page's last event, in decimal: send it as `cursor` (same "
-                        '`sortOrder`) for the next page; `""` on the last page.'
-                    ),
-                },
-                "hasMore": {"type": "boolean"},
-            },
-            "required": ["items", "nextCursor", "hasMore"],
-        },
-        "HashChainVerificationOutput": {
-            "type": "object",
-            "properties": {
-                "isValid": {"type": "boolean"},
-                "totalChecked": {
-                    "type": "integer",
-                    "minimum": 0,
-                    "description": "From the first to the requested one, or to the first bad one.",
-                },
-                "message": {
-                    "type": "string",
-                    "description": (
-                        "`hash chain is valid`, or what is wrong with the first bad event: a sequence gap, "
-                        "a `previousHash` that is not the hash of the event before, or a `hash` that does "
-                        "not match the event's content."
-                    ),
-                },
-                "firstInvalidId": {
-                    "type": "string",
-                    "format": "uuid",
-                    "description": "When not valid: the `eventId` of the first bad event.",
-                },
-                "firstInvalidSequence": {
-                    "type": "integer",
-                    "description": "When not valid: that event's `sequence`.",
-                },
-            },
-            "required": ["isValid", "totalChecked", "message"],
-        },
-    }
-
-
-_STAGES = ("connectivity", "authentication", "end_to_end")
-
-
-def _executor_test_schemas() -> dict[str, Schema]:
-    return {
-        "ExecutorTestStageDetails": {
-            "type": "object",
-            "properties": {
-                "url": {"type": "string", "description": "The URL called, without its query string."},
-                "method": {"type": "string", "enum": ["GET", "HEAD"]},
-                "statusCode": {"type": "integer", "description": "When the service answered."},
-            },
-            "required": ["url", "method"],
-        },
-        "ExecutorTestStage": {
-            "type": "object",
-            "properties": {
-                "name": {"type": "string", "enum": list(_STAGES)},
-                "status": {"type": "string", "enum": ["passed", "failed", "skipped"]},
-                "durationMs": {"type": "integer", "minimum": 0},
-                "message": {
-                    "type": "string",
-                    "description": (
-                        "`HTTP <status>`, `no answer: <error type>` when the service could not be reached, "
-                        "or why the stage was skipped."
-                    ),
-                    "examples": ["HTTP 200", "no answer: ClientConnectorError"],
-                },
-                "details": {**_ref("ExecutorTestStageDetails"), "description": "For a stage that ran."},
-            },
-            "required": ["name", "status", "durationMs", "message"],
-        },
-        "ExecutorTestOutput": {
-            "type": "object",
-            "properties": {
-                "executorConfigId": {"type": "string", "format": "uuid"},
-                "overallStatus": {
-                    "type": "string",
-                    "enum": ["passed", "failed", "partial"],
-                    "description": (
-                        "`passed` when no stage failed, `failed` when none passed, `partial` otherwise."
-                    ),
-                },
-                "durationMs": {"type": "integer", "minimum": 0},
-                "stages": {
-                    "type": "array",
-                    "items": _ref("ExecutorTestStage"),
-                    "minItems": len(_STAGES),
-                    "maxItems": len(_STAGES),
-                    "description": "Always the three stages, in order.",
-                },
-                "summary": {"type": "string"},
-                "startedAt": _ref("Timestamp"),
-                "completedAt": {
-                    **_ref("Timestamp"),
-                    "description": "Also the configuration's new `lastTestedAt`.",
-                },
-            },
-            "required": [
-                "executorConfigId",
-                "overallStatus",
-                "durationMs",
-                "stages",
-                "summary",
-                "startedAt",
-                "completedAt",
-            ],
-        },
-    }
-
-
-def _system_schemas() -> dict[str, Schema]:
-    return {
-        "HealthResponse": {
-            "type": "object",
-            "properties": {
-                "status": {"type": "string", "const": "healthy"},
-                "version": _STRING,
-                "uptime": {"type": "number", "description": "Seconds since the service started."},
-                "timestamp": _ref("Timestamp"),
-            },
-            "required": ["status", "version", "uptime", "timestamp"],
-        },
-        "ReadinessCheck": {
-            "type": "object",
-            "properties": {
-                "status": {"type": "string", "enum": ["up", "down"]},
-                "latency_ms": {"type": "number", "description": "When up."},
-                "error": {"type": "string", "description": "When down: a timeout or the error's type."},
-            },
-            "required": ["status"],
-        },
-        "ReadinessResponse": {
-            "type": "object",
-            "properties": {
-                "status": {
-                    "type": "string",
-                    "enum": ["healthy", "unhealthy", "draining"],
-                    "description": "`draining` while the service shuts down (then `checks` is empty).",
-                },
-                "checks": {
-                    "type": "object",
-                    "additionalProperties": _ref("ReadinessCheck"),
-                    "description": "By dependency, e.g. `store`.",
-                },
-                "version": _STRING,
-            },
-            "required": ["status", "checks", "version"],
-        },
-        "VersionResponse": {
-            "type": "object",
-            "properties": {"version": _STRING, "requestDate": _ref("Timestamp")},
-            "required": ["version", "requestDate"],
-        },
-    }
 
 
 def _schemas() -> dict[str, Schema]:
-    schemas: dict[str, Schema] = {
-        "ErrorResponse": {
-            "type": "object",
-            "properties": {
-                "code": {
-                    "type": "string",
-                    "description": "Stable: `FLK-NNNN`, `UNAUTHORIZED` or `INVALID_CURSOR`.",
-                    "examples": ["FLK-0100"],
-                },
-                "title": {
-                    "type": "string",
-                    "description": "The HTTP reason phrase of the status.",
-                    "examples": ["Not Found"],
-                },
-                "message": {"type": "string", "examples": [f"workflow {_ID_EXAMPLE} not found"]},
-            },
-            "required": ["code", "title", "message"],
-            "additionalProperties": False,
-        },
-        "Timestamp": _TIMESTAMP,
-    }
-    for part in (
-        _workflow_schemas(),
-        _executor_schemas(),
-        _executor_test_schemas(),
-        _execution_schemas(),
-        _audit_schemas(),
-        _system_schemas(),
-    ):
-        clash = set(part) & set(schemas)
-        if clash:
-            raise ValueError(f"two schemas named {', '.join(sorted(clash))}")
-        schemas.update(part)
+    schemas = _model_schemas((WorkflowDefinition, ec.ExecutorConfigInput, ExecuteInput, *RESPONSES))
+    for describe in (_workflow_schemas, _executor_schemas, _execution_schemas):
+        describe(schemas)
     return dict(sorted(schemas.items()))
 
 

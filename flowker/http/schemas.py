@@ -1,0 +1,364 @@
+"""The response bodies of the API as pydantic models, for the OpenAPI document.
+
+Handlers still write plain dicts (their bytes on the wire are the contract); these models describe
+those dicts, and the conformance tests check every answer against the schemas generated from them.
+An optional field of a response is omitted when absent, never ``null``, unless typed ``X | None``
+without a default.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from flowker.domain import audit
+from flowker.domain import authentication as auth
+from flowker.domain import executor_config as ec
+from flowker.dsl.model import Edge, Node, WorkflowStatus
+from flowker.dsl.run_state import ExecutionStatus, StepStatus
+
+_TIMESTAMP_EXAMPLE = "2026-11-29T01:02:03.456789Z"
+_ID_EXAMPLE = "0b6f3c1e-4a5d-4e8f-9c2a-7d1b3e5f6a90"
+_HEX64 = "^[0-9a-f]{64}$"
+STAGES = ("connectivity", "authentication", "end_to_end")
+_TERMINAL = tuple(s.value for s in ExecutionStatus if s.is_terminal)
+
+
+class Output(BaseModel):
+    """A response body (see the module's docstring for optional fields)."""
+
+
+class ExecutorAuthentication(RootModel[dict[str, Any]]):
+    """A stand-in: :mod:`flowker.http.openapi` writes the per-type ``oneOf`` of :data:`auth.SCHEMAS`."""
+
+
+class Timestamp(RootModel[str]):
+    """RFC 3339, UTC, microsecond precision, fixed width (text order is time order)."""
+
+    model_config = ConfigDict(json_schema_extra={"format": "date-time", "examples": [_TIMESTAMP_EXAMPLE]})
+
+
+class ErrorResponse(Output):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(
+        description="Stable: `FLK-NNNN`, `UNAUTHORIZED` or `INVALID_CURSOR`.", examples=["FLK-0100"]
+    )
+    title: str = Field(description="The HTTP reason phrase of the status.", examples=["Not Found"])
+    message: str = Field(examples=[f"workflow {_ID_EXAMPLE} not found"])
+
+
+class _Page(Output):
+    nextCursor: str = Field(
+        description='Send as `cursor` (same sort) for the next page; `""` on the last page.'
+    )
+    hasMore: bool
+
+
+# --- system ---------------------------------------------------------------------------------------
+
+
+class HealthResponse(Output):
+    status: Literal["healthy"]
+    version: str
+    uptime: float = Field(description="Seconds since the service started.")
+    timestamp: Timestamp
+
+
+class ReadinessCheck(Output):
+    status: Literal["up", "down"]
+    latency_ms: float | None = Field(None, description="When up.")
+    error: str | None = Field(None, description="When down: a timeout or the error's type.")
+
+
+class ReadinessResponse(Output):
+    status: Literal["healthy", "unhealthy", "draining"] = Field(
+        description="`draining` while the service shuts down (then `checks` is empty)."
+    )
+    checks: dict[str, ReadinessCheck] = Field(description="By dependency, e.g. `store`.")
+    version: str
+
+
+class VersionResponse(Output):
+    version: str
+    requestDate: Timestamp
+
+
+# --- workflows ------------------------------------------------------------------------------------
+
+
+class WorkflowOutput(Output):
+    """A stored workflow. Absent optional fields are omitted, never `null`."""
+
+    id: UUID
+    name: str
+    description: str | None = None
+    status: WorkflowStatus
+    nodes: list[Node]
+    edges: list[Edge]
+    metadata: dict[str, Any] | None = None
+    createdAt: Timestamp
+    updatedAt: Timestamp
+
+
+class WorkflowCreateOutput(Output):
+    workflowId: UUID
+    version: Literal["1.0.0"] = Field(description="Always `1.0.0`, as the original API answers.")
+    status: WorkflowStatus
+    createdAt: Timestamp
+
+
+class WorkflowListOutput(_Page):
+    items: list[WorkflowOutput]
+
+
+# --- executor configurations ----------------------------------------------------------------------
+
+
+class ExecutorEndpoint(Output):
+    name: str
+    path: str
+    method: Literal[ec.METHODS]  # type: ignore[valid-type]
+    timeout: int = Field(description="Seconds.")
+
+
+class ExecutorConfigurationOutput(Output):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": f"A stored executor configuration; every secret reads `{auth.MASK}`."
+        }
+    )
+
+    id: UUID
+    name: str
+    description: str | None = None
+    baseUrl: str
+    endpoints: list[ExecutorEndpoint]
+    authentication: ExecutorAuthentication
+    status: ec.ExecutorStatus
+    metadata: dict[str, Any] | None = None
+    createdAt: Timestamp
+    updatedAt: Timestamp
+    lastTestedAt: Timestamp | None = None
+
+
+class ExecutorConfigurationListOutput(_Page):
+    items: list[ExecutorConfigurationOutput]
+
+
+class ExecutorTestStageDetails(Output):
+    url: str = Field(description="The URL called, without its query string.")
+    method: Literal["GET", "HEAD"]
+    statusCode: int | None = Field(None, description="When the service answered.")
+
+
+class ExecutorTestStage(Output):
+    name: Literal[STAGES]  # type: ignore[valid-type]
+    status: Literal["passed", "failed", "skipped"]
+    durationMs: int = Field(ge=0)
+    message: str = Field(
+        description=(
+            "`HTTP <status>`, `no answer: <error type>` when the service could not be reached, "
+            "or why the stage was skipped."
+        ),
+        examples=["HTTP 200", "no answer: ClientConnectorError"],
+    )
+    details: ExecutorTestStageDetails | None = Field(None, description="For a stage that ran.")
+
+
+class ExecutorTestOutput(Output):
+    executorConfigId: UUID
+    overallStatus: Literal["passed", "failed", "partial"] = Field(
+        description="`passed` when no stage failed, `failed` when none passed, `partial` otherwise."
+    )
+    durationMs: int = Field(ge=0)
+    stages: list[ExecutorTestStage] = Field(
+        min_length=len(STAGES), max_length=len(STAGES), description="Always the three stages, in order."
+    )
+    summary: str
+    startedAt: Timestamp
+    completedAt: Timestamp = Field(description="Also the configuration's new `lastTestedAt`.")
+
+
+# --- executions -----------------------------------------------------------------------------------
+
+_EXECUTION_ID = "The execution's id."
+_WORKFLOW_ID = "The workflow the execution runs."
+
+
+class ExecutionCreateOutput(Output):
+    executionId: UUID = Field(description=_EXECUTION_ID)
+    workflowId: UUID = Field(description=_WORKFLOW_ID)
+    status: ExecutionStatus = Field(description="`pending` when created; a replay shows the current status.")
+    startedAt: Timestamp
+
+
+class ExecutionStatusOutput(Output):
+    """An execution's progress. Absent optional fields are omitted, never `null`."""
+
+    executionId: UUID = Field(description=_EXECUTION_ID)
+    workflowId: UUID = Field(description=_WORKFLOW_ID)
+    status: ExecutionStatus
+    currentStepNumber: int = Field(
+        ge=0, description="Steps recorded so far (a provider call counts once it has ended)."
+    )
+    totalSteps: int = Field(
+        ge=0,
+        description=(
+            "The workflow's nodes but the trigger, including those that a branch may skip; "
+            "so a completed execution may have run fewer."
+        ),
+    )
+    startedAt: Timestamp
+    completedAt: Timestamp | None = Field(None, description="Once the execution has ended.")
+    errorMessage: str | None = Field(
+        None, description='Why it failed or was cancelled, e.g. `node "<id>": <why>`, `cancelled`.'
+    )
+
+
+class ExecutionListOutput(_Page):
+    items: list[ExecutionStatusOutput]
+
+
+class StepResult(Output):
+    stepNumber: int = Field(ge=1, description="1-based, handed out when the node started.")
+    stepName: str = Field(description="The node's name, or `<type>_<id>` when it has none.")
+    nodeId: str
+    status: StepStatus
+    output: Any = Field(
+        None,
+        description=(
+            "What the node produced: for an executor node, the provider's response "
+            "`{status, headers, body}`, or what its `outputMapping` builds from it (for a "
+            "failed call, what the provider answered, if anything); for a conditional, "
+            "`{condition, result, branchTaken}`; for an action, its settings; else omitted."
+        ),
+    )
+    errorMessage: str | None = Field(None, description="Why the step failed.")
+    executedAt: Timestamp = Field(description="When the step started.")
+    durationMs: int = Field(ge=0, description="0 for nodes that do no I/O.")
+
+
+class ExecutionResultsOutput(Output):
+    executionId: UUID = Field(description=_EXECUTION_ID)
+    workflowId: UUID = Field(description=_WORKFLOW_ID)
+    status: Literal[_TERMINAL]  # type: ignore[valid-type]
+    stepResults: list[StepResult] = Field(
+        description="The steps that ran, by step number; skipped nodes are absent."
+    )
+    finalOutput: Any = Field(
+        None,
+        description=(
+            "Only when `completed`: the `output` of the last `set_output` action that ran, "
+            "or, when none ran, the whole context (`{workflow: <inputData>, <nodeId>: "
+            "<output>, ...}`)."
+        ),
+    )
+    errorMessage: str | None = Field(None, description="Why it failed or was cancelled.")
+    startedAt: Timestamp
+    completedAt: Timestamp
+
+
+# --- audit trail ----------------------------------------------------------------------------------
+
+
+class AuditActor(Output):
+    type: Literal["api_key", "system"] = Field(
+        description=(
+            "`api_key` for a change made through the API; `system` for what Flowker does "
+            "itself (an execution's steps and end)."
+        )
+    )
+    id: str = Field(
+        description=(
+            "For `api_key`, the key's id: `key-` and 12 hex digits of its SHA-256, never the "
+            "key; for `system`, `flowker`."
+        ),
+        examples=["key-0123456789ab"],
+    )
+    ipAddress: str = Field(description="The client's address as the server saw it, never `X-Forwarded-For`.")
+
+
+class AuditEntryOutput(Output):
+    """One event of the append-only, hash-chained audit trail."""
+
+    eventId: UUID
+    sequence: int = Field(ge=1, description="Position in the chain: 1, 2, 3, ... without gaps.")
+    eventType: Literal[audit.EVENT_TYPES]  # type: ignore[valid-type]
+    action: audit.AuditAction
+    result: audit.AuditResult
+    resourceType: audit.ResourceType
+    resourceId: UUID = Field(description="The workflow, execution or executor configuration concerned.")
+    actor: AuditActor
+    metadata: dict[str, Any] = Field(
+        description=(
+            "Details by event type, e.g. `workflow.name` and `workflow.status`, or an "
+            "execution's `workflowId` and `error`."
+        )
+    )
+    timestamp: Timestamp
+    hash: str = Field(
+        pattern=_HEX64,
+        description=(
+            "SHA-256 (lower-case hex) of `previousHash` (or the string "
+            f"`{audit.GENESIS}` for the first event), `|`, and the canonical JSON of this "
+            "event without `hash` and `previousHash` (keys sorted, no spaces)."
+        ),
+    )
+    previousHash: Annotated[str, Field(pattern=_HEX64)] | None = Field(
+        description="The `hash` of the event before; `null` for the first event."
+    )
+
+
+class AuditListOutput(Output):
+    items: list[AuditEntryOutput]
+    nextCursor: str = Field(
+        pattern="^[0-9]*$",
+        description=(
+            "The `sequence` of the page's last event, in decimal: send it as `cursor` (same "
+            '`sortOrder`) for the next page; `""` on the last page.'
+        ),
+    )
+    hasMore: bool
+
+
+class HashChainVerificationOutput(Output):
+    isValid: bool
+    totalChecked: int = Field(
+        ge=0, description="From the first to the requested one, or to the first bad one."
+    )
+    message: str = Field(
+        description=(
+            "`hash chain is valid`, or what is wrong with the first bad event: a sequence gap, "
+            "a `previousHash` that is not the hash of the event before, or a `hash` that does "
+            "not match the event's content."
+        )
+    )
+    firstInvalidId: UUID | None = Field(
+        None, description="When not valid: the `eventId` of the first bad event."
+    )
+    firstInvalidSequence: int | None = Field(None, description="When not valid: that event's `sequence`.")
+
+
+#: Every response model, in the order of the document's sections.
+RESPONSES: tuple[type[BaseModel], ...] = (
+    ErrorResponse,
+    HealthResponse,
+    ReadinessResponse,
+    VersionResponse,
+    WorkflowOutput,
+    WorkflowCreateOutput,
+    WorkflowListOutput,
+    ExecutorConfigurationOutput,
+    ExecutorConfigurationListOutput,
+    ExecutorTestOutput,
+    ExecutionCreateOutput,
+    ExecutionStatusOutput,
+    ExecutionListOutput,
+    ExecutionResultsOutput,
+    AuditEntryOutput,
+    AuditListOutput,
+    HashChainVerificationOutput,
+)
