@@ -21,11 +21,11 @@ from flowker.domain import authentication as auth
 from flowker.domain import executor_config as ec
 from flowker.domain import metadata as meta
 from flowker.dsl import validation as dsl
-from flowker.dsl.model import NodeType, WorkflowDefinition, WorkflowStatus
+from flowker.dsl.model import WorkflowStatus
 from flowker.dsl.run_state import ExecutionStatus
 from flowker.http.render import MAX_DEPTH
 from flowker.http.routes.executions import ExecuteInput
-from flowker.http.schemas import RESPONSES, Output
+from flowker.http.schemas import REQUESTS, RESPONSES, Output
 from flowker.store.ports import SORT_FIELDS
 from flowker.usecases import audit as audit_trail
 from flowker.usecases.executions import MAX_IDEMPOTENCY_KEY
@@ -149,11 +149,6 @@ def _error(summary: str, codes: Iterable[str]) -> Schema:
         "headers": dict(_REQUEST_ID_HEADER),
         "content": _json(_ref("ErrorResponse")),
     }
-
-
-def _nullable(schema: Schema) -> Schema:
-    """``schema`` that also accepts ``null``, which the API treats as an absent field."""
-    return {**schema, "type": [schema["type"], "null"]}
 
 
 # --- error codes ----------------------------------------------------------------------------------
@@ -288,6 +283,8 @@ def _model_schemas(models: Iterable[type[BaseModel]]) -> dict[str, Schema]:
         required = set(definition.get("required", ()))
         for field, prop in definition.get("properties", {}).items():
             prop.pop("title", None)
+            if prop.get("default", 0) is None:  # absent and null mean the same to the API
+                del prop["default"]
             if name in outputs and field not in required:
                 prop.pop("default", None)
                 options = [o for o in prop.pop("anyOf", ()) if o != {"type": "null"}]
@@ -297,116 +294,6 @@ def _model_schemas(models: Iterable[type[BaseModel]]) -> dict[str, Schema]:
 
 def _subclasses(cls: type) -> list[type]:
     return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]
-
-
-def _override(schema: Schema, properties: Mapping[str, Schema], **extra: Any) -> None:
-    """Write the API's rules over pydantic's property schemas (which only know JSON types)."""
-    unknown = set(properties) - set(schema["properties"])
-    if unknown:
-        raise KeyError(f"{schema['title']} has no field {', '.join(sorted(unknown))}")
-    schema["properties"].update(properties)
-    schema.update(extra)
-
-
-_STRING = {"type": "string"}
-_METADATA: Schema = {
-    "type": ["object", "null"],
-    "additionalProperties": True,
-    "maxProperties": meta.MAX_ENTRIES,
-    "propertyNames": {"maxLength": meta.MAX_KEY},
-    "description": f"Free-form; at most {meta.MAX_ENTRIES} entries, keys of at most {meta.MAX_KEY} chars.",
-}
-_NODE_DATA = """\
-Settings of the node, by type:
-
-* `executor`: `executorConfigId` (id of an executor configuration) and `endpointName` (one of its
-  endpoints), both required to activate; optional `inputMapping` / `outputMapping`, lists of
-  `{source, target, required?, transformation?: {type, config}}` copying values between dot paths
-  (`transforms` is refused);
-* `conditional`: `condition`, an expression such as `kyc.result.riskScore < 50` (required to
-  activate); its outgoing edges carry `sourceHandle` `"true"` or `"false"`;
-* `action`: `actionType`; `set_output` requires an `output` object, the workflow's final output;
-* `trigger`: free.
-"""
-
-
-def _workflow_schemas(schemas: dict[str, Schema]) -> None:
-    _override(
-        schemas["WorkflowDefinition"],
-        {
-            "name": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": dsl.MAX_NAME,
-                "description": "Unique among workflows (409 FLK-0101); surrounding spaces are trimmed.",
-            },
-            "description": _nullable({"type": "string", "maxLength": dsl.MAX_DESCRIPTION}),
-            "nodes": {"type": "array", "items": _ref("Node"), "maxItems": dsl.MAX_NODES},
-            "edges": {"type": "array", "items": _ref("Edge"), "maxItems": dsl.MAX_EDGES},
-            "metadata": _METADATA,
-        },
-        required=["name"],
-        description=(
-            "The body of create and replace. A draft may be incomplete (no nodes, no trigger); "
-            "activation checks the whole graph."
-        ),
-    )
-    node_id = {"type": "string", "minLength": 1, "maxLength": dsl.MAX_ID}
-    _override(
-        schemas["Node"],
-        {
-            "id": {
-                **node_id,
-                "description": (
-                    "Unique among the workflow's nodes; conditions and mappings read the node's output "
-                    "as `<id>.…`. Not `workflow` (the execution's input) or `$`, and without `.`, `[` "
-                    "or `]`, which paths read as structure (400 FLK-0126)."
-                ),
-            },
-            "type": {"type": "string", "enum": [t.value for t in NodeType]},
-            "name": _nullable({"type": "string", "description": "Display name."}),
-            "data": {"type": ["object", "null"], "additionalProperties": True, "description": _NODE_DATA},
-        },
-        required=["id", "type"],
-        description="A step of the workflow; `position` only places it on a canvas.",
-    )
-    _override(
-        schemas["Edge"],
-        {
-            "id": {**node_id, "description": "Unique among the workflow's edges."},
-            "source": {**node_id, "description": "Id of the node the edge leaves."},
-            "target": {**node_id, "description": "Id of the node the edge enters."},
-            "sourceHandle": _nullable(
-                {
-                    "type": "string",
-                    "maxLength": dsl.MAX_EDGE_TEXT,
-                    "description": "`true` or `false` on an edge leaving a conditional node (to activate).",
-                }
-            ),
-            "condition": _nullable(
-                {
-                    "type": "string",
-                    "maxLength": dsl.MAX_CONDITION,
-                    "description": "A condition expression; checked to parse when saved.",
-                }
-            ),
-            "label": _nullable({"type": "string", "maxLength": dsl.MAX_EDGE_TEXT}),
-        },
-        required=["id", "source", "target"],
-    )
-    _override(schemas["Position"], {}, description="Canvas coordinates.")
-    schemas["CloneWorkflowInput"] = {
-        "type": "object",
-        "properties": {
-            "name": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": dsl.MAX_NAME,
-                "description": "Name of the copy; must be unused (409 FLK-0101).",
-            }
-        },
-        "required": ["name"],
-    }
 
 
 _AUTH_TITLES = {
@@ -510,108 +397,9 @@ def _authentication_schemas() -> dict[str, Schema]:
     return schemas
 
 
-def _executor_schemas(schemas: dict[str, Schema]) -> None:
-    # pydantic's loose block becomes the per-type oneOf below.
-    del schemas["AuthenticationInput"]
-    _override(
-        schemas["ExecutorConfigInput"],
-        {
-            "name": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": ec.MAX_NAME,
-                "description": "Unique among executor configurations (409 FLK-0251); trimmed.",
-            },
-            "description": _nullable({"type": "string", "maxLength": ec.MAX_DESCRIPTION}),
-            "baseUrl": {
-                "type": "string",
-                "format": "uri",
-                "maxLength": ec.MAX_BASE_URL,
-                "description": (
-                    "An http or https URL with a host, without credentials, query or fragment; "
-                    "a trailing `/` is dropped."
-                ),
-                "examples": ["https://kyc.example.com/api"],
-            },
-            "endpoints": {
-                "type": "array",
-                "items": _ref("EndpointInput"),
-                "minItems": 1,
-                "maxItems": ec.MAX_ENDPOINTS,
-                "description": "Names are unique within the configuration.",
-            },
-            "authentication": _ref("ExecutorAuthentication"),
-            "metadata": _METADATA,
-        },
-        description=(
-            "The body of PATCH: the fields sent replace the stored ones (`authentication` as a whole; "
-            f"a secret sent as `{auth.MASK}` keeps the stored one), and the result must be a complete "
-            "configuration. `null` clears `description` or `metadata`."
-        ),
-    )
-    _override(
-        schemas["EndpointInput"],
-        {
-            "name": {"type": "string", "minLength": 1, "maxLength": ec.MAX_ENDPOINT_NAME},
-            "path": {
-                "type": "string",
-                "minLength": 1,
-                "maxLength": ec.MAX_ENDPOINT_PATH,
-                "description": "Relative to `baseUrl` (a URL is refused); a leading `/` is added.",
-                "examples": ["/v1/checks"],
-            },
-            "method": {
-                "type": "string",
-                "description": f"One of {', '.join(ec.METHODS)}, case-insensitive; stored upper-case.",
-                "examples": ["POST"],
-            },
-            "timeout": _nullable(
-                {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": ec.MAX_TIMEOUT_SECONDS,
-                    "default": ec.DEFAULT_TIMEOUT_SECONDS,
-                    "description": "Seconds.",
-                }
-            ),
-        },
-        required=["name", "path", "method"],
-    )
-    # Over the stand-in ExecutorAuthentication of the response models.
-    schemas.update(_authentication_schemas())
-    schemas["ExecutorConfigCreateInput"] = {
-        "description": "The body of create: a complete configuration.",
-        "allOf": [_ref("ExecutorConfigInput")],
-        "required": ["name", "baseUrl", "endpoints", "authentication"],
-    }
-
-
-def _execution_schemas(schemas: dict[str, Schema]) -> None:
-    _override(
-        schemas["ExecuteInput"],
-        {
-            "inputData": {
-                "type": "object",
-                "additionalProperties": True,
-                "default": {},
-                "description": (
-                    "The execution's input, which mappings and conditions read as `workflow.<path>` "
-                    "(e.g. `workflow.customer.cpf`). Bound to the `Idempotency-Key` with the workflow."
-                ),
-                "examples": [{"customer": {"cpf": "123.456.789-00", "name": "John Doe"}}],
-            }
-        },
-        description=(
-            "The body of a start: a JSON object (`{}` at least; an empty body is 400 FLK-0001) whose "
-            "`inputData`, when sent, is an object."
-        ),
-    )
-
-
 def _schemas() -> dict[str, Schema]:
-    schemas = _model_schemas((WorkflowDefinition, ec.ExecutorConfigInput, ExecuteInput, *RESPONSES))
-    for describe in (_workflow_schemas, _executor_schemas, _execution_schemas):
-        describe(schemas)
+    schemas = _model_schemas((*REQUESTS, ExecuteInput, *RESPONSES))
+    schemas.update(_authentication_schemas())  # over the stand-in ExecutorAuthentication
     return dict(sorted(schemas.items()))
 
 

@@ -1,8 +1,13 @@
-"""The response bodies of the API as pydantic models, for the OpenAPI document.
+"""The request and response bodies of the API as pydantic models, for the OpenAPI document.
 
-Handlers still write plain dicts (their bytes on the wire are the contract); these models describe
-those dicts, and the conformance tests check every answer against the schemas generated from them.
-An optional field of a response is omitted when absent, never ``null``, unless typed ``X | None``
+Request models here are the contract a client reads: the rules that :mod:`flowker.dsl.validation`,
+:mod:`flowker.domain.executor_config` and :mod:`flowker.domain.authentication` enforce, with their
+limits. The models that parse requests (:mod:`flowker.dsl.model`, ``ExecutorConfigInput``) are loose on
+purpose, so that a broken rule is answered with its own ``FLK`` code; a test keeps their fields equal.
+
+Handlers still write plain dicts (their bytes on the wire are the contract); the response models
+describe those dicts, and the conformance tests check every answer against the schemas generated from
+them. An optional field of a response is omitted when absent, never ``null``, unless typed ``X | None``
 without a default.
 """
 
@@ -12,11 +17,14 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic.json_schema import SkipJsonSchema
 
 from flowker.domain import audit
 from flowker.domain import authentication as auth
 from flowker.domain import executor_config as ec
-from flowker.dsl.model import Edge, Node, WorkflowStatus
+from flowker.domain import metadata as meta
+from flowker.dsl import validation as dsl
+from flowker.dsl.model import NodeType, WorkflowStatus
 from flowker.dsl.run_state import ExecutionStatus, StepStatus
 
 _TIMESTAMP_EXAMPLE = "2026-11-29T01:02:03.456789Z"
@@ -28,10 +36,6 @@ _TERMINAL = tuple(s.value for s in ExecutionStatus if s.is_terminal)
 
 class Output(BaseModel):
     """A response body (see the module's docstring for optional fields)."""
-
-
-class ExecutorAuthentication(RootModel[dict[str, Any]]):
-    """A stand-in: :mod:`flowker.http.openapi` writes the per-type ``oneOf`` of :data:`auth.SCHEMAS`."""
 
 
 class Timestamp(RootModel[str]):
@@ -55,6 +59,156 @@ class _Page(Output):
         description='Send as `cursor` (same sort) for the next page; `""` on the last page.'
     )
     hasMore: bool
+
+
+# --- request bodies -------------------------------------------------------------------------------
+
+#: Absent, never ``null``: documented as the type alone.
+NotNull = SkipJsonSchema[None]
+Metadata = Annotated[
+    dict[Annotated[str, Field(max_length=meta.MAX_KEY)], Any], Field(max_length=meta.MAX_ENTRIES)
+]
+_METADATA = f"Free-form; at most {meta.MAX_ENTRIES} entries, keys of at most {meta.MAX_KEY} chars."
+_NODE_DATA = """\
+Settings of the node, by type:
+
+* `executor`: `executorConfigId` (id of an executor configuration) and `endpointName` (one of its
+  endpoints), both required to activate; optional `inputMapping` / `outputMapping`, lists of
+  `{source, target, required?, transformation?: {type, config}}` copying values between dot paths
+  (`transforms` is refused);
+* `conditional`: `condition`, an expression such as `kyc.result.riskScore < 50` (required to
+  activate); its outgoing edges carry `sourceHandle` `"true"` or `"false"`;
+* `action`: `actionType`; `set_output` requires an `output` object, the workflow's final output;
+* `trigger`: free.
+"""
+NodeId = Annotated[str, Field(min_length=1, max_length=dsl.MAX_ID)]
+
+
+class Position(BaseModel):
+    """Canvas coordinates."""
+
+    x: int | float = 0
+    y: int | float = 0
+
+
+class Node(BaseModel):
+    """A step of the workflow; `position` only places it on a canvas."""
+
+    id: NodeId = Field(
+        description=(
+            "Unique among the workflow's nodes; conditions and mappings read the node's output "
+            "as `<id>.…`. Not `workflow` (the execution's input) or `$`, and without `.`, `[` "
+            "or `]`, which paths read as structure (400 FLK-0126)."
+        )
+    )
+    type: NodeType
+    name: str | None = Field(None, description="Display name.")
+    position: Position = Field(default_factory=Position)
+    data: dict[str, Any] | None = Field(None, description=_NODE_DATA)
+
+
+class Edge(BaseModel):
+    id: NodeId = Field(description="Unique among the workflow's edges.")
+    source: NodeId = Field(description="Id of the node the edge leaves.")
+    target: NodeId = Field(description="Id of the node the edge enters.")
+    sourceHandle: Annotated[str, Field(max_length=dsl.MAX_EDGE_TEXT)] | None = Field(
+        None, description="`true` or `false` on an edge leaving a conditional node (to activate)."
+    )
+    condition: Annotated[str, Field(max_length=dsl.MAX_CONDITION)] | None = Field(
+        None, description="A condition expression; checked to parse when saved."
+    )
+    label: Annotated[str, Field(max_length=dsl.MAX_EDGE_TEXT)] | None = None
+
+
+class WorkflowDefinition(BaseModel):
+    """The body of create and replace. A draft may be incomplete (no nodes, no trigger); activation
+    checks the whole graph."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=dsl.MAX_NAME,
+        description="Unique among workflows (409 FLK-0101); surrounding spaces are trimmed.",
+    )
+    description: Annotated[str, Field(max_length=dsl.MAX_DESCRIPTION)] | None = None
+    nodes: list[Node] = Field(default_factory=list, max_length=dsl.MAX_NODES)
+    edges: list[Edge] = Field(default_factory=list, max_length=dsl.MAX_EDGES)
+    metadata: Metadata | None = Field(None, description=_METADATA)
+
+
+class CloneWorkflowInput(BaseModel):
+    name: str = Field(
+        min_length=1,
+        max_length=dsl.MAX_NAME,
+        description="Name of the copy; must be unused (409 FLK-0101).",
+    )
+
+
+class EndpointInput(BaseModel):
+    name: str = Field(min_length=1, max_length=ec.MAX_ENDPOINT_NAME)
+    path: str = Field(
+        min_length=1,
+        max_length=ec.MAX_ENDPOINT_PATH,
+        description="Relative to `baseUrl` (a URL is refused); a leading `/` is added.",
+        examples=["/v1/checks"],
+    )
+    method: str = Field(
+        description=f"One of {', '.join(ec.METHODS)}, case-insensitive; stored upper-case.",
+        examples=["POST"],
+    )
+    timeout: Annotated[int, Field(ge=1, le=ec.MAX_TIMEOUT_SECONDS)] | None = Field(
+        ec.DEFAULT_TIMEOUT_SECONDS, description="Seconds."
+    )
+
+
+class ExecutorAuthentication(RootModel[dict[str, Any]]):
+    """A stand-in: :mod:`flowker.http.openapi` writes the per-type ``oneOf`` of :data:`auth.SCHEMAS`."""
+
+
+class ExecutorConfigInput(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": (
+                "The body of PATCH: the fields sent replace the stored ones (`authentication` as a whole; "
+                f"a secret sent as `{auth.MASK}` keeps the stored one), and the result must be a complete "
+                "configuration. `null` clears `description` or `metadata`."
+            )
+        }
+    )
+
+    name: str | NotNull = Field(
+        None,
+        min_length=1,
+        max_length=ec.MAX_NAME,
+        description="Unique among executor configurations (409 FLK-0251); trimmed.",
+    )
+    description: Annotated[str, Field(max_length=ec.MAX_DESCRIPTION)] | None = None
+    baseUrl: str | NotNull = Field(
+        None,
+        max_length=ec.MAX_BASE_URL,
+        description=(
+            "An http or https URL with a host, without credentials, query or fragment; "
+            "a trailing `/` is dropped."
+        ),
+        examples=["https://kyc.example.com/api"],
+        json_schema_extra={"format": "uri"},
+    )
+    endpoints: Annotated[list[EndpointInput], Field(min_length=1, max_length=ec.MAX_ENDPOINTS)] | NotNull = (
+        Field(None, description="Names are unique within the configuration.")
+    )
+    authentication: ExecutorAuthentication | NotNull = None
+    metadata: Metadata | None = Field(None, description=_METADATA)
+
+
+class ExecutorConfigCreateInput(RootModel[ExecutorConfigInput]):
+    """The body of create: a complete configuration."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"required": ["name", "baseUrl", "endpoints", "authentication"]}
+    )
+
+
+#: Every request model the document names.
+REQUESTS: tuple[type[BaseModel], ...] = (WorkflowDefinition, CloneWorkflowInput, ExecutorConfigCreateInput)
 
 
 # --- system ---------------------------------------------------------------------------------------

@@ -18,7 +18,18 @@ MAX_WAIT_SECONDS = 60.0
 
 
 class ExecuteInput(BaseModel):
-    inputData: dict[str, Any] = Field(default_factory=dict)
+    """The body of a start: a JSON object (`{}` at least; an empty body is 400 FLK-0001) whose
+    `inputData`, when sent, is an object."""
+
+    inputData: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "The execution's input, which mappings and conditions read as `workflow.<path>` "
+            "(e.g. `workflow.customer.cpf`). Bound to the `Idempotency-Key` with the workflow."
+        ),
+        examples=[{"customer": {"cpf": "123.456.789-00", "name": "John Doe"}}],
+        json_schema_extra={"default": {}},
+    )
 
 
 @routes.post("/v1/workflows/{workflowId}/executions")
