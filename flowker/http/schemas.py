@@ -26,6 +26,10 @@ from flowker.domain import metadata as meta
 from flowker.dsl import validation as dsl
 from flowker.dsl.model import NodeType, WorkflowStatus
 from flowker.dsl.run_state import ExecutionStatus, StepStatus
+from flowker.http import error_codes as codes
+
+Schema = dict[str, Any]
+_SCHEMAS = "#/components/schemas/{model}"
 
 _TIMESTAMP_EXAMPLE = "2026-11-29T01:02:03.456789Z"
 _ID_EXAMPLE = "0b6f3c1e-4a5d-4e8f-9c2a-7d1b3e5f6a90"
@@ -48,7 +52,8 @@ class ErrorResponse(Output):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(
-        description="Stable: `FLK-NNNN`, `UNAUTHORIZED` or `INVALID_CURSOR`.", examples=["FLK-0100"]
+        description="Stable: `FLK-NNNN`, `UNAUTHORIZED` or `INVALID_CURSOR`.",
+        examples=[codes.WORKFLOW_NOT_FOUND],
     )
     title: str = Field(description="The HTTP reason phrase of the status.", examples=["Not Found"])
     message: str = Field(examples=[f"workflow {_ID_EXAMPLE} not found"])
@@ -98,7 +103,7 @@ class Node(BaseModel):
         description=(
             "Unique among the workflow's nodes; conditions and mappings read the node's output "
             "as `<id>.…`. Not `workflow` (the execution's input) or `$`, and without `.`, `[` "
-            "or `]`, which paths read as structure (400 FLK-0126)."
+            f"or `]`, which paths read as structure (400 {codes.NODE_ID_RESERVED})."
         )
     )
     type: NodeType
@@ -127,7 +132,9 @@ class WorkflowDefinition(BaseModel):
     name: str = Field(
         min_length=1,
         max_length=dsl.MAX_NAME,
-        description="Unique among workflows (409 FLK-0101); surrounding spaces are trimmed.",
+        description=(
+            f"Unique among workflows (409 {codes.WORKFLOW_NAME_TAKEN}); surrounding spaces are trimmed."
+        ),
     )
     description: Annotated[str, Field(max_length=dsl.MAX_DESCRIPTION)] | None = None
     nodes: list[Node] = Field(default_factory=list, max_length=dsl.MAX_NODES)
@@ -139,7 +146,7 @@ class CloneWorkflowInput(BaseModel):
     name: str = Field(
         min_length=1,
         max_length=dsl.MAX_NAME,
-        description="Name of the copy; must be unused (409 FLK-0101).",
+        description=f"Name of the copy; must be unused (409 {codes.WORKFLOW_NAME_TAKEN}).",
     )
 
 
@@ -161,7 +168,7 @@ class EndpointInput(BaseModel):
 
 
 class ExecutorAuthentication(RootModel[dict[str, Any]]):
-    """A stand-in: :mod:`flowker.http.openapi` writes the per-type ``oneOf`` of :data:`auth.SCHEMAS`."""
+    """A stand-in, replaced in the document by the per-type ``oneOf`` of :func:`authentication_schemas`."""
 
 
 class ExecutorConfigInput(BaseModel):
@@ -179,7 +186,7 @@ class ExecutorConfigInput(BaseModel):
         None,
         min_length=1,
         max_length=ec.MAX_NAME,
-        description="Unique among executor configurations (409 FLK-0251); trimmed.",
+        description=f"Unique among executor configurations (409 {codes.EXECUTOR_NAME_TAKEN}); trimmed.",
     )
     description: Annotated[str, Field(max_length=ec.MAX_DESCRIPTION)] | None = None
     baseUrl: str | NotNull = Field(
@@ -205,10 +212,6 @@ class ExecutorConfigCreateInput(RootModel[ExecutorConfigInput]):
     model_config = ConfigDict(
         json_schema_extra={"required": ["name", "baseUrl", "endpoints", "authentication"]}
     )
-
-
-#: Every request model the document names.
-REQUESTS: tuple[type[BaseModel], ...] = (WorkflowDefinition, CloneWorkflowInput, ExecutorConfigCreateInput)
 
 
 # --- system ---------------------------------------------------------------------------------------
@@ -496,23 +499,109 @@ class HashChainVerificationOutput(Output):
     firstInvalidSequence: int | None = Field(None, description="When not valid: that event's `sequence`.")
 
 
-#: Every response model, in the order of the document's sections.
-RESPONSES: tuple[type[BaseModel], ...] = (
-    ErrorResponse,
-    HealthResponse,
-    ReadinessResponse,
-    VersionResponse,
-    WorkflowOutput,
-    WorkflowCreateOutput,
-    WorkflowListOutput,
-    ExecutorConfigurationOutput,
-    ExecutorConfigurationListOutput,
-    ExecutorTestOutput,
-    ExecutionCreateOutput,
-    ExecutionStatusOutput,
-    ExecutionListOutput,
-    ExecutionResultsOutput,
-    AuditEntryOutput,
-    AuditListOutput,
-    HashChainVerificationOutput,
-)
+# --- authentication, per type, from the domain's field table ---------------------------------------
+
+
+_AUTH_TITLES = {
+    "none": ("NoAuthentication", "No credentials are sent; `config` must be empty."),
+    "api_key": (
+        "ApiKeyAuthentication",
+        "Sends `prefix` + `key` in the header `header_name` (default `X-API-Key`) or, with "
+        "`location: query`, in the query parameter `query_param_name` (default `api_key`).",
+    ),
+    "bearer": ("BearerAuthentication", "Sends `Authorization: Bearer <token>`."),
+    "basic": ("BasicAuthentication", "Sends `Authorization: Basic base64(username:password)`."),
+    "oidc_client_credentials": (
+        "OidcClientCredentialsAuthentication",
+        "Gets an access token with the OAuth 2 client-credentials grant from `token_url`, or from the "
+        "token endpoint that `issuer_url` discovers (one of the two is required).",
+    ),
+    "oidc_user": (
+        "OidcUserAuthentication",
+        "Gets an access token with the OAuth 2 password grant for `username` from `token_url`, or from "
+        "the token endpoint that `issuer_url` discovers (one of the two is required).",
+    ),
+}
+_FIELD_NOTES = {
+    "token_endpoint_auth_method": "Default `client_secret_basic`.",
+    "location": "Default `header`.",
+    "scopes": "Sent space-separated.",
+}
+_SECRET_WORDS = ", ".join(f"`{w}`" for w in auth._SECRET_WORDS)
+
+
+def _auth_field(name: str, spec: auth.FieldSpec) -> Schema:
+    text = {"type": "string", "maxLength": auth.MAX_VALUE}
+    kinds: dict[str, Schema] = {
+        "str": text,
+        "url": {**text, "format": "uri", "description": "An http or https URL."},
+        "choice": {"type": "string", "enum": list(spec.choices)},
+        "strings": {"type": "array", "items": {"type": "string"}},
+        "params": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": (
+                "Extra form parameters of the token request. Values of keys containing "
+                f"{_SECRET_WORDS} are secrets: write-only, returned as `{auth.MASK}`."
+            ),
+        },
+        "cache": _ref("OidcTokenCache"),
+    }
+    schema = dict(kinds[spec.kind])
+    if spec.required and spec.kind == "str":
+        schema["minLength"] = 1
+    notes = [_FIELD_NOTES[name]] if name in _FIELD_NOTES else []
+    if spec.secret:
+        schema["format"] = "password"
+        notes.append(f"Secret: write-only, returned as `{auth.MASK}`; sending `{auth.MASK}` keeps it.")
+    if notes:
+        schema["description"] = " ".join(notes)
+    return schema
+
+
+def authentication_schemas() -> dict[str, Schema]:
+    """One schema per ``authentication.type``, and their ``oneOf`` discriminated on ``type``."""
+    schemas: dict[str, Schema] = {}
+    mapping: dict[str, str] = {}
+    for kind, fields in auth.SCHEMAS.items():
+        name, description = _AUTH_TITLES[kind]
+        config: Schema = {
+            "type": "object",
+            "properties": {field: _auth_field(field, spec) for field, spec in fields.items()},
+            "additionalProperties": False,
+        }
+        required = [field for field, spec in fields.items() if spec.required]
+        if required:
+            config["required"] = required
+        if kind.startswith("oidc_"):
+            config["anyOf"] = [{"required": ["issuer_url"]}, {"required": ["token_url"]}]
+        schemas[name] = {
+            "type": "object",
+            "description": description,
+            "properties": {"type": {"type": "string", "const": kind}, "config": config},
+            "required": ["type"],
+        }
+        mapping[kind] = _SCHEMAS.format(model=name)
+    schemas["OidcTokenCache"] = {
+        "type": "object",
+        "properties": {
+            "enabled": {"type": "boolean", "description": "Default `true`."},
+            "refresh_before_expiry_seconds": {"type": "integer", "minimum": 0, "description": "Default 60."},
+            "use_refresh_token": {"type": "boolean", "description": "Default `true`."},
+        },
+        "additionalProperties": False,
+    }
+    schemas["ExecutorAuthentication"] = {
+        "description": (
+            "How the executor authenticates to the service: `type` selects the `config` fields. Unknown "
+            f"`config` fields are refused (400 {codes.AUTHENTICATION_CONFIG_INVALID}). In responses "
+            f"`config` is always present and every secret reads `{auth.MASK}`."
+        ),
+        "oneOf": [_ref(_AUTH_TITLES[kind][0]) for kind in auth.SCHEMAS],
+        "discriminator": {"propertyName": "type", "mapping": mapping},
+    }
+    return schemas
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": _SCHEMAS.format(model=name)}
