@@ -19,7 +19,7 @@ from flowker import __version__
 from flowker.http import error_codes as codes
 from flowker.http import spec
 from flowker.http.description import DESCRIPTION
-from flowker.http.schemas import Output, authentication_schemas
+from flowker.http.schemas import Output
 from flowker.http.spec import Schema, component, error
 
 SERVER_URL = "http://127.0.0.1:4021"
@@ -138,7 +138,6 @@ def openapi_document() -> dict[str, Any]:
             paths.setdefault(route.path, {})[route.method.lower()] = _refer(_operation(declared), models)
     responses = _refer(SHARED_RESPONSES, models)
     schemas = _model_schemas(models.values())
-    schemas.update(authentication_schemas())  # over the stand-in ExecutorAuthentication
     return {
         "openapi": "3.1.0",
         "info": {

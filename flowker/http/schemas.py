@@ -13,10 +13,12 @@ without a default.
 
 from __future__ import annotations
 
+import functools
+import operator
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 from pydantic.json_schema import SkipJsonSchema
 
 from flowker.domain import audit
@@ -27,9 +29,6 @@ from flowker.dsl import validation as dsl
 from flowker.dsl.model import NodeType, WorkflowStatus
 from flowker.dsl.run_state import ExecutionStatus, StepStatus
 from flowker.http import error_codes as codes
-
-Schema = dict[str, Any]
-_SCHEMAS = "#/components/schemas/{model}"
 
 _TIMESTAMP_EXAMPLE = "2026-11-29T01:02:03.456789Z"
 _ID_EXAMPLE = "0b6f3c1e-4a5d-4e8f-9c2a-7d1b3e5f6a90"
@@ -167,8 +166,104 @@ class EndpointInput(BaseModel):
     )
 
 
-class ExecutorAuthentication(RootModel[dict[str, Any]]):
-    """A stand-in, replaced in the document by the per-type ``oneOf`` of :func:`authentication_schemas`."""
+# --- authentication, one model per type, from the domain's field table -------------------------------
+
+_AUTH_TITLES = {
+    "none": ("NoAuthentication", "No credentials are sent; `config` must be empty."),
+    "api_key": (
+        "ApiKeyAuthentication",
+        "Sends `prefix` + `key` in the header `header_name` (default `X-API-Key`) or, with "
+        "`location: query`, in the query parameter `query_param_name` (default `api_key`).",
+    ),
+    "bearer": ("BearerAuthentication", "Sends `Authorization: Bearer <token>`."),
+    "basic": ("BasicAuthentication", "Sends `Authorization: Basic base64(username:password)`."),
+    "oidc_client_credentials": (
+        "OidcClientCredentialsAuthentication",
+        "Gets an access token with the OAuth 2 client-credentials grant from `token_url`, or from the "
+        "token endpoint that `issuer_url` discovers (one of the two is required).",
+    ),
+    "oidc_user": (
+        "OidcUserAuthentication",
+        "Gets an access token with the OAuth 2 password grant for `username` from `token_url`, or from "
+        "the token endpoint that `issuer_url` discovers (one of the two is required).",
+    ),
+}
+_FIELD_NOTES = {
+    "token_endpoint_auth_method": "Default `client_secret_basic`.",
+    "location": "Default `header`.",
+    "scopes": "Sent space-separated.",
+}
+_SECRET_WORDS = ", ".join(f"`{w}`" for w in auth._SECRET_WORDS)
+
+
+def _auth_field(name: str, spec: auth.FieldSpec) -> tuple[Any, Any]:
+    """A field of a pydantic model for ``spec`` of the domain's table: ``(type, FieldInfo)``."""
+    text = Field(max_length=auth.MAX_VALUE, min_length=1 if spec.required and spec.kind == "str" else None)
+    kinds: dict[str, Any] = {
+        "str": Annotated[str, text],
+        "url": Annotated[str, text, Field(json_schema_extra={"format": "uri"})],
+        "choice": Literal[spec.choices],
+        "strings": list[str],
+        "params": dict[str, str],
+        "cache": OidcTokenCache,
+    }
+    notes = {
+        "url": ["An http or https URL."],
+        "params": [
+            "Extra form parameters of the token request. Values of keys containing "
+            f"{_SECRET_WORDS} are secrets: write-only, returned as `{auth.MASK}`."
+        ],
+    }.get(spec.kind, [])
+    notes += [_FIELD_NOTES[name]] if name in _FIELD_NOTES else []
+    extra = None
+    if spec.secret:
+        extra = {"format": "password"}
+        notes.append(f"Secret: write-only, returned as `{auth.MASK}`; sending `{auth.MASK}` keeps it.")
+    info = Field(... if spec.required else None, description=" ".join(notes) or None, json_schema_extra=extra)
+    return (kinds[spec.kind], info) if spec.required else (kinds[spec.kind] | NotNull, info)
+
+
+class OidcTokenCache(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | NotNull = Field(None, description="Default `true`.")
+    refresh_before_expiry_seconds: Annotated[int, Field(ge=0)] | NotNull = Field(
+        None, description="Default 60."
+    )
+    use_refresh_token: bool | NotNull = Field(None, description="Default `true`.")
+
+
+def _authentication_model(kind: str, fields: dict[str, auth.FieldSpec]) -> type[BaseModel]:
+    name, description = _AUTH_TITLES[kind]
+    oidc = (
+        {"anyOf": [{"required": ["issuer_url"]}, {"required": ["token_url"]}]}
+        if kind.startswith("oidc_")
+        else {}
+    )
+    config = create_model(
+        f"{name}Config",
+        __config__=ConfigDict(extra="forbid", json_schema_extra=oidc),
+        **{field: _auth_field(field, spec) for field, spec in fields.items()},
+    )
+    return create_model(name, __doc__=description, type=(Literal[kind], ...), config=(config | NotNull, None))
+
+
+#: One model per ``authentication.type``, as a union discriminated on ``type``.
+_AUTHENTICATION: Any = functools.reduce(
+    operator.or_, (_authentication_model(kind, fields) for kind, fields in auth.SCHEMAS.items())
+)
+
+
+class ExecutorAuthentication(RootModel[Annotated[_AUTHENTICATION, Field(discriminator="type")]]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": (
+                "How the executor authenticates to the service: `type` selects the `config` fields. Unknown "
+                f"`config` fields are refused (400 {codes.AUTHENTICATION_CONFIG_INVALID}). In responses "
+                f"`config` is always present and every secret reads `{auth.MASK}`."
+            )
+        }
+    )
 
 
 class ExecutorConfigInput(BaseModel):
@@ -277,7 +372,7 @@ class WorkflowListOutput(_Page):
 class ExecutorEndpoint(Output):
     name: str
     path: str
-    method: Literal[ec.METHODS]  # type: ignore[valid-type]
+    method: Literal[ec.METHODS]
     timeout: int = Field(description="Seconds.")
 
 
@@ -312,7 +407,7 @@ class ExecutorTestStageDetails(Output):
 
 
 class ExecutorTestStage(Output):
-    name: Literal[STAGES]  # type: ignore[valid-type]
+    name: Literal[STAGES]
     status: Literal["passed", "failed", "skipped"]
     durationMs: int = Field(ge=0)
     message: str = Field(
@@ -401,7 +496,7 @@ class StepResult(Output):
 class ExecutionResultsOutput(Output):
     executionId: UUID = Field(description=_EXECUTION_ID)
     workflowId: UUID = Field(description=_WORKFLOW_ID)
-    status: Literal[_TERMINAL]  # type: ignore[valid-type]
+    status: Literal[_TERMINAL]
     stepResults: list[StepResult] = Field(
         description="The steps that ran, by step number; skipped nodes are absent."
     )
@@ -443,7 +538,7 @@ class AuditEntryOutput(Output):
 
     eventId: UUID
     sequence: int = Field(ge=1, description="Position in the chain: 1, 2, 3, ... without gaps.")
-    eventType: Literal[audit.EVENT_TYPES]  # type: ignore[valid-type]
+    eventType: Literal[audit.EVENT_TYPES]
     action: audit.AuditAction
     result: audit.AuditResult
     resourceType: audit.ResourceType
@@ -497,111 +592,3 @@ class HashChainVerificationOutput(Output):
         None, description="When not valid: the `eventId` of the first bad event."
     )
     firstInvalidSequence: int | None = Field(None, description="When not valid: that event's `sequence`.")
-
-
-# --- authentication, per type, from the domain's field table ---------------------------------------
-
-
-_AUTH_TITLES = {
-    "none": ("NoAuthentication", "No credentials are sent; `config` must be empty."),
-    "api_key": (
-        "ApiKeyAuthentication",
-        "Sends `prefix` + `key` in the header `header_name` (default `X-API-Key`) or, with "
-        "`location: query`, in the query parameter `query_param_name` (default `api_key`).",
-    ),
-    "bearer": ("BearerAuthentication", "Sends `Authorization: Bearer <token>`."),
-    "basic": ("BasicAuthentication", "Sends `Authorization: Basic base64(username:password)`."),
-    "oidc_client_credentials": (
-        "OidcClientCredentialsAuthentication",
-        "Gets an access token with the OAuth 2 client-credentials grant from `token_url`, or from the "
-        "token endpoint that `issuer_url` discovers (one of the two is required).",
-    ),
-    "oidc_user": (
-        "OidcUserAuthentication",
-        "Gets an access token with the OAuth 2 password grant for `username` from `token_url`, or from "
-        "the token endpoint that `issuer_url` discovers (one of the two is required).",
-    ),
-}
-_FIELD_NOTES = {
-    "token_endpoint_auth_method": "Default `client_secret_basic`.",
-    "location": "Default `header`.",
-    "scopes": "Sent space-separated.",
-}
-_SECRET_WORDS = ", ".join(f"`{w}`" for w in auth._SECRET_WORDS)
-
-
-def _auth_field(name: str, spec: auth.FieldSpec) -> Schema:
-    text = {"type": "string", "maxLength": auth.MAX_VALUE}
-    kinds: dict[str, Schema] = {
-        "str": text,
-        "url": {**text, "format": "uri", "description": "An http or https URL."},
-        "choice": {"type": "string", "enum": list(spec.choices)},
-        "strings": {"type": "array", "items": {"type": "string"}},
-        "params": {
-            "type": "object",
-            "additionalProperties": {"type": "string"},
-            "description": (
-                "Extra form parameters of the token request. Values of keys containing "
-                f"{_SECRET_WORDS} are secrets: write-only, returned as `{auth.MASK}`."
-            ),
-        },
-        "cache": _ref("OidcTokenCache"),
-    }
-    schema = dict(kinds[spec.kind])
-    if spec.required and spec.kind == "str":
-        schema["minLength"] = 1
-    notes = [_FIELD_NOTES[name]] if name in _FIELD_NOTES else []
-    if spec.secret:
-        schema["format"] = "password"
-        notes.append(f"Secret: write-only, returned as `{auth.MASK}`; sending `{auth.MASK}` keeps it.")
-    if notes:
-        schema["description"] = " ".join(notes)
-    return schema
-
-
-def authentication_schemas() -> dict[str, Schema]:
-    """One schema per ``authentication.type``, and their ``oneOf`` discriminated on ``type``."""
-    schemas: dict[str, Schema] = {}
-    mapping: dict[str, str] = {}
-    for kind, fields in auth.SCHEMAS.items():
-        name, description = _AUTH_TITLES[kind]
-        config: Schema = {
-            "type": "object",
-            "properties": {field: _auth_field(field, spec) for field, spec in fields.items()},
-            "additionalProperties": False,
-        }
-        required = [field for field, spec in fields.items() if spec.required]
-        if required:
-            config["required"] = required
-        if kind.startswith("oidc_"):
-            config["anyOf"] = [{"required": ["issuer_url"]}, {"required": ["token_url"]}]
-        schemas[name] = {
-            "type": "object",
-            "description": description,
-            "properties": {"type": {"type": "string", "const": kind}, "config": config},
-            "required": ["type"],
-        }
-        mapping[kind] = _SCHEMAS.format(model=name)
-    schemas["OidcTokenCache"] = {
-        "type": "object",
-        "properties": {
-            "enabled": {"type": "boolean", "description": "Default `true`."},
-            "refresh_before_expiry_seconds": {"type": "integer", "minimum": 0, "description": "Default 60."},
-            "use_refresh_token": {"type": "boolean", "description": "Default `true`."},
-        },
-        "additionalProperties": False,
-    }
-    schemas["ExecutorAuthentication"] = {
-        "description": (
-            "How the executor authenticates to the service: `type` selects the `config` fields. Unknown "
-            f"`config` fields are refused (400 {codes.AUTHENTICATION_CONFIG_INVALID}). In responses "
-            f"`config` is always present and every secret reads `{auth.MASK}`."
-        ),
-        "oneOf": [_ref(_AUTH_TITLES[kind][0]) for kind in auth.SCHEMAS],
-        "discriminator": {"propertyName": "type", "mapping": mapping},
-    }
-    return schemas
-
-
-def _ref(name: str) -> Schema:
-    return {"$ref": _SCHEMAS.format(model=name)}
