@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from flowker.domain import executor_config as ec
 from flowker.domain.executor_config import ExecutorConfigInput
 from flowker.dsl import model as dsl
 from flowker.dsl.model import WorkflowDefinition
+from flowker.http import openapi
 from flowker.http import schemas as contract
 from flowker.http.app import create_app
 from flowker.http.keys import Services
@@ -177,6 +180,14 @@ def test_request_contracts_have_the_fields_of_the_parsing_models() -> None:
     ]
     for documented, parsing in pairs:
         assert set(documented.model_fields) == set(parsing.model_fields), documented
+
+
+def test_the_document_names_codes_only_through_its_one_table() -> None:
+    """Error codes reach the document from ``flowker/http/error_codes.py`` alone."""
+    http = Path(openapi.__file__).parent
+    sources = [http / name for name in ("openapi.py", "spec.py", "schemas.py", "description.py")]
+    for source in [*sources, *sorted((http / "routes").glob("*.py"))]:
+        assert not re.search(r"FLK-\d{4}", source.read_text()), source
 
 
 async def test_answers_fit_the_document(api: ApiClient, anon: ApiClient) -> None:
