@@ -28,15 +28,16 @@ Every error, whatever its status, has the same JSON body (`ErrorResponse`):
 the HTTP reason phrase and `message` is for people. Each operation lists the codes it can return.
 Besides those:
 
-* an unknown path is `404 {codes.NO_ROUTE}`;
-* a method a path does not support is `405 {codes.METHOD_NOT_ALLOWED}`;
-* a body larger than the configured limit (1 MiB by default) is `413 {codes.TOO_LARGE}`;
-* a CORS preflight from an origin that is not allowed is `403 {codes.METHOD_NOT_ALLOWED}`;
-* `500 {codes.INTERNAL}` means a bug: its message never carries details, the `X-Request-Id` finds it in
+* an unknown path is `404 {codes.ROUTE_NOT_FOUND}`;
+* a method a path does not support is `405 {codes.METHOD_OR_ORIGIN_NOT_ALLOWED}`;
+* a body larger than the configured limit (1 MiB by default) is `413 {codes.BODY_TOO_LARGE}`;
+* a CORS preflight from an origin that is not allowed is `403 {codes.METHOD_OR_ORIGIN_NOT_ALLOWED}`;
+* `500 {codes.INTERNAL_ERROR}` means a bug: its message never carries details, the `X-Request-Id` finds it in
   the log.
 
-Unknown fields in request bodies are ignored. A field of the wrong JSON type is `400 {codes.WRONG_TYPE}`,
-with the field's path in the message; a body nested deeper than {MAX_DEPTH} levels is `400 {codes.TOO_DEEP}`.
+Unknown fields in request bodies are ignored. A field of the wrong JSON type is
+`400 {codes.WRONG_FIELD_TYPE}`, with the field's path in the message; a body nested deeper than
+{MAX_DEPTH} levels is `400 {codes.BODY_TOO_DEEP}`.
 
 ## Request ids
 
@@ -53,13 +54,13 @@ cursor reused with another sort, or not issued by this API, is `400 INVALID_CURS
 
 The audit trail pages by sequence number instead: it has no `sortBy`, `limit` defaults to
 {audit_trail.DEFAULT_LIMIT}, `nextCursor` is the last event's `sequence` in decimal, and a cursor that is not
-a decimal number is `400 {codes.AUDIT_CURSOR_INVALID}`.
+a decimal number is `400 {codes.INVALID_AUDIT_CURSOR}`.
 
 ## Executions
 
 `POST /v1/workflows/{{workflowId}}/executions` runs an **active** workflow on `inputData`. The header
 `Idempotency-Key` is required: the same key with the same workflow and input returns the execution it
-already started (a retry is safe), with another workflow or input it is `409 {codes.IDEMPOTENCY_CONFLICT}`.
+already started (a retry is safe), with another workflow or input it is `409 {codes.IDEMPOTENCY_KEY_REUSED}`.
 The answer is `201` as soon as the execution is durably recorded (`pending`); it runs in the
 background, so poll `GET /v1/executions/{{id}}` until its status is `completed`, `failed` or
 `cancelled`, then read `GET /v1/executions/{{id}}/results`. An execution runs the definition the

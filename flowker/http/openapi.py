@@ -37,15 +37,15 @@ SHARED_RESPONSES = {
     ),
     "MethodNotAllowed": error(
         "The path exists but does not support the method (any path of this API)",
-        [f"`{codes.METHOD_NOT_ALLOWED}`"],
+        [f"`{codes.METHOD_OR_ORIGIN_NOT_ALLOWED}`"],
     ),
     "PayloadTooLarge": error(
         "The body exceeds the configured limit (`FLOWKER_MAX_BODY_BYTES`, 1 MiB by default)",
-        [f"`{codes.TOO_LARGE}`"],
+        [f"`{codes.BODY_TOO_LARGE}`"],
     ),
     "InternalError": error(
         "A bug; the message carries no details, the `X-Request-Id` finds it in the server log",
-        [f"`{codes.INTERNAL}`"],
+        [f"`{codes.INTERNAL_ERROR}`"],
     ),
 }
 

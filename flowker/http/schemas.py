@@ -102,7 +102,7 @@ class Node(BaseModel):
         description=(
             "Unique among the workflow's nodes; conditions and mappings read the node's output "
             "as `<id>.…`. Not `workflow` (the execution's input) or `$`, and without `.`, `[` "
-            f"or `]`, which paths read as structure (400 {codes.NODE_ID_RESERVED})."
+            f"or `]`, which paths read as structure (400 {codes.MISREADABLE_NODE_ID})."
         )
     )
     type: NodeType
@@ -259,7 +259,7 @@ class ExecutorAuthentication(RootModel[Annotated[_AUTHENTICATION, Field(discrimi
         json_schema_extra={
             "description": (
                 "How the executor authenticates to the service: `type` selects the `config` fields. Unknown "
-                f"`config` fields are refused (400 {codes.AUTHENTICATION_CONFIG_INVALID}). In responses "
+                f"`config` fields are refused (400 {codes.INVALID_AUTHENTICATION_FIELD}). In responses "
                 f"`config` is always present and every secret reads `{auth.MASK}`."
             )
         }
@@ -281,7 +281,9 @@ class ExecutorConfigInput(BaseModel):
         None,
         min_length=1,
         max_length=ec.MAX_NAME,
-        description=f"Unique among executor configurations (409 {codes.EXECUTOR_NAME_TAKEN}); trimmed.",
+        description=(
+            f"Unique among executor configurations (409 {codes.EXECUTOR_CONFIG_NAME_TAKEN}); trimmed."
+        ),
     )
     description: Annotated[str, Field(max_length=ec.MAX_DESCRIPTION)] | None = None
     baseUrl: str | NotNull = Field(

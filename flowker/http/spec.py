@@ -100,17 +100,17 @@ def operation(
 # --- shared by several routes ---------------------------------------------------------------------
 
 BAD_BODY = line(codes.BAD_BODY, "body missing, not JSON, or not a JSON object")
-WRONG_TYPE = line(codes.WRONG_TYPE, "a field has the wrong JSON type (the message names it)")
-TOO_DEEP = line(codes.TOO_DEEP, f"the body is nested deeper than {MAX_DEPTH} levels")
-BAD_ID = line(codes.BAD_UUID, "`id` is not a UUID")
+WRONG_TYPE = line(codes.WRONG_FIELD_TYPE, "a field has the wrong JSON type (the message names it)")
+TOO_DEEP = line(codes.BODY_TOO_DEEP, f"the body is nested deeper than {MAX_DEPTH} levels")
+BAD_ID = line(codes.INVALID_UUID, "`id` is not a UUID")
 METADATA_CODES = (
-    line(codes.METADATA_TOO_LARGE, f"metadata has more than {meta.MAX_ENTRIES} entries"),
+    line(codes.TOO_MANY_METADATA_ENTRIES, f"metadata has more than {meta.MAX_ENTRIES} entries"),
     line(codes.METADATA_KEY_TOO_LONG, f"a metadata key is longer than {meta.MAX_KEY} characters"),
 )
 LIST_CODES = (
-    line(codes.BAD_CHOICE, "`status` or `sortBy` is not one of its values"),
-    line(codes.BAD_LIMIT, f"`limit` is not a whole number from 1 to {MAX_LIMIT}"),
-    line(codes.BAD_SORT_ORDER, "`sortOrder` is not `ASC` or `DESC`"),
+    line(codes.UNKNOWN_STATUS_OR_SORT, "`status` or `sortBy` is not one of its values"),
+    line(codes.INVALID_LIMIT, f"`limit` is not a whole number from 1 to {MAX_LIMIT}"),
+    line(codes.INVALID_SORT_ORDER, "`sortOrder` is not `ASC` or `DESC`"),
     line(codes.INVALID_CURSOR, "the cursor was not issued by this API, or was issued for another sort"),
 )
 BAD_ID_ERROR = {"400": error("Invalid request", [BAD_ID])}
@@ -123,7 +123,7 @@ def id_parameter(what: str) -> Schema:
         "name": "id",
         "in": "path",
         "required": True,
-        "description": f"The {what}'s id; anything but a UUID is 400 {codes.BAD_UUID}.",
+        "description": f"The {what}'s id; anything but a UUID is 400 {codes.INVALID_UUID}.",
         "schema": {"type": "string", "format": "uuid"},
     }
 

@@ -20,44 +20,44 @@ NOT_FOUND = {
 PARAMETERS = {
     "AuditEventId": {
         **id_parameter("audit event"),
-        "description": f"The event's `eventId`; anything but a UUID is 400 {codes.BAD_UUID}.",
+        "description": f"The event's `eventId`; anything but a UUID is 400 {codes.INVALID_UUID}.",
     },
     "AuditEventType": query(
         "eventType",
         {"type": "string", "enum": list(audit.EVENT_TYPES)},
-        f"Only events of this type; another value is 400 {codes.AUDIT_EVENT_TYPE_UNKNOWN}.",
+        f"Only events of this type; another value is 400 {codes.UNKNOWN_EVENT_TYPE}.",
     ),
     "AuditAction": query(
         "action",
         {"type": "string", "enum": [a.value for a in audit.AuditAction]},
-        f"Only events of this action; another value is 400 {codes.AUDIT_ACTION_UNKNOWN}.",
+        f"Only events of this action; another value is 400 {codes.UNKNOWN_AUDIT_ACTION}.",
     ),
     "AuditResult": query(
         "result",
         {"type": "string", "enum": [r.value for r in audit.AuditResult]},
-        f"Only events with this result; another value is 400 {codes.AUDIT_RESULT_UNKNOWN}.",
+        f"Only events with this result; another value is 400 {codes.UNKNOWN_AUDIT_RESULT}.",
     ),
     "AuditResourceType": query(
         "resourceType",
         {"type": "string", "enum": [r.value for r in audit.ResourceType]},
-        f"Only events about this kind of resource; another value is 400 {codes.AUDIT_RESOURCE_TYPE_UNKNOWN}.",
+        f"Only events about this kind of resource; another value is 400 {codes.UNKNOWN_RESOURCE_TYPE}.",
     ),
     "AuditResourceId": query(
         "resourceId",
         {"type": "string", "format": "uuid"},
-        f"Only events about this resource; anything but a UUID is 400 {codes.BAD_UUID}.",
+        f"Only events about this resource; anything but a UUID is 400 {codes.INVALID_UUID}.",
     ),
     "AuditDateFrom": query(
         "dateFrom",
         {"type": "string", "format": "date-time"},
         "Only events at or after this RFC 3339 date-time (UTC when it has no offset); a bad value is "
-        f"400 {codes.BAD_DATE}, one after `dateTo` 400 {codes.DATE_RANGE}.",
+        f"400 {codes.INVALID_DATE}, one after `dateTo` 400 {codes.DATE_RANGE_REVERSED}.",
     ),
     "AuditDateTo": query(
         "dateTo",
         {"type": "string", "format": "date-time"},
         "Only events at or before this RFC 3339 date-time (UTC when it has no offset); a bad value is "
-        f"400 {codes.BAD_DATE}.",
+        f"400 {codes.INVALID_DATE}.",
     ),
     "AuditLimit": query(
         "limit",
@@ -73,7 +73,7 @@ PARAMETERS = {
         "cursor",
         {"type": "string", "pattern": "^[0-9]{1,18}$"},
         "`nextCursor` of the previous page (a sequence number), with the same `sortOrder`; "
-        f"anything but a decimal number is 400 {codes.AUDIT_CURSOR_INVALID}.",
+        f"anything but a decimal number is 400 {codes.INVALID_AUDIT_CURSOR}.",
     ),
     "AuditSortOrder": query(
         "sortOrder",
@@ -94,16 +94,16 @@ PARAMETERS = {
         "400": error(
             "Invalid query",
             [
-                line(codes.AUDIT_EVENT_TYPE_UNKNOWN, "`eventType` is not one of its values"),
-                line(codes.AUDIT_ACTION_UNKNOWN, "`action` is not one of its values"),
-                line(codes.AUDIT_RESULT_UNKNOWN, "`result` is not `SUCCESS` or `FAILED`"),
-                line(codes.AUDIT_RESOURCE_TYPE_UNKNOWN, "`resourceType` is not one of its values"),
-                line(codes.BAD_UUID, "`resourceId` is not a UUID"),
-                line(codes.BAD_DATE, "`dateFrom` or `dateTo` is not an RFC 3339 date-time"),
-                line(codes.DATE_RANGE, "`dateFrom` is after `dateTo`"),
-                line(codes.BAD_LIMIT, f"`limit` is not a whole number from 1 to {audit_trail.MAX_LIMIT}"),
-                line(codes.BAD_SORT_ORDER, "`sortOrder` is not `ASC` or `DESC`"),
-                line(codes.AUDIT_CURSOR_INVALID, "`cursor` is not a decimal sequence number"),
+                line(codes.UNKNOWN_EVENT_TYPE, "`eventType` is not one of its values"),
+                line(codes.UNKNOWN_AUDIT_ACTION, "`action` is not one of its values"),
+                line(codes.UNKNOWN_AUDIT_RESULT, "`result` is not `SUCCESS` or `FAILED`"),
+                line(codes.UNKNOWN_RESOURCE_TYPE, "`resourceType` is not one of its values"),
+                line(codes.INVALID_UUID, "`resourceId` is not a UUID"),
+                line(codes.INVALID_DATE, "`dateFrom` or `dateTo` is not an RFC 3339 date-time"),
+                line(codes.DATE_RANGE_REVERSED, "`dateFrom` is after `dateTo`"),
+                line(codes.INVALID_LIMIT, f"`limit` is not a whole number from 1 to {audit_trail.MAX_LIMIT}"),
+                line(codes.INVALID_SORT_ORDER, "`sortOrder` is not `ASC` or `DESC`"),
+                line(codes.INVALID_AUDIT_CURSOR, "`cursor` is not a decimal sequence number"),
             ],
         )
     },

@@ -42,7 +42,7 @@ PARAMETERS = {
         "name": "workflowId",
         "in": "path",
         "required": True,
-        "description": f"The id of the workflow to run; anything but a UUID is 400 {codes.BAD_UUID}.",
+        "description": f"The id of the workflow to run; anything but a UUID is 400 {codes.INVALID_UUID}.",
         "schema": {"type": "string", "format": "uuid"},
     },
     "PreferWait": {
@@ -61,16 +61,16 @@ PARAMETERS = {
         "required": True,
         "description": (
             f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters without spaces (surrounding spaces "
-            f"are trimmed); missing or otherwise is 400 {codes.IDEMPOTENCY_KEY_INVALID}. The same key with "
+            f"are trimmed); missing or otherwise is 400 {codes.INVALID_IDEMPOTENCY_KEY}. The same key with "
             "the same workflow and `inputData` returns the execution it started; with another workflow or "
-            f"input it is 409 {codes.IDEMPOTENCY_CONFLICT}. A UUID per business operation is a good key."
+            f"input it is 409 {codes.IDEMPOTENCY_KEY_REUSED}. A UUID per business operation is a good key."
         ),
         "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY, "pattern": "^[!-~]+$"},
     },
     "ExecutionWorkflowFilter": query(
         "workflowId",
         {"type": "string", "format": "uuid"},
-        f"Only executions of this workflow; anything but a UUID is 400 {codes.BAD_UUID}.",
+        f"Only executions of this workflow; anything but a UUID is 400 {codes.INVALID_UUID}.",
     ),
     "ExecutionStatusFilter": status_parameter([s.value for s in ExecutionStatus]),
     "ExecutionSortBy": query(
@@ -114,7 +114,7 @@ class ExecuteInput(BaseModel):
     "The `Idempotency-Key` makes a retry safe: the same key with the same workflow and input "
     "answers the execution it already started (`201` while it has not ended, `200` once it "
     "has; the workflow need no longer be active), with another workflow or input `409 "
-    f"{codes.IDEMPOTENCY_CONFLICT}`. The execution runs the definition the workflow has now, even if the "
+    f"{codes.IDEMPOTENCY_KEY_REUSED}`. The execution runs the definition the workflow has now, even if the "
     "workflow is deactivated or edited meanwhile.\n\n"
     "With `Prefer: wait=N` (RFC 7240, N up to 60 seconds) the answer waits: when the execution "
     "ends within N seconds it is `200` with the results document and `Preference-Applied`; "
@@ -134,12 +134,12 @@ class ExecuteInput(BaseModel):
         "400": error(
             "Invalid request",
             [
-                line(codes.BAD_UUID, "`workflowId` is not a UUID"),
+                line(codes.INVALID_UUID, "`workflowId` is not a UUID"),
                 BAD_BODY,
-                line(codes.WRONG_TYPE, "`inputData` is not a JSON object"),
+                line(codes.WRONG_FIELD_TYPE, "`inputData` is not a JSON object"),
                 TOO_DEEP,
                 line(
-                    codes.IDEMPOTENCY_KEY_INVALID,
+                    codes.INVALID_IDEMPOTENCY_KEY,
                     f"the `Idempotency-Key` header is missing, longer than {MAX_IDEMPOTENCY_KEY} characters, "
                     "or not printable ASCII",
                 ),
@@ -150,7 +150,8 @@ class ExecuteInput(BaseModel):
             "Idempotency conflict",
             [
                 line(
-                    codes.IDEMPOTENCY_CONFLICT, "the `Idempotency-Key` was used for another workflow or input"
+                    codes.IDEMPOTENCY_KEY_REUSED,
+                    "the `Idempotency-Key` was used for another workflow or input",
                 )
             ],
         ),
@@ -206,7 +207,7 @@ def prefer_wait(header: str | None) -> float:
     TAG_EXECUTIONS,
     "One page of executions, newest first by default.",
     {"200": ok("A page of executions.", schemas.ExecutionListOutput)},
-    {"400": error("Invalid query", [line(codes.BAD_UUID, "`workflowId` is not a UUID"), *LIST_CODES])},
+    {"400": error("Invalid query", [line(codes.INVALID_UUID, "`workflowId` is not a UUID"), *LIST_CODES])},
     parameters=[
         param(name)
         for name in (
@@ -281,7 +282,12 @@ async def execution_results(request: web.Request) -> web.Response:
         **NOT_FOUND,
         "422": error(
             "Already ended",
-            [line(codes.EXECUTION_ENDED, "the execution is already `completed`, `failed` or `cancelled`")],
+            [
+                line(
+                    codes.EXECUTION_ALREADY_ENDED,
+                    "the execution is already `completed`, `failed` or `cancelled`",
+                )
+            ],
         ),
     },
     parameters=[param("ExecutionId")],

@@ -41,47 +41,57 @@ PARAMETERS = {
 }
 NOT_FOUND = {
     "404": error(
-        "No such executor configuration", [line(codes.EXECUTOR_NOT_FOUND, "executor configuration not found")]
+        "No such executor configuration",
+        [
+            line(
+                codes.EXECUTOR_CONFIG_NOT_FOUND,
+                "executor configuration not found",
+            )
+        ],
     )
 }
-STATE_CHANGED = line(
-    codes.CHANGED_CONCURRENTLY, "the configuration changed concurrently; read it again and retry"
-)
+STATE_CHANGED = line(codes.STATE_CHANGED, "the configuration changed concurrently; read it again and retry")
 CONFIG_CODES = (
     BAD_BODY,
     WRONG_TYPE,
     TOO_DEEP,
-    line(codes.EXECUTOR_NAME_REQUIRED, "name is required"),
-    line(codes.EXECUTOR_NAME_TOO_LONG, f"name is longer than {ec.MAX_NAME} characters"),
-    line(codes.EXECUTOR_DESCRIPTION_TOO_LONG, f"description is longer than {ec.MAX_DESCRIPTION} characters"),
+    line(codes.EXECUTOR_CONFIG_NAME_REQUIRED, "name is required"),
+    line(codes.EXECUTOR_CONFIG_NAME_TOO_LONG, f"name is longer than {ec.MAX_NAME} characters"),
+    line(
+        codes.EXECUTOR_CONFIG_DESCRIPTION_TOO_LONG,
+        f"description is longer than {ec.MAX_DESCRIPTION} characters",
+    ),
     line(codes.BASE_URL_REQUIRED, "baseUrl is required"),
     line(codes.BASE_URL_TOO_LONG, f"baseUrl is longer than {ec.MAX_BASE_URL} characters"),
     line(
-        codes.BASE_URL_INVALID,
+        codes.INVALID_BASE_URL,
         "baseUrl is not an http(s) URL with a host, or has credentials, a query or a fragment",
     ),
-    line(codes.ENDPOINTS_REQUIRED, "at least one endpoint is required"),
+    line(codes.NO_ENDPOINTS, "at least one endpoint is required"),
     line(codes.TOO_MANY_ENDPOINTS, f"more than {ec.MAX_ENDPOINTS} endpoints"),
     line(codes.ENDPOINT_NAME_REQUIRED, "an endpoint name is required"),
-    line(codes.ENDPOINT_NAME_DUPLICATE, "two endpoints share a name"),
+    line(codes.DUPLICATE_ENDPOINT_NAME, "two endpoints share a name"),
     line(
-        codes.ENDPOINT_TEXT_TOO_LONG,
+        codes.ENDPOINT_FIELD_TOO_LONG,
         f"an endpoint name or path is too long ({ec.MAX_ENDPOINT_NAME} / {ec.MAX_ENDPOINT_PATH})",
     ),
     line(
-        codes.ENDPOINT_PATH_INVALID,
+        codes.INVALID_ENDPOINT_PATH,
         "an endpoint path is required, or is a URL rather than a path relative to baseUrl",
     ),
     line(codes.ENDPOINT_METHOD_REQUIRED, "an endpoint method is required"),
-    line(codes.ENDPOINT_METHOD_UNKNOWN, f"an endpoint method is not one of {', '.join(ec.METHODS)}"),
+    line(codes.INVALID_ENDPOINT_METHOD, f"an endpoint method is not one of {', '.join(ec.METHODS)}"),
     line(
-        codes.ENDPOINT_TIMEOUT_INVALID, f"an endpoint timeout is outside 1..{ec.MAX_TIMEOUT_SECONDS} seconds"
+        codes.INVALID_ENDPOINT_TIMEOUT, f"an endpoint timeout is outside 1..{ec.MAX_TIMEOUT_SECONDS} seconds"
     ),
-    line(codes.AUTHENTICATION_REQUIRED, "authentication is required"),
+    line(codes.NO_AUTHENTICATION, "authentication is required"),
     line(codes.AUTHENTICATION_TYPE_REQUIRED, "authentication.type is required"),
-    line(codes.AUTHENTICATION_TYPE_UNKNOWN, f"authentication.type is not one of {', '.join(auth.SCHEMAS)}"),
     line(
-        codes.AUTHENTICATION_CONFIG_INVALID,
+        codes.UNSUPPORTED_AUTHENTICATION_TYPE,
+        f"authentication.type is not one of {', '.join(auth.SCHEMAS)}",
+    ),
+    line(
+        codes.INVALID_AUTHENTICATION_FIELD,
         "an authentication.config field is unknown, missing, malformed, "
         f"or a `{auth.MASK}` mask with no stored secret to keep",
     ),
@@ -120,7 +130,7 @@ def _toggle_operation(action: str, source: str, target: str, description: str) -
             "409": error("Conflict", [STATE_CHANGED]),
             "422": error(
                 "Not allowed in its status",
-                [line(codes.EXECUTOR_WRONG_STATUS, f"the configuration is not {source}")],
+                [line(codes.EXECUTOR_CONFIG_NOT_ALLOWED, f"the configuration is not {source}")],
             ),
         },
         parameters=[param("ExecutorConfigId")],
@@ -137,7 +147,13 @@ def _toggle_operation(action: str, source: str, target: str, description: str) -
     {
         "400": error("Invalid configuration", CONFIG_CODES),
         "409": error(
-            "Conflict", [line(codes.EXECUTOR_NAME_TAKEN, "an executor configuration with this name exists")]
+            "Conflict",
+            [
+                line(
+                    codes.EXECUTOR_CONFIG_NAME_TAKEN,
+                    "an executor configuration with this name exists",
+                )
+            ],
         ),
         **TOO_LARGE,
     },
@@ -194,11 +210,14 @@ async def get_executor(request: web.Request) -> web.Response:
         **NOT_FOUND,
         "409": error(
             "Conflict",
-            [line(codes.EXECUTOR_NAME_TAKEN, "another executor configuration has this name"), STATE_CHANGED],
+            [
+                line(codes.EXECUTOR_CONFIG_NAME_TAKEN, "another executor configuration has this name"),
+                STATE_CHANGED,
+            ],
         ),
         "422": error(
             "In use",
-            [line(codes.EXECUTOR_WRONG_STATUS, "a removed endpoint is called by an active workflow")],
+            [line(codes.EXECUTOR_CONFIG_NOT_ALLOWED, "a removed endpoint is called by an active workflow")],
         ),
         **TOO_LARGE,
     },
@@ -225,7 +244,7 @@ async def patch_executor(request: web.Request) -> web.Response:
         **NOT_FOUND,
         "409": error("Conflict", [STATE_CHANGED]),
         "422": error(
-            "In use", [line(codes.EXECUTOR_WRONG_STATUS, "an active workflow uses the configuration")]
+            "In use", [line(codes.EXECUTOR_CONFIG_NOT_ALLOWED, "an active workflow uses the configuration")]
         ),
     },
     parameters=[param("ExecutorConfigId")],

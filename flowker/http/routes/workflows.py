@@ -42,46 +42,46 @@ PARAMETERS = {
 }
 NOT_FOUND_LINE = line(codes.WORKFLOW_NOT_FOUND, "workflow not found")
 NOT_FOUND = {"404": error("No such workflow", [NOT_FOUND_LINE])}
-STATE_CHANGED = line(codes.CHANGED_CONCURRENTLY, "the workflow changed concurrently; read it again and retry")
+STATE_CHANGED = line(codes.STATE_CHANGED, "the workflow changed concurrently; read it again and retry")
 NAME_TAKEN = {"409": error("Conflict", [line(codes.WORKFLOW_NAME_TAKEN, "a workflow with this name exists")])}
 NAME_CODES = (
-    line(codes.NAME_REQUIRED, "name is required"),
-    line(codes.NAME_TOO_LONG, f"name is longer than {dsl.MAX_NAME} characters"),
+    line(codes.WORKFLOW_NAME_REQUIRED, "name is required"),
+    line(codes.WORKFLOW_NAME_TOO_LONG, f"name is longer than {dsl.MAX_NAME} characters"),
 )
 DRAFT_CODES = (
     BAD_BODY,
     WRONG_TYPE,
     TOO_DEEP,
     *NAME_CODES,
-    line(codes.DESCRIPTION_TOO_LONG, f"description is longer than {dsl.MAX_DESCRIPTION} characters"),
+    line(codes.WORKFLOW_DESCRIPTION_TOO_LONG, f"description is longer than {dsl.MAX_DESCRIPTION} characters"),
     line(codes.TOO_MANY_NODES, f"more than {dsl.MAX_NODES} nodes"),
     line(codes.TOO_MANY_EDGES, f"more than {dsl.MAX_EDGES} edges"),
     line(codes.NODE_ID_REQUIRED, "a node id is required"),
     line(codes.NODE_ID_TOO_LONG, f"a node id is longer than {dsl.MAX_ID} characters"),
-    line(codes.NODE_ID_DUPLICATE, "two nodes share an id"),
+    line(codes.DUPLICATE_NODE_ID, "two nodes share an id"),
     line(
-        codes.NODE_ID_RESERVED,
+        codes.MISREADABLE_NODE_ID,
         "a node id is `workflow` or `$`, or holds `.`, `[` or `]`: paths would misread it",
     ),
     line(codes.NODE_TYPE_REQUIRED, "a node type is required"),
-    line(codes.NODE_TYPE_UNKNOWN, "a node type is not trigger, executor, conditional or action"),
-    line(codes.OUTPUT_MISSING, "a `set_output` action has no `output` object"),
-    line(codes.CONDITION_INVALID, "a condition (conditional node or edge) does not parse"),
-    line(codes.INPUT_MAPPING_INVALID, "an executor node's `inputMapping` is invalid"),
-    line(codes.OUTPUT_MAPPING_INVALID, "an executor node's `outputMapping` is invalid"),
-    line(codes.TRANSFORMS_UNSUPPORTED, "an executor node uses raw `transforms`, which are not supported"),
+    line(codes.UNKNOWN_NODE_TYPE, "a node type is not trigger, executor, conditional or action"),
+    line(codes.SET_OUTPUT_NOT_OBJECT, "a `set_output` action has no `output` object"),
+    line(codes.INVALID_CONDITION, "a condition (conditional node or edge) does not parse"),
+    line(codes.INVALID_INPUT_MAPPING, "an executor node's `inputMapping` is invalid"),
+    line(codes.INVALID_OUTPUT_MAPPING, "an executor node's `outputMapping` is invalid"),
+    line(codes.RAW_TRANSFORMS, "an executor node uses raw `transforms`, which are not supported"),
     f"`{codes.EDGE_ID_REQUIRED}` / `{codes.EDGE_SOURCE_REQUIRED}` / `{codes.EDGE_TARGET_REQUIRED}` "
     "an edge id / source / target is required",
     line(
-        codes.EDGE_TEXT_TOO_LONG,
+        codes.EDGE_FIELD_TOO_LONG,
         f"an edge id, source, target, sourceHandle or label is longer than {dsl.MAX_ID} characters",
     ),
-    line(codes.EDGE_ID_DUPLICATE, "two edges share an id"),
-    line(codes.EDGE_DANGLING, "an edge's source or target names no node of the workflow"),
+    line(codes.DUPLICATE_EDGE_ID, "two edges share an id"),
+    line(codes.EDGE_NAMES_NO_NODE, "an edge's source or target names no node of the workflow"),
     *METADATA_CODES,
 )
 CATALOG_EXECUTOR = line(
-    codes.EXECUTOR_UNKNOWN,
+    codes.UNKNOWN_EXECUTOR_REFERENCE,
     "an executor node names a catalog `executorId`; catalog executors are not available",
 )
 ACTIVATION_ERRORS = {
@@ -89,18 +89,18 @@ ACTIVATION_ERRORS = {
         "Invalid request or incomplete graph",
         [
             BAD_ID,
-            line(codes.CONDITION_INVALID, "a conditional node has no condition"),
+            line(codes.INVALID_CONDITION, "a conditional node has no condition"),
             line(
-                codes.SOURCE_HANDLE_MISSING,
+                codes.CONDITIONAL_EDGE_WITHOUT_HANDLE,
                 "an edge leaving a conditional node has no `sourceHandle` `true` or `false`",
             ),
-            line(codes.EXECUTOR_CONFIG_ID_MISSING, "an executor node has no `executorConfigId`"),
+            line(codes.EXECUTOR_CONFIG_ID_REQUIRED, "an executor node has no `executorConfigId`"),
             line(
-                codes.ENDPOINT_UNKNOWN,
+                codes.UNKNOWN_ENDPOINT,
                 "an executor node's `endpointName` is not an endpoint of its configuration",
             ),
             line(
-                codes.NODE_ID_RESERVED,
+                codes.MISREADABLE_NODE_ID,
                 "a draft saved before node ids were checked has one that paths would misread",
             ),
         ],
@@ -110,7 +110,8 @@ ACTIVATION_ERRORS = {
         [
             NOT_FOUND_LINE,
             line(
-                codes.EXECUTOR_UNKNOWN, "an executor node names an executor configuration that does not exist"
+                codes.UNKNOWN_EXECUTOR_REFERENCE,
+                "an executor node names an executor configuration that does not exist",
             ),
         ],
     ),
@@ -124,11 +125,14 @@ ACTIVATION_ERRORS = {
     "422": error(
         "Not allowed in the workflow's status, or not executable",
         [
-            line(codes.WORKFLOW_WRONG_STATUS, "the workflow is not a draft"),
-            line(codes.NO_NODES, "the workflow has no nodes"),
-            line(codes.TRIGGER_COUNT, "the workflow has no trigger node or more than one"),
-            line(codes.GRAPH_CYCLE, "an edge points at the trigger node, or the graph has a cycle"),
-            line(codes.EXECUTOR_DISABLED, "an executor node's configuration is disabled"),
+            line(codes.WORKFLOW_TRANSITION_NOT_ALLOWED, "the workflow is not a draft"),
+            line(codes.WORKFLOW_WITHOUT_NODES, "the workflow has no nodes"),
+            line(codes.NOT_ONE_TRIGGER, "the workflow has no trigger node or more than one"),
+            line(
+                codes.CYCLE_OR_EDGE_TO_TRIGGER,
+                "an edge points at the trigger node, or the graph has a cycle",
+            ),
+            line(codes.EXECUTOR_CONFIG_DISABLED, "an executor node's configuration is disabled"),
         ],
     ),
 }
@@ -304,7 +308,7 @@ def _transition_operation(
         "409": error("Conflict", [STATE_CHANGED]),
         "422": error(
             "Not allowed in the workflow's status",
-            [line(codes.WORKFLOW_WRONG_STATUS, f"the workflow is not {source}")],
+            [line(codes.WORKFLOW_TRANSITION_NOT_ALLOWED, f"the workflow is not {source}")],
         ),
         **extra,
     }
