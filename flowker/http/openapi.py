@@ -19,6 +19,7 @@ from flowker import __version__
 from flowker.http import error_codes as codes
 from flowker.http import spec
 from flowker.http.description import DESCRIPTION
+from flowker.http.routes import MODULES
 from flowker.http.schemas import Output
 from flowker.http.spec import Schema, component, error
 
@@ -123,8 +124,6 @@ def _subclasses(cls: type) -> list[type]:
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document served at ``/openapi.json``, built once (callers must not mutate it)."""
-    from flowker.http.routes import MODULES  # the system routes serve this document
-
     models: dict[str, type[BaseModel]] = {}
     paths: dict[str, Schema] = {}
     parameters = dict(spec.PARAMETERS)

@@ -10,8 +10,7 @@ from aiohttp import web
 
 from flowker import __version__
 from flowker.clock import iso, utc_now
-from flowker.http.keys import SERVICES, STARTED_AT
-from flowker.http.openapi import openapi_document
+from flowker.http.keys import OPENAPI_DOCUMENT, SERVICES, STARTED_AT
 from flowker.http.render import json_response
 from flowker.http.schemas import HealthResponse, ReadinessResponse, VersionResponse
 from flowker.http.spec import TAG_SYSTEM, ok, operation
@@ -99,4 +98,4 @@ async def version(request: web.Request) -> web.Response:
 )
 async def openapi(request: web.Request) -> web.Response:
     """The OpenAPI 3.1 document of this API."""
-    return json_response(openapi_document())
+    return json_response(request.app[OPENAPI_DOCUMENT])
