@@ -17,7 +17,7 @@ are graphs of nodes that call external services through **executor configuration
 
 Every `/v1` route requires the header `X-API-Key` with one of the configured keys (several may be
 valid at once, so that a key can be rotated). A missing or wrong key is answered
-`401 {{"code": "UNAUTHORIZED", "title": "Unauthorized", "message": "API Key missing or invalid"}}`.
+`401 {{"code": "{codes.UNAUTHORIZED}", "title": "Unauthorized", "message": "API Key missing or invalid"}}`.
 `/health`, `/readyz`, `/version` and `/openapi.json` are public.
 
 ## Errors
