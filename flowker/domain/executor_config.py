@@ -44,7 +44,10 @@ MAX_TIMEOUT_SECONDS = 300
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
+# The OpenAPI document shows this docstring.
 class ExecutorStatus(StrEnum):
+    """Created `active`; `disabled` takes it out of service."""
+
     ACTIVE = "active"
     DISABLED = "disabled"
 

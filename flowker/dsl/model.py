@@ -20,8 +20,12 @@ class NodeType(StrEnum):
     ACTION = "action"
 
 
+# The OpenAPI document shows this docstring.
 class WorkflowStatus(StrEnum):
-    """``draft --activate--> active --deactivate--> inactive --draft--> draft``."""
+    """`draft --activate--> active --deactivate--> inactive --draft--> draft`.
+
+    Only a draft can be edited; a draft or inactive workflow can be deleted.
+    """
 
     DRAFT = "draft"
     ACTIVE = "active"

@@ -12,8 +12,13 @@ from enum import StrEnum
 from typing import Any
 
 
+# The OpenAPI document shows this docstring.
 class ExecutionStatus(StrEnum):
-    """``pending -> running -> completed | failed | cancelled``; the last three are final."""
+    """`pending --> running --> completed | failed | cancelled`; the last three are final.
+
+    `failed` includes an execution that passed its deadline; `cancelled` one stopped by
+    `POST /v1/executions/{id}/cancel`.
+    """
 
     PENDING = "pending"
     RUNNING = "running"

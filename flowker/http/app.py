@@ -7,13 +7,14 @@ import time
 from aiohttp import web
 from aiohttp.log import server_logger
 
-from flowker.http.keys import SERVICES, STARTED_AT, Services
+from flowker.http.keys import OPENAPI_DOCUMENT, SERVICES, STARTED_AT, Services
 from flowker.http.middleware.api_key import api_key_middleware
 from flowker.http.middleware.cors import cors_middleware
 from flowker.http.middleware.errors import ProtocolLog, errors_middleware
 from flowker.http.middleware.expect import with_expect_handler
 from flowker.http.middleware.request_id import request_id_middleware
-from flowker.http.routes import audit, executions, executors, system, workflows
+from flowker.http.openapi import openapi_document
+from flowker.http.routes import MODULES
 from flowker.settings import Settings
 
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings, services: Services, api_keys: tuple[str, ...]
     )
     app[SERVICES] = services
     app[STARTED_AT] = time.monotonic()
-    for table in (system.routes, workflows.routes, executors.routes, executions.routes, audit.routes):
-        app.router.add_routes(with_expect_handler(table))
+    app[OPENAPI_DOCUMENT] = openapi_document()
+    for module in MODULES:
+        app.router.add_routes(with_expect_handler(module.routes))
     return app

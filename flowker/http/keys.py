@@ -30,6 +30,8 @@ class Services:
 
 SERVICES = web.AppKey("services", Services)
 STARTED_AT = web.AppKey("started_at", float)
+#: The OpenAPI document served at ``/openapi.json`` (generated from the routes, so not imported by them).
+OPENAPI_DOCUMENT = web.AppKey("openapi_document", dict)
 REQUEST_ID = web.RequestKey("request_id", str)
 #: The id of the API key that authenticated the request (never the key itself).
 API_KEY_ID = web.RequestKey("api_key_id", str)

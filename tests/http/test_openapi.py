@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,13 +17,18 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from flowker import __version__
+from flowker.domain import executor_config as ec
 from flowker.domain.executor_config import ExecutorConfigInput
+from flowker.dsl import model as dsl
 from flowker.dsl.model import WorkflowDefinition
+from flowker.http import openapi
+from flowker.http import schemas as contract
 from flowker.http.app import create_app
 from flowker.http.keys import Services
 from flowker.http.middleware.api_key import key_id
 from flowker.http.openapi import openapi_document
 from flowker.http.routes.executions import ExecuteInput
+from flowker.http.routes.workflows import CloneInput
 from flowker.settings import Settings
 from tests.conftest import API_KEY
 from tests.helpers.client import ApiClient, Reply
@@ -158,6 +165,31 @@ def test_request_schemas_follow_the_pydantic_models() -> None:
         "oidc_client_credentials",
         "oidc_user",
     }
+
+
+def test_request_contracts_have_the_fields_of_the_parsing_models() -> None:
+    """The documented request models (strict) and the models that parse requests (loose) agree."""
+    pairs = [
+        (contract.WorkflowDefinition, dsl.WorkflowDefinition),
+        (contract.Node, dsl.Node),
+        (contract.Edge, dsl.Edge),
+        (contract.Position, dsl.Position),
+        (contract.CloneWorkflowInput, CloneInput),
+        (contract.ExecutorConfigInput, ec.ExecutorConfigInput),
+        (contract.EndpointInput, ec.EndpointInput),
+    ]
+    for documented, parsing in pairs:
+        assert set(documented.model_fields) == set(parsing.model_fields), documented
+
+
+def test_the_document_names_codes_only_through_its_one_table() -> None:
+    """Error codes reach the document from the code catalogue ``flowker/codes.py`` alone."""
+    http = Path(openapi.__file__).parent
+    sources = [http / name for name in ("openapi.py", "spec.py", "schemas.py", "description.py")]
+    for source in [*sources, *sorted((http / "routes").glob("*.py"))]:
+        assert not re.search(r"""FLK-\d{4}|["'](UNAUTHORIZED|INVALID_CURSOR)["']""", source.read_text()), (
+            source
+        )
 
 
 async def test_answers_fit_the_document(api: ApiClient, anon: ApiClient) -> None:

@@ -10,15 +10,24 @@ from aiohttp import web
 
 from flowker import __version__
 from flowker.clock import iso, utc_now
-from flowker.http.keys import SERVICES, STARTED_AT
-from flowker.http.openapi import openapi_document
+from flowker.http.keys import OPENAPI_DOCUMENT, SERVICES, STARTED_AT
 from flowker.http.render import json_response
+from flowker.http.schemas import HealthResponse, ReadinessResponse, VersionResponse
+from flowker.http.spec import TAG_SYSTEM, ok, operation
 from flowker.settings import READINESS_CHECK_TIMEOUT_SECONDS
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/health")
+@operation(
+    "getHealth",
+    "Liveness",
+    TAG_SYSTEM,
+    "The process answers. Checks no dependency (see `/readyz`).",
+    {"200": ok("Alive.", HealthResponse)},
+    public=True,
+)
 async def health(request: web.Request) -> web.Response:
     """Liveness: the process answers."""
     uptime = time.monotonic() - request.app[STARTED_AT]
@@ -28,6 +37,16 @@ async def health(request: web.Request) -> web.Response:
 
 
 @routes.get("/readyz")
+@operation(
+    "getReadiness",
+    "Readiness",
+    TAG_SYSTEM,
+    "Every dependency answers within its timeout. 503 when one does not, or while the "
+    "service drains before shutting down.",
+    {"200": ok("Every dependency is up.", ReadinessResponse)},
+    {"503": ok("A dependency is down, or the service is draining.", ReadinessResponse)},
+    public=True,
+)
 async def readyz(request: web.Request) -> web.Response:
     """Readiness: every dependency answers within its timeout; 503 otherwise or while draining."""
     services = request.app[SERVICES]
@@ -55,12 +74,28 @@ async def _check(check: Any) -> dict[str, Any]:
 
 
 @routes.get("/version")
+@operation(
+    "getVersion",
+    "Version",
+    TAG_SYSTEM,
+    "The running version.",
+    {"200": ok("The version.", VersionResponse)},
+    public=True,
+)
 async def version(request: web.Request) -> web.Response:
     """The running version."""
     return json_response({"version": __version__, "requestDate": iso(utc_now())})
 
 
 @routes.get("/openapi.json")
+@operation(
+    "getOpenApiDocument",
+    "OpenAPI document",
+    TAG_SYSTEM,
+    "This document.",
+    {"200": ok("An OpenAPI 3.1 document.", {"type": "object"})},
+    public=True,
+)
 async def openapi(request: web.Request) -> web.Response:
     """The OpenAPI 3.1 document of this API."""
-    return json_response(openapi_document())
+    return json_response(request.app[OPENAPI_DOCUMENT])

@@ -1,0 +1,596 @@
+"""The request and response bodies of the API as pydantic models, for the OpenAPI document.
+
+Request models here are the contract a client reads: the rules that :mod:`flowker.dsl.validation`,
+:mod:`flowker.domain.executor_config` and :mod:`flowker.domain.authentication` enforce, with their
+limits. The models that parse requests (:mod:`flowker.dsl.model`, ``ExecutorConfigInput``) are loose on
+purpose, so that a broken rule is answered with its own ``FLK`` code; a test keeps their fields equal.
+
+Handlers still write plain dicts (their bytes on the wire are the contract); the response models
+describe those dicts, and the conformance tests check every answer against the schemas generated from
+them. An optional field of a response is omitted when absent, never ``null``, unless typed ``X | None``
+without a default.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
+from pydantic.json_schema import SkipJsonSchema
+
+from flowker import codes
+from flowker.domain import audit
+from flowker.domain import authentication as auth
+from flowker.domain import executor_config as ec
+from flowker.domain import metadata as meta
+from flowker.dsl import validation as dsl
+from flowker.dsl.model import NodeType, WorkflowStatus
+from flowker.dsl.run_state import ExecutionStatus, StepStatus
+
+_TIMESTAMP_EXAMPLE = "2026-11-29T01:02:03.456789Z"
+_ID_EXAMPLE = "0b6f3c1e-4a5d-4e8f-9c2a-7d1b3e5f6a90"
+_HEX64 = "^[0-9a-f]{64}$"
+STAGES = ("connectivity", "authentication", "end_to_end")
+_TERMINAL = tuple(s.value for s in ExecutionStatus if s.is_terminal)
+
+
+class Output(BaseModel):
+    """A response body (see the module's docstring for optional fields)."""
+
+
+class Timestamp(RootModel[str]):
+    """RFC 3339, UTC, microsecond precision, fixed width (text order is time order)."""
+
+    model_config = ConfigDict(json_schema_extra={"format": "date-time", "examples": [_TIMESTAMP_EXAMPLE]})
+
+
+class ErrorResponse(Output):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(
+        description="Stable: `FLK-NNNN`, `UNAUTHORIZED` or `INVALID_CURSOR`.",
+        examples=[codes.WORKFLOW_NOT_FOUND],
+    )
+    title: str = Field(description="The HTTP reason phrase of the status.", examples=["Not Found"])
+    message: str = Field(examples=[f"workflow {_ID_EXAMPLE} not found"])
+
+
+class _Page(Output):
+    nextCursor: str = Field(
+        description='Send as `cursor` (same sort) for the next page; `""` on the last page.'
+    )
+    hasMore: bool
+
+
+# --- request bodies -------------------------------------------------------------------------------
+
+#: Absent, never ``null``: documented as the type alone.
+NotNull = SkipJsonSchema[None]
+Metadata = Annotated[
+    dict[Annotated[str, Field(max_length=meta.MAX_KEY)], Any], Field(max_length=meta.MAX_ENTRIES)
+]
+_METADATA = f"Free-form; at most {meta.MAX_ENTRIES} entries, keys of at most {meta.MAX_KEY} chars."
+_NODE_DATA = """\
+Settings of the node, by type:
+
+* `executor`: `executorConfigId` (id of an executor configuration) and `endpointName` (one of its
+  endpoints), both required to activate; optional `inputMapping` / `outputMapping`, lists of
+  `{source, target, required?, transformation?: {type, config}}` copying values between dot paths
+  (`transforms` is refused);
+* `conditional`: `condition`, an expression such as `kyc.result.riskScore < 50` (required to
+  activate); its outgoing edges carry `sourceHandle` `"true"` or `"false"`;
+* `action`: `actionType`; `set_output` requires an `output` object, the workflow's final output;
+* `trigger`: free.
+"""
+NodeId = Annotated[str, Field(min_length=1, max_length=dsl.MAX_ID)]
+
+
+class Position(BaseModel):
+    """Canvas coordinates."""
+
+    x: int | float = 0
+    y: int | float = 0
+
+
+class Node(BaseModel):
+    """A step of the workflow; `position` only places it on a canvas."""
+
+    id: NodeId = Field(
+        description=(
+            "Unique among the workflow's nodes; conditions and mappings read the node's output "
+            "as `<id>.…`. Not `workflow` (the execution's input) or `$`, and without `.`, `[` "
+            f"or `]`, which paths read as structure (400 {codes.MISREADABLE_NODE_ID})."
+        )
+    )
+    type: NodeType
+    name: str | None = Field(None, description="Display name.")
+    position: Position = Field(default_factory=Position)
+    data: dict[str, Any] | None = Field(None, description=_NODE_DATA)
+
+
+class Edge(BaseModel):
+    id: NodeId = Field(description="Unique among the workflow's edges.")
+    source: NodeId = Field(description="Id of the node the edge leaves.")
+    target: NodeId = Field(description="Id of the node the edge enters.")
+    sourceHandle: Annotated[str, Field(max_length=dsl.MAX_EDGE_TEXT)] | None = Field(
+        None, description="`true` or `false` on an edge leaving a conditional node (to activate)."
+    )
+    condition: Annotated[str, Field(max_length=dsl.MAX_CONDITION)] | None = Field(
+        None, description="A condition expression; checked to parse when saved."
+    )
+    label: Annotated[str, Field(max_length=dsl.MAX_EDGE_TEXT)] | None = None
+
+
+class WorkflowDefinition(BaseModel):
+    """The body of create and replace. A draft may be incomplete (no nodes, no trigger); activation
+    checks the whole graph."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=dsl.MAX_NAME,
+        description=(
+            f"Unique among workflows (409 {codes.WORKFLOW_NAME_TAKEN}); surrounding spaces are trimmed."
+        ),
+    )
+    description: Annotated[str, Field(max_length=dsl.MAX_DESCRIPTION)] | None = None
+    nodes: list[Node] = Field(default_factory=list, max_length=dsl.MAX_NODES)
+    edges: list[Edge] = Field(default_factory=list, max_length=dsl.MAX_EDGES)
+    metadata: Metadata | None = Field(None, description=_METADATA)
+
+
+class CloneWorkflowInput(BaseModel):
+    name: str = Field(
+        min_length=1,
+        max_length=dsl.MAX_NAME,
+        description=f"Name of the copy; must be unused (409 {codes.WORKFLOW_NAME_TAKEN}).",
+    )
+
+
+class EndpointInput(BaseModel):
+    name: str = Field(min_length=1, max_length=ec.MAX_ENDPOINT_NAME)
+    path: str = Field(
+        min_length=1,
+        max_length=ec.MAX_ENDPOINT_PATH,
+        description="Relative to `baseUrl` (a URL is refused); a leading `/` is added.",
+        examples=["/v1/checks"],
+    )
+    method: str = Field(
+        description=f"One of {', '.join(ec.METHODS)}, case-insensitive; stored upper-case.",
+        examples=["POST"],
+    )
+    timeout: Annotated[int, Field(ge=1, le=ec.MAX_TIMEOUT_SECONDS)] | None = Field(
+        ec.DEFAULT_TIMEOUT_SECONDS, description="Seconds."
+    )
+
+
+# --- authentication, one model per type, from the domain's field table -------------------------------
+
+_AUTH_TITLES = {
+    "none": ("NoAuthentication", "No credentials are sent; `config` must be empty."),
+    "api_key": (
+        "ApiKeyAuthentication",
+        "Sends `prefix` + `key` in the header `header_name` (default `X-API-Key`) or, with "
+        "`location: query`, in the query parameter `query_param_name` (default `api_key`).",
+    ),
+    "bearer": ("BearerAuthentication", "Sends `Authorization: Bearer <token>`."),
+    "basic": ("BasicAuthentication", "Sends `Authorization: Basic base64(username:password)`."),
+    "oidc_client_credentials": (
+        "OidcClientCredentialsAuthentication",
+        "Gets an access token with the OAuth 2 client-credentials grant from `token_url`, or from the "
+        "token endpoint that `issuer_url` discovers (one of the two is required).",
+    ),
+    "oidc_user": (
+        "OidcUserAuthentication",
+        "Gets an access token with the OAuth 2 password grant for `username` from `token_url`, or from "
+        "the token endpoint that `issuer_url` discovers (one of the two is required).",
+    ),
+}
+_FIELD_NOTES = {
+    "token_endpoint_auth_method": "Default `client_secret_basic`.",
+    "location": "Default `header`.",
+    "scopes": "Sent space-separated.",
+}
+_SECRET_WORDS = ", ".join(f"`{w}`" for w in auth._SECRET_WORDS)
+
+
+def _auth_field(name: str, spec: auth.FieldSpec) -> tuple[Any, Any]:
+    """A field of a pydantic model for ``spec`` of the domain's table: ``(type, FieldInfo)``."""
+    text = Field(max_length=auth.MAX_VALUE, min_length=1 if spec.required and spec.kind == "str" else None)
+    kinds: dict[str, Any] = {
+        "str": Annotated[str, text],
+        "url": Annotated[str, text, Field(json_schema_extra={"format": "uri"})],
+        "choice": Literal[spec.choices],
+        "strings": list[str],
+        "params": dict[str, str],
+        "cache": OidcTokenCache,
+    }
+    notes = {
+        "url": ["An http or https URL."],
+        "params": [
+            "Extra form parameters of the token request. Values of keys containing "
+            f"{_SECRET_WORDS} are secrets: write-only, returned as `{auth.MASK}`."
+        ],
+    }.get(spec.kind, [])
+    notes += [_FIELD_NOTES[name]] if name in _FIELD_NOTES else []
+    extra = None
+    if spec.secret:
+        extra = {"format": "password"}
+        notes.append(f"Secret: write-only, returned as `{auth.MASK}`; sending `{auth.MASK}` keeps it.")
+    info = Field(... if spec.required else None, description=" ".join(notes) or None, json_schema_extra=extra)
+    return (kinds[spec.kind], info) if spec.required else (kinds[spec.kind] | NotNull, info)
+
+
+class OidcTokenCache(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | NotNull = Field(None, description="Default `true`.")
+    refresh_before_expiry_seconds: Annotated[int, Field(ge=0)] | NotNull = Field(
+        None, description="Default 60."
+    )
+    use_refresh_token: bool | NotNull = Field(None, description="Default `true`.")
+
+
+def _authentication_model(kind: str, fields: dict[str, auth.FieldSpec]) -> type[BaseModel]:
+    name, description = _AUTH_TITLES[kind]
+    oidc = (
+        {"anyOf": [{"required": ["issuer_url"]}, {"required": ["token_url"]}]}
+        if kind.startswith("oidc_")
+        else {}
+    )
+    config = create_model(
+        f"{name}Config",
+        __config__=ConfigDict(extra="forbid", json_schema_extra=oidc),
+        **{field: _auth_field(field, spec) for field, spec in fields.items()},
+    )
+    return create_model(name, __doc__=description, type=(Literal[kind], ...), config=(config | NotNull, None))
+
+
+#: One model per ``authentication.type``, as a union discriminated on ``type``.
+_AUTHENTICATION: Any = functools.reduce(
+    operator.or_, (_authentication_model(kind, fields) for kind, fields in auth.SCHEMAS.items())
+)
+
+
+class ExecutorAuthentication(RootModel[Annotated[_AUTHENTICATION, Field(discriminator="type")]]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": (
+                "How the executor authenticates to the service: `type` selects the `config` fields. Unknown "
+                f"`config` fields are refused (400 {codes.INVALID_AUTHENTICATION_FIELD}). In responses "
+                f"`config` is always present and every secret reads `{auth.MASK}`."
+            )
+        }
+    )
+
+
+class ExecutorConfigInput(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": (
+                "The body of PATCH: the fields sent replace the stored ones (`authentication` as a whole; "
+                f"a secret sent as `{auth.MASK}` keeps the stored one), and the result must be a complete "
+                "configuration. `null` clears `description` or `metadata`."
+            )
+        }
+    )
+
+    name: str | NotNull = Field(
+        None,
+        min_length=1,
+        max_length=ec.MAX_NAME,
+        description=(
+            f"Unique among executor configurations (409 {codes.EXECUTOR_CONFIG_NAME_TAKEN}); trimmed."
+        ),
+    )
+    description: Annotated[str, Field(max_length=ec.MAX_DESCRIPTION)] | None = None
+    baseUrl: str | NotNull = Field(
+        None,
+        max_length=ec.MAX_BASE_URL,
+        description=(
+            "An http or https URL with a host, without credentials, query or fragment; "
+            "a trailing `/` is dropped."
+        ),
+        examples=["https://kyc.example.com/api"],
+        json_schema_extra={"format": "uri"},
+    )
+    endpoints: Annotated[list[EndpointInput], Field(min_length=1, max_length=ec.MAX_ENDPOINTS)] | NotNull = (
+        Field(None, description="Names are unique within the configuration.")
+    )
+    authentication: ExecutorAuthentication | NotNull = None
+    metadata: Metadata | None = Field(None, description=_METADATA)
+
+
+class ExecutorConfigCreateInput(RootModel[ExecutorConfigInput]):
+    """The body of create: a complete configuration."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"required": ["name", "baseUrl", "endpoints", "authentication"]}
+    )
+
+
+# --- system ---------------------------------------------------------------------------------------
+
+
+class HealthResponse(Output):
+    status: Literal["healthy"]
+    version: str
+    uptime: float = Field(description="Seconds since the service started.")
+    timestamp: Timestamp
+
+
+class ReadinessCheck(Output):
+    status: Literal["up", "down"]
+    latency_ms: float | None = Field(None, description="When up.")
+    error: str | None = Field(None, description="When down: a timeout or the error's type.")
+
+
+class ReadinessResponse(Output):
+    status: Literal["healthy", "unhealthy", "draining"] = Field(
+        description="`draining` while the service shuts down (then `checks` is empty)."
+    )
+    checks: dict[str, ReadinessCheck] = Field(description="By dependency, e.g. `store`.")
+    version: str
+
+
+class VersionResponse(Output):
+    version: str
+    requestDate: Timestamp
+
+
+# --- workflows ------------------------------------------------------------------------------------
+
+
+class WorkflowOutput(Output):
+    """A stored workflow. Absent optional fields are omitted, never `null`."""
+
+    id: UUID
+    name: str
+    description: str | None = None
+    status: WorkflowStatus
+    nodes: list[Node]
+    edges: list[Edge]
+    metadata: dict[str, Any] | None = None
+    createdAt: Timestamp
+    updatedAt: Timestamp
+
+
+class WorkflowCreateOutput(Output):
+    workflowId: UUID
+    version: Literal["1.0.0"] = Field(description="Always `1.0.0`, as the original API answers.")
+    status: WorkflowStatus
+    createdAt: Timestamp
+
+
+class WorkflowListOutput(_Page):
+    items: list[WorkflowOutput]
+
+
+# --- executor configurations ----------------------------------------------------------------------
+
+
+class ExecutorEndpoint(Output):
+    name: str
+    path: str
+    method: Literal[ec.METHODS]
+    timeout: int = Field(description="Seconds.")
+
+
+class ExecutorConfigurationOutput(Output):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": f"A stored executor configuration; every secret reads `{auth.MASK}`."
+        }
+    )
+
+    id: UUID
+    name: str
+    description: str | None = None
+    baseUrl: str
+    endpoints: list[ExecutorEndpoint]
+    authentication: ExecutorAuthentication
+    status: ec.ExecutorStatus
+    metadata: dict[str, Any] | None = None
+    createdAt: Timestamp
+    updatedAt: Timestamp
+    lastTestedAt: Timestamp | None = None
+
+
+class ExecutorConfigurationListOutput(_Page):
+    items: list[ExecutorConfigurationOutput]
+
+
+class ExecutorTestStageDetails(Output):
+    url: str = Field(description="The URL called, without its query string.")
+    method: Literal["GET", "HEAD"]
+    statusCode: int | None = Field(None, description="When the service answered.")
+
+
+class ExecutorTestStage(Output):
+    name: Literal[STAGES]
+    status: Literal["passed", "failed", "skipped"]
+    durationMs: int = Field(ge=0)
+    message: str = Field(
+        description=(
+            "`HTTP <status>`, `no answer: <error type>` when the service could not be reached, "
+            "or why the stage was skipped."
+        ),
+        examples=["HTTP 200", "no answer: ClientConnectorError"],
+    )
+    details: ExecutorTestStageDetails | None = Field(None, description="For a stage that ran.")
+
+
+class ExecutorTestOutput(Output):
+    executorConfigId: UUID
+    overallStatus: Literal["passed", "failed", "partial"] = Field(
+        description="`passed` when no stage failed, `failed` when none passed, `partial` otherwise."
+    )
+    durationMs: int = Field(ge=0)
+    stages: list[ExecutorTestStage] = Field(
+        min_length=len(STAGES), max_length=len(STAGES), description="Always the three stages, in order."
+    )
+    summary: str
+    startedAt: Timestamp
+    completedAt: Timestamp = Field(description="Also the configuration's new `lastTestedAt`.")
+
+
+# --- executions -----------------------------------------------------------------------------------
+
+_EXECUTION_ID = "The execution's id."
+_WORKFLOW_ID = "The workflow the execution runs."
+
+
+class ExecutionCreateOutput(Output):
+    executionId: UUID = Field(description=_EXECUTION_ID)
+    workflowId: UUID = Field(description=_WORKFLOW_ID)
+    status: ExecutionStatus = Field(description="`pending` when created; a replay shows the current status.")
+    startedAt: Timestamp
+
+
+class ExecutionStatusOutput(Output):
+    """An execution's progress. Absent optional fields are omitted, never `null`."""
+
+    executionId: UUID = Field(description=_EXECUTION_ID)
+    workflowId: UUID = Field(description=_WORKFLOW_ID)
+    status: ExecutionStatus
+    currentStepNumber: int = Field(
+        ge=0, description="Steps recorded so far (a provider call counts once it has ended)."
+    )
+    totalSteps: int = Field(
+        ge=0,
+        description=(
+            "The workflow's nodes but the trigger, including those that a branch may skip; "
+            "so a completed execution may have run fewer."
+        ),
+    )
+    startedAt: Timestamp
+    completedAt: Timestamp | None = Field(None, description="Once the execution has ended.")
+    errorMessage: str | None = Field(
+        None, description='Why it failed or was cancelled, e.g. `node "<id>": <why>`, `cancelled`.'
+    )
+
+
+class ExecutionListOutput(_Page):
+    items: list[ExecutionStatusOutput]
+
+
+class StepResult(Output):
+    stepNumber: int = Field(ge=1, description="1-based, handed out when the node started.")
+    stepName: str = Field(description="The node's name, or `<type>_<id>` when it has none.")
+    nodeId: str
+    status: StepStatus
+    output: Any = Field(
+        None,
+        description=(
+            "What the node produced: for an executor node, the provider's response "
+            "`{status, headers, body}`, or what its `outputMapping` builds from it (for a "
+            "failed call, what the provider answered, if anything); for a conditional, "
+            "`{condition, result, branchTaken}`; for an action, its settings; else omitted."
+        ),
+    )
+    errorMessage: str | None = Field(None, description="Why the step failed.")
+    executedAt: Timestamp = Field(description="When the step started.")
+    durationMs: int = Field(ge=0, description="0 for nodes that do no I/O.")
+
+
+class ExecutionResultsOutput(Output):
+    executionId: UUID = Field(description=_EXECUTION_ID)
+    workflowId: UUID = Field(description=_WORKFLOW_ID)
+    status: Literal[_TERMINAL]
+    stepResults: list[StepResult] = Field(
+        description="The steps that ran, by step number; skipped nodes are absent."
+    )
+    finalOutput: Any = Field(
+        None,
+        description=(
+            "Only when `completed`: the `output` of the last `set_output` action that ran, "
+            "or, when none ran, the whole context (`{workflow: <inputData>, <nodeId>: "
+            "<output>, ...}`)."
+        ),
+    )
+    errorMessage: str | None = Field(None, description="Why it failed or was cancelled.")
+    startedAt: Timestamp
+    completedAt: Timestamp
+
+
+# --- audit trail ----------------------------------------------------------------------------------
+
+
+class AuditActor(Output):
+    type: Literal["api_key", "system"] = Field(
+        description=(
+            "`api_key` for a change made through the API; `system` for what Flowker does "
+            "itself (an execution's steps and end)."
+        )
+    )
+    id: str = Field(
+        description=(
+            "For `api_key`, the key's id: `key-` and 12 hex digits of its SHA-256, never the "
+            "key; for `system`, `flowker`."
+        ),
+        examples=["key-0123456789ab"],
+    )
+    ipAddress: str = Field(description="The client's address as the server saw it, never `X-Forwarded-For`.")
+
+
+class AuditEntryOutput(Output):
+    """One event of the append-only, hash-chained audit trail."""
+
+    eventId: UUID
+    sequence: int = Field(ge=1, description="Position in the chain: 1, 2, 3, ... without gaps.")
+    eventType: Literal[audit.EVENT_TYPES]
+    action: audit.AuditAction
+    result: audit.AuditResult
+    resourceType: audit.ResourceType
+    resourceId: UUID = Field(description="The workflow, execution or executor configuration concerned.")
+    actor: AuditActor
+    metadata: dict[str, Any] = Field(
+        description=(
+            "Details by event type, e.g. `workflow.name` and `workflow.status`, or an "
+            "execution's `workflowId` and `error`."
+        )
+    )
+    timestamp: Timestamp
+    hash: str = Field(
+        pattern=_HEX64,
+        description=(
+            "SHA-256 (lower-case hex) of `previousHash` (or the string "
+            f"`{audit.GENESIS}` for the first event), `|`, and the canonical JSON of this "
+            "event without `hash` and `previousHash` (keys sorted, no spaces)."
+        ),
+    )
+    previousHash: Annotated[str, Field(pattern=_HEX64)] | None = Field(
+        description="The `hash` of the event before; `null` for the first event."
+    )
+
+
+class AuditListOutput(Output):
+    items: list[AuditEntryOutput]
+    nextCursor: str = Field(
+        pattern="^[0-9]*$",
+        description=(
+            "The `sequence` of the page's last event, in decimal: send it as `cursor` (same "
+            '`sortOrder`) for the next page; `""` on the last page.'
+        ),
+    )
+    hasMore: bool
+
+
+class HashChainVerificationOutput(Output):
+    isValid: bool
+    totalChecked: int = Field(
+        ge=0, description="From the first to the requested one, or to the first bad one."
+    )
+    message: str = Field(
+        description=(
+            "`hash chain is valid`, or what is wrong with the first bad event: a sequence gap, "
+            "a `previousHash` that is not the hash of the event before, or a `hash` that does "
+            "not match the event's content."
+        )
+    )
+    firstInvalidId: UUID | None = Field(
+        None, description="When not valid: the `eventId` of the first bad event."
+    )
+    firstInvalidSequence: int | None = Field(None, description="When not valid: that event's `sequence`.")

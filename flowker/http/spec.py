@@ -1,0 +1,166 @@
+"""How a route declares its operation for the OpenAPI document, next to its handler.
+
+``@operation(...)`` under the route decorator records the operation; :mod:`flowker.http.openapi`
+walks the route tables and assembles the document. Wherever a schema goes, a declaration may put a
+pydantic model: the document refers to it, and its JSON schema becomes a component. Error lines name
+their codes through :mod:`flowker.codes` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from flowker import codes
+from flowker.domain import metadata as meta
+from flowker.http.render import MAX_DEPTH
+from flowker.http.schemas import ErrorResponse
+from flowker.store.ports import SORT_FIELDS
+from flowker.usecases.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+Schema = dict[str, Any]
+#: A schema, or a pydantic model standing for its component.
+Body = Schema | type[BaseModel]
+F = TypeVar("F", bound=Callable[..., Any])
+#: The handler attribute that holds the declared operation.
+ATTRIBUTE = "openapi_operation"
+
+TAG_SYSTEM = "System"
+TAG_WORKFLOWS = "Workflows"
+TAG_EXECUTORS = "Executor configurations"
+TAG_EXECUTIONS = "Executions"
+TAG_AUDIT = "Audit"
+
+
+def component(kind: str, name: str) -> Schema:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def param(name: str) -> Schema:
+    return component("parameters", name)
+
+
+_REQUEST_ID_HEADER = {"X-Request-Id": component("headers", "XRequestId")}
+
+
+def ok(description: str, schema: Body | None = None) -> Schema:
+    response: Schema = {"description": description, "headers": dict(_REQUEST_ID_HEADER)}
+    if schema is not None:
+        response["content"] = {"application/json": {"schema": schema}}
+    return response
+
+
+def line(code: str, text: str) -> str:
+    """One line of an error response's description: the code, then when it is answered."""
+    return f"`{code}` {text}"
+
+
+def error(summary: str, lines: Iterable[str]) -> Schema:
+    """An error response whose description lists each code it may carry, one a line."""
+    listed = "\n".join(f"- {text}" for text in lines)
+    return ok(f"{summary}:\n\n{listed}", ErrorResponse)
+
+
+def operation(
+    operation_id: str,
+    summary: str,
+    tag: str,
+    description: str,
+    ok: Mapping[str, Schema],
+    errors: Mapping[str, Schema] | None = None,
+    *,
+    parameters: Iterable[Schema] = (),
+    body: Body | None = None,
+    body_description: str = "",
+    public: bool = False,
+) -> Callable[[F], F]:
+    """Declare the handler's operation; ``401`` and ``500`` are added, and ``401`` only unless public."""
+    declared = {
+        "operationId": operation_id,
+        "summary": summary,
+        "tag": tag,
+        "description": description,
+        "ok": dict(ok),
+        "errors": dict(errors or {}),
+        "parameters": list(parameters),
+        "body": body,
+        "body_description": body_description,
+        "public": public,
+    }
+
+    def record(handler: F) -> F:
+        setattr(handler, ATTRIBUTE, declared)
+        return handler
+
+    return record
+
+
+# --- shared by several routes ---------------------------------------------------------------------
+
+BAD_BODY = line(codes.BAD_BODY, "body missing, not JSON, or not a JSON object")
+WRONG_TYPE = line(codes.WRONG_FIELD_TYPE, "a field has the wrong JSON type (the message names it)")
+TOO_DEEP = line(codes.BODY_TOO_DEEP, f"the body is nested deeper than {MAX_DEPTH} levels")
+BAD_ID = line(codes.INVALID_UUID, "`id` is not a UUID")
+METADATA_CODES = (
+    line(codes.TOO_MANY_METADATA_ENTRIES, f"metadata has more than {meta.MAX_ENTRIES} entries"),
+    line(codes.METADATA_KEY_TOO_LONG, f"a metadata key is longer than {meta.MAX_KEY} characters"),
+)
+LIST_CODES = (
+    line(codes.UNKNOWN_STATUS_OR_SORT, "`status` or `sortBy` is not one of its values"),
+    line(codes.INVALID_LIMIT, f"`limit` is not a whole number from 1 to {MAX_LIMIT}"),
+    line(codes.INVALID_SORT_ORDER, "`sortOrder` is not `ASC` or `DESC`"),
+    line(codes.INVALID_CURSOR, "the cursor was not issued by this API, or was issued for another sort"),
+)
+BAD_ID_ERROR = {"400": error("Invalid request", [BAD_ID])}
+TOO_LARGE = {"413": component("responses", "PayloadTooLarge")}
+LIST_PARAMETERS = [param(name) for name in ("Limit", "Cursor", "SortBy", "SortOrder")]
+
+
+def id_parameter(what: str) -> Schema:
+    return {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "description": f"The {what}'s id; anything but a UUID is 400 {codes.INVALID_UUID}.",
+        "schema": {"type": "string", "format": "uuid"},
+    }
+
+
+def status_parameter(values: list[str]) -> Schema:
+    return query("status", {"type": "string", "enum": values}, "Only items with this status.")
+
+
+def query(name: str, schema: Schema, description: str) -> Schema:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+PARAMETERS: dict[str, Schema] = {
+    "XRequestId": {
+        "name": "X-Request-Id",
+        "in": "header",
+        "required": False,
+        "description": "Echoed in the response's `X-Request-Id`; other values give a new UUID.",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+    },
+    "Limit": query(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+        "Items per page.",
+    ),
+    "Cursor": query(
+        "cursor",
+        {"type": "string"},
+        "`nextCursor` of the previous page, with the same `sortBy` and `sortOrder`.",
+    ),
+    "SortBy": {
+        "name": "sortBy",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": list(SORT_FIELDS), "default": "createdAt"},
+    },
+    "SortOrder": query(
+        "sortOrder", {"type": "string", "enum": ["ASC", "DESC"], "default": "DESC"}, "Case-insensitive."
+    ),
+}
