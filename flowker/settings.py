@@ -16,8 +16,6 @@ from flowker.errors import ConfigError
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 #: Seconds that in-flight requests get to finish after SIGINT/SIGTERM.
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 10.0
-#: Seconds a readiness check may take before it counts as down.
-READINESS_CHECK_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,9 @@ from flowker.actors.faults import PausePoints
 from flowker.actors.sequencer import Sequencer
 from flowker.domain.audit import AuditEvent
 from flowker.store.embedded import EmbeddedStore
+from flowker.tunables import OUTBOX_DRAIN_SECONDS
 
 log = logging.getLogger("flowker.audit")
-
-#: How often the outbox is drained besides the appends that drain it on their way.
-OUTBOX_DRAIN_SECONDS = 1.0
 
 
 class AuditActor:

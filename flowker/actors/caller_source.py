@@ -26,9 +26,7 @@ from flowker.domain.authentication import UnreadableSecret, open_authentication
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.secretbox import SecretBox
 from flowker.store.ports import ExecutorConfigRepository
-
-#: How stale an executor actor's copy of its configuration may be.
-CONFIG_TTL_SECONDS = 1.0
+from flowker.tunables import CONFIG_TTL_SECONDS
 
 MakeCaller = Callable[[ExecutorConfig, Authenticator], ProviderCaller]
 

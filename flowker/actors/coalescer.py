@@ -10,10 +10,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-T = TypeVar("T")
+from flowker.tunables import COALESCE_MAX_ITEMS
 
-#: Items sent in one call at most.
-MAX_ITEMS = 1000
+T = TypeVar("T")
 
 
 class Coalescer(Generic[T]):
@@ -39,7 +38,7 @@ class Coalescer(Generic[T]):
         while self._queue:
             batch: list[tuple[Sequence[T], asyncio.Future[None]]] = []
             size = 0
-            while self._queue and (not batch or size + len(self._queue[0][0]) <= MAX_ITEMS):
+            while self._queue and (not batch or size + len(self._queue[0][0]) <= COALESCE_MAX_ITEMS):
                 entry = self._queue.pop(0)
                 batch.append(entry)
                 size += len(entry[0])

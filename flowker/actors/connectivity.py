@@ -24,8 +24,8 @@ from flowker.codes import INVALID_AUTHENTICATION_FIELD, UNREADABLE_SECRET, UNSUP
 from flowker.domain.authentication import UnreadableSecret, open_authentication
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.secretbox import SecretBox
+from flowker.tunables import STAGE_TIMEOUT_SECONDS
 
-STAGE_TIMEOUT_SECONDS = 10.0
 SAFE_METHODS = ("GET", "HEAD")
 
 

@@ -33,6 +33,7 @@ from flowker.actors.caller import CallRequest, CallResult
 from flowker.actors.config import RuntimeConfig
 from flowker.codes import EXECUTOR_RETIRED
 from flowker.errors import ExecutorLost
+from flowker.tunables import EXIT_WAIT_SECONDS
 
 log = logging.getLogger("flowker.executor_handle")
 
@@ -40,8 +41,6 @@ log = logging.getLogger("flowker.executor_handle")
 #: killed actor is "killed by `ray.kill`". Should Ray reword it, idle exits are merely reported as
 #: possibly delivered when the second try is refused.
 IDLE_EXIT_MARK = "INTENDED_USER_EXIT"
-#: How long a caller waits for an exiting actor to be gone (and its name free) before making it anew.
-EXIT_WAIT_SECONDS = 10.0
 _EXIT_POLL_SECONDS = 0.02
 
 Create = Callable[[RuntimeConfig, str], Any]

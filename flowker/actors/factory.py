@@ -15,9 +15,7 @@ import ray
 
 from flowker.actors.cluster import NAMESPACE
 from flowker.actors.config import RuntimeConfig
-
-#: Concurrent method calls per actor: executions per supervisor, in-flight calls per executor.
-MAX_CONCURRENCY = 100_000
+from flowker.tunables import ACTOR_MAX_CONCURRENCY
 
 
 def _options(name: str) -> dict[str, Any]:
@@ -31,7 +29,7 @@ def _options(name: str) -> dict[str, Any]:
         # to repeat: audit appends are idempotent, provider calls carry an Idempotency-Key, runs take
         # a lease.
         "max_task_retries": -1,
-        "max_concurrency": MAX_CONCURRENCY,
+        "max_concurrency": ACTOR_MAX_CONCURRENCY,
     }
 
 

@@ -16,9 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from flowker.clock import iso
 from flowker.store.ports import ExecutionRepository
-
-#: Executions adopted per round at most, so that a backlog resumes in steady steps.
-ADOPT_BATCH = 200
+from flowker.tunables import ADOPT_BATCH
 
 Seconds = Callable[[], float]
 

@@ -37,6 +37,7 @@ from flowker.dsl.interpreter import Decision, Interpreter, Outcome
 from flowker.dsl.run_state import ExecutionStatus, ExecutorCall, RunState
 from flowker.errors import StateChanged
 from flowker.store.ports import Store
+from flowker.tunables import MAX_REASON_CHARS, MAX_RUN_ATTEMPTS
 from flowker.usecases.outbox import publish
 
 log = logging.getLogger("flowker.runner")
@@ -44,10 +45,6 @@ log = logging.getLogger("flowker.runner")
 CallExecutor = Callable[[CallRequest], Awaitable[CallResult]]
 RecordAudit = Callable[[Sequence[AuditEvent]], Awaitable[object]]
 
-#: Times a run may be taken up (first start, then adoptions after crashes) before it is given up.
-MAX_RUN_ATTEMPTS = 5
-#: Longest reason kept from an unexpected exception's message.
-MAX_REASON_CHARS = 300
 
 _FINAL_EVENTS = {
     ExecutionStatus.COMPLETED: ("EXECUTION_COMPLETED", AuditAction.EXECUTE, AuditResult.SUCCESS),

@@ -28,13 +28,9 @@ from flowker.clock import Clock, iso, utc_now
 from flowker.domain.audit import AuditEvent, seal
 from flowker.errors import StateChanged
 from flowker.store.ports import AuditLog
+from flowker.tunables import AUDIT_MAX_ATTEMPTS, AUDIT_MAX_BATCH
 
 log = logging.getLogger("flowker.audit")
-
-#: Events written per store transaction at most.
-MAX_BATCH = 2000
-#: Tries of one batch against writers that keep appending first; each try reloads the head.
-MAX_ATTEMPTS = 100
 
 
 @dataclass
@@ -80,19 +76,19 @@ class Sequencer:
         while self._queue:
             batch: list[_Request] = []
             size = 0
-            while self._queue and (not batch or size + len(self._queue[0].events) <= MAX_BATCH):
+            while self._queue and (not batch or size + len(self._queue[0].events) <= AUDIT_MAX_BATCH):
                 request = self._queue.pop(0)
                 batch.append(request)
                 size += len(request.events)
             await self._write(batch)
 
     async def _write(self, batch: list[_Request]) -> None:
-        for attempt in range(MAX_ATTEMPTS):
+        for attempt in range(AUDIT_MAX_ATTEMPTS):
             try:
                 if self._head is None or attempt:
                     # A restarted writer, or one that lost a race, continues from what is stored.
                     self._head = await self._log.head()
-                staged = await self._log.staged(MAX_BATCH)
+                staged = await self._log.staged(AUDIT_MAX_BATCH)
                 unstage = [event.event_id for event in staged]
                 known = await self._log.sequences_of(
                     list({*unstage, *(event.event_id for request in batch for event in request.events)})

@@ -27,11 +27,8 @@ from yarl import URL
 from flowker import __version__
 from flowker.domain.authentication import MASK
 from flowker.domain.executor_config import ExecutorConfig
+from flowker.tunables import MAX_ANSWER_DEPTH, MAX_RESPONSE_BYTES
 
-MAX_RESPONSE_BYTES = 10 * 1024 * 1024
-#: Nesting levels a provider's JSON answer may have. orjson refuses to serialise beyond 254 levels, and the
-#: answer is stored inside a run's state a few levels down: 64 leaves room and fits any real API.
-MAX_ANSWER_DEPTH = 64
 USER_AGENT = f"flowker/{__version__}"
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 #: Header and query parameter names masked even when no authenticator marked them sensitive.

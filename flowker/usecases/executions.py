@@ -35,12 +35,12 @@ from flowker.dsl.model import WorkflowStatus
 from flowker.dsl.run_state import ExecutionStatus
 from flowker.errors import BadRequest, Conflict, NotFound, StateChanged, Unprocessable
 from flowker.store.ports import ExecutionQuery, Page, Store
+from flowker.tunables import WAIT_POLL_SECONDS
 from flowker.usecases.outbox import publish
 from flowker.usecases.pagination import parse_page, parse_status
 from flowker.usecases.ports import Runtime
 
 MAX_IDEMPOTENCY_KEY = 255
-WAIT_POLL_SECONDS = 0.05
 _KEY = re.compile(r"^[\x21-\x7e]+$")
 SORT_FIELDS = ("startedAt", "completedAt")
 

@@ -13,11 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from flowker.domain.audit import AuditEvent
+from flowker.tunables import PUBLISH_WAIT_SECONDS
 
 log = logging.getLogger("flowker.audit")
-
-#: How long a request waits for the audit writer before it answers anyway.
-PUBLISH_WAIT_SECONDS = 5.0
 
 
 async def publish(

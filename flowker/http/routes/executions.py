@@ -29,13 +29,12 @@ from flowker.http.spec import (
     query,
     status_parameter,
 )
+from flowker.tunables import MAX_WAIT_SECONDS
 from flowker.usecases.executions import MAX_IDEMPOTENCY_KEY
 from flowker.usecases.executions import SORT_FIELDS as EXECUTION_SORT_FIELDS
 from flowker.usecases.pagination import render_page
 
 routes = web.RouteTableDef()
-#: ``Prefer: wait=N`` is honoured up to this many seconds.
-MAX_WAIT_SECONDS = 60.0
 PARAMETERS = {
     "ExecutionId": id_parameter("execution"),
     "StartWorkflowId": {

@@ -14,7 +14,7 @@ from flowker.http.keys import OPENAPI_DOCUMENT, SERVICES, STARTED_AT
 from flowker.http.render import json_response
 from flowker.http.schemas import HealthResponse, ReadinessResponse, VersionResponse
 from flowker.http.spec import TAG_SYSTEM, ok, operation
-from flowker.settings import READINESS_CHECK_TIMEOUT_SECONDS
+from flowker.tunables import READINESS_CHECK_TIMEOUT_SECONDS
 
 routes = web.RouteTableDef()
 

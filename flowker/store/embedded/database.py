@@ -18,15 +18,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flowker.errors import ConfigError
+from flowker.tunables import BUSY_TIMEOUT_SECONDS, STORE_MAX_BATCH
 
 T = TypeVar("T")
 
 #: Bumped with every change of the tables; an older file is migrated (MIGRATIONS), a newer one refused.
 SCHEMA_VERSION = 2
-#: Writes committed together at most (group commit).
-MAX_BATCH = 500
-#: Seconds a writer waits for another process's transaction before giving up.
-BUSY_TIMEOUT_SECONDS = 10.0
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS workflows (
@@ -158,7 +155,7 @@ class Database:
 
     async def _write_batches(self) -> None:
         while self._queue:
-            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            batch, self._queue = self._queue[:STORE_MAX_BATCH], self._queue[STORE_MAX_BATCH:]
             try:
                 outcomes = await self.run(lambda batch=batch: self._transaction([work for work, _ in batch]))
             except BaseException as exc:  # the transaction itself failed: nothing of it was kept

@@ -1,0 +1,53 @@
+"""The tunables of the runtime, in one place: limits, batch sizes, waits and intervals that are not
+settings (:mod:`flowker.settings` holds what an operator sets). The API's own limits stay with the
+rules that enforce them (:mod:`flowker.dsl.validation`, :mod:`flowker.domain`).
+"""
+
+from __future__ import annotations
+
+# --- Executions ------------------------------------------------------------------------------
+#: Times a run may be taken up (first start, then adoptions after crashes) before it is given up.
+MAX_RUN_ATTEMPTS = 5
+#: Longest reason kept from an unexpected exception's message.
+MAX_REASON_CHARS = 300
+#: Executions adopted per round at most, so that a backlog resumes in steady steps.
+ADOPT_BATCH = 200
+#: How often ``Prefer: wait`` looks at an execution that another front door or supervisor runs.
+WAIT_POLL_SECONDS = 0.05
+#: ``Prefer: wait=N`` is honoured up to this many seconds.
+MAX_WAIT_SECONDS = 60.0
+
+# --- Provider calls --------------------------------------------------------------------------
+#: A provider answer larger than this fails its step (it is not retried: the request reached the provider).
+MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+#: Nesting levels a provider's JSON answer may have. orjson refuses to serialise beyond 254 levels, and the
+#: answer is stored inside a run's state a few levels down: 64 leaves room and fits any real API.
+MAX_ANSWER_DEPTH = 64
+#: How stale an executor actor's copy of its configuration may be.
+CONFIG_TTL_SECONDS = 1.0
+#: How long a caller waits for an exiting actor to be gone (and its name free) before making it anew.
+EXIT_WAIT_SECONDS = 10.0
+#: Seconds each stage of the connectivity test may take.
+STAGE_TIMEOUT_SECONDS = 10.0
+
+# --- The audit trail -------------------------------------------------------------------------
+#: How long a request waits for the audit writer before it answers anyway.
+PUBLISH_WAIT_SECONDS = 5.0
+#: How often the outbox is drained besides the appends that drain it on their way.
+OUTBOX_DRAIN_SECONDS = 1.0
+#: Events written per store transaction at most.
+AUDIT_MAX_BATCH = 2000
+#: Tries of one batch against writers that keep appending first; each try reloads the head.
+AUDIT_MAX_ATTEMPTS = 100
+
+# --- Ray and the store -----------------------------------------------------------------------
+#: Concurrent method calls per actor: executions per supervisor, in-flight calls per executor.
+ACTOR_MAX_CONCURRENCY = 100_000
+#: Items sent in one call at most.
+COALESCE_MAX_ITEMS = 1000
+#: Writes committed together at most (group commit).
+STORE_MAX_BATCH = 500
+#: Seconds a writer waits for another process's transaction before giving up.
+BUSY_TIMEOUT_SECONDS = 10.0
+#: Seconds a readiness check may take before it counts as down.
+READINESS_CHECK_TIMEOUT_SECONDS = 2.0
