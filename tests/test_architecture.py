@@ -115,3 +115,10 @@ def test_no_import_cycle() -> None:
         if name not in state:
             visit(name, [name])
     assert cycles == [], "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_a_fast_tier_test_cannot_start_ray() -> None:
+    import ray
+
+    with pytest.raises(AssertionError, match="starts Ray"):
+        ray.init(address="local")
