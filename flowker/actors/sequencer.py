@@ -39,6 +39,8 @@ class _Request:
     done: asyncio.Future[list[int]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    #: Outbox events the batch that carried this request drained.
+    drained: int = 0
 
 
 class Sequencer:
@@ -59,14 +61,18 @@ class Sequencer:
         return await self._enqueue(events)
 
     async def drain(self) -> None:
-        """Chain whatever waits in the outbox."""
+        """Chain what waits in the outbox now: rounds until one finds less than a full batch (events
+        staged while it drains are left to the next append or drain, so a busy writer cannot hold it)."""
         while True:
-            await self._enqueue(())
-            if not await self._log.staged(1):
+            request = _Request(())
+            await self._submit(request)
+            if request.drained < AUDIT_MAX_BATCH:
                 return
 
     async def _enqueue(self, events: Sequence[AuditEvent]) -> list[int]:
-        request = _Request(events)
+        return await self._submit(_Request(events))
+
+    async def _submit(self, request: _Request) -> list[int]:
         self._queue.append(request)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_all())
@@ -112,6 +118,8 @@ class Sequencer:
                 return
             if records:
                 self._head = (records[-1]["sequence"], records[-1]["hash"])
+            for request in batch:
+                request.drained = len(staged)
             for request, sequences in zip(batch, numbers, strict=True):
                 if not request.done.done():
                     request.done.set_result(sequences)

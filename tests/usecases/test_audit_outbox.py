@@ -231,3 +231,29 @@ async def test_an_unreadable_outbox_row_does_not_stop_the_others(store: Store) -
     direct = AuditEvent("EXECUTION_STARTED", AuditAction.EXECUTE, ResourceType.EXECUTION, "x")
     assert await sequencer.append([direct]) == [2]
     assert [r["resourceId"] for r in await store.audit.up_to(2)] == [created.id, "x"]
+
+
+async def test_drain_chains_more_than_a_batch_and_a_busy_writer_cannot_hold_it(store: Store) -> None:
+    workflows = Workflows(store, FailingSink())
+    many = [
+        AuditEvent("WORKFLOW_CREATED", AuditAction.CREATE, ResourceType.WORKFLOW, str(i)) for i in range(2500)
+    ]
+    first = await workflows.create(definition(), ALICE)
+    await store.workflows.replace(first, many)
+    sequencer = Sequencer(store.audit)
+    await sequencer.drain()
+    assert await store.audit.staged(1) == []
+    assert len(await store.audit.up_to(10_000)) == 2501
+
+    stop = asyncio.Event()
+
+    async def keep_changing() -> None:
+        while not stop.is_set():
+            await workflows.create(definition(), ALICE)
+
+    writer = asyncio.create_task(keep_changing())
+    try:
+        await asyncio.wait_for(sequencer.drain(), 10)
+    finally:
+        stop.set()
+        await writer
