@@ -549,7 +549,10 @@ class AuditEntryOutput(Output):
     metadata: dict[str, Any] = Field(
         description=(
             "Details by event type, e.g. `workflow.name` and `workflow.status`, or an "
-            "execution's `workflowId` and `error`."
+            "execution's `workflowId` and `error`. Provider call events add `nodeId`, `stepNumber`, "
+            "`executorConfigId`, `endpointName` and `runAttempt` (1 unless the run was taken up again "
+            "after its supervisor stopped); `repeat: true` marks a call sent again after such a stop, "
+            "and a failed call adds `code` and `mayHaveReachedProvider`."
         )
     )
     timestamp: Timestamp
