@@ -24,8 +24,17 @@ _TYPE_TAGS = frozenset(
 )
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    """A JSON response."""
+def json_response(
+    data: Any,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    *,
+    model: type[BaseModel] | None = None,
+) -> web.Response:
+    """A JSON response; with ``model`` (the body's schema in the API document), the body is that model:
+    ``data`` is validated as it and written from it, so the answer is what the document says."""
+    if model is not None:
+        data = model.model_validate(data).model_dump(mode="json", exclude_unset=True)
     return web.Response(
         body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
     )

@@ -38,7 +38,13 @@ _TERMINAL = tuple(s.value for s in ExecutionStatus if s.is_terminal)
 
 
 class Output(BaseModel):
-    """A response body (see the module's docstring for optional fields)."""
+    """A response body (see the module's docstring for optional fields).
+
+    Handlers write their bodies through these models (``json_response(..., model=...)``); a field that
+    a model does not declare is refused, so no answer carries what the document does not describe.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Timestamp(RootModel[str]):

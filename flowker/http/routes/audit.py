@@ -111,7 +111,7 @@ PARAMETERS = {
 )
 async def list_audit_events(request: web.Request) -> web.Response:
     page, _ = await request.app[SERVICES].audit.list(request.query)
-    return json_response(render_audit_page(page))
+    return json_response(render_audit_page(page), model=AuditListOutput)
 
 
 @routes.get("/v1/audit-events/{id}")
@@ -125,7 +125,7 @@ async def list_audit_events(request: web.Request) -> web.Response:
     parameters=[param("AuditEventId")],
 )
 async def get_audit_event(request: web.Request) -> web.Response:
-    return json_response(await request.app[SERVICES].audit.get(path_id(request)))
+    return json_response(await request.app[SERVICES].audit.get(path_id(request)), model=AuditEntryOutput)
 
 
 @routes.get("/v1/audit-events/{id}/verify")
@@ -144,4 +144,6 @@ async def get_audit_event(request: web.Request) -> web.Response:
     parameters=[param("AuditEventId")],
 )
 async def verify_audit_event(request: web.Request) -> web.Response:
-    return json_response(await request.app[SERVICES].audit.verify(path_id(request)))
+    return json_response(
+        await request.app[SERVICES].audit.verify(path_id(request)), model=HashChainVerificationOutput
+    )

@@ -174,11 +174,12 @@ async def start_execution(request: web.Request) -> web.Response:
     if wait:
         results = await request.app[SERVICES].executions.wait_for_end(started, wait)
         if results is not None:
-            return json_response(results, status=200, headers={"Preference-Applied": f"wait={wait:g}"})
+            applied = {"Preference-Applied": f"wait={wait:g}"}
+            return json_response(results, headers=applied, model=schemas.ExecutionResultsOutput)
     execution = started.execution
     # A replay of an execution that has ended answers 200, as in the original; anything else 201.
     status = 200 if not started.created and execution.is_terminal else 201
-    return json_response(execution.created_output(), status=status)
+    return json_response(execution.created_output(), status=status, model=schemas.ExecutionCreateOutput)
 
 
 def prefer_wait(header: str | None) -> float:
@@ -221,7 +222,9 @@ def prefer_wait(header: str | None) -> float:
 )
 async def list_executions(request: web.Request) -> web.Response:
     page, query = await request.app[SERVICES].executions.list(request.query)
-    return json_response(render_page(page, query, lambda e: e.status_output()))
+    return json_response(
+        render_page(page, query, lambda e: e.status_output()), model=schemas.ExecutionListOutput
+    )
 
 
 @routes.get("/v1/executions/{id}")
@@ -236,7 +239,7 @@ async def list_executions(request: web.Request) -> web.Response:
 )
 async def get_execution(request: web.Request) -> web.Response:
     execution = await request.app[SERVICES].executions.get(path_id(request))
-    return json_response(execution.status_output())
+    return json_response(execution.status_output(), model=schemas.ExecutionStatusOutput)
 
 
 @routes.get("/v1/executions/{id}/results")
@@ -257,7 +260,9 @@ async def get_execution(request: web.Request) -> web.Response:
     parameters=[param("ExecutionId")],
 )
 async def execution_results(request: web.Request) -> web.Response:
-    return json_response(await request.app[SERVICES].executions.results(path_id(request)))
+    return json_response(
+        await request.app[SERVICES].executions.results(path_id(request)), model=schemas.ExecutionResultsOutput
+    )
 
 
 @routes.post("/v1/executions/{id}/cancel")
@@ -293,4 +298,4 @@ async def execution_results(request: web.Request) -> web.Response:
 )
 async def cancel_execution(request: web.Request) -> web.Response:
     execution = await request.app[SERVICES].executions.cancel(path_id(request), request_actor(request))
-    return json_response(execution.status_output(), status=202)
+    return json_response(execution.status_output(), status=202, model=schemas.ExecutionStatusOutput)

@@ -163,7 +163,7 @@ def _toggle_operation(action: str, source: str, target: str, description: str) -
 async def create_executor(request: web.Request) -> web.Response:
     body = await read_json(request, ExecutorConfigInput)
     config = await request.app[SERVICES].executor_configs.create(body, request_actor(request))
-    return json_response(config.to_output(), status=201)
+    return json_response(config.to_output(), status=201, model=schemas.ExecutorConfigurationOutput)
 
 
 @routes.get("/v1/executors")
@@ -179,7 +179,10 @@ async def create_executor(request: web.Request) -> web.Response:
 async def list_executors(request: web.Request) -> web.Response:
     query = parse_list_query(request.query, [s.value for s in ExecutorStatus])
     page = await request.app[SERVICES].executor_configs.list(query)
-    return json_response(render_page(page, query, lambda config: config.to_output()))
+    return json_response(
+        render_page(page, query, lambda config: config.to_output()),
+        model=schemas.ExecutorConfigurationListOutput,
+    )
 
 
 @routes.get("/v1/executors/{id}")
@@ -194,7 +197,7 @@ async def list_executors(request: web.Request) -> web.Response:
 )
 async def get_executor(request: web.Request) -> web.Response:
     config = await request.app[SERVICES].executor_configs.get(path_id(request))
-    return json_response(config.to_output())
+    return json_response(config.to_output(), model=schemas.ExecutorConfigurationOutput)
 
 
 @routes.patch("/v1/executors/{id}")
@@ -229,7 +232,7 @@ async def patch_executor(request: web.Request) -> web.Response:
     config_id = path_id(request)
     body = await read_json(request, ExecutorConfigInput)
     config = await request.app[SERVICES].executor_configs.patch(config_id, body, request_actor(request))
-    return json_response(config.to_output())
+    return json_response(config.to_output(), model=schemas.ExecutorConfigurationOutput)
 
 
 @routes.delete("/v1/executors/{id}")
@@ -265,7 +268,7 @@ async def disable_executor(request: web.Request) -> web.Response:
     config = await request.app[SERVICES].executor_configs.toggle(
         path_id(request), "disable", request_actor(request)
     )
-    return json_response(config.to_output())
+    return json_response(config.to_output(), model=schemas.ExecutorConfigurationOutput)
 
 
 @routes.post("/v1/executors/{id}/enable")
@@ -274,7 +277,7 @@ async def enable_executor(request: web.Request) -> web.Response:
     config = await request.app[SERVICES].executor_configs.toggle(
         path_id(request), "enable", request_actor(request)
     )
-    return json_response(config.to_output())
+    return json_response(config.to_output(), model=schemas.ExecutorConfigurationOutput)
 
 
 @routes.post("/v1/executors/{id}/test")
@@ -288,4 +291,6 @@ async def enable_executor(request: web.Request) -> web.Response:
     parameters=[param("ExecutorConfigId")],
 )
 async def test_executor(request: web.Request) -> web.Response:
-    return json_response(await request.app[SERVICES].executor_configs.test(path_id(request)))
+    return json_response(
+        await request.app[SERVICES].executor_configs.test(path_id(request)), model=schemas.ExecutorTestOutput
+    )

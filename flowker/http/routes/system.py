@@ -32,7 +32,13 @@ async def health(request: web.Request) -> web.Response:
     """Liveness: the process answers."""
     uptime = time.monotonic() - request.app[STARTED_AT]
     return json_response(
-        {"status": "healthy", "version": __version__, "uptime": round(uptime, 3), "timestamp": iso(utc_now())}
+        {
+            "status": "healthy",
+            "version": __version__,
+            "uptime": round(uptime, 3),
+            "timestamp": iso(utc_now()),
+        },
+        model=HealthResponse,
     )
 
 
@@ -51,7 +57,8 @@ async def readyz(request: web.Request) -> web.Response:
     """Readiness: every dependency answers within its timeout; 503 otherwise or while draining."""
     services = request.app[SERVICES]
     if services.draining:
-        return json_response({"status": "draining", "checks": {}, "version": __version__}, status=503)
+        draining = {"status": "draining", "checks": {}, "version": __version__}
+        return json_response(draining, status=503, model=ReadinessResponse)
     names = list(services.readiness)
     results = await asyncio.gather(*(_check(services.readiness[n]) for n in names))
     checks = dict(zip(names, results, strict=True))
@@ -59,6 +66,7 @@ async def readyz(request: web.Request) -> web.Response:
     return json_response(
         {"status": "healthy" if healthy else "unhealthy", "checks": checks, "version": __version__},
         status=200 if healthy else 503,
+        model=ReadinessResponse,
     )
 
 
@@ -84,7 +92,7 @@ async def _check(check: Any) -> dict[str, Any]:
 )
 async def version(request: web.Request) -> web.Response:
     """The running version."""
-    return json_response({"version": __version__, "requestDate": iso(utc_now())})
+    return json_response({"version": __version__, "requestDate": iso(utc_now())}, model=VersionResponse)
 
 
 @routes.get("/openapi.json")

@@ -155,6 +155,7 @@ def _created(workflow: Workflow) -> web.Response:
             "createdAt": workflow.createdAt,
         },
         status=201,
+        model=schemas.WorkflowCreateOutput,
     )
 
 
@@ -196,7 +197,7 @@ async def create_workflow(request: web.Request) -> web.Response:
 async def list_workflows(request: web.Request) -> web.Response:
     query = parse_list_query(request.query, [s.value for s in WorkflowStatus])
     page = await request.app[SERVICES].workflows.list(query)
-    return json_response(render_page(page, query, _render))
+    return json_response(render_page(page, query, _render), model=schemas.WorkflowListOutput)
 
 
 @routes.get("/v1/workflows/{id}")
@@ -210,7 +211,9 @@ async def list_workflows(request: web.Request) -> web.Response:
     parameters=[param("WorkflowId")],
 )
 async def get_workflow(request: web.Request) -> web.Response:
-    return json_response(_render(await request.app[SERVICES].workflows.get(path_id(request))))
+    return json_response(
+        _render(await request.app[SERVICES].workflows.get(path_id(request))), model=schemas.WorkflowOutput
+    )
 
 
 @routes.put("/v1/workflows/{id}")
@@ -239,11 +242,8 @@ async def get_workflow(request: web.Request) -> web.Response:
 async def replace_workflow(request: web.Request) -> web.Response:
     workflow_id = path_id(request)
     definition = await read_json(request, WorkflowDefinition)
-    return json_response(
-        _render(
-            await request.app[SERVICES].workflows.replace(workflow_id, definition, request_actor(request))
-        )
-    )
+    replaced = await request.app[SERVICES].workflows.replace(workflow_id, definition, request_actor(request))
+    return json_response(_render(replaced), model=schemas.WorkflowOutput)
 
 
 @routes.delete("/v1/workflows/{id}")
@@ -296,7 +296,7 @@ async def _transition(request: web.Request, action: str) -> web.Response:
     workflow = await request.app[SERVICES].workflows.transition(
         path_id(request), action, request_actor(request)
     )
-    return json_response(_render(workflow))
+    return json_response(_render(workflow), model=schemas.WorkflowOutput)
 
 
 def _transition_operation(
