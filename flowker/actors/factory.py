@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import ray
+from ray.actor import ActorHandle
 
 from flowker.actors.cluster import NAMESPACE
 from flowker.actors.config import RuntimeConfig
@@ -33,14 +34,14 @@ def _options(name: str) -> dict[str, Any]:
     }
 
 
-def audit(config: RuntimeConfig) -> Any:
+def audit(config: RuntimeConfig) -> ActorHandle:
     """The audit actor (created on first use)."""
     from flowker.actors.audit import AuditActor
 
     return create(AuditActor, config.name("audit"), config)
 
 
-def create(actor_class: type, name: str, *args: Any) -> Any:
+def create(actor_class: type, name: str, *args: Any) -> ActorHandle:
     """The named actor of ``actor_class``, created with ``args`` unless it exists already."""
     return ray.remote(actor_class).options(**_options(name)).remote(*args)
 
@@ -50,7 +51,7 @@ def executor_name(config: RuntimeConfig, executor_config_id: str) -> str:
     return config.name(f"executor:{executor_config_id}")
 
 
-def executor(config: RuntimeConfig, executor_config_id: str) -> Any:
+def executor(config: RuntimeConfig, executor_config_id: str) -> ActorHandle:
     """The executor actor of one executor configuration (created on first use).
 
     Detached: an actor that exited for good keeps its name reserved for as long as the process that

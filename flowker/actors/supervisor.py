@@ -17,9 +17,9 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import ray
+from ray.actor import ActorHandle
 
 from flowker.actors.caller import CallRequest, CallResult
 from flowker.actors.coalescer import Coalescer
@@ -38,7 +38,7 @@ log = logging.getLogger("flowker.supervisor")
 class SupervisorActor:
     """Ray actor shell: runs executions, cancels them, keeps their leases, adopts orphans."""
 
-    def __init__(self, config: RuntimeConfig, index: int, audit: Any) -> None:
+    def __init__(self, config: RuntimeConfig, index: int, audit: ActorHandle) -> None:
         """``audit`` is the handle of the audit actor, which the events of every hosted run go to."""
         self._config = config
         self._owner = config.name(f"supervisor-{index}")

@@ -3,19 +3,7 @@ from __future__ import annotations
 import pytest
 
 from flowker.actors.breaker import BreakerConfig, BreakerState, CircuitBreaker, Permit
-
-
-class FakeClock:
-    """Monotonic seconds that move only when told."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fakes.clock import FakeClock
 
 
 @pytest.fixture

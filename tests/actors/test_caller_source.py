@@ -21,6 +21,7 @@ from flowker.domain.authentication import seal_authentication
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.secretbox import SecretBox
 from flowker.store.ports import Store
+from tests.fakes.clock import FakeClock
 
 
 @pytest.fixture
@@ -31,14 +32,6 @@ def store(any_store: Store) -> Store:
 
 BOX = SecretBox(os.urandom(32))
 TTL = 1.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Built:
@@ -71,14 +64,14 @@ async def stored(store: Store, authentication: dict[str, Any], box: SecretBox = 
 API_KEY_AUTH = {"type": "api_key", "config": {"key": "provider-secret-1", "header_name": "X-API-Key"}}
 
 
-def source(store: Store, config_id: str, built: Built, clock: Clock) -> CallerSource:
+def source(store: Store, config_id: str, built: Built, clock: FakeClock) -> CallerSource:
     return CallerSource(config_id, store.executor_configs, BOX, built, ttl=TTL, now=clock)
 
 
 async def test_the_secret_is_opened_and_the_caller_reused_until_the_revision_changes(
     store: Store,
 ) -> None:
-    config, built, clock = await stored(store, API_KEY_AUTH), Built(), Clock()
+    config, built, clock = await stored(store, API_KEY_AUTH), Built(), FakeClock()
     callers = source(store, config.id, built, clock)
     first = await callers.resolve()
     assert isinstance(first, ProviderCaller) and callers.current is first
@@ -94,7 +87,7 @@ async def test_the_secret_is_opened_and_the_caller_reused_until_the_revision_cha
 
 
 async def test_a_disabled_or_deleted_configuration_is_refused_with_nothing_sent(store: Store) -> None:
-    config, clock = await stored(store, API_KEY_AUTH), Clock()
+    config, clock = await stored(store, API_KEY_AUTH), FakeClock()
     callers = source(store, config.id, Built(), clock)
     assert isinstance(await callers.resolve(), ProviderCaller)
     disabled = await store.executor_configs.replace(
@@ -117,7 +110,7 @@ async def test_a_disabled_or_deleted_configuration_is_refused_with_nothing_sent(
 
 async def test_a_secret_sealed_with_another_key_is_refused_without_its_value(store: Store) -> None:
     config = await stored(store, API_KEY_AUTH, box=SecretBox(os.urandom(32)))
-    refused = await source(store, config.id, Built(), Clock()).resolve()
+    refused = await source(store, config.id, Built(), FakeClock()).resolve()
     assert isinstance(refused, CallResult) and refused.code == UNREADABLE_SECRET
     assert "provider-secret-1" not in (refused.error or "")
 
@@ -129,6 +122,6 @@ async def test_an_authentication_type_without_a_token_source_is_refused(store: S
     }
     config = await stored(store, oidc)
     built = Built()
-    refused = await source(store, config.id, built, Clock()).resolve()
+    refused = await source(store, config.id, built, FakeClock()).resolve()
     assert isinstance(refused, CallResult) and refused.code == UNSUPPORTED_AUTHENTICATION_TYPE
     assert built.configs == []

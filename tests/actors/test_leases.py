@@ -12,6 +12,7 @@ from flowker.clock import iso
 from flowker.domain.execution import Execution, request_hash
 from flowker.dsl.model import WorkflowDefinition
 from flowker.store.ports import Store
+from tests.fakes.clock import FakeClock
 
 
 @pytest.fixture
@@ -22,14 +23,6 @@ def store(any_store: Store) -> Store:
 
 LEASE = 15.0
 T0 = 1_800_000_000.0  # the test's "now", in seconds since the epoch
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 DEFINITION = WorkflowDefinition.model_validate(
@@ -56,7 +49,7 @@ async def execution(store: Store, started: float = T0) -> str:
 
 
 async def test_a_held_lease_is_renewed_and_a_taken_one_is_reported_lost(store: Store) -> None:
-    clock = Clock()
+    clock = FakeClock(T0)
     mine, taken = await execution(store), await execution(store)
     for execution_id in (mine, taken):
         assert await store.executions.claim(execution_id, "sup-a", T0 + LEASE, T0)
@@ -71,7 +64,7 @@ async def test_a_held_lease_is_renewed_and_a_taken_one_is_reported_lost(store: S
 
 
 async def test_a_dead_supervisors_runs_are_adopted_once_its_leases_expire(store: Store) -> None:
-    clock = Clock()
+    clock = FakeClock(T0)
     orphan = await execution(store)
     assert await store.executions.claim(orphan, "sup-dead", T0 + LEASE, T0)
     keeper = LeaseKeeper(store.executions, "sup-b", LEASE, clock)
@@ -84,14 +77,14 @@ async def test_a_dead_supervisors_runs_are_adopted_once_its_leases_expire(store:
 
 
 async def test_a_restarted_supervisor_takes_its_own_runs_back_at_once(store: Store) -> None:
-    clock = Clock()
+    clock = FakeClock(T0)
     own = await execution(store)
     assert await store.executions.claim(own, "sup-a", T0 + LEASE, T0)
     assert (await LeaseKeeper(store.executions, "sup-a", LEASE, clock).reconcile([], [])).adopt == [own]
 
 
 async def test_an_unclaimed_run_is_adopted_only_after_its_hand_over_had_time(store: Store) -> None:
-    clock = Clock()
+    clock = FakeClock(T0)
     handed_over = await execution(store, started=T0)
     keeper = LeaseKeeper(store.executions, "sup-a", LEASE, clock)
     clock.now = T0 + LEASE / 2
@@ -101,7 +94,7 @@ async def test_an_unclaimed_run_is_adopted_only_after_its_hand_over_had_time(sto
 
 
 async def test_cancels_asked_for_hosted_runs_are_reported(store: Store) -> None:
-    keeper = LeaseKeeper(store.executions, "sup-a", LEASE, Clock())
+    keeper = LeaseKeeper(store.executions, "sup-a", LEASE, FakeClock(T0))
     asked, quiet = await execution(store), await execution(store)
     assert await store.executions.request_cancel(asked, {"type": "api_key", "id": "k", "ipAddress": "::1"})
     assert (await keeper.reconcile([asked, quiet], [])).cancel == {asked}

@@ -1,0 +1,65 @@
+"""The coalescer without Ray: what arrives while a send is under way rides the next send, in order."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from flowker.actors.coalescer import Coalescer
+from flowker.tunables import COALESCE_MAX_ITEMS
+
+
+class Sink:
+    """A send that takes ``delay`` seconds and records each batch; it can fail one send."""
+
+    def __init__(self, delay: float = 0.01) -> None:
+        self.delay = delay
+        self.batches: list[list[int]] = []
+        self.fail_next: Exception | None = None
+
+    async def __call__(self, items: list[int]) -> None:
+        await asyncio.sleep(self.delay)
+        failure, self.fail_next = self.fail_next, None
+        if failure is not None:
+            raise failure
+        self.batches.append(items)
+
+
+async def test_a_lone_item_is_sent_at_once_and_later_ones_ride_together_in_order() -> None:
+    sink = Sink()
+    coalescer = Coalescer(sink)
+    first = asyncio.create_task(coalescer.submit([0]))
+    await asyncio.sleep(0)  # the first send is under way
+    rest = [asyncio.create_task(coalescer.submit([i])) for i in range(1, 50)]
+    await asyncio.gather(first, *rest)
+    assert sink.batches[0] == [0]
+    assert [item for batch in sink.batches for item in batch] == list(range(50))
+    assert len(sink.batches) == 2
+
+
+async def test_batches_hold_at_most_the_tunable_number_of_items() -> None:
+    sink = Sink()
+    coalescer = Coalescer(sink)
+    blocker = asyncio.create_task(coalescer.submit([-1]))
+    await asyncio.sleep(0)
+    waiting = [asyncio.create_task(coalescer.submit(list(range(i * 100, i * 100 + 100)))) for i in range(25)]
+    await asyncio.gather(blocker, *waiting)
+    assert all(len(batch) <= COALESCE_MAX_ITEMS for batch in sink.batches)
+    assert sum(len(batch) for batch in sink.batches) == 2501
+
+
+async def test_a_failed_send_fails_its_submitters_only_and_the_next_send_goes_on() -> None:
+    sink = Sink()
+    coalescer = Coalescer(sink)
+    sink.fail_next = ConnectionError("audit actor unreachable")
+    with pytest.raises(ConnectionError):
+        await coalescer.submit([1])
+    await coalescer.submit([2])
+    assert sink.batches == [[2]]
+
+
+async def test_nothing_to_send_sends_nothing() -> None:
+    sink = Sink()
+    await Coalescer(sink).submit([])
+    assert sink.batches == []
