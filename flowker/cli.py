@@ -19,6 +19,7 @@ from flowker.actors.runtime import RayRuntime
 from flowker.bootstrap import build_services
 from flowker.errors import ConfigError
 from flowker.http.app import create_app
+from flowker.http.tls import server_context
 from flowker.secretbox import SecretBox, load_secret_key, write_private
 from flowker.settings import Settings
 from flowker.store.embedded import EmbeddedStore
@@ -39,11 +40,20 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="port to listen on (FLOWKER_PORT, default 4021; 0 picks one)")
     serve.add_argument("--data-dir", type=Path, help="data directory (FLOWKER_DATA_DIR, default ./.flowker)")
     serve.add_argument("--ray-address", help="join this Ray cluster (RAY_ADDRESS) instead of starting one")
+    serve.add_argument(
+        "--tls-cert", type=Path, help="serve HTTPS with this PEM certificate chain (FLOWKER_TLS_CERT)"
+    )
+    serve.add_argument("--tls-key", type=Path, help="the certificate's PEM private key (FLOWKER_TLS_KEY)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env(
-            host=args.host, port=args.port, data_dir=args.data_dir, ray_address=args.ray_address
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            ray_address=args.ray_address,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
         )
         return asyncio.run(serve_forever(settings))
     except ConfigError as exc:
@@ -54,17 +64,22 @@ def main(argv: list[str] | None = None) -> int:
 def api_keys_for(settings: Settings) -> tuple[tuple[str, ...], str]:
     """The keys to accept and how to tell the operator about them.
 
-    With no ``FLOWKER_API_KEYS`` the data directory's key is used, generated on first start.
+    With no ``FLOWKER_API_KEYS`` the data directory's key is used, generated on first start. The key is
+    shown once, when it is generated; later starts only say where it is kept, so that logs collected
+    from every start do not all hold it.
     """
     if settings.api_keys:
         return settings.api_keys, f"{len(settings.api_keys)} key(s) from FLOWKER_API_KEYS"
     path = settings.data_dir / API_KEY_FILE
-    if not path.exists():
+    generated = not path.exists()
+    if generated:
         write_private(path, secrets.token_urlsafe(32) + "\n")
     key = path.read_text().strip()
     if len(key) < 16:
         raise ConfigError(f"{path} holds a key shorter than 16 characters")
-    return (key,), f"{key}  (kept in {path}, mode 0600)"
+    if generated:
+        return (key,), f"{key}  (generated now and shown only this once; kept in {path}, mode 0600)"
+    return (key,), f"kept in {path} (mode 0600)"
 
 
 def runtime_config(settings: Settings, secret_key: str, prefix: str = "") -> RuntimeConfig:
@@ -78,6 +93,12 @@ async def serve_forever(settings: Settings) -> int:
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     keys, key_note = api_keys_for(settings)
     secret_key = load_secret_key(settings.data_dir, settings.secret_key)
+    # Before Ray starts: a bad certificate stops the service at once.
+    tls = (
+        server_context(settings.tls_cert, settings.tls_key)
+        if settings.tls_cert and settings.tls_key
+        else None
+    )
     store = await EmbeddedStore(settings.data_dir).open()
     try:
         # On the loop's thread, before anything else runs: Ray installs its signal handlers only there.
@@ -102,13 +123,16 @@ async def serve_forever(settings: Settings) -> int:
             access_log=None,
         )
         await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port)
+        site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls)
         try:
             await site.start()
         except OSError as exc:
             raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
         host, port = runner.addresses[0][:2]
-        print(f"Flowker {__version__} listening on http://{host}:{port}", flush=True)
+        scheme = "https" if tls else "http"
+        print(f"Flowker {__version__} listening on {scheme}://{host}:{port}", flush=True)
+        if settings.production:
+            print("Mode: production (HTTPS only)", flush=True)
         print(f"API key: {key_note}", flush=True)
         dashboard = info.dashboard_url or "not available (joined cluster without a dashboard)"
         if info.dashboard_url and info.token_file:

@@ -24,6 +24,7 @@ TOO_MANY_METADATA_ENTRIES = "FLK-0315"  # 400: more than 50 metadata entries
 BODY_TOO_DEEP = "FLK-0314"  # 400: a body nested deeper than 32 levels
 ROUTE_NOT_FOUND = "FLK-0400"  # 404: no such route
 METHOD_OR_ORIGIN_NOT_ALLOWED = "FLK-0401"  # 405: method not allowed; 403: CORS origin not allowed
+HTTPS_REQUIRED = "FLK-0403"  # 403: production mode behind a proxy: the request did not come over HTTPS
 BODY_TOO_LARGE = "FLK-0506"  # 413: body larger than FLOWKER_MAX_BODY_BYTES
 STATE_CHANGED = "FLK-0350"  # 409: the entity changed concurrently (a check-and-set lost)
 INTERNAL_ERROR = "FLK-9999"  # 500 (or a step's error): a bug, never caused by client input

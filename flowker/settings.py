@@ -5,6 +5,7 @@ Tests build :class:`Settings` directly; only ``flowker serve`` reads the environ
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,11 @@ from flowker.errors import ConfigError
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 #: Seconds that in-flight requests get to finish after SIGINT/SIGTERM.
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 10.0
+DEVELOPMENT = "development"
+PRODUCTION = "production"
+ENVIRONMENTS = (DEVELOPMENT, PRODUCTION)
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,12 @@ class Settings:
     data_dir: Path = Path(".flowker")
     host: str = "127.0.0.1"
     port: int = 4021
+    #: ``development`` (the default: plain HTTP allowed) or ``production`` (TLS required).
+    environment: str = DEVELOPMENT
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: Addresses of the TLS-terminating proxies in front; only they are believed about ``X-Forwarded-Proto``.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
     api_keys: tuple[str, ...] = ()
     secret_key: str | None = None
     cors_allowed_origins: tuple[str, ...] = ()
@@ -45,6 +57,25 @@ class Settings:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"port {self.port} is outside 0..65535")
+        if self.environment not in ENVIRONMENTS:
+            raise ConfigError(f"FLOWKER_ENV={self.environment!r} is not one of {', '.join(ENVIRONMENTS)}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("TLS needs both a certificate and a key (FLOWKER_TLS_CERT and FLOWKER_TLS_KEY)")
+        if self.production and not self.tls and not self.trusted_proxies:
+            raise ConfigError(
+                "production mode serves HTTPS only: set FLOWKER_TLS_CERT and FLOWKER_TLS_KEY, or "
+                "FLOWKER_TRUSTED_PROXIES to the addresses of the TLS-terminating proxies in front"
+            )
+
+    @property
+    def production(self) -> bool:
+        """Whether the service runs in production mode."""
+        return self.environment == PRODUCTION
+
+    @property
+    def tls(self) -> bool:
+        """Whether the service itself serves HTTPS."""
+        return self.tls_cert is not None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -54,6 +85,10 @@ class Settings:
             "data_dir": Path(env.get("FLOWKER_DATA_DIR") or cls.data_dir),
             "host": env.get("FLOWKER_HOST") or cls.host,
             "port": _int(env, "FLOWKER_PORT", cls.port, 0, 65535),
+            "environment": (env.get("FLOWKER_ENV") or cls.environment).strip().lower(),
+            "tls_cert": _path(env, "FLOWKER_TLS_CERT"),
+            "tls_key": _path(env, "FLOWKER_TLS_KEY"),
+            "trusted_proxies": _networks(env.get("FLOWKER_TRUSTED_PROXIES", "")),
             "api_keys": _api_keys(env.get("FLOWKER_API_KEYS", "")),
             "secret_key": env.get("FLOWKER_SECRET_KEY") or None,
             "cors_allowed_origins": _origins(env.get("FLOWKER_CORS_ALLOWED_ORIGINS", "")),
@@ -129,6 +164,23 @@ def _api_keys(raw: str) -> tuple[str, ...]:
                 f"FLOWKER_API_KEYS: key #{index} is shorter than {MIN_API_KEY_LENGTH} characters"
             )
     return keys
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    return Path(raw) if raw else None
+
+
+def _networks(raw: str) -> tuple[IPNetwork, ...]:
+    networks = []
+    for item in (i.strip() for i in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(f"FLOWKER_TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
+    return tuple(networks)
 
 
 def _origins(raw: str) -> tuple[str, ...]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import re
 import shutil
 import signal
+import ssl
 import stat
 import subprocess
 import tempfile
@@ -17,6 +19,7 @@ import pytest
 from flowker.cli import api_keys_for, runtime_config
 from flowker.errors import ConfigError
 from flowker.settings import Settings
+from tests.helpers.certs import make_certificates
 from tests.helpers.serve import FLOWKER, Serve, serve_env
 
 
@@ -28,10 +31,10 @@ def ray_tmp() -> Iterator[str]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _get(url: str, key: str | None = None) -> tuple[int, bytes]:
+def _get(url: str, key: str | None = None, context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
     request = urllib.request.Request(url, headers={"X-API-Key": key} if key else {})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -64,6 +67,28 @@ def test_serve_prints_where_it_listens_its_key_and_dashboard_then_stops_on_sigte
     assert "Stopped" in serve.log.read_text()
 
 
+@pytest.mark.ray  # flowker serve starts a Ray cluster of its own
+def test_production_mode_serves_https_only_with_hsts(tmp_path: Path, ray_tmp: str) -> None:
+    certs = make_certificates(tmp_path / "tls")
+    env = serve_env(tmp_path / "data", ray_tmp, FLOWKER_ENV="production")
+    serve = Serve(env, tmp_path / "serve.log", ["--tls-cert", str(certs.cert), "--tls-key", str(certs.key)])
+    try:
+        banner = serve.banner()
+        url = banner["url"]
+        assert re.fullmatch(r"https://127\.0\.0\.1:\d+", url)
+        key = banner["API key"].split()[0]
+        request = urllib.request.Request(url + "/v1/workflows", headers={"X-API-Key": key})
+        with urllib.request.urlopen(request, timeout=10, context=certs.client_context()) as response:
+            assert response.status == 200
+            assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+        # Plain HTTP to the same port gets no answer: the port speaks TLS only.
+        with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+            _get(url.replace("https://", "http://") + "/health")
+    finally:
+        code = serve.stop(signal.SIGTERM)
+    assert code == 0
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "reason"),
     [
@@ -72,6 +97,8 @@ def test_serve_prints_where_it_listens_its_key_and_dashboard_then_stops_on_sigte
         ("FLOWKER_API_KEYS", "short", "FLOWKER_API_KEYS: key #1 is shorter than 16 characters"),
         ("FLOWKER_CORS_ALLOWED_ORIGINS", "example.com", "is not an http(s) origin"),
         ("FLOWKER_SECRET_KEY", "not-base64-of-32-bytes", "FLOWKER_SECRET_KEY"),
+        ("FLOWKER_ENV", "production", "production mode serves HTTPS only"),
+        ("FLOWKER_TLS_CERT", "/nonexistent/cert.pem", "TLS needs both a certificate and a key"),
     ],
 )
 def test_invalid_configuration_exits_non_zero_with_one_line(
@@ -84,11 +111,13 @@ def test_invalid_configuration_exits_non_zero_with_one_line(
     assert len(lines) == 1 and lines[0].startswith("flowker: ") and reason in lines[0], result.stderr
 
 
-def test_generated_key_is_kept_across_starts(tmp_path: Path) -> None:
+def test_generated_key_is_kept_across_starts_and_shown_only_when_generated(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
-    first, _ = api_keys_for(settings)
+    first, first_note = api_keys_for(settings)
     second, note = api_keys_for(settings)
-    assert first == second and len(first[0]) >= 32 and first[0] in note
+    assert first == second and len(first[0]) >= 32
+    assert first[0] in first_note and "shown only this once" in first_note
+    assert first[0] not in note and str(tmp_path / "api-key") in note
 
 
 def test_configured_keys_are_used_and_never_printed(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from flowker.http.middleware.cors import cors_middleware
 from flowker.http.middleware.errors import ProtocolLog, errors_middleware
 from flowker.http.middleware.expect import with_expect_handler
 from flowker.http.middleware.request_id import request_id_middleware
+from flowker.http.middleware.transport_security import add_hsts, forwarded_https_middleware
 from flowker.http.openapi import openapi_document
 from flowker.http.routes import MODULES
 from flowker.settings import Settings
@@ -24,14 +25,18 @@ def create_app(settings: Settings, services: Services, api_keys: tuple[str, ...]
         request_id_middleware(),
         cors_middleware(allowed_origins=settings.cors_allowed_origins),
         errors_middleware(max_body_bytes=settings.max_body_bytes),
-        api_key_middleware(keys=api_keys),
     ]
+    if settings.production and not settings.tls:
+        middlewares.append(forwarded_https_middleware(trusted_proxies=settings.trusted_proxies))
+    middlewares.append(api_key_middleware(keys=api_keys))
     app = web.Application(
         middlewares=middlewares,
         client_max_size=settings.max_body_bytes,
         # Requests aiohttp refuses before any middleware runs are still not logged as server errors.
         handler_args={"logger": ProtocolLog(server_logger)},
     )
+    if settings.production:
+        app.on_response_prepare.append(add_hsts)
     app[SERVICES] = services
     app[STARTED_AT] = time.monotonic()
     app[OPENAPI_DOCUMENT] = openapi_document()

@@ -24,11 +24,11 @@ def serve_env(data_dir: Path, ray_tmp: str, **extra: str) -> dict[str, str]:
 class Serve:
     """One ``flowker serve`` process."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, args: list[str] | None = None) -> None:
         self.log = log
         with log.open("w") as out:
             self.process = subprocess.Popen(
-                [*FLOWKER, "serve"], env=env, stdout=out, stderr=subprocess.STDOUT
+                [*FLOWKER, "serve", *(args or [])], env=env, stdout=out, stderr=subprocess.STDOUT
             )
 
     def banner(self, within: float = 90.0) -> dict[str, str]:
