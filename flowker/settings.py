@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from flowker.domain.api_keys import parse_api_keys
 from flowker.errors import ConfigError
 
 #: Bodies larger than this are refused with 413 before they are parsed.
@@ -26,7 +27,10 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @dataclass(frozen=True)
 class Settings:
-    """The service configuration. ``api_keys`` empty means: use or generate the data directory's key."""
+    """The service configuration. ``api_keys`` empty means: use or generate the data directory's key.
+
+    ``api_keys`` holds ``FLOWKER_API_KEYS`` entries (see :mod:`flowker.domain.api_keys`).
+    """
 
     data_dir: Path = Path(".flowker")
     host: str = "127.0.0.1"
@@ -152,18 +156,10 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float, high: 
     return value
 
 
-#: Shorter keys are refused: an API key guards payment flows, so it must not be guessable.
-MIN_API_KEY_LENGTH = 16
-
-
 def _api_keys(raw: str) -> tuple[str, ...]:
-    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
-    for index, key in enumerate(keys, 1):
-        if len(key) < MIN_API_KEY_LENGTH:
-            raise ConfigError(
-                f"FLOWKER_API_KEYS: key #{index} is shorter than {MIN_API_KEY_LENGTH} characters"
-            )
-    return keys
+    entries = tuple(k.strip() for k in raw.split(",") if k.strip())
+    parse_api_keys(entries)  # raises ConfigError naming the entry's position, never its value
+    return entries
 
 
 def _path(env: Mapping[str, str], name: str) -> Path | None:

@@ -31,6 +31,7 @@ class AuditAction(StrEnum):
     DISABLE = "DISABLE"
     EXECUTE = "EXECUTE"
     CANCEL = "CANCEL"
+    AUTHENTICATE = "AUTHENTICATE"
 
 
 class AuditResult(StrEnum):
@@ -42,6 +43,7 @@ class ResourceType(StrEnum):
     WORKFLOW = "workflow"
     EXECUTION = "execution"
     EXECUTOR_CONFIG = "executor_config"
+    API_KEY = "api_key"
 
 
 EVENT_TYPES = (
@@ -65,6 +67,7 @@ EVENT_TYPES = (
     "EXECUTOR_CONFIG_DELETED",
     "EXECUTOR_CONFIG_ENABLED",
     "EXECUTOR_CONFIG_DISABLED",
+    "AUTHENTICATION_FAILED",
 )
 
 

@@ -7,6 +7,8 @@ import time
 from aiohttp import web
 from aiohttp.log import server_logger
 
+from flowker.domain.api_keys import parse_api_keys
+from flowker.http.auth_throttle import AuthThrottle
 from flowker.http.keys import OPENAPI_DOCUMENT, SERVICES, STARTED_AT, Services
 from flowker.http.middleware.api_key import api_key_middleware
 from flowker.http.middleware.cors import cors_middleware
@@ -19,8 +21,18 @@ from flowker.http.routes import MODULES
 from flowker.settings import Settings
 
 
-def create_app(settings: Settings, services: Services, api_keys: tuple[str, ...]) -> web.Application:
-    """The front door: middleware in their one order, then every route table."""
+def create_app(
+    settings: Settings,
+    services: Services,
+    api_keys: tuple[str, ...],
+    *,
+    auth_throttle: AuthThrottle | None = None,
+) -> web.Application:
+    """The front door: middleware in their one order, then every route table.
+
+    ``api_keys`` are ``FLOWKER_API_KEYS`` entries; ``auth_throttle`` replaces the default slow-down of
+    repeated failed authentication (tests make it quick).
+    """
     middlewares = [
         request_id_middleware(),
         cors_middleware(allowed_origins=settings.cors_allowed_origins),
@@ -28,7 +40,11 @@ def create_app(settings: Settings, services: Services, api_keys: tuple[str, ...]
     ]
     if settings.production and not settings.tls:
         middlewares.append(forwarded_https_middleware(trusted_proxies=settings.trusted_proxies))
-    middlewares.append(api_key_middleware(keys=api_keys))
+    middlewares.append(
+        api_key_middleware(
+            keys=parse_api_keys(api_keys), throttle=auth_throttle, on_rejected=services.audit.rejected_key
+        )
+    )
     app = web.Application(
         middlewares=middlewares,
         client_max_size=settings.max_body_bytes,

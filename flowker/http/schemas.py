@@ -525,16 +525,17 @@ class ExecutionResultsOutput(Output):
 
 
 class AuditActor(Output):
-    type: Literal["api_key", "system"] = Field(
+    type: Literal["api_key", "system", "anonymous"] = Field(
         description=(
             "`api_key` for a change made through the API; `system` for what Flowker does "
-            "itself (an execution's steps and end)."
+            "itself (an execution's steps and end); `anonymous` for a request without a valid key "
+            "(`AUTHENTICATION_FAILED`)."
         )
     )
     id: str = Field(
         description=(
             "For `api_key`, the key's id: `key-` and 12 hex digits of its SHA-256, never the "
-            "key; for `system`, `flowker`."
+            "key; for `system`, `flowker`; for `anonymous`, `anonymous`."
         ),
         examples=["key-0123456789ab"],
     )
@@ -550,7 +551,12 @@ class AuditEntryOutput(Output):
     action: audit.AuditAction
     result: audit.AuditResult
     resourceType: audit.ResourceType
-    resourceId: UUID = Field(description="The workflow, execution or executor configuration concerned.")
+    resourceId: UUID = Field(
+        description=(
+            "The workflow, execution or executor configuration concerned; the nil UUID when no resource "
+            "is (`AUTHENTICATION_FAILED`)."
+        )
+    )
     actor: AuditActor
     metadata: dict[str, Any] = Field(
         description=(

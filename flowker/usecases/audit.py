@@ -22,13 +22,23 @@ from flowker.codes import (
     UNKNOWN_EVENT_TYPE,
     UNKNOWN_RESOURCE_TYPE,
 )
-from flowker.domain.audit import EVENT_TYPES, AuditAction, AuditResult, ResourceType, verify
+from flowker.domain.audit import (
+    EVENT_TYPES,
+    Actor,
+    AuditAction,
+    AuditEvent,
+    AuditResult,
+    ResourceType,
+    verify,
+)
 from flowker.errors import BadRequest, NotFound
 from flowker.store.ports import AuditQuery, Page, Store
-from flowker.usecases.outbox import settle
+from flowker.usecases.outbox import publish, settle
 from flowker.usecases.ports import AuditSink
 
 DEFAULT_LIMIT = 20
+#: Longest request path kept in an AUTHENTICATION_FAILED event.
+MAX_PATH_CHARS = 200
 MAX_LIMIT = 100
 
 
@@ -44,6 +54,21 @@ class AuditTrail:
         # must find its event. Costs one local read when nothing is waiting, as when idle.
         if await self._store.audit.staged(1):
             await settle(self._runtime.drain)
+
+    async def rejected_key(self, address: str, method: str, path: str) -> None:
+        """Audit the first request of a window from ``address`` with a missing or wrong key (never the key
+        itself, which may be a real key mistyped); best effort, like every publication. ``path`` arrives
+        as printable ASCII."""
+        event = AuditEvent(
+            event_type="AUTHENTICATION_FAILED",
+            action=AuditAction.AUTHENTICATE,
+            resource_type=ResourceType.API_KEY,
+            resource_id=str(uuid.UUID(int=0)),  # no resource: the key presented matched none
+            actor=Actor(type="anonymous", id="anonymous", ip=address[:64]),
+            result=AuditResult.FAILED,
+            metadata={"request.method": method[:16], "request.path": path[:MAX_PATH_CHARS]},
+        )
+        await publish(self._runtime.record, [event])
 
     async def list(self, params: Mapping[str, str]) -> tuple[Page[dict[str, Any]], AuditQuery]:
         """One page of events, newest first unless ``sortOrder=ASC``."""

@@ -18,6 +18,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 from flowker import __version__
 from flowker.domain import executor_config as ec
+from flowker.domain.api_keys import key_id
 from flowker.domain.executor_config import ExecutorConfigInput
 from flowker.dsl import model as dsl
 from flowker.dsl.model import WorkflowDefinition
@@ -25,7 +26,6 @@ from flowker.http import openapi
 from flowker.http import schemas as contract
 from flowker.http.app import create_app
 from flowker.http.keys import Services
-from flowker.http.middleware.api_key import key_id
 from flowker.http.openapi import openapi_document
 from flowker.http.routes.executions import ExecuteInput
 from flowker.http.routes.workflows import CloneInput
