@@ -8,6 +8,7 @@ sends ``token_url`` but its OIDC client only reads ``issuer_url``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,11 +24,25 @@ from flowker.secretbox import SecretBox, is_sealed
 
 MASK = "********"
 MAX_VALUE = 4096
+MAX_NAME = 100
+#: Headers an api_key credential may not take the place of: framing and hop-by-hop headers, and those
+#: Flowker sets itself on every provider request. (``Authorization`` stays allowed: ``ApiKey <key>``
+#: is a common scheme, and the configuration has no other credential to replace.)
+RESERVED_HEADERS = frozenset(
+    {
+        "host", "content-length", "content-type", "transfer-encoding", "connection", "keep-alive",
+        "proxy-authorization", "proxy-authenticate", "proxy-connection", "te", "trailer", "upgrade",
+        "expect", "accept", "user-agent", "idempotency-key", "x-request-id", "cookie",
+    }
+)  # fmt: skip
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_PARAM = re.compile(r"[-._~0-9A-Za-z]{1,100}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    kind: str  # str | url | choice | strings | params | cache
+    kind: str  # str | header | param | url | choice | strings | params | cache
     required: bool = False
     secret: bool = False
     choices: tuple[str, ...] = ()
@@ -47,10 +62,10 @@ SCHEMAS: dict[str, dict[str, FieldSpec]] = {
     "none": {},
     "api_key": {
         "key": FieldSpec("str", required=True, secret=True),
-        "header_name": FieldSpec("str"),
+        "header_name": FieldSpec("header"),
         "prefix": FieldSpec("str"),
         "location": FieldSpec("choice", choices=("header", "query")),
-        "query_param_name": FieldSpec("str"),
+        "query_param_name": FieldSpec("param"),
     },
     "bearer": {"token": FieldSpec("str", required=True, secret=True)},
     "basic": {
@@ -116,6 +131,32 @@ def _check_str(where: str, value: Any, spec: FieldSpec) -> None:
         raise BadRequest(
             f"{where} must be a string of at most {MAX_VALUE} characters", code=INVALID_AUTHENTICATION_FIELD
         )
+    if _CONTROL.search(value):
+        # A CR or LF in a header value would split the request; no credential holds one legitimately.
+        raise BadRequest(f"{where} must not contain control characters", code=INVALID_AUTHENTICATION_FIELD)
+
+
+def _check_header(where: str, value: Any, spec: FieldSpec) -> None:
+    _check_str(where, value, spec)
+    if not _TOKEN.fullmatch(value) or len(value) > MAX_NAME:
+        raise BadRequest(
+            f"{where} must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~, at most {MAX_NAME})",
+            code=INVALID_AUTHENTICATION_FIELD,
+        )
+    if value.lower() in RESERVED_HEADERS:
+        raise BadRequest(
+            f"{where} names a header that Flowker or HTTP itself sets; choose another",
+            code=INVALID_AUTHENTICATION_FIELD,
+        )
+
+
+def _check_param(where: str, value: Any, spec: FieldSpec) -> None:
+    _check_str(where, value, spec)
+    if not _PARAM.fullmatch(value):
+        raise BadRequest(
+            f"{where} must be a query parameter name (letters, digits and -._~, at most {MAX_NAME})",
+            code=INVALID_AUTHENTICATION_FIELD,
+        )
 
 
 def _check_url(where: str, value: Any, spec: FieldSpec) -> None:
@@ -157,6 +198,8 @@ def _check_cache(where: str, value: Any, spec: FieldSpec) -> None:
 
 _CHECKS: dict[str, Callable[[str, Any, FieldSpec], None]] = {
     "str": _check_str,
+    "header": _check_header,
+    "param": _check_param,
     "url": _check_url,
     "choice": _check_choice,
     "strings": _check_strings,
@@ -212,6 +255,16 @@ def seal_authentication(
         return box.seal(value)
 
     return _map_secrets(authentication, seal)
+
+
+def has_secrets(authentication: Mapping[str, Any]) -> bool:
+    """Whether the block holds any secret (sealed or clear)."""
+    return bool(_flat_secrets(authentication))
+
+
+def keeps_secrets(authentication: Mapping[str, Any]) -> bool:
+    """Whether a block sent by a client asks to keep a stored secret (sends one back masked)."""
+    return any(value == MASK for value in _flat_secrets(authentication).values())
 
 
 class UnreadableSecret(ValueError):

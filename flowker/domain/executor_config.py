@@ -7,8 +7,10 @@ configuration is created over the API, usable at once (``active``), and can be t
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -179,6 +181,8 @@ def _endpoints(raw: list[EndpointInput] | None) -> list[dict[str, Any]]:
         if "://" in path or path.startswith("//"):
             # A path that is a URL would send the configuration's credentials to another host.
             raise BadRequest(f"{where}.path must be a path relative to baseUrl", code=INVALID_ENDPOINT_PATH)
+        if reason := _path_problem(path):
+            raise BadRequest(f"{where}.path {reason}", code=INVALID_ENDPOINT_PATH)
         method = (endpoint.method or "").strip().upper()
         if not method:
             raise BadRequest(f"{where}.method is required", code=ENDPOINT_METHOD_REQUIRED)
@@ -193,6 +197,34 @@ def _endpoints(raw: list[EndpointInput] | None) -> list[dict[str, Any]]:
             )
         endpoints.append({"name": name, "path": "/" + path.lstrip("/"), "method": method, "timeout": timeout})
     return endpoints
+
+
+_UNSAFE_PATH_CHARS = re.compile(r"[\x00-\x20\x7f\\#]")
+
+
+def _path_problem(path: str) -> str | None:
+    """Why ``path`` could lead a request away from the base URL's path, or ``None`` when it cannot.
+
+    URL libraries resolve dot segments (yarl turns ``/api/../admin`` into ``/admin``), servers decode
+    ``%2e`` and ``%2f``: a segment that is ``.`` or ``..``, or holds a slash, once percent-decoded, is
+    refused, as are spaces, controls, backslashes and fragments.
+    """
+    if _UNSAFE_PATH_CHARS.search(path):
+        return "must not contain spaces, control characters, backslashes or '#'"
+    for segment in path.split("?", 1)[0].split("/"):
+        decoded = unquote(segment)
+        if decoded in (".", "..") or "/" in decoded or "\\" in decoded:
+            return "must not contain dot segments ('.', '..') or encoded slashes: it must stay under baseUrl"
+    return None
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """An http(s) URL's origin, ports made explicit: ``("https", "api.example.com", 443)``."""
+    parts = http_url(url)
+    if parts is None:
+        return ("", url, None)
+    port = parts.port or {"http": 80, "https": 443}[parts.scheme]
+    return (parts.scheme, (parts.hostname or "").lower(), port)
 
 
 def merge_patch(current: ExecutorConfig, patch: ExecutorConfigInput) -> ExecutorConfigInput:

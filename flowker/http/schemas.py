@@ -207,6 +207,8 @@ def _auth_field(name: str, spec: auth.FieldSpec) -> tuple[Any, Any]:
     text = Field(max_length=auth.MAX_VALUE, min_length=1 if spec.required and spec.kind == "str" else None)
     kinds: dict[str, Any] = {
         "str": Annotated[str, text],
+        "header": Annotated[str, Field(pattern=f"^{auth._TOKEN.pattern}$", max_length=auth.MAX_NAME)],
+        "param": Annotated[str, Field(pattern=f"^{auth._PARAM.pattern}$", max_length=auth.MAX_NAME)],
         "url": Annotated[str, text, Field(json_schema_extra={"format": "uri"})],
         "choice": Literal[spec.choices],
         "strings": list[str],
@@ -215,6 +217,11 @@ def _auth_field(name: str, spec: auth.FieldSpec) -> tuple[Any, Any]:
     }
     notes = {
         "url": ["An http or https URL."],
+        "header": [
+            "A header name; not one HTTP or Flowker sets itself ("
+            + ", ".join(f"`{h}`" for h in sorted(auth.RESERVED_HEADERS))
+            + ")."
+        ],
         "params": [
             "Extra form parameters of the token request. Values of keys containing "
             f"{_SECRET_WORDS} are secrets: write-only, returned as `{auth.MASK}`."

@@ -11,15 +11,26 @@ import uuid
 from typing import Any
 
 from flowker.clock import Clock, iso, utc_now
-from flowker.codes import EXECUTOR_CONFIG_NOT_ALLOWED, EXECUTOR_CONFIG_NOT_FOUND, NO_AUTHENTICATION
+from flowker.codes import (
+    CREDENTIALS_BOUND_TO_ORIGIN,
+    EXECUTOR_CONFIG_NOT_ALLOWED,
+    EXECUTOR_CONFIG_NOT_FOUND,
+    NO_AUTHENTICATION,
+)
 from flowker.domain.audit import SYSTEM, Actor, AuditAction, AuditEvent, ResourceType
-from flowker.domain.authentication import check_authentication, seal_authentication
+from flowker.domain.authentication import (
+    check_authentication,
+    has_secrets,
+    keeps_secrets,
+    seal_authentication,
+)
 from flowker.domain.executor_config import (
     ExecutorConfig,
     ExecutorConfigInput,
     ExecutorStatus,
     merge_patch,
     normalize,
+    origin,
 )
 from flowker.domain.metadata import check_metadata
 from flowker.errors import BadRequest, NotFound, StateChanged, Unprocessable
@@ -96,12 +107,23 @@ class ExecutorConfigs:
         current = await self.get(config_id)
         fields = normalize(merge_patch(current, patch))
         check_metadata(fields["metadata"])
-        if "authentication" in patch.model_fields_set:
-            fields["authentication"] = seal_authentication(
-                _checked_authentication(patch), self._box, previous=current.authentication
+        clear = _checked_authentication(patch) if "authentication" in patch.model_fields_set else None
+        moves = _moves(current, fields["baseUrl"], clear)
+        if moves and has_secrets(current.authentication) and (clear is None or keeps_secrets(clear)):
+            raise Unprocessable(
+                f"{' and '.join(moves)} moves to another origin: the stored credentials stay with the origin "
+                "they were entered for; send them again (every secret in authentication.config) with this "
+                "change",
+                code=CREDENTIALS_BOUND_TO_ORIGIN,
             )
+        if clear is not None:
+            fields["authentication"] = seal_authentication(clear, self._box, previous=current.authentication)
         updated = current.model_copy(update={**fields, "updatedAt": iso(self._clock())})
         event = self._event("EXECUTOR_CONFIG_UPDATED", AuditAction.UPDATE, updated, actor)
+        if "baseUrl" in moves:
+            # Where the credentials now go is worth an auditor's eye: origins only, never a secret.
+            event.metadata["executorConfig.previousOrigin"] = _shown_origin(current.baseUrl)
+            event.metadata["executorConfig.origin"] = _shown_origin(updated.baseUrl)
         stored = await self._store.executor_configs.replace(updated, [event])
         await publish(self._runtime.record, [event])
         return stored
@@ -150,6 +172,27 @@ class ExecutorConfigs:
         with contextlib.suppress(StateChanged):
             await self._store.executor_configs.replace(current.model_copy(update={"lastTestedAt": completed}))
         return {**result, "startedAt": started, "completedAt": completed}
+
+
+#: The fields of an authentication block whose URL the secrets are sent to (besides baseUrl).
+_ISSUER_FIELDS = ("issuer_url", "token_url")
+
+
+def _moves(current: ExecutorConfig, base_url: str, clear: dict[str, Any] | None) -> list[str]:
+    """The URLs of the patch that point at another origin than the stored configuration's."""
+    moves = ["baseUrl"] if origin(base_url) != origin(current.baseUrl) else []
+    if clear is not None:
+        before, after = current.authentication.get("config") or {}, clear.get("config") or {}
+        for name in _ISSUER_FIELDS:
+            old, new = before.get(name), after.get(name)
+            if old and new and origin(old) != origin(new):
+                moves.append(f"authentication.config.{name}")
+    return moves
+
+
+def _shown_origin(url: str) -> str:
+    scheme, host, port = origin(url)
+    return f"{scheme}://{host}:{port}"
 
 
 def _checked_authentication(body: ExecutorConfigInput) -> dict[str, Any]:
