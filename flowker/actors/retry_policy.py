@@ -1,7 +1,8 @@
 """When a call to an external provider is worth repeating, and how long to wait before repeating it.
 
 Unlike Flowker v1.0.2, which retried every non-success status, only transient failures are retried:
-429, 5xx, network errors and timeouts. A client error (4xx other than 429) will fail the same way again.
+429, 5xx, network errors and timeouts. A client error (4xx other than 429) will fail the same way again;
+a node may opt in to 408 and 425, transient by definition, through its ``retryOn``.
 
 * The wait before attempt ``n + 1`` is drawn with full jitter from ``[0, min(cap, base * coef ** (n-1)))``
   (Brooker, "Exponential Backoff and Jitter"); without jitter it is that ceiling: 1, 2, 4, 8 s.
