@@ -64,6 +64,7 @@ RAW_TRANSFORMS = "FLK-0142"  # 400: raw transforms are not supported
 EXECUTOR_CONFIG_ID_REQUIRED = "FLK-0152"  # 400: an executor node without data.executorConfigId
 UNKNOWN_ENDPOINT = "FLK-0153"  # 400 (or a step's error): endpointName is not an endpoint of the config
 EXECUTOR_CONFIG_DISABLED = "FLK-0154"  # 422 (or a step's error): the executor configuration is disabled
+INVALID_RETRY_POLICY = "FLK-0155"  # 400: an executor node's data.retry is not a valid retry policy
 
 # --- Executor configurations ----------------------------------------------------------------------
 EXECUTOR_CONFIG_NOT_FOUND = "FLK-0250"  # 404 (or a step's error: it was deleted)
@@ -96,6 +97,8 @@ ANSWER_OUT_OF_BOUNDS = "FLK-0254"  # the provider's answer is too large or too d
 EXECUTOR_STOPPED = "FLK-0255"  # the executor actor was gone for good twice during the call
 PROVIDER_FAILED = "FLK-0256"  # an error status, or network errors / timeouts outlasted the retries
 EXECUTOR_RETIRED = "FLK-0257"  # the executor actor was exiting when the call arrived
+RETRY_AFTER_TOO_LONG = "FLK-0284"  # the provider asked to wait longer than FLOWKER_RETRY_AFTER_MAX_SECONDS
+RETRY_BUDGET_SPENT = "FLK-0285"  # the configuration's retry budget is spent; the call was not retried
 BREAKER_OPEN = "FLK-0507"  # the provider's circuit breaker is open; the call was not made
 
 # --- Executions -----------------------------------------------------------------------------------

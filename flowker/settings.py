@@ -52,6 +52,11 @@ class Settings:
     retry_attempts: int = 5
     retry_backoff_seconds: float = 1.0
     retry_max_delay_seconds: float = 30.0
+    retry_after_max_seconds: float = 60.0
+    retry_jitter: bool = True
+    retry_budget_ratio: float = 0.2
+    retry_budget_window_seconds: float = 10.0
+    retry_budget_min_retries: int = 10
     breaker_failure_threshold: int = 5
     breaker_open_seconds: float = 30.0
     breaker_half_open_calls: int = 1
@@ -112,6 +117,19 @@ class Settings:
             "retry_max_delay_seconds": _float(
                 env, "FLOWKER_RETRY_MAX_DELAY_SECONDS", cls.retry_max_delay_seconds, 0.0, 3600.0
             ),
+            "retry_after_max_seconds": _float(
+                env, "FLOWKER_RETRY_AFTER_MAX_SECONDS", cls.retry_after_max_seconds, 0.0, 3600.0
+            ),
+            "retry_jitter": _jitter(env, cls.retry_jitter),
+            "retry_budget_ratio": _float(
+                env, "FLOWKER_RETRY_BUDGET_RATIO", cls.retry_budget_ratio, 0.0, 10.0
+            ),
+            "retry_budget_window_seconds": _float(
+                env, "FLOWKER_RETRY_BUDGET_WINDOW_SECONDS", cls.retry_budget_window_seconds, 1.0, 3600.0
+            ),
+            "retry_budget_min_retries": _int(
+                env, "FLOWKER_RETRY_BUDGET_MIN_RETRIES", cls.retry_budget_min_retries, 0, 100_000
+            ),
             "breaker_failure_threshold": _int(
                 env, "FLOWKER_BREAKER_FAILURES", cls.breaker_failure_threshold, 1, 1000
             ),
@@ -154,6 +172,15 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float, high: 
     if not low <= value <= high:
         raise ConfigError(f"{name}={value} is outside {low}..{high}")
     return value
+
+
+def _jitter(env: Mapping[str, str], default: bool) -> bool:
+    raw = env.get("FLOWKER_RETRY_JITTER", "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("full", "none"):
+        raise ConfigError(f"FLOWKER_RETRY_JITTER={raw!r} is not full or none")
+    return raw == "full"
 
 
 def _api_keys(raw: str) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 Retries only what may succeed next time (network errors, timeouts, 5xx, 429 — honouring
 ``Retry-After``); a 4xx other than 429 fails at once. Only those transient failures count against
 the breaker: a provider that answers 400 is up. An open breaker fails the call at once (FLK-0507).
+Whether a failed attempt is retried is :func:`flowker.actors.retry_decision.decide`'s call.
 
 A call never raises but for cancellation: every failure is a :class:`CallResult` with a code from
 ``docs/errors.md`` and ``may_have_reached`` telling whether the provider may have seen the request. A run
@@ -13,16 +14,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
 from flowker.actors import transport
 from flowker.actors.breaker import CircuitBreaker, Permit
+from flowker.actors.delivery import Delivery
 from flowker.actors.provider_auth import Authenticator
+from flowker.actors.retry_budget import RetryBudget
+from flowker.actors.retry_decision import Attempt, GiveUp, decide
 from flowker.actors.retry_policy import RetryPolicy, Verdict
 from flowker.actors.transport import (
     AnswerOutOfBounds,
@@ -38,6 +44,7 @@ from flowker.codes import (
     UNKNOWN_ENDPOINT,
 )
 from flowker.domain.executor_config import ExecutorConfig
+from flowker.dsl.retry import NodeRetry
 from flowker.errors import (
     CallRefused,
     CircuitOpen,
@@ -64,6 +71,8 @@ class CallRequest:
     body: Any
     idempotency_key: str
     request_id: str
+    #: The node's own retry policy (``data.retry``), merged with the server's by the executor.
+    retry: NodeRetry | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,9 @@ class ProviderCaller:
         policy: RetryPolicy,
         breaker: CircuitBreaker,
         sleep: Sleep = asyncio.sleep,
+        budget: RetryBudget | None = None,
+        draw: Callable[[], float] = random.random,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.config = config
         self._auth = authenticator
@@ -144,6 +156,10 @@ class ProviderCaller:
         self._policy = policy
         self._breaker = breaker
         self._sleep = sleep
+        self._budget = budget
+        #: Random numbers in [0, 1) for the jitter, and the time for HTTP-date Retry-After: injected.
+        self._draw = draw
+        self._now = now
         #: Set when the configuration is deleted or disabled: calls in flight make no further attempt.
         self.halted = False
 
@@ -166,15 +182,16 @@ class ProviderCaller:
             )
         progress = _Progress()
         try:
-            return await self._call(outgoing, progress)
+            return await self._call(outgoing, progress, self._policy.merged(request.retry))
         except Exception as exc:
             log.exception("executor %s: call %s failed in Flowker", self.config.id, request.idempotency_key)
             return CallResult.internal_error(exc, may_have_reached=progress.sent > 0, attempts=progress.sent)
 
-    async def _call(self, outgoing: ProviderRequest, progress: _Progress) -> CallResult:
+    async def _call(self, outgoing: ProviderRequest, progress: _Progress, policy: RetryPolicy) -> CallResult:
         started = time.perf_counter()
         attempt = 0
         response: ProviderResponse | None = None
+        reached = False
         while True:
             attempt += 1
             # Credentials first: a token source that fails must not hold a breaker permit.
@@ -186,52 +203,70 @@ class ProviderCaller:
                     CircuitOpen(
                         f"circuit open for executor configuration {self.config.name!r}; "
                         f"retry in {wait:.0f} s",
-                        may_have_reached=attempt > 1,
+                        may_have_reached=reached,
                     ),
                     attempts=attempt - 1,
                     duration_ms=_since(started),
                     response=response.envelope() if response else None,
                 )
             progress.sent += 1
-            verdict, response, last_error, kind = await self._attempt(authed, permit)
+            if attempt == 1 and self._budget is not None:
+                self._budget.record_call()
+            verdict, response, last_error, kind, failed = await self._attempt(authed, permit, attempt)
             if verdict == Verdict.SUCCESS:
                 assert response is not None
                 return CallResult(
                     ok=True, attempts=attempt, duration_ms=_since(started), response=response.envelope()
                 )
-            if self.halted or not self._policy.should_retry(attempt, verdict):
-                if kind is UnstorableAnswer:
-                    last_error += (
-                        "; not retried: the request reached the provider, and asking again could repeat it"
-                    )
-                elif self.halted and self._policy.should_retry(attempt, verdict):
-                    last_error += "; not retried: the configuration was deleted or disabled meanwhile"
+            reached = reached or failed.may_have_reached
+            next_step = decide(
+                policy,
+                failed,
+                config_name=self.config.name,
+                halted=self.halted,
+                budget=self._budget,
+                draw=self._draw(),
+                now=self._now(),
+            )
+            if isinstance(next_step, GiveUp):
+                if next_step.reason:
+                    last_error += f"; {next_step.reason}"
                 return CallResult.failed(
-                    kind(f"executor call failed after {attempt} attempt{'s' * (attempt > 1)}: {last_error}"),
+                    kind(
+                        f"executor call failed after {attempt} attempt{'s' * (attempt > 1)}: {last_error}",
+                        code=next_step.code,
+                        may_have_reached=reached,
+                    ),
                     attempts=attempt,
                     duration_ms=_since(started),
                     response=response.envelope() if response else None,
                 )
-            retry_after = response.headers.get("Retry-After") if response else None
-            await self._sleep(self._policy.delay(attempt, retry_after))
+            await self._sleep(next_step.seconds)
 
     async def _attempt(
-        self, request: ProviderRequest, permit: Permit
-    ) -> tuple[Verdict, ProviderResponse | None, str, type[ProviderCallFailed]]:
-        """One attempt: its verdict, the answer if any, a description, and the kind of failure it is."""
+        self, request: ProviderRequest, permit: Permit, number: int
+    ) -> tuple[Verdict, ProviderResponse | None, str, type[ProviderCallFailed], Attempt]:
+        """One attempt: its verdict, the answer if any, a description, the kind of failure it is, and
+        how it ended (for the retry decision)."""
+        delivery = Delivery()
         try:
-            response = await send(self._session, request)
+            response = await send(self._session, request, delivery)
         except (AnswerOutOfBounds, aiohttp.ClientError, OSError, TimeoutError) as exc:
             verdict = self._policy.classify_error(exc)
             self._judge(permit, verdict)
-            return verdict, None, _describe(exc), _failure_of(exc)
+            reached = isinstance(exc, AnswerOutOfBounds) or delivery.may_have_reached(exc)
+            ended = Attempt(number, request.method, error=exc, may_have_reached=reached)
+            return verdict, None, _describe(exc), _failure_of(exc), ended
         except BaseException:
             self._breaker.release(permit)
             raise
         verdict = self._policy.classify_status(response.status)
         self._judge(permit, verdict)
         kind = UpstreamFailed if verdict == Verdict.RETRY else UpstreamRejected
-        return verdict, response, f"provider answered HTTP {response.status}", kind
+        ended = Attempt(
+            number, request.method, status=response.status, retry_after=response.headers.get("Retry-After")
+        )
+        return verdict, response, f"provider answered HTTP {response.status}", kind, ended
 
     def _judge(self, permit: Permit, verdict: Verdict) -> None:
         if verdict == Verdict.RETRY:

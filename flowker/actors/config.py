@@ -27,6 +27,11 @@ class RuntimeConfig:
     retry_attempts: int
     retry_backoff_seconds: float
     retry_max_delay_seconds: float
+    retry_after_max_seconds: float
+    retry_jitter: bool
+    retry_budget_ratio: float
+    retry_budget_window_seconds: float
+    retry_budget_min_retries: int
     breaker_failure_threshold: int
     breaker_open_seconds: float
     breaker_half_open_calls: int

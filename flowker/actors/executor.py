@@ -1,7 +1,8 @@
 """The executor actor: one per executor configuration (``executor:<configId>``).
 
 It owns what must be shared by every execution that calls the provider: one HTTP connection pool,
-the credentials, and the circuit breaker — one view of the provider's health for the cluster. It
+the credentials, the circuit breaker — one view of the provider's health for the cluster — and the
+retry budget. It
 re-reads its configuration when it changed, so a PATCH or a disable takes effect on the next call.
 
 :meth:`ExecutorActor.call` never raises but for cancellation: a configuration that is gone, disabled,
@@ -30,11 +31,13 @@ import aiohttp
 import ray
 from ray.exceptions import AsyncioActorExit
 
+from flowker.actors import delivery
 from flowker.actors.breaker import BreakerConfig, BreakerState, CircuitBreaker
 from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.faults import PausePoints
+from flowker.actors.retry_budget import BudgetConfig, RetryBudget
 from flowker.actors.retry_policy import RetryPolicy
 from flowker.codes import EXECUTOR_RETIRED
 from flowker.secretbox import SecretBox
@@ -50,10 +53,13 @@ class ExecutorActor:
         self._runtime = config
         self._id = executor_config_id
         self._box = SecretBox.from_text(config.secret_key)
-        self._policy = RetryPolicy(
-            attempts=config.retry_attempts,
-            backoff_seconds=config.retry_backoff_seconds,
-            max_delay_seconds=config.retry_max_delay_seconds,
+        self._policy = RetryPolicy.of_server(config)
+        self._budget = RetryBudget(
+            BudgetConfig(
+                ratio=config.retry_budget_ratio,
+                window_seconds=config.retry_budget_window_seconds,
+                min_retries=config.retry_budget_min_retries,
+            )
         )
         self._breaker = CircuitBreaker(
             BreakerConfig(
@@ -76,13 +82,17 @@ class ExecutorActor:
         async with self._opening:
             if self._source is None:
                 store = await EmbeddedStore(Path(self._runtime.data_dir)).open()
-                session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+                session = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(limit=0), trace_configs=[delivery.tracing()]
+                )
                 self._store, self._session = store, session
                 self._source = CallerSource(
                     self._id,
                     store.executor_configs,
                     self._box,
-                    lambda clear, auth: ProviderCaller(clear, auth, session, self._policy, self._breaker),
+                    lambda clear, auth: ProviderCaller(
+                        clear, auth, session, self._policy, self._breaker, budget=self._budget
+                    ),
                 )
         return await self._source.resolve()
 

@@ -350,6 +350,7 @@ class ExecutionRunner:
             body=call.body,
             idempotency_key=call_idempotency_key(self._execution.id, call.node_id),
             request_id=self._execution.id,
+            retry=call.retry,
         )
 
     def _event(

@@ -25,6 +25,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from flowker import __version__
+from flowker.actors.delivery import Delivery
 from flowker.domain.authentication import MASK
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.tunables import MAX_ANSWER_DEPTH, MAX_RESPONSE_BYTES
@@ -187,8 +188,12 @@ def build_request(
     )
 
 
-async def send(session: aiohttp.ClientSession, request: ProviderRequest) -> ProviderResponse:
+async def send(
+    session: aiohttp.ClientSession, request: ProviderRequest, delivery: Delivery | None = None
+) -> ProviderResponse:
     """Make one attempt at ``request``; any status, 3xx included, comes back as a response.
+
+    ``delivery``, when given, records how far the attempt got (see :mod:`flowker.actors.delivery`).
 
     Raises:
         ResponseTooLarge: The body is larger than :data:`MAX_RESPONSE_BYTES`.
@@ -206,6 +211,7 @@ async def send(session: aiohttp.ClientSession, request: ProviderRequest) -> Prov
             timeout=aiohttp.ClientTimeout(total=request.timeout),
             # A redirect to another host would carry the credentials there.
             allow_redirects=False,
+            trace_request_ctx=delivery,
         ) as response:
             raw = await _read_capped(response, request)
             headers = _joined_headers(response.headers)

@@ -24,6 +24,7 @@ from typing import Any
 from flowker.dsl.conditions import Condition, ConditionEvaluationError, parse_condition
 from flowker.dsl.mappings import MappingApplyError, MappingPlan, compile_mappings
 from flowker.dsl.model import Edge, Node, NodeType, WorkflowDefinition
+from flowker.dsl.retry import NodeRetry, parse_node_retry
 from flowker.dsl.run_state import (
     ExecutionStatus,
     ExecutorCall,
@@ -33,6 +34,7 @@ from flowker.dsl.run_state import (
     StepStatus,
 )
 from flowker.dsl.validation import SET_OUTPUT, find_cycle
+from flowker.errors import BadRequest
 
 __all__ = ["Decision", "Interpreter", "Outcome", "UnexpectedResult"]
 
@@ -107,7 +109,7 @@ class Interpreter:
     Raises:
         ValueError: The definition is not executable: not exactly one trigger, a cycle, an edge naming
             no node, a conditional without a condition, an executor node without ``executorConfigId``
-            or ``endpointName``, or a condition or mapping that does not compile.
+            or ``endpointName``, a condition or mapping that does not compile, or an invalid ``retry``.
     """
 
     def __init__(self, definition: WorkflowDefinition) -> None:
@@ -134,6 +136,7 @@ class Interpreter:
         self._conditions: dict[str, Condition] = {}
         self._input_plans: dict[str, MappingPlan] = {}
         self._output_plans: dict[str, MappingPlan] = {}
+        self._retries: dict[str, NodeRetry] = {}
         for node in definition.nodes:
             self._compile(node)
         self._sees = {node_id: frozenset({_WORKFLOW, *self._upstream(node_id)}) for node_id in self._nodes}
@@ -148,6 +151,12 @@ class Interpreter:
             for key, plans in (("inputMapping", self._input_plans), ("outputMapping", self._output_plans)):
                 if data.get(key) is not None:
                     plans[node.id] = compile_mappings(data[key], field=f"{where}.{key}")
+            try:
+                retry = parse_node_retry(data.get("retry"), f"{where}.retry")
+            except BadRequest as exc:
+                raise ValueError(exc.message) from None
+            if retry is not None:
+                self._retries[node.id] = retry
         elif node.type not in (NodeType.TRIGGER, NodeType.ACTION):
             raise ValueError(f"nodes[{node.id}].type {node.type!r} is not a node type")
 
@@ -329,7 +338,9 @@ class Interpreter:
         data, view = self._nodes[node_id].settings, _view(context, self._sees[node_id])
         plan = self._input_plans.get(node_id)
         body = plan.apply(view) if plan else copy.deepcopy(view)
-        return ExecutorCall(step, node_id, data["executorConfigId"], data["endpointName"], body)
+        return ExecutorCall(
+            step, node_id, data["executorConfigId"], data["endpointName"], body, self._retries.get(node_id)
+        )
 
     def _finish(
         self,

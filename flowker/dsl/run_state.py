@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from flowker.dsl.retry import NodeRetry
+
 
 # The OpenAPI document shows this docstring.
 class ExecutionStatus(StrEnum):
@@ -117,6 +119,7 @@ class ExecutorCall:
         executor_config_id: The executor configuration to call through.
         endpoint_name: The endpoint of that configuration.
         body: The request body.
+        retry: The node's own retry policy (``data.retry``), when it has one.
     """
 
     step_number: int
@@ -124,6 +127,7 @@ class ExecutorCall:
     executor_config_id: str
     endpoint_name: str
     body: Any
+    retry: NodeRetry | None = None
 
 
 @dataclass

@@ -47,6 +47,7 @@ from flowker.codes import (
 from flowker.dsl.conditions import ConditionSyntaxError, parse_condition
 from flowker.dsl.mappings import MappingError, compile_mappings
 from flowker.dsl.model import Edge, Node, NodeType, WorkflowDefinition
+from flowker.dsl.retry import parse_node_retry
 from flowker.errors import BadRequest, NotFound, Unprocessable
 
 MAX_NAME = 100
@@ -176,6 +177,7 @@ def _check_executor_data(where: str, data: Mapping[str, object]) -> None:
                 compile_mappings(data[key], field=f"{where}.{key}")
             except MappingError as exc:
                 raise BadRequest(str(exc), code=code) from None
+    parse_node_retry(data.get("retry"), f"{where}.retry")
     if "executorConfigId" not in data and "executorId" in data:
         raise NotFound(
             f"{where}.executorId {data['executorId']!r}: catalog executors are not available; "

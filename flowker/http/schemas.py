@@ -85,7 +85,11 @@ Settings of the node, by type:
 * `executor`: `executorConfigId` (id of an executor configuration) and `endpointName` (one of its
   endpoints), both required to activate; optional `inputMapping` / `outputMapping`, lists of
   `{source, target, required?, transformation?: {type, config}}` copying values between dot paths
-  (`transforms` is refused);
+  (`transforms` is refused); optional `retry`, the node's own retry policy, every field optional
+  (checked on save): `maxAttempts` (1-10, default 5), `initialIntervalMs` (0-60000, default
+  1000), `backoffCoefficient` (1-10, default 2), `maxIntervalMs` (0-3600000, default 30000),
+  `retryOn` (statuses among 408, 425, 429, 500-599; default 429 and 5xx), `retryNonIdempotent`
+  (repeat a POST or PATCH that may have reached the provider; default false);
 * `conditional`: `condition`, an expression such as `kyc.result.riskScore < 50` (required to
   activate); its outgoing edges carry `sourceHandle` `"true"` or `"false"`;
 * `action`: `actionType`; `set_output` requires an `output` object, the workflow's final output;

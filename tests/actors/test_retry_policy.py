@@ -6,15 +6,40 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from flowker.actors.retry_policy import RetryPolicy, Verdict, parse_retry_after
+from flowker.actors.retry_policy import RetryAfterTooLong, RetryPolicy, Verdict, parse_retry_after
 from flowker.actors.transport import ResponseTooDeep, ResponseTooLarge
+from flowker.dsl.retry import NodeRetry
 
 NOW = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
 POLICY = RetryPolicy()
 
 
 def test_defaults_match_the_reference_product() -> None:
-    assert RetryPolicy() == RetryPolicy(attempts=5, backoff_seconds=1.0, max_delay_seconds=30.0)
+    assert RetryPolicy() == RetryPolicy(
+        attempts=5,
+        backoff_seconds=1.0,
+        backoff_coefficient=2.0,
+        max_delay_seconds=30.0,
+        retry_after_max_seconds=60.0,
+        jitter=True,
+        retry_on=None,
+        retry_non_idempotent=False,
+    )
+
+
+def test_the_server_policy_is_read_from_the_settings() -> None:
+    from flowker.settings import Settings
+
+    settings = Settings(
+        retry_attempts=3,
+        retry_backoff_seconds=0.5,
+        retry_max_delay_seconds=4.0,
+        retry_after_max_seconds=9.0,
+        retry_jitter=False,
+    )
+    assert RetryPolicy.of_server(settings) == RetryPolicy(
+        attempts=3, backoff_seconds=0.5, max_delay_seconds=4.0, retry_after_max_seconds=9.0, jitter=False
+    )
 
 
 @pytest.mark.parametrize(
@@ -72,59 +97,81 @@ def test_classify_error(error: BaseException, verdict: Verdict) -> None:
     assert POLICY.classify_error(error) is verdict
 
 
-def test_delays_double_from_one_second_with_the_defaults() -> None:
-    assert [POLICY.delay(attempt) for attempt in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
+#: What random() would draw at its highest: without jitter or with this draw, waits are the ceilings.
+TOP = 1.0
+FIXED = RetryPolicy(jitter=False)
 
 
-def test_delays_double_from_a_small_base() -> None:
-    fast = RetryPolicy(backoff_seconds=0.01)
-    assert [fast.delay(attempt) for attempt in (1, 2, 3, 4)] == pytest.approx([0.01, 0.02, 0.04, 0.08])
+def waits(policy: RetryPolicy, draw: float = TOP, count: int = 4) -> list[float | RetryAfterTooLong]:
+    return [policy.wait(attempt, draw) for attempt in range(1, count + 1)]
 
 
-def test_delays_are_capped() -> None:
-    capped = RetryPolicy(attempts=10, backoff_seconds=1.0, max_delay_seconds=5.0)
-    assert [capped.delay(attempt) for attempt in (1, 2, 3, 4, 5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
-    assert POLICY.delay(6) == 30.0
-    assert POLICY.delay(10_000) == 30.0
+def test_waits_double_from_one_second_as_in_the_seed() -> None:
+    assert waits(FIXED) == [1.0, 2.0, 4.0, 8.0]
+    assert waits(FIXED, draw=0.0) == [1.0, 2.0, 4.0, 8.0]  # no jitter: the draw does not matter
+    assert waits(POLICY, draw=TOP) == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_full_jitter_draws_each_wait_between_zero_and_its_ceiling() -> None:
+    assert waits(POLICY, draw=0.5) == [0.5, 1.0, 2.0, 4.0]
+    assert waits(POLICY, draw=0.0) == [0.0, 0.0, 0.0, 0.0]
+    assert waits(POLICY, draw=0.25, count=7)[4:] == [4.0, 7.5, 7.5]  # the cap of 30 s, jittered
+
+
+def test_waits_grow_by_the_coefficient_and_stop_at_the_cap() -> None:
+    policy = RetryPolicy(attempts=10, backoff_seconds=0.5, backoff_coefficient=3.0, max_delay_seconds=10.0)
+    assert waits(policy, count=5) == [0.5, 1.5, 4.5, 10.0, 10.0]
+    assert RetryPolicy(backoff_coefficient=1.0, jitter=False).wait(4, TOP) == 1.0
+    assert FIXED.wait(10_000, TOP) == 30.0  # no overflow however many attempts
 
 
 def test_zero_backoff_never_waits() -> None:
-    assert RetryPolicy(backoff_seconds=0.0).delay(10_000) == 0.0
+    assert RetryPolicy(backoff_seconds=0.0).wait(10_000, TOP) == 0.0
 
 
-def test_delay_rejects_attempt_zero() -> None:
+def test_wait_rejects_attempt_zero() -> None:
     with pytest.raises(ValueError) as info:
-        POLICY.delay(0)
+        POLICY.wait(0, TOP)
     assert str(info.value) == "attempt counts from 1, got 0"
 
 
-def test_retry_after_seconds_replaces_the_backoff() -> None:
-    assert POLICY.delay(1, retry_after="7", now=NOW) == 7.0
-    assert POLICY.delay(4, retry_after="0", now=NOW) == 0.0
-    assert POLICY.delay(1, retry_after=" 3 ", now=NOW) == 3.0
+def test_retry_after_seconds_replaces_the_backoff_and_is_not_jittered() -> None:
+    assert POLICY.wait(1, 0.1, retry_after="7", now=NOW) == 7.0
+    assert POLICY.wait(4, 0.1, retry_after="0", now=NOW) == 0.0
+    assert POLICY.wait(1, 0.1, retry_after=" 3 ", now=NOW) == 3.0
 
 
-def test_retry_after_is_capped() -> None:
-    assert POLICY.delay(1, retry_after="120", now=NOW) == 30.0
+def test_retry_after_beyond_the_backoff_cap_is_honoured_up_to_its_own_bound() -> None:
+    assert POLICY.wait(1, 0.1, retry_after="45", now=NOW) == 45.0  # over the 30 s backoff cap
+    assert POLICY.wait(1, 0.1, retry_after="60", now=NOW) == 60.0
+
+
+def test_retry_after_over_the_bound_is_refused_not_shortened() -> None:
+    assert POLICY.wait(1, TOP, retry_after="61", now=NOW) == RetryAfterTooLong(61.0, 60.0)
+    bounded = RetryPolicy(retry_after_max_seconds=5.0)
+    assert bounded.wait(2, TOP, retry_after="Sun, 29 Nov 2026 12:00:12 GMT", now=NOW) == RetryAfterTooLong(
+        12.0, 5.0
+    )
 
 
 def test_retry_after_http_date_in_the_future() -> None:
-    assert POLICY.delay(1, retry_after="Sun, 29 Nov 2026 12:00:12 GMT", now=NOW) == 12.0
+    assert POLICY.wait(1, 0.3, retry_after="Sun, 29 Nov 2026 12:00:12 GMT", now=NOW) == 12.0
 
 
 def test_retry_after_http_date_in_the_past_means_now() -> None:
-    assert POLICY.delay(3, retry_after="Sun, 29 Nov 2026 11:59:00 GMT", now=NOW) == 0.0
+    assert POLICY.wait(3, 0.3, retry_after="Sun, 29 Nov 2026 11:59:00 GMT", now=NOW) == 0.0
 
 
 def test_unparseable_retry_after_falls_back_to_the_backoff() -> None:
-    assert POLICY.delay(3, retry_after="soon", now=NOW) == 4.0
-    assert POLICY.delay(2, retry_after="-5", now=NOW) == 2.0
+    assert FIXED.wait(3, TOP, retry_after="soon", now=NOW) == 4.0
+    assert FIXED.wait(2, TOP, retry_after="-5", now=NOW) == 2.0
 
 
 def test_retry_after_http_date_defaults_to_the_system_clock() -> None:
     moment = datetime.now(UTC) + timedelta(seconds=20)
     header = moment.strftime("%a, %d %b %Y %H:%M:%S GMT")
-    assert 18.0 <= POLICY.delay(1, retry_after=header) <= 20.0
+    wait = POLICY.wait(1, TOP, retry_after=header)
+    assert isinstance(wait, float) and 18.0 <= wait <= 20.0
 
 
 @pytest.mark.parametrize(
@@ -191,6 +238,11 @@ def test_a_single_attempt_is_never_retried() -> None:
         ({"backoff_seconds": float("inf")}, "backoff_seconds must be finite and not negative, got inf"),
         ({"max_delay_seconds": -1.0}, "max_delay_seconds must be finite and not negative, got -1.0"),
         ({"max_delay_seconds": float("nan")}, "max_delay_seconds must be finite and not negative, got nan"),
+        (
+            {"retry_after_max_seconds": -1.0},
+            "retry_after_max_seconds must be finite and not negative, got -1.0",
+        ),
+        ({"backoff_coefficient": 0.5}, "backoff_coefficient must be finite and at least 1, got 0.5"),
     ],
 )
 def test_policy_validation(kwargs: dict[str, float], message: str) -> None:
@@ -214,3 +266,92 @@ def test_provider_call_failures_are_typed_keep_their_flag_and_code_across_pickli
     again = pickle.loads(pickle.dumps(refused))
     assert type(again) is CallRefused
     assert (again.message, again.code, again.may_have_reached) == (refused.message, UNKNOWN_ENDPOINT, False)
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_on", "retried"),
+    [
+        (503, None, True),
+        (429, None, True),
+        (500, None, True),
+        (400, None, False),
+        (404, None, False),
+        (409, None, False),
+        (200, None, False),
+        (503, frozenset({429}), False),
+        (429, frozenset({429}), True),
+        (408, frozenset({408, 503}), True),
+        (500, frozenset({408, 503}), False),
+        (503, frozenset(), False),
+    ],
+)
+def test_retried_statuses_follow_retry_on(
+    status: int, retry_on: frozenset[int] | None, retried: bool
+) -> None:
+    assert RetryPolicy(retry_on=retry_on).retries_status(status) is retried
+
+
+@pytest.mark.parametrize(
+    ("method", "reached", "non_idempotent", "retried"),
+    [
+        ("POST", False, False, True),  # nothing was sent: always safe to send
+        ("POST", True, False, False),  # it may have made the payment
+        ("POST", True, True, True),
+        ("PATCH", True, False, False),
+        ("PATCH", True, True, True),
+        ("GET", True, False, True),
+        ("PUT", True, False, True),
+        ("DELETE", True, False, True),
+        ("post", True, False, False),
+    ],
+)
+def test_an_ambiguous_failure_repeats_a_post_or_patch_only_when_the_policy_says_so(
+    method: str, reached: bool, non_idempotent: bool, retried: bool
+) -> None:
+    policy = RetryPolicy(retry_non_idempotent=non_idempotent)
+    assert policy.retries_error(TimeoutError(), method, reached) is retried
+    assert policy.retries_error(aiohttp.ServerDisconnectedError(), method, reached) is retried
+
+
+def test_an_error_that_is_not_transient_is_never_retried() -> None:
+    policy = RetryPolicy(retry_non_idempotent=True)
+    assert policy.retries_error(ValueError("bug"), "GET", False) is False
+    assert policy.retries_error(ResponseTooLarge("big"), "GET", True) is False
+
+
+def test_a_node_overrides_the_fields_it_names_and_keeps_the_others() -> None:
+    server = RetryPolicy(
+        attempts=5, backoff_seconds=1.0, max_delay_seconds=30.0, retry_after_max_seconds=60.0
+    )
+    assert server.merged(None) is server
+    assert server.merged(NodeRetry()) == server
+    merged = server.merged(
+        NodeRetry(
+            max_attempts=3,
+            initial_interval_ms=250,
+            backoff_coefficient=3.0,
+            max_interval_ms=1000,
+            retry_on=(429, 503),
+            retry_non_idempotent=True,
+        )
+    )
+    assert merged == RetryPolicy(
+        attempts=3,
+        backoff_seconds=0.25,
+        backoff_coefficient=3.0,
+        max_delay_seconds=1.0,
+        retry_after_max_seconds=60.0,
+        jitter=True,
+        retry_on=frozenset({429, 503}),
+        retry_non_idempotent=True,
+    )
+    assert [merged.backoff_ceiling(n) for n in (1, 2, 3)] == [0.25, 0.75, 1.0]
+
+
+def test_a_node_beyond_the_server_limits_is_held_to_them() -> None:
+    # Saved before a limit was lowered, say: validation refuses these today, the call clamps them.
+    merged = RetryPolicy().merged(
+        NodeRetry(max_attempts=99, initial_interval_ms=10**9, backoff_coefficient=99.0, retry_on=(404, 503))
+    )
+    assert (merged.attempts, merged.backoff_seconds, merged.backoff_coefficient) == (10, 60.0, 10.0)
+    assert merged.retry_on == frozenset({503})

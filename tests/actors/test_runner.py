@@ -7,6 +7,7 @@ import itertools
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from flowker.clock import iso, utc_now
 from flowker.domain.audit import AuditEvent
 from flowker.domain.execution import Execution, request_hash
 from flowker.dsl.model import WorkflowDefinition
+from flowker.dsl.retry import NodeRetry
 from flowker.dsl.run_state import ExecutionStatus
 from flowker.errors import StateChanged
 from flowker.store.embedded import EmbeddedStore
@@ -23,10 +25,11 @@ from flowker.store.embedded import EmbeddedStore
 LEASE = 15.0
 
 
-def definition(steps: Sequence[str]) -> WorkflowDefinition:
-    """trigger → executor steps in a line (config ``cfg``, endpoint = node id)."""
+def definition(steps: Sequence[str], retry: dict[str, Any] | None = None) -> WorkflowDefinition:
+    """trigger → executor steps in a line (config ``cfg``, endpoint = node id, ``data.retry`` if given)."""
+    extra = {} if retry is None else {"retry": retry}
     nodes = [{"id": "start", "type": "trigger"}] + [
-        {"id": step, "type": "executor", "data": {"executorConfigId": "cfg", "endpointName": step}}
+        {"id": step, "type": "executor", "data": {"executorConfigId": "cfg", "endpointName": step, **extra}}
         for step in steps
     ]
     chain = ["start", *steps]
@@ -35,10 +38,15 @@ def definition(steps: Sequence[str]) -> WorkflowDefinition:
     return WorkflowDefinition.model_validate({"name": "runner", "nodes": nodes, "edges": edges})
 
 
-async def created(store: EmbeddedStore, steps: Sequence[str], deadline_seconds: float = 60.0) -> Execution:
+async def created(
+    store: EmbeddedStore,
+    steps: Sequence[str],
+    deadline_seconds: float = 60.0,
+    retry: dict[str, Any] | None = None,
+) -> Execution:
     now = utc_now()
     workflow_id = str(uuid.uuid4())
-    workflow = definition(steps)
+    workflow = definition(steps, retry)
     execution, _ = await store.executions.create_or_get(
         Execution(
             id=str(uuid.uuid4()),
@@ -105,6 +113,13 @@ async def test_a_run_makes_each_call_once_and_commits_each_step_with_its_events(
     ]
     # Every event handed over was staged with its step: the outbox holds the same ones.
     assert [e.event_id for e in await store.audit.staged(100)] == [e.event_id for e in trail.events]
+
+
+async def test_a_nodes_retry_policy_reaches_the_executor_with_its_call(store: EmbeddedStore) -> None:
+    execution = await created(store, ["a"], retry={"maxAttempts": 2, "retryOn": [503]})
+    provider = Provider()
+    assert await runner(store, provider, Trail()).run(execution.id) == ExecutionStatus.COMPLETED
+    assert [c.retry for c in provider.calls] == [NodeRetry(max_attempts=2, retry_on=(503,))]
 
 
 async def test_an_exception_from_a_call_fails_the_run_once(store: EmbeddedStore) -> None:

@@ -16,10 +16,12 @@ from typing import Any
 
 import aiohttp
 
+from flowker.actors import delivery
 from flowker.actors.breaker import BreakerConfig, CircuitBreaker
 from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
 from flowker.actors.connectivity import check_connectivity
+from flowker.actors.retry_budget import BudgetConfig, RetryBudget
 from flowker.actors.retry_policy import RetryPolicy
 from flowker.actors.runner import ExecutionRunner
 from flowker.actors.sequencer import Sequencer
@@ -41,6 +43,7 @@ class InProcessRuntime:
         self._session: aiohttp.ClientSession | None = None
         self._sources: dict[str, CallerSource] = {}
         self._breakers: dict[str, CircuitBreaker] = {}
+        self._budgets: dict[str, RetryBudget] = {}
         self._runs: dict[str, tuple[ExecutionRunner, asyncio.Task[Any]]] = {}
 
     async def start(self, execution_id: str) -> None:
@@ -95,12 +98,18 @@ class InProcessRuntime:
     async def _call(self, request: CallRequest) -> CallResult:
         config_id = request.executor_config_id
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            self._session = aiohttp.ClientSession(trace_configs=[delivery.tracing()])
         session, settings, breaker = self._session, self._settings, self._breaker(config_id)
-        policy = RetryPolicy(
-            attempts=settings.retry_attempts,
-            backoff_seconds=settings.retry_backoff_seconds,
-            max_delay_seconds=settings.retry_max_delay_seconds,
+        policy = RetryPolicy.of_server(settings)
+        budget = self._budgets.setdefault(
+            config_id,
+            RetryBudget(
+                BudgetConfig(
+                    ratio=settings.retry_budget_ratio,
+                    window_seconds=settings.retry_budget_window_seconds,
+                    min_retries=settings.retry_budget_min_retries,
+                )
+            ),
         )
         source = self._sources.setdefault(
             config_id,
@@ -108,7 +117,7 @@ class InProcessRuntime:
                 config_id,
                 self._store.executor_configs,
                 self._box,
-                lambda clear, auth: ProviderCaller(clear, auth, session, policy, breaker),
+                lambda clear, auth: ProviderCaller(clear, auth, session, policy, breaker, budget=budget),
             ),
         )
         caller = await source.resolve()

@@ -70,6 +70,7 @@ DRAFT_CODES = (
     line(codes.INVALID_INPUT_MAPPING, "an executor node's `inputMapping` is invalid"),
     line(codes.INVALID_OUTPUT_MAPPING, "an executor node's `outputMapping` is invalid"),
     line(codes.RAW_TRANSFORMS, "an executor node uses raw `transforms`, which are not supported"),
+    line(codes.INVALID_RETRY_POLICY, "an executor node's `retry` is not a valid retry policy"),
     f"`{codes.EDGE_ID_REQUIRED}` / `{codes.EDGE_SOURCE_REQUIRED}` / `{codes.EDGE_TARGET_REQUIRED}` "
     "an edge id / source / target is required",
     line(
