@@ -43,6 +43,7 @@ from flowker.errors import (
     CircuitOpen,
     InternalCallError,
     ProviderCallFailed,
+    TokenUnavailable,
     UnstorableAnswer,
     UpstreamFailed,
     UpstreamRejected,
@@ -175,10 +176,24 @@ class ProviderCaller:
         started = time.perf_counter()
         attempt = 0
         response: ProviderResponse | None = None
+        renewed = False  # the one forced credential renewal of this call is used
         while True:
             attempt += 1
             # Credentials first: a token source that fails must not hold a breaker permit.
-            authed = await self._auth.apply(outgoing)
+            try:
+                authed = await self._auth.apply(outgoing)
+            except TokenUnavailable as exc:
+                # Nothing was sent to the provider: its breaker is left alone. Transient failures are
+                # retried under the call's policy, like the provider's own.
+                if exc.retryable and not self.halted and self._policy.should_retry(attempt, Verdict.RETRY):
+                    await self._sleep(self._policy.delay(attempt))
+                    continue
+                return CallResult.failed(
+                    type(exc)(exc.message, code=exc.code, may_have_reached=progress.sent > 0),
+                    attempts=progress.sent,
+                    duration_ms=_since(started),
+                    response=response.envelope() if response else None,
+                )
             permit = self._breaker.try_acquire()
             if permit is None:
                 wait = self._breaker.retry_after()
@@ -199,6 +214,11 @@ class ProviderCaller:
                 return CallResult(
                     ok=True, attempts=attempt, duration_ms=_since(started), response=response.envelope()
                 )
+            if response is not None and not renewed and self._auth.refused(authed, response.status):
+                # One forced token renewal and one more request (never a loop), not counted as an attempt.
+                renewed = True
+                attempt -= 1
+                continue
             if self.halted or not self._policy.should_retry(attempt, verdict):
                 if kind is UnstorableAnswer:
                     last_error += (

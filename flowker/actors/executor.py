@@ -35,7 +35,9 @@ from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.faults import PausePoints
+from flowker.actors.provider_auth import authenticator_for
 from flowker.actors.retry_policy import RetryPolicy
+from flowker.actors.token_source import TokenSettings
 from flowker.codes import EXECUTOR_RETIRED
 from flowker.secretbox import SecretBox
 from flowker.store.embedded import EmbeddedStore
@@ -62,6 +64,10 @@ class ExecutorActor:
                 half_open_max_calls=config.breaker_half_open_calls,
             )
         )
+        self._tokens = TokenSettings(
+            refresh_margin_seconds=config.token_refresh_margin_seconds,
+            max_lifetime_seconds=config.token_max_lifetime_seconds,
+        )
         self._store: EmbeddedStore | None = None
         self._session: aiohttp.ClientSession | None = None
         self._source: CallerSource | None = None
@@ -83,6 +89,9 @@ class ExecutorActor:
                     store.executor_configs,
                     self._box,
                     lambda clear, auth: ProviderCaller(clear, auth, session, self._policy, self._breaker),
+                    make_authenticator=lambda clear: authenticator_for(
+                        clear.authentication, session=session, tokens=self._tokens, config_name=clear.name
+                    ),
                 )
         return await self._source.resolve()
 
@@ -122,6 +131,11 @@ class ExecutorActor:
     async def pid(self) -> int:
         """This actor's process id (crash tests kill it)."""
         return os.getpid()
+
+    async def forget_config(self) -> None:
+        """Its configuration was changed: read it again on the next call (a new secret drops the token)."""
+        if self._source is not None:
+            self._source.forget()
 
     async def breaker(self) -> dict[str, object]:
         """The breaker's state, for diagnostics and tests."""
