@@ -200,12 +200,6 @@ class TokenSource:
         self._token = replace(current, refresh_at=-math.inf)
         return True
 
-    def drop(self) -> None:
-        """Forget the token and the discovered endpoint (the configuration changed)."""
-        self._token = None
-        if self._discovery is not None:
-            self._discovery.forget()
-
     async def _obtain(self, previous: Token | None) -> Token:
         client = self.client
         if (

@@ -440,9 +440,15 @@ class ExecutorTestStage(Output):
     message: str = Field(
         description=(
             "`HTTP <status>`, `no answer: <error type>` when the service could not be reached, "
-            "or why the stage was skipped."
+            "or why the stage was skipped. For the OIDC types' authentication stage: `token obtained "
+            "(<grant> grant, HTTP <status>)`, or why no token was obtained (the issuer's error code "
+            "and description, never a secret)."
         ),
-        examples=["HTTP 200", "no answer: ClientConnectorError"],
+        examples=[
+            "HTTP 200",
+            "no answer: ClientConnectorError",
+            "token obtained (client_credentials grant, HTTP 200)",
+        ],
     )
     details: ExecutorTestStageDetails | None = Field(None, description="For a stage that ran.")
 

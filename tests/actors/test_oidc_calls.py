@@ -177,3 +177,15 @@ async def test_a_token_failure_after_the_provider_was_reached_says_it_may_have_b
     issuer.add_client("flowker", "rotated-" + SECRET)
     result = await provider.call(request())
     assert (result.code, result.may_have_reached, result.attempts) == (TOKEN_REFUSED, True, 1)
+
+
+async def test_calls_refused_together_with_the_same_stale_token_cause_one_renewal(
+    api: StubProvider, issuer: OidcProvider, session: aiohttp.ClientSession
+) -> None:
+    provider, _ = caller(api, issuer, session, Waits())
+    assert (await provider.call(request())).ok
+    issuer.revoke_access_tokens()
+    issuer.delay = 0.05  # the renewal is still on its way when the other refusals arrive
+    results = await asyncio.gather(*(provider.call(request(n)) for n in range(1, 21)))
+    assert all(r.ok for r in results)
+    assert issuer.issued() == 2 and len(issuer.refused) == 20 and len(api.calls("/accounts")) == 41
