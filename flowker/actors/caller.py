@@ -214,7 +214,11 @@ class ProviderCaller:
                 return CallResult(
                     ok=True, attempts=attempt, duration_ms=_since(started), response=response.envelope()
                 )
-            if response is not None and not renewed and self._auth.refused(authed, response.status):
+            if (
+                response is not None
+                and not (renewed or self.halted)
+                and self._auth.refused(authed, response.status)
+            ):
                 # One forced token renewal and one more request (never a loop), not counted as an attempt.
                 renewed = True
                 attempt -= 1

@@ -64,10 +64,7 @@ class ExecutorActor:
                 half_open_max_calls=config.breaker_half_open_calls,
             )
         )
-        self._tokens = TokenSettings(
-            refresh_margin_seconds=config.token_refresh_margin_seconds,
-            max_lifetime_seconds=config.token_max_lifetime_seconds,
-        )
+        self._tokens = TokenSettings.of(config)
         self._store: EmbeddedStore | None = None
         self._session: aiohttp.ClientSession | None = None
         self._source: CallerSource | None = None

@@ -41,10 +41,7 @@ class RayRuntime:
         self._runs: dict[str, asyncio.Future[None]] = {}
         self._executors = ExecutorHandles(config)
         self._box = SecretBox.from_text(config.secret_key)
-        self._tokens = TokenSettings(
-            refresh_margin_seconds=config.token_refresh_margin_seconds,
-            max_lifetime_seconds=config.token_max_lifetime_seconds,
-        )
+        self._tokens = TokenSettings.of(config)
 
     def start_pool(self) -> None:
         """Create the supervisors and the audit actor (idempotent): the supervisors resume at once what

@@ -68,6 +68,11 @@ class TokenSettings:
     refresh_margin_seconds: float = 60.0
     max_lifetime_seconds: float = 3600.0
 
+    @classmethod
+    def of(cls, config: Any) -> TokenSettings:
+        """From the ``token_*`` fields of a :class:`~flowker.settings.Settings` or a ``RuntimeConfig``."""
+        return cls(config.token_refresh_margin_seconds, config.token_max_lifetime_seconds)
+
 
 @dataclass(frozen=True)
 class OidcClient:

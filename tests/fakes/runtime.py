@@ -44,10 +44,7 @@ class InProcessRuntime:
         self._sources: dict[str, CallerSource] = {}
         self._breakers: dict[str, CircuitBreaker] = {}
         self._runs: dict[str, tuple[ExecutionRunner, asyncio.Task[Any]]] = {}
-        self._tokens = TokenSettings(
-            refresh_margin_seconds=settings.token_refresh_margin_seconds,
-            max_lifetime_seconds=settings.token_max_lifetime_seconds,
-        )
+        self._tokens = TokenSettings.of(settings)
 
     async def start(self, execution_id: str) -> None:
         runner = ExecutionRunner(
