@@ -80,7 +80,7 @@ NO_ENDPOINTS = "FLK-0265"  # 400
 NO_AUTHENTICATION = "FLK-0266"  # 400
 EXECUTOR_CONFIG_DESCRIPTION_TOO_LONG = "FLK-0267"  # 400: longer than 500
 AUTHENTICATION_TYPE_REQUIRED = "FLK-0268"  # 400
-UNSUPPORTED_AUTHENTICATION_TYPE = "FLK-0269"  # 400: unknown type (a step's error: not supported yet)
+UNSUPPORTED_AUTHENTICATION_TYPE = "FLK-0269"  # 400: unknown authentication type
 ENDPOINT_NAME_REQUIRED = "FLK-0270"  # 400
 INVALID_ENDPOINT_PATH = "FLK-0271"  # 400: path missing or an absolute URL
 ENDPOINT_METHOD_REQUIRED = "FLK-0272"  # 400
@@ -99,6 +99,10 @@ PROVIDER_FAILED = "FLK-0256"  # an error status, or network errors / timeouts ou
 EXECUTOR_RETIRED = "FLK-0257"  # the executor actor was exiting when the call arrived
 RETRY_AFTER_TOO_LONG = "FLK-0284"  # the provider asked to wait longer than FLOWKER_RETRY_AFTER_MAX_SECONDS
 RETRY_BUDGET_SPENT = "FLK-0285"  # the configuration's retry budget is spent; the call was not retried
+TOKEN_REFUSED = "FLK-0258"  # no OIDC token: the issuer refused the request or answered something unusable
+TOKEN_ENDPOINT_FAILED = (
+    "FLK-0259"  # no OIDC token: the issuer was unreachable, timed out, or failed (5xx/429)
+)
 BREAKER_OPEN = "FLK-0507"  # the provider's circuit breaker is open; the call was not made
 
 # --- Executions -----------------------------------------------------------------------------------

@@ -24,6 +24,9 @@ catalogue; codes the original lacks are added in free slots of the same ranges (
         ├── UpstreamFailed           5xx or 429, after the retries
         ├── UpstreamRejected         another error status (4xx): not retried
         ├── UnstorableAnswer         an answer too large or too deep to keep: not retried
+        ├── TokenUnavailable         no OIDC token could be obtained; nothing sent to the provider
+        │   ├── TokenRefused             the issuer refused (invalid_client…) or answered garbage
+        │   └── TokenEndpointFailed      the issuer was unreachable, timed out, or answered 5xx/429
         ├── ExecutorLost             the executor actor stopped during the call
         └── InternalCallError        a bug in Flowker during the call
 """
@@ -43,6 +46,8 @@ from flowker.codes import (
     PROVIDER_FAILED,
     ROUTE_NOT_FOUND,
     STATE_CHANGED,
+    TOKEN_ENDPOINT_FAILED,
+    TOKEN_REFUSED,
     UNAUTHORIZED,
     WRONG_FIELD_TYPE,
 )
@@ -184,6 +189,45 @@ class UpstreamRejected(ProviderCallFailed):
 
 class UnstorableAnswer(ProviderCallFailed):
     default_code = ANSWER_OUT_OF_BOUNDS
+
+
+class TokenUnavailable(ProviderCallFailed):
+    """No OIDC token could be obtained for the call: nothing was sent to the provider (unless an earlier
+    attempt of the same call reached it).
+
+    ``status`` and ``issuer_error`` (the issuer's HTTP status and OAuth ``error`` code, when it answered)
+    are for the connectivity test in the same process; like every attribute but the message, the code and
+    ``may_have_reached``, they do not cross Ray.
+    """
+
+    default_reached = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        may_have_reached: bool | None = None,
+        status: int | None = None,
+        issuer_error: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code, may_have_reached=may_have_reached)
+        self.status = status
+        self.issuer_error = issuer_error
+
+
+class TokenRefused(TokenUnavailable):
+    """The issuer refused the token request (``invalid_client``, ``invalid_grant``…), or answered
+    something that is no token: asking again will fail the same way."""
+
+    default_code = TOKEN_REFUSED
+
+
+class TokenEndpointFailed(TokenUnavailable):
+    """The issuer (discovery or token endpoint) was unreachable, timed out, or answered 5xx or 429."""
+
+    default_code = TOKEN_ENDPOINT_FAILED
+    retryable = True
 
 
 class ExecutorLost(ProviderCallFailed):

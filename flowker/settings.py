@@ -62,6 +62,8 @@ class Settings:
     breaker_half_open_calls: int = 1
     lease_seconds: float = 15.0
     executor_idle_seconds: float = 300.0
+    token_refresh_margin_seconds: float = 60.0
+    token_max_lifetime_seconds: float = 3600.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -142,6 +144,12 @@ class Settings:
             "lease_seconds": _float(env, "FLOWKER_LEASE_SECONDS", cls.lease_seconds, 0.5, 600.0),
             "executor_idle_seconds": _float(
                 env, "FLOWKER_EXECUTOR_IDLE_SECONDS", cls.executor_idle_seconds, 1.0, 86400.0
+            ),
+            "token_refresh_margin_seconds": _float(
+                env, "FLOWKER_TOKEN_REFRESH_MARGIN_SECONDS", cls.token_refresh_margin_seconds, 0.0, 3600.0
+            ),
+            "token_max_lifetime_seconds": _float(
+                env, "FLOWKER_TOKEN_MAX_LIFETIME_SECONDS", cls.token_max_lifetime_seconds, 1.0, 86400.0
             ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -29,6 +29,20 @@ CONFIG_TTL_SECONDS = 1.0
 EXIT_WAIT_SECONDS = 10.0
 #: Seconds each stage of the connectivity test may take.
 STAGE_TIMEOUT_SECONDS = 10.0
+#: How long an OIDC issuer's discovery document is kept (the original's 1 h).
+DISCOVERY_TTL_SECONDS = 3600.0
+#: Seconds a discovery or token request may take (the original's OIDC client timeout).
+TOKEN_REQUEST_TIMEOUT_SECONDS = 30.0
+#: Largest discovery document / token endpoint answer read; a larger one is refused.
+MAX_DISCOVERY_BYTES = 512 * 1024
+MAX_TOKEN_ANSWER_BYTES = 64 * 1024
+#: Longest access or refresh token accepted from an issuer.
+MAX_TOKEN_CHARS = 16 * 1024
+#: Characters kept of an issuer's ``error`` and ``error_description`` in a step's error.
+MAX_ISSUER_ERROR_CHARS = 64
+MAX_ISSUER_DESCRIPTION_CHARS = 200
+#: How long a PATCH waits for the executor actor to forget its cached configuration.
+CONFIG_NOTICE_SECONDS = 2.0
 
 # --- The audit trail -------------------------------------------------------------------------
 #: How long a request waits for the audit writer before it answers anyway.

@@ -50,6 +50,7 @@ from flowker.errors import (
     CircuitOpen,
     InternalCallError,
     ProviderCallFailed,
+    TokenUnavailable,
     UnstorableAnswer,
     UpstreamFailed,
     UpstreamRejected,
@@ -192,10 +193,26 @@ class ProviderCaller:
         attempt = 0
         response: ProviderResponse | None = None
         reached = False
+        renewed = False  # the one forced credential renewal of this call is used
         while True:
             attempt += 1
             # Credentials first: a token source that fails must not hold a breaker permit.
-            authed = await self._auth.apply(outgoing)
+            try:
+                authed = await self._auth.apply(outgoing)
+            except TokenUnavailable as exc:
+                # Nothing was sent to the provider: its breaker is left alone. Transient failures are
+                # retried under the call's policy, like the provider's own.
+                if exc.retryable and not self.halted and policy.should_retry(attempt, Verdict.RETRY):
+                    pause = policy.wait(attempt, self._draw())
+                    assert isinstance(pause, float)  # only a Retry-After can be too long
+                    await self._sleep(pause)
+                    continue
+                return CallResult.failed(
+                    type(exc)(exc.message, code=exc.code, may_have_reached=reached),
+                    attempts=progress.sent,
+                    duration_ms=_since(started),
+                    response=response.envelope() if response else None,
+                )
             permit = self._breaker.try_acquire()
             if permit is None:
                 wait = self._breaker.retry_after()
@@ -205,7 +222,7 @@ class ProviderCaller:
                         f"retry in {wait:.0f} s",
                         may_have_reached=reached,
                     ),
-                    attempts=attempt - 1,
+                    attempts=progress.sent,
                     duration_ms=_since(started),
                     response=response.envelope() if response else None,
                 )
@@ -216,9 +233,18 @@ class ProviderCaller:
             if verdict == Verdict.SUCCESS:
                 assert response is not None
                 return CallResult(
-                    ok=True, attempts=attempt, duration_ms=_since(started), response=response.envelope()
+                    ok=True, attempts=progress.sent, duration_ms=_since(started), response=response.envelope()
                 )
             reached = reached or failed.may_have_reached
+            if (
+                response is not None
+                and not (renewed or self.halted)
+                and self._auth.refused(authed, response.status)
+            ):
+                # One forced token renewal and one more request (never a loop), not counted as an attempt.
+                renewed = True
+                attempt -= 1
+                continue
             next_step = decide(
                 policy,
                 failed,
@@ -237,7 +263,7 @@ class ProviderCaller:
                         code=next_step.code,
                         may_have_reached=reached,
                     ),
-                    attempts=attempt,
+                    attempts=progress.sent,
                     duration_ms=_since(started),
                     response=response.envelope() if response else None,
                 )

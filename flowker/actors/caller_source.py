@@ -4,14 +4,20 @@ executor actor's configuration handling.
 It reads the configuration at most once every ``ttl`` seconds (a PATCH or a disable takes effect
 within that time, and a busy provider does not cost a store read per call), refuses a configuration
 that is gone or disabled, opens its secrets and chooses its authenticator, and builds a new caller only
-when the configuration's revision changed. Every refusal is a :class:`CallResult` that says nothing was
-sent. The clock is injected.
+when the configuration's revision changed. The authenticator (and an OIDC token with it) is kept across
+revisions while the clear authentication block and the base URL stay the same: a change of
+``lastTestedAt`` or of an endpoint keeps the token, a new secret drops it. :meth:`CallerSource.forget`
+makes the next call read the configuration again at once (a PATCH). Every refusal is a
+:class:`CallResult` that says nothing was sent. The clock is injected.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
+
+import orjson
 
 from flowker.actors.caller import CallResult, ProviderCaller
 from flowker.actors.provider_auth import Authenticator, authenticator_for
@@ -20,7 +26,6 @@ from flowker.codes import (
     EXECUTOR_CONFIG_NOT_FOUND,
     INVALID_AUTHENTICATION_FIELD,
     UNREADABLE_SECRET,
-    UNSUPPORTED_AUTHENTICATION_TYPE,
 )
 from flowker.domain.authentication import UnreadableSecret, open_authentication
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
@@ -29,6 +34,19 @@ from flowker.store.ports import ExecutorConfigRepository
 from flowker.tunables import CONFIG_TTL_SECONDS
 
 MakeCaller = Callable[[ExecutorConfig, Authenticator], ProviderCaller]
+#: Builds the authenticator of a clear configuration (raises as :func:`authenticator_for` does).
+MakeAuthenticator = Callable[[ExecutorConfig], Authenticator]
+
+
+def static_authenticator(clear: ExecutorConfig) -> Authenticator:
+    """The authenticator of a configuration without an HTTP session: the OIDC types are refused."""
+    return authenticator_for(clear.authentication, config_name=clear.name)
+
+
+def credentials_digest(clear: ExecutorConfig) -> str:
+    """What a kept authenticator depends on: the clear authentication block and the base URL."""
+    material = {"authentication": clear.authentication, "baseUrl": clear.baseUrl}
+    return hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 class CallerSource:
@@ -41,6 +59,7 @@ class CallerSource:
         box: SecretBox,
         make_caller: MakeCaller,
         *,
+        make_authenticator: MakeAuthenticator = static_authenticator,
         ttl: float = CONFIG_TTL_SECONDS,
         now: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -48,6 +67,8 @@ class CallerSource:
         self._configs = configs
         self._box = box
         self._make = make_caller
+        self._make_authenticator = make_authenticator
+        self._authenticator: tuple[str, Authenticator] | None = None
         self._ttl = ttl
         self._now = now
         self._fetched: tuple[ExecutorConfig | None, float] | None = None
@@ -66,24 +87,29 @@ class CallerSource:
                 f"executor configuration {config.name!r} is disabled", EXECUTOR_CONFIG_DISABLED
             )
         if self.current is None or self.current.config.revision != config.revision:
-            kind = config.authentication.get("type")
             try:
                 clear = config.model_copy(
                     update={"authentication": open_authentication(config.authentication, self._box)}
                 )
-                authenticator = authenticator_for(clear.authentication)
+                authenticator = self._authenticator_of(clear)
             except UnreadableSecret as exc:
                 return CallResult.refused(f"executor configuration {config.name!r}: {exc}", UNREADABLE_SECRET)
-            except NotImplementedError:
-                return CallResult.refused(
-                    f"authentication type {kind!r} is not supported yet", UNSUPPORTED_AUTHENTICATION_TYPE
-                )
             except ValueError as exc:  # messages name fields, never values
                 return CallResult.refused(
                     f"executor configuration {config.name!r}: {exc}", INVALID_AUTHENTICATION_FIELD
                 )
             self.current = self._make(clear, authenticator)
         return self.current
+
+    def _authenticator_of(self, clear: ExecutorConfig) -> Authenticator:
+        digest = credentials_digest(clear)
+        if self._authenticator is None or self._authenticator[0] != digest:
+            self._authenticator = (digest, self._make_authenticator(clear))
+        return self._authenticator[1]
+
+    def forget(self) -> None:
+        """Read the configuration again on the next call (it was changed); calls in flight keep going."""
+        self._fetched = None
 
     async def _config(self) -> ExecutorConfig | None:
         now = self._now()

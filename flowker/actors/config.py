@@ -39,6 +39,10 @@ class RuntimeConfig:
     lease_seconds: float
     #: An executor actor with no call for this long exits; the next call creates it again.
     executor_idle_seconds: float
+    #: An OIDC token is renewed this long before it expires (a configuration's cache may say otherwise).
+    token_refresh_margin_seconds: float
+    #: An OIDC token is kept at most this long, and this long when its issuer gives no ``expires_in``.
+    token_max_lifetime_seconds: float
     prefix: str = ""
     #: Crash-test fault injection (:mod:`flowker.actors.faults`); empty in production.
     pause_points: tuple[str, ...] = ()

@@ -1,7 +1,8 @@
 """The staged connectivity test of an executor configuration (``POST /v1/executors/{id}/test``).
 
 Stages, as in the original: ``connectivity`` (the base URL answers below 500), ``authentication``
-(the credentials are not refused with 401/403) and ``end_to_end`` (an endpoint answers 2xx). Unlike
+(the credentials are not refused with 401/403; for the OIDC types, a token is obtained from the
+issuer and its answer reported) and ``end_to_end`` (an endpoint answers 2xx). Unlike
 the original, the end-to-end stage only calls a GET or HEAD endpoint: a test must never create a
 payment. A failed stage skips the stages after it. The test changes nothing but ``lastTestedAt``.
 
@@ -18,34 +19,39 @@ from typing import Any
 
 import aiohttp
 
+from flowker.actors.issuer_http import shown_url
 from flowker.actors.provider_auth import Authenticator, authenticator_for
+from flowker.actors.token_source import OidcAuth, TokenSettings
 from flowker.actors.transport import ProviderRequest, build_request, send
-from flowker.codes import INVALID_AUTHENTICATION_FIELD, UNREADABLE_SECRET, UNSUPPORTED_AUTHENTICATION_TYPE
+from flowker.codes import INVALID_AUTHENTICATION_FIELD, UNREADABLE_SECRET
 from flowker.domain.authentication import UnreadableSecret, open_authentication
 from flowker.domain.executor_config import ExecutorConfig
+from flowker.errors import TokenUnavailable
 from flowker.secretbox import SecretBox
 from flowker.tunables import STAGE_TIMEOUT_SECONDS
 
 SAFE_METHODS = ("GET", "HEAD")
 
 
-async def check_connectivity(config: ExecutorConfig, box: SecretBox) -> dict[str, Any]:
+async def check_connectivity(
+    config: ExecutorConfig, box: SecretBox, tokens: TokenSettings | None = None
+) -> dict[str, Any]:
     """Open ``config``'s secrets and run the stages; ``{"error", "code"}`` when it cannot be tested."""
-    try:
-        clear = config.model_copy(update={"authentication": open_authentication(config.authentication, box)})
-        authenticator = authenticator_for(clear.authentication)
-    except UnreadableSecret as exc:
-        return {"error": f"executor configuration {config.name!r}: {exc}", "code": UNREADABLE_SECRET}
-    except NotImplementedError:
-        kind = config.authentication.get("type")
-        message = f"authentication type {kind!r} is not supported yet"
-        return {"error": message, "code": UNSUPPORTED_AUTHENTICATION_TYPE}
-    except ValueError as exc:  # messages name fields, never values
-        return {
-            "error": f"executor configuration {config.name!r}: {exc}",
-            "code": INVALID_AUTHENTICATION_FIELD,
-        }
     async with aiohttp.ClientSession() as session:
+        try:
+            clear = config.model_copy(
+                update={"authentication": open_authentication(config.authentication, box)}
+            )
+            authenticator = authenticator_for(
+                clear.authentication, session=session, tokens=tokens, config_name=config.name
+            )
+        except UnreadableSecret as exc:
+            return {"error": f"executor configuration {config.name!r}: {exc}", "code": UNREADABLE_SECRET}
+        except ValueError as exc:  # messages name fields, never values
+            return {
+                "error": f"executor configuration {config.name!r}: {exc}",
+                "code": INVALID_AUTHENTICATION_FIELD,
+            }
         return await run_test(clear, authenticator, session)
 
 
@@ -62,9 +68,7 @@ async def run_test(
         if config.authentication.get("type") == "none":
             stages.append(_skipped("authentication", "the configuration sends no credentials"))
         else:
-            stage = await _stage(
-                "authentication", session, await authenticator.apply(base), lambda s: s not in (401, 403)
-            )
+            stage = await _authentication(authenticator, session, base)
             stages.append(stage)
     if stage["status"] == "passed":
         stages.append(await _end_to_end(config, authenticator, session))
@@ -86,6 +90,47 @@ SUMMARIES = {
     "failed": "All tests failed - executor configuration needs review",
     "partial": "Some tests failed - review failed stages before use",
 }
+
+
+async def _authentication(
+    authenticator: Authenticator, session: aiohttp.ClientSession, base: ProviderRequest
+) -> dict[str, Any]:
+    """Static credentials: the base URL must not refuse them (401/403). OIDC: a token must be obtained
+    from the issuer; the stage reports the issuer's answer (never the token)."""
+    if not isinstance(authenticator, OidcAuth):
+        return await _stage(
+            "authentication", session, await authenticator.apply(base), lambda s: s not in (401, 403)
+        )
+    started = time.perf_counter()
+    try:
+        token = await authenticator.source.token()
+    except TokenUnavailable as exc:
+        method, url = authenticator.source.asked or ("POST", "")
+        details: dict[str, Any] = {"url": shown_url(url), "method": method}
+        if exc.status is not None:
+            details["statusCode"] = exc.status
+        if exc.issuer_error is not None:
+            details["error"] = exc.issuer_error
+        return {
+            "name": "authentication",
+            "status": "failed",
+            "durationMs": _ms(started),
+            "message": exc.message,
+            "details": details,
+        }
+    return {
+        "name": "authentication",
+        "status": "passed",
+        "durationMs": _ms(started),
+        "message": f"token obtained ({token.grant} grant, HTTP {token.status})",
+        "details": {
+            "url": token.endpoint,
+            "method": "POST",
+            "statusCode": token.status,
+            "expiresInSeconds": int(token.lifetime),
+            "refreshToken": token.refresh_token is not None,
+        },
+    }
 
 
 async def _end_to_end(

@@ -37,8 +37,10 @@ from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.faults import PausePoints
+from flowker.actors.provider_auth import authenticator_for
 from flowker.actors.retry_budget import BudgetConfig, RetryBudget
 from flowker.actors.retry_policy import RetryPolicy
+from flowker.actors.token_source import TokenSettings
 from flowker.codes import EXECUTOR_RETIRED
 from flowker.secretbox import SecretBox
 from flowker.store.embedded import EmbeddedStore
@@ -68,6 +70,7 @@ class ExecutorActor:
                 half_open_max_calls=config.breaker_half_open_calls,
             )
         )
+        self._tokens = TokenSettings.of(config)
         self._store: EmbeddedStore | None = None
         self._session: aiohttp.ClientSession | None = None
         self._source: CallerSource | None = None
@@ -92,6 +95,9 @@ class ExecutorActor:
                     self._box,
                     lambda clear, auth: ProviderCaller(
                         clear, auth, session, self._policy, self._breaker, budget=self._budget
+                    ),
+                    make_authenticator=lambda clear: authenticator_for(
+                        clear.authentication, session=session, tokens=self._tokens, config_name=clear.name
                     ),
                 )
         return await self._source.resolve()
@@ -132,6 +138,11 @@ class ExecutorActor:
     async def pid(self) -> int:
         """This actor's process id (crash tests kill it)."""
         return os.getpid()
+
+    async def forget_config(self) -> None:
+        """Its configuration was changed: read it again on the next call (a new secret drops the token)."""
+        if self._source is not None:
+            self._source.forget()
 
     async def breaker(self) -> dict[str, object]:
         """The breaker's state, for diagnostics and tests."""

@@ -23,6 +23,7 @@ from flowker.actors.config import RuntimeConfig
 from flowker.actors.connectivity import check_connectivity
 from flowker.actors.executor_handle import ExecutorHandles
 from flowker.actors.supervisor import SupervisorActor
+from flowker.actors.token_source import TokenSettings
 from flowker.domain.audit import AuditEvent
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.secretbox import SecretBox
@@ -40,6 +41,7 @@ class RayRuntime:
         self._runs: dict[str, asyncio.Future[None]] = {}
         self._executors = ExecutorHandles(config)
         self._box = SecretBox.from_text(config.secret_key)
+        self._tokens = TokenSettings.of(config)
 
     def start_pool(self) -> None:
         """Create the supervisors and the audit actor (idempotent): the supervisors resume at once what
@@ -100,7 +102,7 @@ class RayRuntime:
 
     async def test_executor(self, config: ExecutorConfig) -> dict[str, Any]:
         """Run the connectivity test of ``config`` (secrets sealed) here; creates no actor."""
-        return await check_connectivity(config, self._box)
+        return await check_connectivity(config, self._box, self._tokens)
 
     async def release_executor(self, executor_config_id: str) -> None:
         """End the configuration's executor actor, if it runs: its configuration is deleted or disabled.
@@ -117,6 +119,15 @@ class RayRuntime:
             return
         # Not awaited: the call returns only when the actor is gone, after its calls in flight.
         handle.retire.remote()
+
+    async def config_changed(self, executor_config_id: str) -> None:
+        """Have the configuration's executor actor, if it runs, read its configuration before its next
+        call; returns once it has (the caller bounds the wait). Creates no actor."""
+        try:
+            handle = ray.get_actor(factory.executor_name(self.config, executor_config_id), factory.NAMESPACE)
+        except ValueError:  # none runs: the next one reads the configuration as it starts
+            return
+        await handle.forget_config.remote()
 
     async def breaker(self, executor_config_id: str) -> dict[str, Any]:
         """The breaker state of a configuration's executor actor."""

@@ -3,7 +3,8 @@
 Types and fields are the original's (reference 4.4). Unknown fields are refused rather than ignored:
 a mistyped ``client_secert`` must not silently leave a provider unauthenticated. OIDC types accept
 ``token_url`` as an alternative to discovery through ``issuer_url`` (the original's generic mapping
-sends ``token_url`` but its OIDC client only reads ``issuer_url``).
+sends ``token_url`` but its OIDC client only reads ``issuer_url``). OIDC types add ``refresh_on``: the
+4xx statuses (default ``[401]``) on which a provider call forces one token refresh and one retry.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 @dataclass(frozen=True)
 class FieldSpec:
-    kind: str  # str | header | param | url | choice | strings | params | cache
+    kind: str  # str | header | param | url | choice | strings | params | cache | statuses
     required: bool = False
     secret: bool = False
     choices: tuple[str, ...] = ()
@@ -56,7 +57,11 @@ _OIDC_COMMON = {
     "audience": FieldSpec("str"),
     "extra_params": FieldSpec("params"),
     "cache": FieldSpec("cache"),
+    "refresh_on": FieldSpec("statuses"),
 }
+#: ``refresh_on`` when a configuration does not set it.
+DEFAULT_REFRESH_ON = (401,)
+MAX_REFRESH_ON = 10
 
 SCHEMAS: dict[str, dict[str, FieldSpec]] = {
     "none": {},
@@ -196,6 +201,20 @@ def _check_cache(where: str, value: Any, spec: FieldSpec) -> None:
             )
 
 
+def _check_statuses(where: str, value: Any, spec: FieldSpec) -> None:
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_REFRESH_ON
+        or not all(type(v) is int and 400 <= v <= 499 and v != 429 for v in value)
+        or len(set(value)) != len(value)
+    ):
+        raise BadRequest(
+            f"{where} must be a list of at most {MAX_REFRESH_ON} distinct 4xx status codes "
+            "(429 excluded: it is rate limiting, retried with backoff)",
+            code=INVALID_AUTHENTICATION_FIELD,
+        )
+
+
 _CHECKS: dict[str, Callable[[str, Any, FieldSpec], None]] = {
     "str": _check_str,
     "header": _check_header,
@@ -205,6 +224,7 @@ _CHECKS: dict[str, Callable[[str, Any, FieldSpec], None]] = {
     "strings": _check_strings,
     "params": _check_params,
     "cache": _check_cache,
+    "statuses": _check_statuses,
 }
 
 

@@ -202,6 +202,10 @@ _FIELD_NOTES = {
     "token_endpoint_auth_method": "Default `client_secret_basic`.",
     "location": "Default `header`.",
     "scopes": "Sent space-separated.",
+    "refresh_on": (
+        "Provider statuses (4xx, distinct, 429 excluded) on which a call gets one token refresh and one "
+        "retry. Default `[401]`; `[]` turns it off."
+    ),
 }
 _SECRET_WORDS = ", ".join(f"`{w}`" for w in auth._SECRET_WORDS)
 
@@ -218,6 +222,9 @@ def _auth_field(name: str, spec: auth.FieldSpec) -> tuple[Any, Any]:
         "strings": list[str],
         "params": dict[str, str],
         "cache": OidcTokenCache,
+        "statuses": Annotated[
+            list[Annotated[int, Field(ge=400, le=499)]], Field(max_length=auth.MAX_REFRESH_ON)
+        ],
     }
     notes = {
         "url": ["An http or https URL."],
@@ -245,7 +252,7 @@ class OidcTokenCache(BaseModel):
 
     enabled: bool | NotNull = Field(None, description="Default `true`.")
     refresh_before_expiry_seconds: Annotated[int, Field(ge=0)] | NotNull = Field(
-        None, description="Default 60."
+        None, description="Default `FLOWKER_TOKEN_REFRESH_MARGIN_SECONDS` (60)."
     )
     use_refresh_token: bool | NotNull = Field(None, description="Default `true`.")
 
@@ -420,9 +427,21 @@ class ExecutorConfigurationListOutput(_Page):
 
 
 class ExecutorTestStageDetails(Output):
-    url: str = Field(description="The URL called, without its query string.")
-    method: Literal["GET", "HEAD"]
-    statusCode: int | None = Field(None, description="When the service answered.")
+    url: str = Field(
+        description=(
+            "The URL called, without its query string (for the OIDC types' authentication stage: the "
+            "token endpoint, or the issuer when discovery failed)."
+        )
+    )
+    method: Literal["GET", "HEAD", "POST"] = Field(description="POST only for a token request.")
+    statusCode: int | None = Field(None, description="When the service (or the issuer) answered.")
+    error: str | None = Field(
+        None, description="OIDC: the issuer's OAuth `error` code when it refused the token request."
+    )
+    expiresInSeconds: int | None = Field(
+        None, description="OIDC: how long the token obtained is kept (its `expires_in`, capped)."
+    )
+    refreshToken: bool | None = Field(None, description="OIDC: whether the issuer gave a refresh token.")
 
 
 class ExecutorTestStage(Output):
@@ -432,9 +451,15 @@ class ExecutorTestStage(Output):
     message: str = Field(
         description=(
             "`HTTP <status>`, `no answer: <error type>` when the service could not be reached, "
-            "or why the stage was skipped."
+            "or why the stage was skipped. For the OIDC types' authentication stage: `token obtained "
+            "(<grant> grant, HTTP <status>)`, or why no token was obtained (the issuer's error code "
+            "and description, never a secret)."
         ),
-        examples=["HTTP 200", "no answer: ClientConnectorError"],
+        examples=[
+            "HTTP 200",
+            "no answer: ClientConnectorError",
+            "token obtained (client_credentials grant, HTTP 200)",
+        ],
     )
     details: ExecutorTestStageDetails | None = Field(None, description="For a stage that ran.")
 

@@ -5,6 +5,7 @@ Secrets are sealed here, before anything reaches the store, and never leave exce
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import uuid
@@ -36,6 +37,7 @@ from flowker.domain.metadata import check_metadata
 from flowker.errors import BadRequest, NotFound, StateChanged, Unprocessable
 from flowker.secretbox import SecretBox
 from flowker.store.ports import ListQuery, Page, Store
+from flowker.tunables import CONFIG_NOTICE_SECONDS
 from flowker.usecases.outbox import publish
 from flowker.usecases.ports import Runtime
 
@@ -126,7 +128,15 @@ class ExecutorConfigs:
             event.metadata["executorConfig.origin"] = _shown_origin(updated.baseUrl)
         stored = await self._store.executor_configs.replace(updated, [event])
         await publish(self._runtime.record, [event])
+        await self._notify(config_id)
         return stored
+
+    async def _notify(self, config_id: str) -> None:
+        # Best effort: an actor not told reads the change within CONFIG_TTL_SECONDS anyway.
+        try:
+            await asyncio.wait_for(self._runtime.config_changed(config_id), timeout=CONFIG_NOTICE_SECONDS)
+        except Exception as exc:
+            log.warning("executor actor of %s not told of its change (%s)", config_id, type(exc).__name__)
 
     async def delete(self, config_id: str, actor: Actor = SYSTEM) -> None:
         """Delete, unless an active workflow uses it (422 FLK-0252)."""

@@ -35,3 +35,7 @@ class Runtime(AuditSink, Protocol):
 
     async def release_executor(self, executor_config_id: str) -> None:
         """Stop the configuration's executor actor, if one runs: it was deleted or disabled."""
+
+    async def config_changed(self, executor_config_id: str) -> None:
+        """Tell the configuration's executor actor, if one runs, to read its configuration again before
+        its next call (a PATCH: a new secret must drop its token at once). Creates no actor."""

@@ -14,8 +14,8 @@ from flowker.actors.provider_auth import ApiKeyAuth, Authenticator
 from flowker.codes import (
     EXECUTOR_CONFIG_DISABLED,
     EXECUTOR_CONFIG_NOT_FOUND,
+    INVALID_AUTHENTICATION_FIELD,
     UNREADABLE_SECRET,
-    UNSUPPORTED_AUTHENTICATION_TYPE,
 )
 from flowker.domain.authentication import seal_authentication
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
@@ -115,13 +115,43 @@ async def test_a_secret_sealed_with_another_key_is_refused_without_its_value(sto
     assert "provider-secret-1" not in (refused.error or "")
 
 
-async def test_an_authentication_type_without_a_token_source_is_refused(store: Store) -> None:
+async def test_an_oidc_type_without_a_session_is_refused_with_nothing_built(store: Store) -> None:
     oidc = {
         "type": "oidc_client_credentials",
-        "config": {"issuer": "https://id.example.com", "client_id": "c", "client_secret": "s3cr3t-value"},
+        "config": {"issuer_url": "https://id.example.com", "client_id": "c", "client_secret": "s3cr3t-value"},
     }
     config = await stored(store, oidc)
     built = Built()
     refused = await source(store, config.id, built, FakeClock()).resolve()
-    assert isinstance(refused, CallResult) and refused.code == UNSUPPORTED_AUTHENTICATION_TYPE
+    assert isinstance(refused, CallResult) and refused.code == INVALID_AUTHENTICATION_FIELD
+    assert "needs an HTTP session" in (refused.error or "") and "s3cr3t-value" not in (refused.error or "")
     assert built.configs == []
+
+
+async def test_the_authenticator_outlives_revisions_that_leave_the_credentials_alone(store: Store) -> None:
+    """A token is kept while the clear authentication block and the base URL stay; a new secret or
+    base URL drops it. forget() makes the next call read the configuration at once."""
+    config, built, clock = await stored(store, API_KEY_AUTH), Built(), FakeClock()
+    callers = source(store, config.id, built, clock)
+    assert isinstance(await callers.resolve(), ProviderCaller)
+    first = built.authenticators[0]
+    tested = await store.executor_configs.replace(
+        config.model_copy(update={"lastTestedAt": config.createdAt})
+    )
+    callers.forget()  # no clock move: without forget() the change would wait for the TTL
+    assert isinstance(await callers.resolve(), ProviderCaller)
+    assert len(built.configs) == 2 and built.authenticators[1] is first
+    new_secret = {"type": "api_key", "config": {"key": "provider-secret-2", "header_name": "X-API-Key"}}
+    rotated = await store.executor_configs.replace(
+        tested.model_copy(update={"authentication": seal_authentication(new_secret, BOX)})
+    )
+    callers.forget()
+    await callers.resolve()
+    assert built.authenticators[2] is not first
+    assert (
+        isinstance(built.authenticators[2], ApiKeyAuth) and built.authenticators[2].key == "provider-secret-2"
+    )
+    await store.executor_configs.replace(rotated.model_copy(update={"baseUrl": "https://kyc2.example.com"}))
+    callers.forget()
+    await callers.resolve()
+    assert built.authenticators[3] is not built.authenticators[2]

@@ -119,11 +119,11 @@ def other_key() -> str:
                 }
             },
             "pay",
-            "FLK-0269",
-            "authentication type 'oidc_client_credentials' is not supported yet",
+            "FLK-0259",
+            "token endpoint http://127.0.0.1:9/token: network error",
         ),
     ],
-    ids=["disabled", "endpoint-removed", "secret-of-another-key", "secret-corrupt", "oidc"],
+    ids=["disabled", "endpoint-removed", "secret-of-another-key", "secret-corrupt", "oidc-issuer-down"],
 )
 async def test_a_call_that_cannot_be_made_is_a_refusal_with_nothing_sent(
     changes: dict[str, Any],

@@ -21,6 +21,7 @@ from flowker.actors.breaker import BreakerConfig, CircuitBreaker
 from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.provider_auth import ApiKeyAuth, BearerAuth, NoAuth, authenticator_for
 from flowker.actors.retry_policy import RetryPolicy
+from flowker.actors.token_source import OidcAuth
 from flowker.actors.transport import (
     ProviderRequest,
     ResponseTooDeep,
@@ -329,10 +330,18 @@ async def test_errors_from_a_broken_provider_carry_no_credentials(session: aioht
 
 
 @pytest.mark.parametrize("kind", ["oidc_client_credentials", "oidc_user"])
-def test_oidc_types_are_not_implemented_yet(kind: str) -> None:
-    auth = {"type": kind, "config": {"issuer_url": "https://idp.example.com", "client_id": "flowker"}}
-    with pytest.raises(NotImplementedError, match="arrives with the OIDC token source"):
+async def test_oidc_types_need_a_session_and_get_a_token_source(kind: str) -> None:
+    config = {"issuer_url": "https://idp.example.com", "client_id": "flowker", "client_secret": "cs-1"}
+    if kind == "oidc_user":
+        config.update(username="ana", password="pw-1")
+    auth = {"type": kind, "config": config}
+    with pytest.raises(ValueError, match="needs an HTTP session"):
         authenticator_for(auth)
+    async with aiohttp.ClientSession() as session:
+        built = authenticator_for(auth, session=session, config_name="idp")
+    assert isinstance(built, OidcAuth) and built.source.client.kind == kind
+    assert built.source.client.scopes == (("openid",) if kind == "oidc_user" else ())
+    assert "cs-1" not in repr(built) and "pw-1" not in repr(built)
 
 
 @pytest.mark.parametrize(

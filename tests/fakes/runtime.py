@@ -21,10 +21,12 @@ from flowker.actors.breaker import BreakerConfig, CircuitBreaker
 from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
 from flowker.actors.connectivity import check_connectivity
+from flowker.actors.provider_auth import authenticator_for
 from flowker.actors.retry_budget import BudgetConfig, RetryBudget
 from flowker.actors.retry_policy import RetryPolicy
 from flowker.actors.runner import ExecutionRunner
 from flowker.actors.sequencer import Sequencer
+from flowker.actors.token_source import TokenSettings
 from flowker.domain.audit import AuditEvent
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.secretbox import SecretBox
@@ -45,6 +47,7 @@ class InProcessRuntime:
         self._breakers: dict[str, CircuitBreaker] = {}
         self._budgets: dict[str, RetryBudget] = {}
         self._runs: dict[str, tuple[ExecutionRunner, asyncio.Task[Any]]] = {}
+        self._tokens = TokenSettings.of(settings)
 
     async def start(self, execution_id: str) -> None:
         runner = ExecutionRunner(
@@ -75,10 +78,15 @@ class InProcessRuntime:
         await self._sequencer.drain()
 
     async def test_executor(self, config: ExecutorConfig) -> dict[str, Any]:
-        return await check_connectivity(config, self._box)
+        return await check_connectivity(config, self._box, self._tokens)
 
     async def release_executor(self, executor_config_id: str) -> None:
         self._sources.pop(executor_config_id, None)
+
+    async def config_changed(self, executor_config_id: str) -> None:
+        source = self._sources.get(executor_config_id)
+        if source is not None:
+            source.forget()
 
     async def breaker(self, executor_config_id: str) -> dict[str, Any]:
         return self._breaker(executor_config_id).snapshot()
@@ -118,6 +126,9 @@ class InProcessRuntime:
                 self._store.executor_configs,
                 self._box,
                 lambda clear, auth: ProviderCaller(clear, auth, session, policy, breaker, budget=budget),
+                make_authenticator=lambda clear: authenticator_for(
+                    clear.authentication, session=session, tokens=self._tokens, config_name=clear.name
+                ),
             ),
         )
         caller = await source.resolve()

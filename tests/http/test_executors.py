@@ -57,6 +57,7 @@ def oidc_client_credentials(url_field: str = "issuer_url") -> dict[str, Any]:
             "token_endpoint_auth_method": "client_secret_post",
             "extra_params": {"client_assertion": ASSERTION, "resource": "https://kyc.example.com"},
             "cache": {"enabled": True, "refresh_before_expiry_seconds": 30, "use_refresh_token": False},
+            "refresh_on": [401, 403],
         },
     }
 
@@ -331,6 +332,13 @@ VALIDATION_CASES = [
     ("oidc", f"{OIDC}.cache.ttl", 5, "FLK-0274"),
     ("oidc", f"{OIDC}.cache.refresh_before_expiry_seconds", -1, "FLK-0274"),
     ("oidc", f"{OIDC}.token_endpoint_auth_method", "private_key_jwt", "FLK-0274"),
+    ("oidc", f"{OIDC}.refresh_on", 401, "FLK-0274"),
+    ("oidc", f"{OIDC}.refresh_on", ["401"], "FLK-0274"),
+    ("oidc", f"{OIDC}.refresh_on", [429], "FLK-0274"),
+    ("oidc", f"{OIDC}.refresh_on", [500], "FLK-0274"),
+    ("oidc", f"{OIDC}.refresh_on", [True], "FLK-0274"),
+    ("oidc", f"{OIDC}.refresh_on", [401, 401], "FLK-0274"),
+    ("oidc", f"{OIDC}.refresh_on", list(range(400, 411)), "FLK-0274"),
     ("user", f"{OIDC}.password", DROP, "FLK-0274"),
     ("user", f"{OIDC}.username", DROP, "FLK-0274"),
     ("user", f"{OIDC}.token_url", "not a url", "FLK-0274"),

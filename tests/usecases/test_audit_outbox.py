@@ -69,6 +69,9 @@ class IdleRuntime(FailingSink):
     async def release_executor(self, executor_config_id: str) -> None:
         pass
 
+    async def config_changed(self, executor_config_id: str) -> None:
+        pass
+
 
 def definition() -> WorkflowDefinition:
     return WorkflowDefinition.model_validate(

@@ -105,11 +105,15 @@ skips the ones after it:
 
 1. `connectivity`: `GET baseUrl` without credentials; passes on any answer below 500.
 2. `authentication`: `GET baseUrl` with the credentials; passes unless the answer is 401 or 403.
-   Skipped when `authentication.type` is `none`.
-3. `end_to_end`: calls the configuration's first `GET` or `HEAD` endpoint, with credentials and
-   without a body; passes on a 2xx answer. It **only ever calls a GET or HEAD endpoint**, never one
-   that may change data (`POST`, `PUT`, `PATCH`, `DELETE`), so a test cannot create a payment: a
-   configuration without such an endpoint has this stage skipped.
+   Skipped when `authentication.type` is `none`. For `oidc_client_credentials` and `oidc_user` it
+   obtains a token from the issuer instead (discovery, then the token endpoint; 30 s each) and
+   reports the issuer's answer: `details.url` (the token endpoint), `statusCode`,
+   `expiresInSeconds` and `refreshToken` when it passed, `statusCode` and the issuer's OAuth
+   `error` code when it refused. The token itself is never shown.
+3. `end_to_end`: calls the configuration's first `GET` or `HEAD` endpoint, with credentials (for
+   OIDC, the token just obtained) and without a body; passes on a 2xx answer. It **only ever calls
+   a GET or HEAD endpoint**, never one that may change data (`POST`, `PUT`, `PATCH`, `DELETE`), so a
+   test cannot create a payment: a configuration without such an endpoint has this stage skipped.
 
 An unreachable service is a result, not an error: the answer is still `200`, with the stage
 `failed` and `message` `no answer: <error type>`. A disabled configuration can be tested too. The
