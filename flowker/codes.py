@@ -88,6 +88,7 @@ INVALID_ENDPOINT_TIMEOUT = "FLK-0275"  # 400: outside 1..300 seconds
 DUPLICATE_ENDPOINT_NAME = "FLK-0276"  # 400: two endpoints share a name
 ENDPOINT_FIELD_TOO_LONG = "FLK-0277"  # 400: name longer than 50 or path longer than 200
 TOO_MANY_ENDPOINTS = "FLK-0278"  # 400: more than 50 endpoints
+INVALID_BREAKER_OVERRIDE = "FLK-0279"  # 400: a circuitBreaker field unknown, mistyped or out of bounds
 
 # --- Step errors (no HTTP status; docs/errors.md, "Step errors") ------------------------------------
 ANSWER_OUT_OF_BOUNDS = "FLK-0254"  # the provider's answer is too large or too deep

@@ -1,8 +1,9 @@
 """One provider call with retries and the circuit breaker: the Ray-free core of an executor actor.
 
 Retries only what may succeed next time (network errors, timeouts, 5xx, 429 — honouring
-``Retry-After``); a 4xx other than 429 fails at once. Only those transient failures count against
-the breaker: a provider that answers 400 is up. An open breaker fails the call at once (FLK-0507).
+``Retry-After``); a 4xx other than 429 fails at once. Each attempt's outcome and duration go to the
+breaker, which counts 5xx, network errors and timeouts (429 only when configured to) and slow calls: a
+provider that answers 400 is up. An open breaker fails the call at once (FLK-0507).
 
 A call never raises but for cancellation: every failure is a :class:`CallResult` with a code from
 ``docs/errors.md`` and ``may_have_reached`` telling whether the provider may have seen the request. A run
@@ -21,7 +22,7 @@ from typing import Any
 import aiohttp
 
 from flowker.actors import transport
-from flowker.actors.breaker import CircuitBreaker, Permit
+from flowker.actors.breaker import CircuitBreaker, Permit, outcome_of_error, outcome_of_status
 from flowker.actors.provider_auth import Authenticator
 from flowker.actors.retry_policy import RetryPolicy, Verdict
 from flowker.actors.transport import (
@@ -219,25 +220,21 @@ class ProviderCaller:
         self, request: ProviderRequest, permit: Permit
     ) -> tuple[Verdict, ProviderResponse | None, str, type[ProviderCallFailed]]:
         """One attempt: its verdict, the answer if any, a description, and the kind of failure it is."""
+        begun = time.perf_counter()
         try:
             response = await send(self._session, request)
         except (AnswerOutOfBounds, aiohttp.ClientError, OSError, TimeoutError) as exc:
             verdict = self._policy.classify_error(exc)
-            self._judge(permit, verdict)
+            # The breaker judges by its own rules (breaker.py): what it counts, and slow calls.
+            self._breaker.record_outcome(permit, outcome_of_error(exc), time.perf_counter() - begun)
             return verdict, None, _describe(exc), _failure_of(exc)
         except BaseException:
             self._breaker.release(permit)
             raise
         verdict = self._policy.classify_status(response.status)
-        self._judge(permit, verdict)
+        self._breaker.record_outcome(permit, outcome_of_status(response.status), time.perf_counter() - begun)
         kind = UpstreamFailed if verdict == Verdict.RETRY else UpstreamRejected
         return verdict, response, f"provider answered HTTP {response.status}", kind
-
-    def _judge(self, permit: Permit, verdict: Verdict) -> None:
-        if verdict == Verdict.RETRY:
-            self._breaker.record_failure(permit)
-        else:
-            self._breaker.record_success(permit)
 
 
 def _failure_of(error: BaseException) -> type[ProviderCallFailed]:

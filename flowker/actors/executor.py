@@ -24,19 +24,25 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
 import ray
 from ray.exceptions import AsyncioActorExit
 
-from flowker.actors.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from flowker.actors.breaker import BreakerState, CircuitBreaker
+from flowker.actors.breaker_persistence import BreakerPersister
+from flowker.actors.breaker_settings import breaker_config
 from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.faults import PausePoints
+from flowker.actors.provider_auth import Authenticator
 from flowker.actors.retry_policy import RetryPolicy
 from flowker.codes import EXECUTOR_RETIRED
+from flowker.domain.breaker_state import BreakerRecord
+from flowker.domain.executor_config import ExecutorConfig
 from flowker.secretbox import SecretBox
 from flowker.store.embedded import EmbeddedStore
 
@@ -55,13 +61,9 @@ class ExecutorActor:
             backoff_seconds=config.retry_backoff_seconds,
             max_delay_seconds=config.retry_max_delay_seconds,
         )
-        self._breaker = CircuitBreaker(
-            BreakerConfig(
-                failure_threshold=config.breaker_failure_threshold,
-                open_seconds=config.breaker_open_seconds,
-                half_open_max_calls=config.breaker_half_open_calls,
-            )
-        )
+        # Wall-clock time: the persisted open window means the same to the actor that reloads it.
+        self._persister = BreakerPersister(executor_config_id)
+        self._breaker = CircuitBreaker(breaker_config(config), time.time, self._persister.save)
         self._store: EmbeddedStore | None = None
         self._session: aiohttp.ClientSession | None = None
         self._source: CallerSource | None = None
@@ -72,19 +74,37 @@ class ExecutorActor:
         self._retiring = False
         self._idle_watch = asyncio.get_event_loop().create_task(self._retire_when_idle())
 
-    async def _current(self) -> ProviderCaller | CallResult:
+    async def _open(self) -> CallerSource:
         async with self._opening:
             if self._source is None:
                 store = await EmbeddedStore(Path(self._runtime.data_dir)).open()
                 session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
                 self._store, self._session = store, session
+                # The breaker state a previous actor of this configuration left (killed, or idle exit).
+                stored = await store.breakers.get(self._id)
+                config = await store.executor_configs.get(self._id)
+                if config is not None:
+                    self._breaker.reconfigure(breaker_config(self._runtime, config.circuitBreaker))
+                if stored is not None:
+                    self._breaker.restore(stored)
+                self._persister.attach(store.breakers)
                 self._source = CallerSource(
-                    self._id,
-                    store.executor_configs,
-                    self._box,
-                    lambda clear, auth: ProviderCaller(clear, auth, session, self._policy, self._breaker),
+                    self._id, store.executor_configs, self._box, self._caller(session)
                 )
-        return await self._source.resolve()
+        return self._source
+
+    def _caller(
+        self, session: aiohttp.ClientSession
+    ) -> Callable[[ExecutorConfig, Authenticator], ProviderCaller]:
+        def make(clear: ExecutorConfig, auth: Authenticator) -> ProviderCaller:
+            # A new revision of the configuration may change its breaker override.
+            self._breaker.reconfigure(breaker_config(self._runtime, clear.circuitBreaker))
+            return ProviderCaller(clear, auth, session, self._policy, self._breaker)
+
+        return make
+
+    async def _current(self) -> ProviderCaller | CallResult:
+        return await (await self._open()).resolve()
 
     async def call(self, request: CallRequest) -> CallResult:
         """Call the provider for one step; never raises but for cancellation."""
@@ -126,6 +146,18 @@ class ExecutorActor:
     async def breaker(self) -> dict[str, object]:
         """The breaker's state, for diagnostics and tests."""
         return self._breaker.snapshot()
+
+    async def breaker_state(self) -> BreakerRecord:
+        """The breaker's state as ``GET /v1/executors/{id}`` shows it (loaded from the store first)."""
+        await self._open()
+        return self._breaker.record()
+
+    async def reset_breaker(self) -> BreakerRecord:
+        """Force the breaker closed (an operator's reset) and return once that is persisted."""
+        await self._open()
+        self._breaker.reset()
+        await self._persister.flush()
+        return self._breaker.record()
 
     async def retire(self) -> None:
         """Take no more calls and exit for good once the calls in flight end (its configuration is

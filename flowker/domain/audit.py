@@ -31,6 +31,7 @@ class AuditAction(StrEnum):
     DISABLE = "DISABLE"
     EXECUTE = "EXECUTE"
     CANCEL = "CANCEL"
+    RESET = "RESET"
 
 
 class AuditResult(StrEnum):
@@ -65,6 +66,7 @@ EVENT_TYPES = (
     "EXECUTOR_CONFIG_DELETED",
     "EXECUTOR_CONFIG_ENABLED",
     "EXECUTOR_CONFIG_DISABLED",
+    "EXECUTOR_BREAKER_RESET",
 )
 
 

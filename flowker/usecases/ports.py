@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from flowker.domain.audit import AuditEvent
+from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
 
 
@@ -35,3 +36,11 @@ class Runtime(AuditSink, Protocol):
 
     async def release_executor(self, executor_config_id: str) -> None:
         """Stop the configuration's executor actor, if one runs: it was deleted or disabled."""
+
+    async def executor_breaker(self, executor_config_id: str) -> BreakerRecord | None:
+        """The breaker state of the configuration's executor actor if one runs (none is created), or None
+        when none runs or it does not answer in time: the stored state is then the one to show."""
+
+    async def reset_executor_breaker(self, executor_config_id: str) -> BreakerRecord | None:
+        """Force the breaker of the configuration's executor actor closed if one runs (none is created);
+        its state afterwards, or None when none runs or it does not answer in time."""

@@ -16,7 +16,9 @@ from typing import Any
 
 import aiohttp
 
-from flowker.actors.breaker import BreakerConfig, CircuitBreaker
+from flowker.actors.breaker import CircuitBreaker
+from flowker.actors.breaker_persistence import BreakerPersister
+from flowker.actors.breaker_settings import breaker_config
 from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
 from flowker.actors.connectivity import check_connectivity
@@ -24,6 +26,7 @@ from flowker.actors.retry_policy import RetryPolicy
 from flowker.actors.runner import ExecutionRunner
 from flowker.actors.sequencer import Sequencer
 from flowker.domain.audit import AuditEvent
+from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.secretbox import SecretBox
 from flowker.settings import Settings
@@ -41,6 +44,7 @@ class InProcessRuntime:
         self._session: aiohttp.ClientSession | None = None
         self._sources: dict[str, CallerSource] = {}
         self._breakers: dict[str, CircuitBreaker] = {}
+        self._persisters: dict[str, BreakerPersister] = {}
         self._runs: dict[str, tuple[ExecutionRunner, asyncio.Task[Any]]] = {}
 
     async def start(self, execution_id: str) -> None:
@@ -80,17 +84,35 @@ class InProcessRuntime:
     async def breaker(self, executor_config_id: str) -> dict[str, Any]:
         return self._breaker(executor_config_id).snapshot()
 
+    async def executor_breaker(self, executor_config_id: str) -> BreakerRecord | None:
+        breaker = self._breakers.get(executor_config_id)
+        return breaker.record() if breaker is not None else None
+
+    async def reset_executor_breaker(self, executor_config_id: str) -> BreakerRecord | None:
+        breaker = self._breakers.get(executor_config_id)
+        if breaker is None:
+            return None
+        breaker.reset()
+        await self._persisters[executor_config_id].flush()
+        return breaker.record()
+
     def _breaker(self, config_id: str) -> CircuitBreaker:
-        settings = self._settings
+        # As an executor actor's: persisted on every transition (its restore is tested with Ray).
         if config_id not in self._breakers:
+            persister = self._persisters[config_id] = BreakerPersister(config_id, self._store.breakers)
             self._breakers[config_id] = CircuitBreaker(
-                BreakerConfig(
-                    failure_threshold=settings.breaker_failure_threshold,
-                    open_seconds=settings.breaker_open_seconds,
-                    half_open_max_calls=settings.breaker_half_open_calls,
-                )
+                breaker_config(self._settings), on_change=persister.save
             )
         return self._breakers[config_id]
+
+    def _make_caller(
+        self, breaker: CircuitBreaker, session: aiohttp.ClientSession, policy: RetryPolicy
+    ) -> Any:
+        def make(clear: ExecutorConfig, auth: Any) -> ProviderCaller:
+            breaker.reconfigure(breaker_config(self._settings, clear.circuitBreaker))
+            return ProviderCaller(clear, auth, session, policy, breaker)
+
+        return make
 
     async def _call(self, request: CallRequest) -> CallResult:
         config_id = request.executor_config_id
@@ -108,7 +130,7 @@ class InProcessRuntime:
                 config_id,
                 self._store.executor_configs,
                 self._box,
-                lambda clear, auth: ProviderCaller(clear, auth, session, policy, breaker),
+                self._make_caller(breaker, session, policy),
             ),
         )
         caller = await source.resolve()

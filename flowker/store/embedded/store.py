@@ -14,6 +14,7 @@ from flowker.dsl.model import Workflow, WorkflowStatus
 from flowker.dsl.validation import executor_bindings
 from flowker.errors import StateChanged, Unprocessable
 from flowker.store.embedded.audit import EmbeddedAuditLog
+from flowker.store.embedded.breakers import EmbeddedBreakerStates
 from flowker.store.embedded.database import Database
 from flowker.store.embedded.documents import DocumentTable
 from flowker.store.embedded.executions import EmbeddedExecutions
@@ -187,6 +188,7 @@ class EmbeddedStore:
         self.workflows = EmbeddedWorkflows(self.db)
         self.executor_configs = EmbeddedExecutorConfigs(self.db)
         self.executions = EmbeddedExecutions(self.db)
+        self.breakers = EmbeddedBreakerStates(self.db)
         self.audit = EmbeddedAuditLog(self.db)
 
     async def open(self) -> EmbeddedStore:
