@@ -145,7 +145,9 @@ class ExecutorConfigs:
         try:
             record = await self._runtime.executor_breaker(config.id)
         except Exception as exc:
-            log.warning("breaker of %s: no live answer (%s); the stored state is shown", config.id, exc)
+            log.warning(
+                "breaker of %s: no live answer (%s); the stored state is shown", config.id, type(exc).__name__
+            )
         if record is None:
             record = await self._store.breakers.get(config.id)
         return breaker_view(record, self._clock().timestamp())
