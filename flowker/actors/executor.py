@@ -3,6 +3,8 @@
 It owns what must be shared by every execution that calls the provider: one HTTP connection pool,
 the credentials, and the circuit breaker — one view of the provider's health for the cluster. It
 re-reads its configuration when it changed, so a PATCH or a disable takes effect on the next call.
+The breaker's transitions are written to the store in the background, and an actor that starts (after a
+crash, or a release) takes up the state its predecessor left, open window included.
 
 :meth:`ExecutorActor.call` never raises but for cancellation: a configuration that is gone, disabled,
 or changed under a run, a secret that cannot be opened, a bug — each is a failed :class:`CallResult`

@@ -115,7 +115,8 @@ class ExecutorConfigRepository(Protocol):
         """
 
     async def delete(self, config: ExecutorConfig, events: Sequence[AuditEvent] = ()) -> None:
-        """Delete if current and no active workflow uses it (422 FLK-0252 naming them otherwise)."""
+        """Delete if current and no active workflow uses it (422 FLK-0252 naming them otherwise); its
+        breaker state goes with it."""
 
     async def used_by_active_workflows(self, config_id: str) -> list[WorkflowUsage]:
         """The active workflows whose executor nodes name the configuration."""

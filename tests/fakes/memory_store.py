@@ -416,6 +416,7 @@ class MemoryExecutorConfigs:
                     code=EXECUTOR_CONFIG_NOT_ALLOWED,
                 )
             _CONFIGS.remove(tables, tx, config)
+            tx.pop(tables.breaker_states, config.id)
             _stage(tables, tx, events)
 
         await self._db.write(remove)

@@ -488,3 +488,12 @@ async def test_breaker_state_is_written_with_its_audit_events(store: Store) -> N
     )
     await store.breakers.put("config-a", BreakerRecord(state="closed"), [event])
     assert [e.event_id for e in await store.audit.staged(10)] == [event.event_id]
+
+
+async def test_deleting_a_configuration_drops_its_breaker_state(store: Store) -> None:
+    config = await store.executor_configs.create(make_config("with-breaker"))
+    await store.breakers.put(config.id, BreakerRecord(state="open", opened_at=1.0, next_trial_at=31.0))
+    await store.breakers.put("another", BreakerRecord(state="open", opened_at=1.0, next_trial_at=31.0))
+    await store.executor_configs.delete(config)
+    assert await store.breakers.get(config.id) is None
+    assert await store.breakers.get("another") is not None

@@ -172,6 +172,7 @@ class EmbeddedExecutorConfigs:
                     code=EXECUTOR_CONFIG_NOT_ALLOWED,
                 )
             self._table.remove(conn, config)
+            conn.execute("DELETE FROM breaker_states WHERE executor_config_id = ?", (config.id,))
             outbox.stage(conn, events)
 
         await self._db.write(remove)
