@@ -90,6 +90,7 @@ INVALID_ENDPOINT_TIMEOUT = "FLK-0275"  # 400: outside 1..300 seconds
 DUPLICATE_ENDPOINT_NAME = "FLK-0276"  # 400: two endpoints share a name
 ENDPOINT_FIELD_TOO_LONG = "FLK-0277"  # 400: name longer than 50 or path longer than 200
 TOO_MANY_ENDPOINTS = "FLK-0278"  # 400: more than 50 endpoints
+INVALID_BREAKER_OVERRIDE = "FLK-0279"  # 400: a circuitBreaker field unknown, mistyped or out of bounds
 CREDENTIALS_BOUND_TO_ORIGIN = "FLK-0289"  # 422: baseUrl or the issuer moved to another origin, secrets kept
 
 # --- Step errors (no HTTP status; docs/errors.md, "Step errors") ------------------------------------

@@ -60,6 +60,12 @@ class Settings:
     breaker_failure_threshold: int = 5
     breaker_open_seconds: float = 30.0
     breaker_half_open_calls: int = 1
+    breaker_failure_rate_threshold: float = 50.0
+    breaker_sliding_window_size: int = 100
+    breaker_minimum_calls: int = 20
+    breaker_slow_call_seconds: float = 10.0
+    breaker_slow_call_rate_threshold: float = 100.0
+    breaker_count_rate_limited: bool = False
     lease_seconds: float = 15.0
     executor_idle_seconds: float = 300.0
     token_refresh_margin_seconds: float = 60.0
@@ -141,6 +147,24 @@ class Settings:
             "breaker_half_open_calls": _int(
                 env, "FLOWKER_BREAKER_HALF_OPEN_CALLS", cls.breaker_half_open_calls, 1, 100
             ),
+            "breaker_failure_rate_threshold": _float(
+                env, "FLOWKER_BREAKER_FAILURE_RATE", cls.breaker_failure_rate_threshold, 1.0, 100.0
+            ),
+            "breaker_sliding_window_size": _int(
+                env, "FLOWKER_BREAKER_WINDOW_SIZE", cls.breaker_sliding_window_size, 1, 1000
+            ),
+            "breaker_minimum_calls": _int(
+                env, "FLOWKER_BREAKER_MINIMUM_CALLS", cls.breaker_minimum_calls, 1, 1000
+            ),
+            "breaker_slow_call_seconds": _float(
+                env, "FLOWKER_BREAKER_SLOW_CALL_SECONDS", cls.breaker_slow_call_seconds, 0.001, 3600.0
+            ),
+            "breaker_slow_call_rate_threshold": _float(
+                env, "FLOWKER_BREAKER_SLOW_CALL_RATE", cls.breaker_slow_call_rate_threshold, 1.0, 100.0
+            ),
+            "breaker_count_rate_limited": _bool(
+                env, "FLOWKER_BREAKER_COUNT_RATE_LIMITED", cls.breaker_count_rate_limited
+            ),
             "lease_seconds": _float(env, "FLOWKER_LEASE_SECONDS", cls.lease_seconds, 0.5, 600.0),
             "executor_idle_seconds": _float(
                 env, "FLOWKER_EXECUTOR_IDLE_SECONDS", cls.executor_idle_seconds, 1.0, 86400.0
@@ -189,6 +213,17 @@ def _jitter(env: Mapping[str, str], default: bool) -> bool:
     if raw not in ("full", "none"):
         raise ConfigError(f"FLOWKER_RETRY_JITTER={raw!r} is not full or none")
     return raw == "full"
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not true or false")
 
 
 def _api_keys(raw: str) -> tuple[str, ...]:

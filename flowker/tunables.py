@@ -27,6 +27,8 @@ MAX_ANSWER_DEPTH = 64
 CONFIG_TTL_SECONDS = 1.0
 #: How long a caller waits for an exiting actor to be gone (and its name free) before making it anew.
 EXIT_WAIT_SECONDS = 10.0
+#: How long the front door waits for a live executor actor's breaker state before it reads the stored one.
+BREAKER_LOOKUP_SECONDS = 2.0
 #: Seconds each stage of the connectivity test may take.
 STAGE_TIMEOUT_SECONDS = 10.0
 #: How long an OIDC issuer's discovery document is kept (the original's 1 h).

@@ -149,3 +149,33 @@ def test_the_actors_configuration_is_derived_from_the_settings_and_holds_no_api_
     assert (config.supervisors, config.retry_attempts) == (Settings.supervisors, Settings.retry_attempts)
     assert config.data_dir == str(tmp_path.resolve()) and config.prefix == "p-"
     assert "k" * 20 not in repr(config)
+
+
+def test_the_breaker_settings_are_read_checked_and_reach_the_actors(tmp_path: Path) -> None:
+    env = {
+        "FLOWKER_DATA_DIR": str(tmp_path),
+        "FLOWKER_BREAKER_FAILURE_RATE": "25",
+        "FLOWKER_BREAKER_WINDOW_SIZE": "40",
+        "FLOWKER_BREAKER_MINIMUM_CALLS": "8",
+        "FLOWKER_BREAKER_SLOW_CALL_SECONDS": "2.5",
+        "FLOWKER_BREAKER_SLOW_CALL_RATE": "60",
+        "FLOWKER_BREAKER_COUNT_RATE_LIMITED": "true",
+    }
+    config = runtime_config(Settings.from_env(env), "secret")
+    assert (
+        config.breaker_failure_rate_threshold,
+        config.breaker_sliding_window_size,
+        config.breaker_minimum_calls,
+        config.breaker_slow_call_seconds,
+        config.breaker_slow_call_rate_threshold,
+        config.breaker_count_rate_limited,
+    ) == (25.0, 40, 8, 2.5, 60.0, True)
+    defaults = Settings.from_env({})
+    assert (defaults.breaker_minimum_calls, defaults.breaker_count_rate_limited) == (20, False)
+    for variable, value, reason in [
+        ("FLOWKER_BREAKER_FAILURE_RATE", "0", "FLOWKER_BREAKER_FAILURE_RATE=0.0 is outside 1.0..100.0"),
+        ("FLOWKER_BREAKER_WINDOW_SIZE", "1001", "FLOWKER_BREAKER_WINDOW_SIZE=1001 is outside 1..1000"),
+        ("FLOWKER_BREAKER_COUNT_RATE_LIMITED", "maybe", "FLOWKER_BREAKER_COUNT_RATE_LIMITED='maybe' is not"),
+    ]:
+        with pytest.raises(ConfigError, match=reason):
+            Settings.from_env({variable: value})

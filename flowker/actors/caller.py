@@ -1,8 +1,9 @@
 """One provider call with retries and the circuit breaker: the Ray-free core of an executor actor.
 
 Retries only what may succeed next time (network errors, timeouts, 5xx, 429 — honouring
-``Retry-After``); a 4xx other than 429 fails at once. Only those transient failures count against
-the breaker: a provider that answers 400 is up. An open breaker fails the call at once (FLK-0507).
+``Retry-After``); a 4xx other than 429 fails at once. Each attempt's outcome and duration go to the
+breaker, which counts 5xx, network errors and timeouts (429 only when configured to) and slow calls: a
+provider that answers 400 is up. An open breaker fails the call at once (FLK-0507).
 Whether a failed attempt is retried is :func:`flowker.actors.retry_decision.decide`'s call.
 
 A call never raises but for cancellation: every failure is a :class:`CallResult` with a code from
@@ -24,7 +25,7 @@ from typing import Any
 import aiohttp
 
 from flowker.actors import transport
-from flowker.actors.breaker import CircuitBreaker, Permit
+from flowker.actors.breaker import CircuitBreaker, Permit, outcome_of_error, outcome_of_status
 from flowker.actors.delivery import Delivery
 from flowker.actors.provider_auth import Authenticator
 from flowker.actors.retry_budget import RetryBudget
@@ -275,11 +276,13 @@ class ProviderCaller:
         """One attempt: its verdict, the answer if any, a description, the kind of failure it is, and
         how it ended (for the retry decision)."""
         delivery = Delivery()
+        begun = time.perf_counter()
         try:
             response = await send(self._session, request, delivery)
         except (AnswerOutOfBounds, aiohttp.ClientError, OSError, TimeoutError) as exc:
             verdict = self._policy.classify_error(exc)
-            self._judge(permit, verdict)
+            # The breaker judges by its own rules (breaker.py): what it counts, and slow calls.
+            self._breaker.record_outcome(permit, outcome_of_error(exc), time.perf_counter() - begun)
             reached = isinstance(exc, AnswerOutOfBounds) or delivery.may_have_reached(exc)
             ended = Attempt(number, request.method, error=exc, may_have_reached=reached)
             return verdict, None, _describe(exc), _failure_of(exc), ended
@@ -287,18 +290,12 @@ class ProviderCaller:
             self._breaker.release(permit)
             raise
         verdict = self._policy.classify_status(response.status)
-        self._judge(permit, verdict)
+        self._breaker.record_outcome(permit, outcome_of_status(response.status), time.perf_counter() - begun)
         kind = UpstreamFailed if verdict == Verdict.RETRY else UpstreamRejected
         ended = Attempt(
             number, request.method, status=response.status, retry_after=response.headers.get("Retry-After")
         )
         return verdict, response, f"provider answered HTTP {response.status}", kind, ended
-
-    def _judge(self, permit: Permit, verdict: Verdict) -> None:
-        if verdict == Verdict.RETRY:
-            self._breaker.record_failure(permit)
-        else:
-            self._breaker.record_success(permit)
 
 
 def _failure_of(error: BaseException) -> type[ProviderCallFailed]:

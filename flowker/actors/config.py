@@ -35,6 +35,12 @@ class RuntimeConfig:
     breaker_failure_threshold: int
     breaker_open_seconds: float
     breaker_half_open_calls: int
+    breaker_failure_rate_threshold: float
+    breaker_sliding_window_size: int
+    breaker_minimum_calls: int
+    breaker_slow_call_seconds: float
+    breaker_slow_call_rate_threshold: float
+    breaker_count_rate_limited: bool
     #: A supervisor's lease on an execution lasts this long unless renewed (every third of it).
     lease_seconds: float
     #: An executor actor with no call for this long exits; the next call creates it again.

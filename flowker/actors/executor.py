@@ -4,6 +4,8 @@ It owns what must be shared by every execution that calls the provider: one HTTP
 the credentials, the circuit breaker — one view of the provider's health for the cluster — and the
 retry budget. It
 re-reads its configuration when it changed, so a PATCH or a disable takes effect on the next call.
+The breaker's transitions are written to the store in the background, and an actor that starts (after a
+crash, or a release) takes up the state its predecessor left, open window included.
 
 :meth:`ExecutorActor.call` never raises but for cancellation: a configuration that is gone, disabled,
 or changed under a run, a secret that cannot be opened, a bug — each is a failed :class:`CallResult`
@@ -25,6 +27,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -32,16 +35,20 @@ import ray
 from ray.exceptions import AsyncioActorExit
 
 from flowker.actors import delivery
-from flowker.actors.breaker import BreakerConfig, BreakerState, CircuitBreaker
+from flowker.actors.breaker import BreakerState, CircuitBreaker
+from flowker.actors.breaker_persistence import BreakerPersister
+from flowker.actors.breaker_settings import breaker_config
 from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.faults import PausePoints
-from flowker.actors.provider_auth import authenticator_for
+from flowker.actors.provider_auth import Authenticator, authenticator_for
 from flowker.actors.retry_budget import BudgetConfig, RetryBudget
 from flowker.actors.retry_policy import RetryPolicy
 from flowker.actors.token_source import TokenSettings
 from flowker.codes import EXECUTOR_RETIRED
+from flowker.domain.breaker_state import BreakerRecord
+from flowker.domain.executor_config import ExecutorConfig
 from flowker.secretbox import SecretBox
 from flowker.store.embedded import EmbeddedStore
 
@@ -63,13 +70,9 @@ class ExecutorActor:
                 min_retries=config.retry_budget_min_retries,
             )
         )
-        self._breaker = CircuitBreaker(
-            BreakerConfig(
-                failure_threshold=config.breaker_failure_threshold,
-                open_seconds=config.breaker_open_seconds,
-                half_open_max_calls=config.breaker_half_open_calls,
-            )
-        )
+        # Wall-clock time: the persisted open window means the same to the actor that reloads it.
+        self._persister = BreakerPersister(executor_config_id)
+        self._breaker = CircuitBreaker(breaker_config(config), time.time, self._persister.save)
         self._tokens = TokenSettings.of(config)
         self._store: EmbeddedStore | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -81,7 +84,7 @@ class ExecutorActor:
         self._retiring = False
         self._idle_watch = asyncio.get_event_loop().create_task(self._retire_when_idle())
 
-    async def _current(self) -> ProviderCaller | CallResult:
+    async def _open(self) -> CallerSource:
         async with self._opening:
             if self._source is None:
                 store = await EmbeddedStore(Path(self._runtime.data_dir)).open()
@@ -89,18 +92,37 @@ class ExecutorActor:
                     connector=aiohttp.TCPConnector(limit=0), trace_configs=[delivery.tracing()]
                 )
                 self._store, self._session = store, session
+                # The breaker state a previous actor of this configuration left (killed, or idle exit).
+                stored = await store.breakers.get(self._id)
+                config = await store.executor_configs.get(self._id)
+                if config is not None:
+                    self._breaker.reconfigure(breaker_config(self._runtime, config.circuitBreaker))
+                if stored is not None:
+                    self._breaker.restore(stored)
+                self._persister.attach(store.breakers)
                 self._source = CallerSource(
                     self._id,
                     store.executor_configs,
                     self._box,
-                    lambda clear, auth: ProviderCaller(
-                        clear, auth, session, self._policy, self._breaker, budget=self._budget
-                    ),
+                    self._caller(session),
                     make_authenticator=lambda clear: authenticator_for(
                         clear.authentication, session=session, tokens=self._tokens, config_name=clear.name
                     ),
                 )
-        return await self._source.resolve()
+        return self._source
+
+    def _caller(
+        self, session: aiohttp.ClientSession
+    ) -> Callable[[ExecutorConfig, Authenticator], ProviderCaller]:
+        def make(clear: ExecutorConfig, auth: Authenticator) -> ProviderCaller:
+            # A new revision of the configuration may change its breaker override.
+            self._breaker.reconfigure(breaker_config(self._runtime, clear.circuitBreaker))
+            return ProviderCaller(clear, auth, session, self._policy, self._breaker, budget=self._budget)
+
+        return make
+
+    async def _current(self) -> ProviderCaller | CallResult:
+        return await (await self._open()).resolve()
 
     async def call(self, request: CallRequest) -> CallResult:
         """Call the provider for one step; never raises but for cancellation."""
@@ -147,6 +169,18 @@ class ExecutorActor:
     async def breaker(self) -> dict[str, object]:
         """The breaker's state, for diagnostics and tests."""
         return self._breaker.snapshot()
+
+    async def breaker_state(self) -> BreakerRecord:
+        """The breaker's state as ``GET /v1/executors/{id}`` shows it (loaded from the store first)."""
+        await self._open()
+        return self._breaker.record()
+
+    async def reset_breaker(self) -> BreakerRecord:
+        """Force the breaker closed (an operator's reset) and return once that is persisted."""
+        await self._open()
+        self._breaker.reset()
+        await self._persister.flush()
+        return self._breaker.record()
 
     async def retire(self) -> None:
         """Take no more calls and exit for good once the calls in flight end (its configuration is

@@ -25,8 +25,10 @@ from flowker.actors.executor_handle import ExecutorHandles
 from flowker.actors.supervisor import SupervisorActor
 from flowker.actors.token_source import TokenSettings
 from flowker.domain.audit import AuditEvent
+from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.secretbox import SecretBox
+from flowker.tunables import BREAKER_LOOKUP_SECONDS
 
 log = logging.getLogger("flowker.runtime")
 
@@ -132,6 +134,29 @@ class RayRuntime:
     async def breaker(self, executor_config_id: str) -> dict[str, Any]:
         """The breaker state of a configuration's executor actor."""
         return await self._executors.breaker(executor_config_id)
+
+    async def executor_breaker(self, executor_config_id: str) -> BreakerRecord | None:
+        """The live executor actor's breaker state; None when none runs or it does not answer in time."""
+        return await self._ask_executor(executor_config_id, "breaker_state")
+
+    async def reset_executor_breaker(self, executor_config_id: str) -> BreakerRecord | None:
+        """Reset the live executor actor's breaker; None when none runs or it does not answer in time."""
+        return await self._ask_executor(executor_config_id, "reset_breaker")
+
+    async def _ask_executor(self, executor_config_id: str, method: str) -> BreakerRecord | None:
+        # Looked up by name, as release_executor does: asking must not start an actor.
+        try:
+            handle = ray.get_actor(factory.executor_name(self.config, executor_config_id), factory.NAMESPACE)
+        except ValueError:  # none runs
+            return None
+        try:
+            record: BreakerRecord = await asyncio.wait_for(
+                getattr(handle, method).remote(), timeout=BREAKER_LOOKUP_SECONDS
+            )
+        except (ray.exceptions.RayActorError, TimeoutError) as exc:
+            log.info("executor %s: no breaker answer (%s)", executor_config_id, type(exc).__name__)
+            return None
+        return record
 
     async def close(self) -> None:
         """Wait briefly for submitted runs; kill this service's actors when they are private to it."""

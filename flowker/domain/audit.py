@@ -32,6 +32,7 @@ class AuditAction(StrEnum):
     EXECUTE = "EXECUTE"
     CANCEL = "CANCEL"
     AUTHENTICATE = "AUTHENTICATE"
+    RESET = "RESET"
 
 
 class AuditResult(StrEnum):
@@ -68,6 +69,7 @@ EVENT_TYPES = (
     "EXECUTOR_CONFIG_ENABLED",
     "EXECUTOR_CONFIG_DISABLED",
     "AUTHENTICATION_FAILED",
+    "EXECUTOR_BREAKER_RESET",
 )
 
 

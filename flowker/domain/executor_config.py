@@ -32,6 +32,7 @@ from flowker.codes import (
     TOO_MANY_ENDPOINTS,
 )
 from flowker.domain.authentication import mask_authentication
+from flowker.domain.breaker_state import check_breaker_override
 from flowker.domain.urls import http_url
 from flowker.errors import BadRequest
 
@@ -79,6 +80,7 @@ class ExecutorConfigInput(_Model):
     endpoints: list[EndpointInput] | None = None
     authentication: AuthenticationInput | None = None
     metadata: dict[str, Any] | None = None
+    circuitBreaker: Any = None
 
 
 class ExecutorConfig(BaseModel):
@@ -92,6 +94,8 @@ class ExecutorConfig(BaseModel):
     authentication: dict[str, Any]
     status: ExecutorStatus = ExecutorStatus.ACTIVE
     metadata: dict[str, Any] | None = None
+    #: Thresholds of this configuration's circuit breaker that replace the global settings.
+    circuitBreaker: dict[str, Any] | None = None
     createdAt: str
     updatedAt: str
     lastTestedAt: str | None = None
@@ -130,6 +134,7 @@ def normalize(body: ExecutorConfigInput) -> dict[str, Any]:
         "baseUrl": _base_url(body.baseUrl),
         "endpoints": _endpoints(body.endpoints),
         "metadata": body.metadata,
+        "circuitBreaker": check_breaker_override(body.circuitBreaker),
     }
 
 
@@ -239,6 +244,7 @@ def merge_patch(current: ExecutorConfig, patch: ExecutorConfigInput) -> Executor
             "baseUrl": current.baseUrl,
             "endpoints": current.endpoints,
             "metadata": current.metadata,
+            "circuitBreaker": current.circuitBreaker,
         }
     )
     return base.model_copy(update={k: getattr(patch, k) for k in patch.model_fields_set})

@@ -24,6 +24,7 @@ from pydantic.json_schema import SkipJsonSchema
 from flowker import codes
 from flowker.domain import audit
 from flowker.domain import authentication as auth
+from flowker.domain import breaker_state as bs
 from flowker.domain import executor_config as ec
 from flowker.domain import metadata as meta
 from flowker.dsl import validation as dsl
@@ -290,6 +291,26 @@ class ExecutorAuthentication(RootModel[Annotated[_AUTHENTICATION, Field(discrimi
     )
 
 
+def _override_field(spec: bs.OverrideField) -> tuple[Any, Any]:
+    if spec.kind == "bool":
+        kind: Any = bool
+    else:
+        kind = Annotated[int if spec.kind == "int" else float, Field(ge=spec.low, le=spec.high)]
+    return (kind | NotNull, Field(None, description=spec.description))
+
+
+CircuitBreakerOverride = create_model(
+    "CircuitBreakerOverride",
+    __doc__=(
+        "Thresholds of this configuration's circuit breaker that replace the global `FLOWKER_BREAKER_*` "
+        f"settings; a field left out keeps the setting. Unknown fields are refused (400 "
+        f"{codes.INVALID_BREAKER_OVERRIDE}). `null` as a whole (in PATCH) drops the override."
+    ),
+    __config__=ConfigDict(extra="forbid"),
+    **{name: _override_field(spec) for name, spec in bs.OVERRIDE_FIELDS.items()},
+)
+
+
 class ExecutorConfigInput(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -325,6 +346,7 @@ class ExecutorConfigInput(BaseModel):
     )
     authentication: ExecutorAuthentication | NotNull = None
     metadata: Metadata | None = Field(None, description=_METADATA)
+    circuitBreaker: CircuitBreakerOverride | None = None  # type: ignore[valid-type]
 
 
 class ExecutorConfigCreateInput(RootModel[ExecutorConfigInput]):
@@ -402,6 +424,22 @@ class ExecutorEndpoint(Output):
     timeout: int = Field(description="Seconds.")
 
 
+class ExecutorBreakerOutput(Output):
+    """The configuration's circuit breaker, one state for the whole cluster."""
+
+    state: Literal[bs.STATES]
+    failureRate: float | None = Field(
+        description="Percent of failed calls among `callsInWindow`; null while the window holds none."
+    )
+    slowCallRate: float | None = Field(
+        description="Percent of slow calls among `callsInWindow`; null while the window holds none."
+    )
+    callsInWindow: int = Field(description="Calls recorded since the last transition (at most the window).")
+    consecutiveFailures: int
+    openedAt: Timestamp | None = Field(description="When it last opened; null while closed.")
+    nextTrialAt: Timestamp | None = Field(description="When it admits a trial call; null unless open.")
+
+
 class ExecutorConfigurationOutput(Output):
     model_config = ConfigDict(
         json_schema_extra={
@@ -417,9 +455,13 @@ class ExecutorConfigurationOutput(Output):
     authentication: ExecutorAuthentication
     status: ec.ExecutorStatus
     metadata: dict[str, Any] | None = None
+    circuitBreaker: CircuitBreakerOverride | None = None  # type: ignore[valid-type]
     createdAt: Timestamp
     updatedAt: Timestamp
     lastTestedAt: Timestamp | None = None
+    breaker: ExecutorBreakerOutput | None = Field(
+        None, description="In the answers of get and of breaker reset only."
+    )
 
 
 class ExecutorConfigurationListOutput(_Page):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from flowker.domain.audit import AuditEvent
+from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.execution import Execution
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.dsl.model import Workflow
@@ -114,10 +115,21 @@ class ExecutorConfigRepository(Protocol):
         """
 
     async def delete(self, config: ExecutorConfig, events: Sequence[AuditEvent] = ()) -> None:
-        """Delete if current and no active workflow uses it (422 FLK-0252 naming them otherwise)."""
+        """Delete if current and no active workflow uses it (422 FLK-0252 naming them otherwise); its
+        breaker state goes with it."""
 
     async def used_by_active_workflows(self, config_id: str) -> list[WorkflowUsage]:
         """The active workflows whose executor nodes name the configuration."""
+
+
+class BreakerStateRepository(Protocol):
+    """The circuit breaker state of each executor configuration, so that it outlives its executor actor."""
+
+    async def get(self, config_id: str) -> BreakerRecord | None:
+        """The last state written, or None when none was."""
+
+    async def put(self, config_id: str, record: BreakerRecord, events: Sequence[AuditEvent] = ()) -> None:
+        """Write the configuration's state (the last write wins) with its audit events, atomically."""
 
 
 class ExecutionRepository(Protocol):
@@ -194,6 +206,7 @@ class Store(Protocol):
     workflows: WorkflowRepository
     executor_configs: ExecutorConfigRepository
     executions: ExecutionRepository
+    breakers: BreakerStateRepository
     audit: AuditLog
 
     async def ping(self) -> None:

@@ -25,6 +25,7 @@ from flowker.domain.authentication import (
     keeps_secrets,
     seal_authentication,
 )
+from flowker.domain.breaker_state import BreakerRecord, breaker_view
 from flowker.domain.executor_config import (
     ExecutorConfig,
     ExecutorConfigInput,
@@ -169,6 +170,40 @@ class ExecutorConfigs:
             await self._runtime.release_executor(config_id)
         except Exception as exc:
             log.warning("executor actor of %s not released now (%s)", config_id, type(exc).__name__)
+
+    async def breaker(self, config: ExecutorConfig) -> dict[str, Any]:
+        """The ``breaker`` block: the live executor actor's state if one runs, else the stored one."""
+        record: BreakerRecord | None = None
+        try:
+            record = await self._runtime.executor_breaker(config.id)
+        except Exception as exc:
+            log.warning(
+                "breaker of %s: no live answer (%s); the stored state is shown", config.id, type(exc).__name__
+            )
+        if record is None:
+            record = await self._store.breakers.get(config.id)
+        return breaker_view(record, self._clock().timestamp())
+
+    async def reset_breaker(
+        self, config_id: str, actor: Actor = SYSTEM
+    ) -> tuple[ExecutorConfig, dict[str, Any]]:
+        """Force the configuration's breaker closed, in the store and in its live executor actor (audited).
+
+        Returns the configuration and its ``breaker`` block afterwards; 404 FLK-0250 for an unknown id.
+        """
+        current = await self.get(config_id)
+        before = await self.breaker(current)
+        event = self._event("EXECUTOR_BREAKER_RESET", AuditAction.RESET, current, actor)
+        event.metadata["breaker.previousState"] = before["state"]
+        closed = BreakerRecord(state="closed", updated_at=self._clock().timestamp())
+        await self._store.breakers.put(config_id, closed, [event])
+        await publish(self._runtime.record, [event])
+        live: BreakerRecord | None = None
+        try:
+            live = await self._runtime.reset_executor_breaker(config_id)
+        except Exception as exc:
+            log.warning("breaker of %s: live actor not reset now (%s)", config_id, type(exc).__name__)
+        return current, breaker_view(live or closed, self._clock().timestamp())
 
     async def test(self, config_id: str) -> dict[str, Any]:
         """The staged connectivity test; records ``lastTestedAt`` (a lost race for it is harmless)."""

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from flowker.domain.audit import AuditEvent
+from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
 
 
@@ -39,3 +40,11 @@ class Runtime(AuditSink, Protocol):
     async def config_changed(self, executor_config_id: str) -> None:
         """Tell the configuration's executor actor, if one runs, to read its configuration again before
         its next call (a PATCH: a new secret must drop its token at once). Creates no actor."""
+
+    async def executor_breaker(self, executor_config_id: str) -> BreakerRecord | None:
+        """The breaker state of the configuration's executor actor if one runs (none is created), or None
+        when none runs or it does not answer in time: the stored state is then the one to show."""
+
+    async def reset_executor_breaker(self, executor_config_id: str) -> BreakerRecord | None:
+        """Force the breaker of the configuration's executor actor closed if one runs (none is created);
+        its state afterwards, or None when none runs or it does not answer in time."""

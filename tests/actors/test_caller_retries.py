@@ -24,6 +24,9 @@ from tests.fakes.clock import FakeClock
 from tests.helpers.fault_provider import FaultProvider
 from tests.helpers.stub_provider import StubProvider
 
+#: A breaker that never opens: these tests are about retries, not the breaker.
+NEVER_OPENS = BreakerConfig(failure_threshold=10**6, sliding_window_size=10**6, minimum_number_of_calls=10**6)
+
 NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
 KEY = "exec-1:pay"
 #: Short enough for the tests, long enough for a reply from 127.0.0.1.
@@ -89,7 +92,7 @@ def caller(
         session,
         policy or RetryPolicy(),
         # Failures must not open the breaker: these tests are about retries.
-        CircuitBreaker(BreakerConfig(failure_threshold=1_000_000)),
+        CircuitBreaker(NEVER_OPENS),
         sleep=waits,
         budget=budget,
         draw=lambda: draw,
@@ -148,7 +151,7 @@ async def test_jitter_with_the_real_random_stays_within_each_ceiling(
         NoAuth(),
         session,
         policy,
-        CircuitBreaker(BreakerConfig(failure_threshold=1_000_000)),
+        CircuitBreaker(NEVER_OPENS),
         sleep=waits,
     )
     for _ in range(5):

@@ -35,6 +35,9 @@ from flowker.secretbox import PREFIX
 from tests.helpers.raw_provider import RawProvider, nested, random_reply, raw_response
 from tests.helpers.stub_provider import StubProvider
 
+#: A breaker that never opens: these tests are about retries, not the breaker.
+NEVER_OPENS = BreakerConfig(failure_threshold=10**6, sliding_window_size=10**6, minimum_number_of_calls=10**6)
+
 #: Needs URL-encoding in a query string, and must arrive unchanged.
 SECRET = "s3cr3t+/=&key value"
 #: SECRET in a query string as it goes on the wire (yarl leaves "/", which is legal there, unescaped).
@@ -443,7 +446,7 @@ def caller_for(base_url: str, session: aiohttp.ClientSession, attempts: int = 2)
         session,
         RetryPolicy(attempts=attempts, backoff_seconds=0.0),
         # Failures must not open the breaker: every case should reach the provider.
-        CircuitBreaker(BreakerConfig(failure_threshold=1_000_000)),
+        CircuitBreaker(NEVER_OPENS),
     )
 
 

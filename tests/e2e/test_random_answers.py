@@ -31,7 +31,10 @@ def settings(tmp_path: Path) -> Settings:
         port=0,
         api_keys=(API_KEY,),
         retry_attempts=1,
+        # A breaker that never opens: neither on consecutive failures nor on their rate.
         breaker_failure_threshold=10**6,
+        breaker_sliding_window_size=1000,
+        breaker_minimum_calls=1000,
     )
 
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from flowker.codes import EXECUTOR_CONFIG_NAME_TAKEN, EXECUTOR_CONFIG_NOT_ALLOWED, WORKFLOW_NAME_TAKEN
 from flowker.domain.audit import AuditEvent
+from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.execution import Execution
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.dsl.model import Workflow, WorkflowStatus
@@ -127,6 +128,7 @@ class _Tables:
         self.steps: dict[tuple[str, int], bytes] = {}
         self.audit: dict[int, _AuditRow] = {}
         self.outbox: dict[str, tuple[int, bytes]] = {}
+        self.breaker_states: dict[str, bytes] = {}
         self.counters: dict[str, int] = {"outbox_position": 0}
 
 
@@ -414,6 +416,7 @@ class MemoryExecutorConfigs:
                     code=EXECUTOR_CONFIG_NOT_ALLOWED,
                 )
             _CONFIGS.remove(tables, tx, config)
+            tx.pop(tables.breaker_states, config.id)
             _stage(tables, tx, events)
 
         await self._db.write(remove)
@@ -747,6 +750,25 @@ class MemoryAuditLog:
         return await self._db.read(read)
 
 
+class MemoryBreakerStates:
+    def __init__(self, db: _Database) -> None:
+        self._db = db
+
+    async def get(self, config_id: str) -> BreakerRecord | None:
+        def read(tables: _Tables) -> BreakerRecord | None:
+            doc = tables.breaker_states.get(config_id)
+            return BreakerRecord.from_dict(orjson.loads(doc)) if doc is not None else None
+
+        return await self._db.read(read)
+
+    async def put(self, config_id: str, record: BreakerRecord, events: Sequence[AuditEvent] = ()) -> None:
+        def write(tables: _Tables, tx: _Transaction) -> None:
+            tx.put(tables.breaker_states, config_id, orjson.dumps(record.to_dict()))
+            _stage(tables, tx, events)
+
+        await self._db.write(write)
+
+
 class MemoryStore:
     """The store ports in memory; open from the start, refusing work once closed."""
 
@@ -755,6 +777,7 @@ class MemoryStore:
         self.workflows = MemoryWorkflows(self._db)
         self.executor_configs = MemoryExecutorConfigs(self._db)
         self.executions = MemoryExecutions(self._db)
+        self.breakers = MemoryBreakerStates(self._db)
         self.audit = MemoryAuditLog(self._db)
 
     async def open(self) -> MemoryStore:

@@ -17,7 +17,9 @@ from typing import Any
 import aiohttp
 
 from flowker.actors import delivery
-from flowker.actors.breaker import BreakerConfig, CircuitBreaker
+from flowker.actors.breaker import CircuitBreaker
+from flowker.actors.breaker_persistence import BreakerPersister
+from flowker.actors.breaker_settings import breaker_config
 from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
 from flowker.actors.connectivity import check_connectivity
@@ -28,6 +30,7 @@ from flowker.actors.runner import ExecutionRunner
 from flowker.actors.sequencer import Sequencer
 from flowker.actors.token_source import TokenSettings
 from flowker.domain.audit import AuditEvent
+from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.secretbox import SecretBox
 from flowker.settings import Settings
@@ -46,6 +49,7 @@ class InProcessRuntime:
         self._sources: dict[str, CallerSource] = {}
         self._breakers: dict[str, CircuitBreaker] = {}
         self._budgets: dict[str, RetryBudget] = {}
+        self._persisters: dict[str, BreakerPersister] = {}
         self._runs: dict[str, tuple[ExecutionRunner, asyncio.Task[Any]]] = {}
         self._tokens = TokenSettings.of(settings)
 
@@ -91,17 +95,39 @@ class InProcessRuntime:
     async def breaker(self, executor_config_id: str) -> dict[str, Any]:
         return self._breaker(executor_config_id).snapshot()
 
+    async def executor_breaker(self, executor_config_id: str) -> BreakerRecord | None:
+        breaker = self._breakers.get(executor_config_id)
+        return breaker.record() if breaker is not None else None
+
+    async def reset_executor_breaker(self, executor_config_id: str) -> BreakerRecord | None:
+        breaker = self._breakers.get(executor_config_id)
+        if breaker is None:
+            return None
+        breaker.reset()
+        await self._persisters[executor_config_id].flush()
+        return breaker.record()
+
     def _breaker(self, config_id: str) -> CircuitBreaker:
-        settings = self._settings
+        # As an executor actor's: persisted on every transition (its restore is tested with Ray).
         if config_id not in self._breakers:
+            persister = self._persisters[config_id] = BreakerPersister(config_id, self._store.breakers)
             self._breakers[config_id] = CircuitBreaker(
-                BreakerConfig(
-                    failure_threshold=settings.breaker_failure_threshold,
-                    open_seconds=settings.breaker_open_seconds,
-                    half_open_max_calls=settings.breaker_half_open_calls,
-                )
+                breaker_config(self._settings), on_change=persister.save
             )
         return self._breakers[config_id]
+
+    def _make_caller(
+        self,
+        breaker: CircuitBreaker,
+        session: aiohttp.ClientSession,
+        policy: RetryPolicy,
+        budget: RetryBudget,
+    ) -> Any:
+        def make(clear: ExecutorConfig, auth: Any) -> ProviderCaller:
+            breaker.reconfigure(breaker_config(self._settings, clear.circuitBreaker))
+            return ProviderCaller(clear, auth, session, policy, breaker, budget=budget)
+
+        return make
 
     async def _call(self, request: CallRequest) -> CallResult:
         config_id = request.executor_config_id
@@ -125,7 +151,7 @@ class InProcessRuntime:
                 config_id,
                 self._store.executor_configs,
                 self._box,
-                lambda clear, auth: ProviderCaller(clear, auth, session, policy, breaker, budget=budget),
+                self._make_caller(breaker, session, policy, budget),
                 make_authenticator=lambda clear: authenticator_for(
                     clear.authentication, session=session, tokens=self._tokens, config_name=clear.name
                 ),

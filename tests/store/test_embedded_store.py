@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from flowker.domain.breaker_state import BreakerRecord
 from flowker.dsl.model import WorkflowStatus
 from flowker.errors import ConfigError, Conflict, Unprocessable
 from flowker.store import ports
@@ -161,6 +162,7 @@ async def test_a_file_of_schema_version_1_is_migrated_and_keeps_its_data(tmp_pat
         db.execute("ALTER TABLE executions DROP COLUMN attempts")
         db.execute("ALTER TABLE executions DROP COLUMN cancel_requested_by")
         db.execute("DROP TABLE audit_outbox")
+        db.execute("DROP TABLE breaker_states")
         db.execute("PRAGMA user_version = 1")
 
     second = await EmbeddedStore(data_dir).open()
@@ -171,7 +173,30 @@ async def test_a_file_of_schema_version_1_is_migrated_and_keeps_its_data(tmp_pat
         await second.close()
     columns = {row[1] for row in db_rows(data_dir, "PRAGMA table_info(executions)")}
     assert {"attempts", "cancel_requested_by"} <= columns
-    assert db_rows(data_dir, "PRAGMA user_version") == [(2,)]
+    assert db_rows(data_dir, "PRAGMA user_version") == [(3,)]
+
+
+async def test_a_file_of_schema_version_2_gets_the_breaker_states_table(tmp_path: Path) -> None:
+    data_dir = tmp_path / "v2"
+    first = await EmbeddedStore(data_dir).open()
+    workflow = await first.workflows.create(make_workflow())
+    await first.close()
+    # The file a version-2 Flowker left: no breaker_states table.
+    with sqlite3.connect(data_dir / DB_FILE) as db:
+        db.execute("DROP TABLE breaker_states")
+        db.execute("PRAGMA user_version = 2")
+
+    second = await EmbeddedStore(data_dir).open()
+    try:
+        assert await second.workflows.get(workflow.id) == workflow
+        assert await second.breakers.get("any") is None
+        await second.breakers.put("any", BreakerRecord(state="open", opened_at=5.0, next_trial_at=35.0))
+        assert (await second.breakers.get("any")) == BreakerRecord(
+            state="open", opened_at=5.0, next_trial_at=35.0
+        )
+    finally:
+        await second.close()
+    assert db_rows(data_dir, "PRAGMA user_version") == [(3,)]
 
 
 async def test_a_file_of_a_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -11,17 +11,21 @@ from typing import Any
 
 import pytest
 
+from flowker.domain.audit import AuditAction, AuditEvent, ResourceType
+from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorStatus
 from flowker.dsl.model import Workflow, WorkflowStatus
 from flowker.errors import Conflict, StateChanged, Unprocessable
 from flowker.store import ports
 from flowker.store.embedded import EmbeddedStore
 from flowker.store.embedded.audit import EmbeddedAuditLog
+from flowker.store.embedded.breakers import EmbeddedBreakerStates
 from flowker.store.embedded.executions import EmbeddedExecutions
 from flowker.store.embedded.store import EmbeddedExecutorConfigs, EmbeddedWorkflows
 from flowker.store.ports import ListQuery, Store
 from tests.fakes.memory_store import (
     MemoryAuditLog,
+    MemoryBreakerStates,
     MemoryExecutions,
     MemoryExecutorConfigs,
     MemoryStore,
@@ -55,8 +59,16 @@ ADAPTERS = {
         EmbeddedExecutorConfigs,
         EmbeddedExecutions,
         EmbeddedAuditLog,
+        EmbeddedBreakerStates,
     ),
-    "memory": (MemoryStore, MemoryWorkflows, MemoryExecutorConfigs, MemoryExecutions, MemoryAuditLog),
+    "memory": (
+        MemoryStore,
+        MemoryWorkflows,
+        MemoryExecutorConfigs,
+        MemoryExecutions,
+        MemoryAuditLog,
+        MemoryBreakerStates,
+    ),
 }
 PORTS = (
     ports.Store,
@@ -64,6 +76,7 @@ PORTS = (
     ports.ExecutorConfigRepository,
     ports.ExecutionRepository,
     ports.AuditLog,
+    ports.BreakerStateRepository,
 )
 
 
@@ -441,3 +454,46 @@ async def test_list_of_an_empty_store_and_an_exact_page(store: Store) -> None:
         await store.workflows.create(make_workflow(f"wf-{index}"))
     full = await store.workflows.list(ListQuery(limit=7))
     assert (len(full.items), full.has_more) == (7, False)
+
+
+# ------------------------------------------------------------------------------------ breaker states
+
+
+async def test_breaker_state_is_none_until_written_then_the_last_write_wins(store: Store) -> None:
+    assert await store.breakers.get("config-a") is None
+    opened = BreakerRecord(
+        state="open",
+        consecutive_failures=0,
+        failure_rate=60.0,
+        slow_call_rate=0.0,
+        calls_in_window=20,
+        opened_at=1000.5,
+        next_trial_at=1030.5,
+        updated_at=1000.5,
+    )
+    await store.breakers.put("config-a", opened)
+    assert await store.breakers.get("config-a") == opened
+    assert await store.breakers.get("config-b") is None
+    closed = BreakerRecord(state="closed", updated_at=1040.0)
+    await store.breakers.put("config-a", closed)
+    assert await store.breakers.get("config-a") == closed
+
+
+async def test_breaker_state_is_written_with_its_audit_events(store: Store) -> None:
+    event = AuditEvent(
+        event_type="EXECUTOR_BREAKER_RESET",
+        action=AuditAction.RESET,
+        resource_type=ResourceType.EXECUTOR_CONFIG,
+        resource_id="config-a",
+    )
+    await store.breakers.put("config-a", BreakerRecord(state="closed"), [event])
+    assert [e.event_id for e in await store.audit.staged(10)] == [event.event_id]
+
+
+async def test_deleting_a_configuration_drops_its_breaker_state(store: Store) -> None:
+    config = await store.executor_configs.create(make_config("with-breaker"))
+    await store.breakers.put(config.id, BreakerRecord(state="open", opened_at=1.0, next_trial_at=31.0))
+    await store.breakers.put("another", BreakerRecord(state="open", opened_at=1.0, next_trial_at=31.0))
+    await store.executor_configs.delete(config)
+    assert await store.breakers.get(config.id) is None
+    assert await store.breakers.get("another") is not None

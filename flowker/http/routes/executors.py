@@ -95,6 +95,10 @@ CONFIG_CODES = (
         "an authentication.config field is unknown, missing, malformed, "
         f"or a `{auth.MASK}` mask with no stored secret to keep",
     ),
+    line(
+        codes.INVALID_BREAKER_OVERRIDE,
+        "a circuitBreaker field is unknown, of the wrong type or out of bounds (the message names it)",
+    ),
     *METADATA_CODES,
 )
 CONFIG = ok("The executor configuration, secrets masked.", schemas.ExecutorConfigurationOutput)
@@ -194,14 +198,17 @@ async def list_executors(request: web.Request) -> web.Response:
     "getExecutor",
     "Get an executor configuration",
     TAG_EXECUTORS,
-    "The configuration, secrets masked.",
+    "The configuration, secrets masked, with the state of its circuit breaker (`breaker`): the live "
+    "executor actor's if one runs, else the state last stored.",
     {"200": CONFIG},
     {**BAD_ID_ERROR, **NOT_FOUND},
     parameters=[param("ExecutorConfigId")],
 )
 async def get_executor(request: web.Request) -> web.Response:
-    config = await request.app[SERVICES].executor_configs.get(path_id(request))
-    return json_response(config.to_output(), model=schemas.ExecutorConfigurationOutput)
+    configs = request.app[SERVICES].executor_configs
+    config = await configs.get(path_id(request))
+    body = {**config.to_output(), "breaker": await configs.breaker(config)}
+    return json_response(body, model=schemas.ExecutorConfigurationOutput)
 
 
 @routes.patch("/v1/executors/{id}")
@@ -298,3 +305,22 @@ async def test_executor(request: web.Request) -> web.Response:
     return json_response(
         await request.app[SERVICES].executor_configs.test(path_id(request)), model=schemas.ExecutorTestOutput
     )
+
+
+@routes.post("/v1/executors/{id}/breaker/reset")
+@operation(
+    "resetExecutorBreaker",
+    "Reset an executor configuration's circuit breaker",
+    TAG_EXECUTORS,
+    "Force the configuration's circuit breaker closed, whatever its state: calls reach the provider "
+    "again at once, and the failure counts start afresh. The breaker is reset in the store and in the "
+    "running executor actor, if any. Audited (`EXECUTOR_BREAKER_RESET`).",
+    {"200": ok("The configuration, with its breaker now closed.", schemas.ExecutorConfigurationOutput)},
+    {**BAD_ID_ERROR, **NOT_FOUND},
+    parameters=[param("ExecutorConfigId")],
+)
+async def reset_executor_breaker(request: web.Request) -> web.Response:
+    configs = request.app[SERVICES].executor_configs
+    config, breaker = await configs.reset_breaker(path_id(request), request_actor(request))
+    body = {**config.to_output(), "breaker": breaker}
+    return json_response(body, model=schemas.ExecutorConfigurationOutput)

@@ -23,7 +23,10 @@ from flowker.tunables import BUSY_TIMEOUT_SECONDS, STORE_MAX_BATCH
 T = TypeVar("T")
 
 #: Bumped with every change of the tables; an older file is migrated (MIGRATIONS), a newer one refused.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+_BREAKER_STATES = """CREATE TABLE IF NOT EXISTS breaker_states (
+        executor_config_id TEXT PRIMARY KEY, updated_at REAL NOT NULL, doc BLOB NOT NULL)"""
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS workflows (
@@ -67,6 +70,8 @@ SCHEMA = (
     # Events committed with the change they describe, until the audit writer has chained them.
     """CREATE TABLE IF NOT EXISTS audit_outbox (
         position INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, doc BLOB NOT NULL)""",
+    # The circuit breaker of each executor configuration, written on its transitions.
+    _BREAKER_STATES,
 )
 
 #: Statements that bring a file of an older schema version to the next one, by the version they start from.
@@ -75,6 +80,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE executions ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE executions ADD COLUMN cancel_requested_by BLOB",
     ),
+    2: (_BREAKER_STATES,),
 }
 
 

@@ -14,6 +14,7 @@ from flowker.dsl.model import Workflow, WorkflowStatus
 from flowker.dsl.validation import executor_bindings
 from flowker.errors import StateChanged, Unprocessable
 from flowker.store.embedded.audit import EmbeddedAuditLog
+from flowker.store.embedded.breakers import EmbeddedBreakerStates
 from flowker.store.embedded.database import Database
 from flowker.store.embedded.documents import DocumentTable
 from flowker.store.embedded.executions import EmbeddedExecutions
@@ -171,6 +172,7 @@ class EmbeddedExecutorConfigs:
                     code=EXECUTOR_CONFIG_NOT_ALLOWED,
                 )
             self._table.remove(conn, config)
+            conn.execute("DELETE FROM breaker_states WHERE executor_config_id = ?", (config.id,))
             outbox.stage(conn, events)
 
         await self._db.write(remove)
@@ -187,6 +189,7 @@ class EmbeddedStore:
         self.workflows = EmbeddedWorkflows(self.db)
         self.executor_configs = EmbeddedExecutorConfigs(self.db)
         self.executions = EmbeddedExecutions(self.db)
+        self.breakers = EmbeddedBreakerStates(self.db)
         self.audit = EmbeddedAuditLog(self.db)
 
     async def open(self) -> EmbeddedStore:
