@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 
 from flowker.actors import transport
-from flowker.actors.breaker import CircuitBreaker, Permit, outcome_of_error, outcome_of_status
+from flowker.actors.breaker import BreakerState, CircuitBreaker, Permit, outcome_of_error, outcome_of_status
 from flowker.actors.delivery import Delivery
 from flowker.actors.provider_auth import Authenticator
 from flowker.actors.retry_budget import RetryBudget
@@ -197,7 +197,10 @@ class ProviderCaller:
         renewed = False  # the one forced credential renewal of this call is used
         while True:
             attempt += 1
-            # Credentials first: a token source that fails must not hold a breaker permit.
+            if self._breaker.state is BreakerState.OPEN:
+                # Failing fast needs no credentials: an open breaker must not cause token requests.
+                return self._circuit_open(progress, started, reached, response)
+            # Credentials next: a token source that fails must not hold a breaker permit.
             try:
                 authed = await self._auth.apply(outgoing)
             except TokenUnavailable as exc:
@@ -215,18 +218,8 @@ class ProviderCaller:
                     response=response.envelope() if response else None,
                 )
             permit = self._breaker.try_acquire()
-            if permit is None:
-                wait = self._breaker.retry_after()
-                return CallResult.failed(
-                    CircuitOpen(
-                        f"circuit open for executor configuration {self.config.name!r}; "
-                        f"retry in {wait:.0f} s",
-                        may_have_reached=reached,
-                    ),
-                    attempts=progress.sent,
-                    duration_ms=_since(started),
-                    response=response.envelope() if response else None,
-                )
+            if permit is None:  # opened meanwhile, or half-open with every trial slot taken
+                return self._circuit_open(progress, started, reached, response)
             progress.sent += 1
             if attempt == 1 and self._budget is not None:
                 self._budget.record_call()
@@ -269,6 +262,20 @@ class ProviderCaller:
                     response=response.envelope() if response else None,
                 )
             await self._sleep(next_step.seconds)
+
+    def _circuit_open(
+        self, progress: _Progress, started: float, reached: bool, response: ProviderResponse | None
+    ) -> CallResult:
+        wait = self._breaker.retry_after()
+        return CallResult.failed(
+            CircuitOpen(
+                f"circuit open for executor configuration {self.config.name!r}; retry in {wait:.0f} s",
+                may_have_reached=reached,
+            ),
+            attempts=progress.sent,
+            duration_ms=_since(started),
+            response=response.envelope() if response else None,
+        )
 
     async def _attempt(
         self, request: ProviderRequest, permit: Permit, number: int

@@ -10,11 +10,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from flowker.actors.breaker import BreakerConfig, CircuitBreaker
+from flowker.actors.breaker import BreakerConfig, CircuitBreaker, Outcome
 from flowker.actors.caller import CallRequest, ProviderCaller
 from flowker.actors.provider_auth import authenticator_for
 from flowker.actors.retry_policy import RetryPolicy
-from flowker.codes import PROVIDER_FAILED, TOKEN_ENDPOINT_FAILED, TOKEN_REFUSED
+from flowker.codes import BREAKER_OPEN, PROVIDER_FAILED, TOKEN_ENDPOINT_FAILED, TOKEN_REFUSED
 from flowker.domain.executor_config import ExecutorConfig
 from tests.helpers.oidc_provider import OidcProvider
 from tests.helpers.stub_provider import StubProvider
@@ -194,3 +194,16 @@ async def test_calls_refused_together_with_the_same_stale_token_cause_one_renewa
     results = await asyncio.gather(*(provider.call(request(n)) for n in range(1, 21)))
     assert all(r.ok for r in results)
     assert issuer.issued() == 2 and len(issuer.refused) == 20 and len(api.calls("/accounts")) == 41
+
+
+async def test_an_open_breaker_fails_fast_without_asking_the_issuer_for_a_token(
+    api: StubProvider, issuer: OidcProvider, session: aiohttp.ClientSession
+) -> None:
+    provider, breaker = caller(api, issuer, session, Waits(), cache={"enabled": False})
+    for _ in range(3):  # the threshold of caller()'s breaker
+        permit = breaker.try_acquire()
+        assert permit is not None
+        breaker.record_outcome(permit, Outcome.FAILURE)
+    result = await provider.call(request())
+    assert (result.ok, result.code, result.may_have_reached) == (False, BREAKER_OPEN, False)
+    assert issuer.token_requests == [] and api.requests == []

@@ -41,8 +41,11 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
         "retry_backoff_seconds": BACKOFF,
         "retry_jitter": False,
         "retry_after_max_seconds": 5.0,
-        # Failures must not open the breaker: these tests are about retries.
+        # Failures must not open the breaker, neither in a row nor by their rate: these tests are about
+        # retries.
         "breaker_failure_threshold": 1000,
+        "breaker_sliding_window_size": 1000,
+        "breaker_minimum_calls": 1000,
         **getattr(request, "param", {}),
     }
     return Settings(data_dir=tmp_path / "data", port=0, api_keys=(API_KEY,), **fields)
