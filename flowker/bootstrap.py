@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flowker.clock import Clock, utc_now
+from flowker.domain.outbound import OutboundPolicy
 from flowker.http.keys import ReadinessCheck, Services
 from flowker.secretbox import SecretBox
 from flowker.store.ports import Store
@@ -23,11 +24,12 @@ def build_services(
     execution_timeout_seconds: float,
     clock: Clock = utc_now,
     extra_checks: Mapping[str, ReadinessCheck] | None = None,
+    outbound: OutboundPolicy | None = None,
 ) -> Services:
     """The use cases over ``store`` and ``runtime``; readiness checks the store and ``extra_checks``."""
     return Services(
         workflows=Workflows(store, runtime, clock),
-        executor_configs=ExecutorConfigs(store, box, runtime, clock),
+        executor_configs=ExecutorConfigs(store, box, runtime, clock, outbound),
         executions=Executions(store, runtime, execution_timeout_seconds, clock),
         audit=AuditTrail(store, runtime),
         readiness={"store": store.ping, **(extra_checks or {})},

@@ -17,6 +17,7 @@ from flowker.actors import cluster
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.runtime import RayRuntime
 from flowker.bootstrap import build_services
+from flowker.domain.outbound import OutboundPolicy
 from flowker.errors import ConfigError
 from flowker.http.app import create_app
 from flowker.http.tls import server_context
@@ -116,6 +117,7 @@ async def serve_forever(settings: Settings) -> int:
             runtime,
             execution_timeout_seconds=settings.execution_timeout_seconds,
             extra_checks={"ray": cluster.check},
+            outbound=OutboundPolicy.of(settings.production, settings.outbound_allow),
         )
         runner = web.AppRunner(
             create_app(settings, services, keys),

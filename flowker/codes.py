@@ -104,6 +104,7 @@ TOKEN_REFUSED = "FLK-0258"  # no OIDC token: the issuer refused the request or a
 TOKEN_ENDPOINT_FAILED = (
     "FLK-0259"  # no OIDC token: the issuer was unreachable, timed out, or failed (5xx/429)
 )
+DESTINATION_REFUSED = "FLK-0341"  # 422 (or a step's error): the outbound policy refuses the destination
 BREAKER_OPEN = "FLK-0507"  # the provider's circuit breaker is open; the call was not made
 
 # --- Executions -----------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from flowker.codes import (
     ANSWER_OUT_OF_BOUNDS,
     BODY_TOO_LARGE,
     BREAKER_OPEN,
+    DESTINATION_REFUSED,
     EXECUTOR_STOPPED,
     INTERNAL_ERROR,
     METHOD_OR_ORIGIN_NOT_ALLOWED,
@@ -228,6 +229,14 @@ class TokenEndpointFailed(TokenUnavailable):
 
     default_code = TOKEN_ENDPOINT_FAILED
     retryable = True
+
+
+class DestinationNotAllowed(ProviderCallFailed):
+    """The outbound policy refused the provider's or the issuer's address, or plain http in production
+    mode: nothing was sent, and asking again will be refused the same way."""
+
+    default_code = DESTINATION_REFUSED
+    default_reached = False
 
 
 class ExecutorLost(ProviderCallFailed):

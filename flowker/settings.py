@@ -41,6 +41,9 @@ class Settings:
     tls_key: Path | None = None
     #: Addresses of the TLS-terminating proxies in front; only they are believed about ``X-Forwarded-Proto``.
     trusted_proxies: tuple[IPNetwork, ...] = ()
+    #: Hosts, addresses and networks that outbound requests may reach although they are not public (and,
+    #: for hosts, over plain http in production mode).
+    outbound_allow: tuple[str, ...] = ()
     api_keys: tuple[str, ...] = ()
     secret_key: str | None = None
     cors_allowed_origins: tuple[str, ...] = ()
@@ -106,6 +109,9 @@ class Settings:
             "tls_cert": _path(env, "FLOWKER_TLS_CERT"),
             "tls_key": _path(env, "FLOWKER_TLS_KEY"),
             "trusted_proxies": _networks(env.get("FLOWKER_TRUSTED_PROXIES", "")),
+            "outbound_allow": tuple(
+                a.strip() for a in env.get("FLOWKER_OUTBOUND_ALLOW", "").split(",") if a.strip()
+            ),
             "api_keys": _api_keys(env.get("FLOWKER_API_KEYS", "")),
             "secret_key": env.get("FLOWKER_SECRET_KEY") or None,
             "cors_allowed_origins": _origins(env.get("FLOWKER_CORS_ALLOWED_ORIGINS", "")),

@@ -19,6 +19,7 @@ from aiohttp import web
 from flowker.actors.runtime import RayRuntime
 from flowker.bootstrap import build_services
 from flowker.cli import runtime_config
+from flowker.domain.outbound import OutboundPolicy
 from flowker.http.app import create_app
 from flowker.http.keys import Services
 from flowker.secretbox import SecretBox
@@ -119,6 +120,7 @@ def services(store: EmbeddedStore, runtime: RayRuntime, settings: Settings, secr
         SecretBox.from_text(secret_key),
         runtime,
         execution_timeout_seconds=settings.execution_timeout_seconds,
+        outbound=OutboundPolicy.of(settings.production, settings.outbound_allow),
     )
 
 

@@ -27,6 +27,7 @@ import aiohttp
 from flowker.actors import transport
 from flowker.actors.breaker import BreakerState, CircuitBreaker, Permit, outcome_of_error, outcome_of_status
 from flowker.actors.delivery import Delivery
+from flowker.actors.outbound import DestinationRefused
 from flowker.actors.provider_auth import Authenticator
 from flowker.actors.retry_budget import RetryBudget
 from flowker.actors.retry_decision import Attempt, GiveUp, decide
@@ -49,6 +50,7 @@ from flowker.dsl.retry import NodeRetry
 from flowker.errors import (
     CallRefused,
     CircuitOpen,
+    DestinationNotAllowed,
     InternalCallError,
     ProviderCallFailed,
     TokenUnavailable,
@@ -286,6 +288,11 @@ class ProviderCaller:
         begun = time.perf_counter()
         try:
             response = await send(self._session, request, delivery)
+        except DestinationRefused as exc:
+            # Refused before any connection: the provider's health is not in question.
+            self._breaker.release(permit)
+            ended = Attempt(number, request.method, error=exc, may_have_reached=False)
+            return Verdict.FAIL, None, str(exc), DestinationNotAllowed, ended
         except (AnswerOutOfBounds, aiohttp.ClientError, OSError, TimeoutError) as exc:
             verdict = self._policy.classify_error(exc)
             # The breaker judges by its own rules (breaker.py): what it counts, and slow calls.

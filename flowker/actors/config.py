@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from flowker.domain.outbound import OutboundPolicy
 from flowker.settings import Settings
 
 
@@ -22,6 +23,10 @@ class RuntimeConfig:
 
     data_dir: str
     secret_key: str
+    #: ``development`` or ``production`` (:mod:`flowker.actors.outbound` refuses more in production).
+    environment: str
+    #: ``FLOWKER_OUTBOUND_ALLOW``: destinations allowed although not public.
+    outbound_allow: tuple[str, ...]
     supervisors: int
     execution_timeout_seconds: float
     retry_attempts: int
@@ -64,6 +69,10 @@ class RuntimeConfig:
             prefix=prefix,
             **{name: getattr(settings, name) for name in shared},
         )
+
+    def outbound(self) -> OutboundPolicy:
+        """The outbound policy of this runtime's provider and issuer requests."""
+        return OutboundPolicy.of(self.environment == "production", self.outbound_allow)
 
     def name(self, actor: str) -> str:
         """The actor's name in namespace ``flowker``."""

@@ -20,12 +20,14 @@ from typing import Any
 import aiohttp
 
 from flowker.actors.issuer_http import shown_url
+from flowker.actors.outbound import DestinationRefused, outbound_session
 from flowker.actors.provider_auth import Authenticator, authenticator_for
 from flowker.actors.token_source import OidcAuth, TokenSettings
 from flowker.actors.transport import ProviderRequest, build_request, send
 from flowker.codes import INVALID_AUTHENTICATION_FIELD, UNREADABLE_SECRET
 from flowker.domain.authentication import UnreadableSecret, open_authentication
 from flowker.domain.executor_config import ExecutorConfig
+from flowker.domain.outbound import OutboundPolicy
 from flowker.errors import TokenUnavailable
 from flowker.secretbox import SecretBox
 from flowker.tunables import STAGE_TIMEOUT_SECONDS
@@ -34,10 +36,12 @@ SAFE_METHODS = ("GET", "HEAD")
 
 
 async def check_connectivity(
-    config: ExecutorConfig, box: SecretBox, tokens: TokenSettings | None = None
+    config: ExecutorConfig, box: SecretBox, policy: OutboundPolicy, tokens: TokenSettings | None = None
 ) -> dict[str, Any]:
-    """Open ``config``'s secrets and run the stages; ``{"error", "code"}`` when it cannot be tested."""
-    async with aiohttp.ClientSession() as session:
+    """Open ``config``'s secrets and run the stages; ``{"error", "code"}`` when it cannot be tested.
+
+    Every request obeys ``policy`` (the SSRF guard of :mod:`flowker.actors.outbound`)."""
+    async with outbound_session(policy) as session:
         try:
             clear = config.model_copy(
                 update={"authentication": open_authentication(config.authentication, box)}
@@ -154,11 +158,13 @@ async def _stage(
     try:
         response = await send(session, request)
     except Exception as exc:
+        # Never more than status and timing: a test must not map the network for its caller.
+        what = "refused by the outbound policy" if isinstance(exc, DestinationRefused) else type(exc).__name__
         return {
             "name": name,
             "status": "failed",
             "durationMs": _ms(started),
-            "message": f"no answer: {type(exc).__name__}",
+            "message": f"no answer: {what}",
             "details": details,
         }
     details["statusCode"] = response.status

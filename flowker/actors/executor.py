@@ -42,6 +42,7 @@ from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.faults import PausePoints
+from flowker.actors.outbound import outbound_session
 from flowker.actors.provider_auth import Authenticator, authenticator_for
 from flowker.actors.retry_budget import BudgetConfig, RetryBudget
 from flowker.actors.retry_policy import RetryPolicy
@@ -88,9 +89,7 @@ class ExecutorActor:
         async with self._opening:
             if self._source is None:
                 store = await EmbeddedStore(Path(self._runtime.data_dir)).open()
-                session = aiohttp.ClientSession(
-                    connector=aiohttp.TCPConnector(limit=0), trace_configs=[delivery.tracing()]
-                )
+                session = outbound_session(self._runtime.outbound(), trace_configs=[delivery.tracing()])
                 self._store, self._session = store, session
                 # The breaker state a previous actor of this configuration left (killed, or idle exit).
                 stored = await store.breakers.get(self._id)

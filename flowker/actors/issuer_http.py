@@ -19,7 +19,9 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import orjson
 
+from flowker.actors.outbound import DestinationRefused
 from flowker.actors.transport import USER_AGENT, describe_size
+from flowker.codes import DESTINATION_REFUSED
 from flowker.domain.authentication import MASK
 from flowker.errors import TokenEndpointFailed, TokenRefused
 from flowker.tunables import (
@@ -99,6 +101,9 @@ async def exchange(
         raise TokenEndpointFailed(
             f"{where} did not answer within {TOKEN_REQUEST_TIMEOUT_SECONDS:.0f} s"
         ) from None
+    except DestinationRefused as exc:
+        # The outbound policy's own message: the host and the kind of address, nothing secret.
+        raise TokenRefused(f"{where}: {exc}", code=DESTINATION_REFUSED) from None
     except (aiohttp.ClientError, OSError) as exc:
         # The class name only: exception texts can carry URLs and request details.
         raise TokenEndpointFailed(f"{where}: network error ({type(exc).__name__})") from None

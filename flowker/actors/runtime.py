@@ -104,7 +104,7 @@ class RayRuntime:
 
     async def test_executor(self, config: ExecutorConfig) -> dict[str, Any]:
         """Run the connectivity test of ``config`` (secrets sealed) here; creates no actor."""
-        return await check_connectivity(config, self._box, self._tokens)
+        return await check_connectivity(config, self._box, self.config.outbound(), self._tokens)
 
     async def release_executor(self, executor_config_id: str) -> None:
         """End the configuration's executor actor, if it runs: its configuration is deleted or disabled.

@@ -14,6 +14,7 @@ from typing import Any
 from flowker.clock import Clock, iso, utc_now
 from flowker.codes import (
     CREDENTIALS_BOUND_TO_ORIGIN,
+    DESTINATION_REFUSED,
     EXECUTOR_CONFIG_NOT_ALLOWED,
     EXECUTOR_CONFIG_NOT_FOUND,
     NO_AUTHENTICATION,
@@ -35,6 +36,7 @@ from flowker.domain.executor_config import (
     origin,
 )
 from flowker.domain.metadata import check_metadata
+from flowker.domain.outbound import OutboundPolicy
 from flowker.errors import BadRequest, NotFound, StateChanged, Unprocessable
 from flowker.secretbox import SecretBox
 from flowker.store.ports import ListQuery, Page, Store
@@ -58,11 +60,30 @@ TOGGLES = {
 class ExecutorConfigs:
     """The executor configuration use cases over a store and a secret box."""
 
-    def __init__(self, store: Store, box: SecretBox, runtime: Runtime, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        store: Store,
+        box: SecretBox,
+        runtime: Runtime,
+        clock: Clock = utc_now,
+        outbound: OutboundPolicy | None = None,
+    ) -> None:
         self._store = store
         self._box = box
         self._runtime = runtime
         self._clock = clock
+        self._outbound = outbound if outbound is not None else OutboundPolicy()
+
+    def _check_destinations(self, base_url: str, authentication: dict[str, Any] | None) -> None:
+        """422 FLK-0341 for a URL the outbound policy refuses before any lookup (plain http in production
+        mode, an IP literal in a refused range); names resolve only at call time."""
+        config = (authentication or {}).get("config") or {}
+        urls = [("baseUrl", base_url)] + [
+            (f"authentication.config.{name}", config[name]) for name in _ISSUER_FIELDS if config.get(name)
+        ]
+        for where, url in urls:
+            if reason := self._outbound.refusal(url):
+                raise Unprocessable(f"{where}: {reason}", code=DESTINATION_REFUSED)
 
     @staticmethod
     def _event(event_type: str, action: AuditAction, config: ExecutorConfig, actor: Actor) -> AuditEvent:
@@ -79,7 +100,9 @@ class ExecutorConfigs:
         """Validate and save a new, active configuration. 409 FLK-0251 when the name is taken."""
         fields = normalize(body)
         check_metadata(fields["metadata"])
-        fields["authentication"] = seal_authentication(_checked_authentication(body), self._box)
+        clear = _checked_authentication(body)
+        self._check_destinations(fields["baseUrl"], clear)
+        fields["authentication"] = seal_authentication(clear, self._box)
         now = iso(self._clock())
         config = ExecutorConfig(
             **fields, id=str(uuid.uuid4()), status=ExecutorStatus.ACTIVE, createdAt=now, updatedAt=now
@@ -111,6 +134,7 @@ class ExecutorConfigs:
         fields = normalize(merge_patch(current, patch))
         check_metadata(fields["metadata"])
         clear = _checked_authentication(patch) if "authentication" in patch.model_fields_set else None
+        self._check_destinations(fields["baseUrl"], clear if clear is not None else current.authentication)
         moves = _moves(current, fields["baseUrl"], clear)
         if moves and has_secrets(current.authentication) and (clear is None or keeps_secrets(clear)):
             raise Unprocessable(

@@ -23,6 +23,7 @@ from flowker.actors.breaker_settings import breaker_config
 from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
 from flowker.actors.connectivity import check_connectivity
+from flowker.actors.outbound import outbound_session
 from flowker.actors.provider_auth import authenticator_for
 from flowker.actors.retry_budget import BudgetConfig, RetryBudget
 from flowker.actors.retry_policy import RetryPolicy
@@ -32,6 +33,7 @@ from flowker.actors.token_source import TokenSettings
 from flowker.domain.audit import AuditEvent
 from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
+from flowker.domain.outbound import OutboundPolicy
 from flowker.secretbox import SecretBox
 from flowker.settings import Settings
 from flowker.store.ports import Store
@@ -52,6 +54,7 @@ class InProcessRuntime:
         self._persisters: dict[str, BreakerPersister] = {}
         self._runs: dict[str, tuple[ExecutionRunner, asyncio.Task[Any]]] = {}
         self._tokens = TokenSettings.of(settings)
+        self._outbound = OutboundPolicy.of(settings.production, settings.outbound_allow)
 
     async def start(self, execution_id: str) -> None:
         runner = ExecutionRunner(
@@ -82,7 +85,7 @@ class InProcessRuntime:
         await self._sequencer.drain()
 
     async def test_executor(self, config: ExecutorConfig) -> dict[str, Any]:
-        return await check_connectivity(config, self._box, self._tokens)
+        return await check_connectivity(config, self._box, self._outbound, self._tokens)
 
     async def release_executor(self, executor_config_id: str) -> None:
         self._sources.pop(executor_config_id, None)
@@ -132,7 +135,7 @@ class InProcessRuntime:
     async def _call(self, request: CallRequest) -> CallResult:
         config_id = request.executor_config_id
         if self._session is None:
-            self._session = aiohttp.ClientSession(trace_configs=[delivery.tracing()])
+            self._session = outbound_session(self._outbound, trace_configs=[delivery.tracing()])
         session, settings, breaker = self._session, self._settings, self._breaker(config_id)
         policy = RetryPolicy.of_server(settings)
         budget = self._budgets.setdefault(
