@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import logging
-import secrets
 import sys
 import time
 import uuid
@@ -55,10 +53,7 @@ async def measure(workdir: Path, count: int, size: int, callers: int) -> dict[st
     """Append ``count`` events in calls of ``size`` from ``callers`` callers, then verify the chain."""
     data_dir = workdir / f"audit-{size}"
     data_dir.mkdir(parents=True)
-    secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-    config = RuntimeConfig.from_settings(
-        Settings(data_dir=data_dir), secret, prefix=f"bench-{uuid.uuid4().hex[:8]}-"
-    )
+    config = RuntimeConfig.from_settings(Settings(data_dir=data_dir), prefix=f"bench-{uuid.uuid4().hex[:8]}-")
     actor = factory.audit(config)
     try:
         # Creating the actor and opening its store are not what is measured.

@@ -83,9 +83,9 @@ def api_keys_for(settings: Settings) -> tuple[tuple[str, ...], str]:
     return (key,), f"kept in {path} (mode 0600)"
 
 
-def runtime_config(settings: Settings, secret_key: str, prefix: str = "") -> RuntimeConfig:
+def runtime_config(settings: Settings, prefix: str = "") -> RuntimeConfig:
     """What the actors are created with."""
-    return RuntimeConfig.from_settings(settings, secret_key, prefix)
+    return RuntimeConfig.from_settings(settings, prefix)
 
 
 async def serve_forever(settings: Settings) -> int:
@@ -108,7 +108,7 @@ async def serve_forever(settings: Settings) -> int:
             raise ConfigError(
                 f"the Ray cluster has {info.alive_nodes} nodes; the embedded store serves one machine only"
             )
-        runtime = RayRuntime(runtime_config(settings, secret_key))
+        runtime = RayRuntime(runtime_config(settings), secret_key)
         # Before the port opens: executions a previous run left unfinished resume now.
         runtime.start_pool()
         services = build_services(

@@ -16,6 +16,7 @@ import pytest
 import ray
 from aiohttp import web
 
+from flowker.actors import cluster
 from flowker.actors.runtime import RayRuntime
 from flowker.bootstrap import build_services
 from flowker.cli import runtime_config
@@ -60,6 +61,7 @@ def ray_cluster() -> Iterator[str]:
     # Ray's socket paths must stay under 107 bytes: pytest's tmp_path is too deep for them.
     temp = tempfile.mkdtemp(prefix="fk-ray-", dir="/tmp")
     os.environ["RAY_TMPDIR"] = temp
+    cluster.loopback_only()  # as flowker serve does: nothing of the test cluster listens beyond loopback
     context = ray.init(
         address="local", num_cpus=2, include_dashboard=True, namespace="flowker", logging_level="ERROR"
     )
@@ -108,7 +110,7 @@ async def any_store(request: pytest.FixtureRequest, settings: Settings) -> Async
 @pytest.fixture
 async def runtime(ray_cluster: str, settings: Settings, secret_key: str) -> AsyncIterator[RayRuntime]:
     """This test's actors, named apart from every other test's, killed at its end."""
-    started = RayRuntime(runtime_config(settings, secret_key, prefix=f"t{uuid.uuid4().hex[:8]}-"))
+    started = RayRuntime(runtime_config(settings, prefix=f"t{uuid.uuid4().hex[:8]}-"), secret_key)
     yield started
     await started.close()
 

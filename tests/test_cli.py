@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import http.client
+import ipaddress
 import re
 import shutil
 import signal
@@ -20,6 +23,7 @@ from flowker.cli import api_keys_for, runtime_config
 from flowker.errors import ConfigError
 from flowker.settings import Settings
 from tests.helpers.certs import make_certificates
+from tests.helpers.listening import listening_addresses
 from tests.helpers.serve import FLOWKER, Serve, serve_env
 
 
@@ -29,6 +33,9 @@ def ray_tmp() -> Iterator[str]:
     path = tempfile.mkdtemp(prefix="fk-ray-", dir="/tmp")
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+SECRET_KEY = base64.urlsafe_b64encode(b"s" * 32).decode()
 
 
 def _get(url: str, key: str | None = None, context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
@@ -55,6 +62,11 @@ def test_serve_prints_where_it_listens_its_key_and_dashboard_then_stops_on_sigte
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
         assert stat.S_IMODE((tmp_path / "data" / "secret.key").stat().st_mode) == 0o600
         assert banner["Ray dashboard"].startswith("http://127.0.0.1:")
+        # Nothing listens beyond loopback: the front door, and every process of the Ray it started.
+        listening = listening_addresses(serve.process.pid)
+        assert listening and all(
+            ipaddress.ip_address(a).is_loopback or _mapped_loopback(a) for a in listening
+        ), listening
 
         assert _get(url + "/health")[0] == 200
         status, body = _get(url + "/readyz")
@@ -87,6 +99,13 @@ def test_production_mode_serves_https_only_with_hsts(tmp_path: Path, ray_tmp: st
     finally:
         code = serve.stop(signal.SIGTERM)
     assert code == 0
+
+
+def _mapped_loopback(address: str) -> bool:
+    mapped = ipaddress.ip_address(address)
+    return isinstance(mapped, ipaddress.IPv6Address) and bool(
+        mapped.ipv4_mapped and mapped.ipv4_mapped.is_loopback
+    )
 
 
 @pytest.mark.parametrize(
@@ -134,7 +153,7 @@ def test_a_too_short_stored_key_is_refused(tmp_path: Path) -> None:
         api_keys_for(Settings(data_dir=tmp_path))
 
 
-def test_the_actors_configuration_is_derived_from_the_settings_and_holds_no_api_key(tmp_path: Path) -> None:
+def test_the_actors_configuration_is_derived_from_the_settings_and_holds_no_key(tmp_path: Path) -> None:
     settings = Settings.from_env(
         {
             "FLOWKER_DATA_DIR": str(tmp_path),
@@ -142,13 +161,16 @@ def test_the_actors_configuration_is_derived_from_the_settings_and_holds_no_api_
             "FLOWKER_LEASE_SECONDS": "7",
             "FLOWKER_RETRY_MAX_DELAY_SECONDS": "3",
             "FLOWKER_EXECUTOR_IDLE_SECONDS": "42",
+            "FLOWKER_SECRET_KEY": SECRET_KEY,
         }
     )
-    config = runtime_config(settings, "secret", prefix="p-")
+    config = runtime_config(settings, prefix="p-")
     assert (config.lease_seconds, config.retry_max_delay_seconds, config.executor_idle_seconds) == (7, 3, 42)
     assert (config.supervisors, config.retry_attempts) == (Settings.supervisors, Settings.retry_attempts)
     assert config.data_dir == str(tmp_path.resolve()) and config.prefix == "p-"
-    assert "k" * 20 not in repr(config)
+    # What actors are created with holds neither an API key nor the secret key (Ray shows arguments).
+    shown = repr(dataclasses.asdict(config))
+    assert "k" * 20 not in shown and SECRET_KEY not in shown and "secret" not in shown.lower()
 
 
 def test_the_breaker_settings_are_read_checked_and_reach_the_actors(tmp_path: Path) -> None:
@@ -161,7 +183,7 @@ def test_the_breaker_settings_are_read_checked_and_reach_the_actors(tmp_path: Pa
         "FLOWKER_BREAKER_SLOW_CALL_RATE": "60",
         "FLOWKER_BREAKER_COUNT_RATE_LIMITED": "true",
     }
-    config = runtime_config(Settings.from_env(env), "secret")
+    config = runtime_config(Settings.from_env(env))
     assert (
         config.breaker_failure_rate_threshold,
         config.breaker_sliding_window_size,

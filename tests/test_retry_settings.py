@@ -36,7 +36,7 @@ def test_every_retry_setting_reaches_the_actors(tmp_path: Path) -> None:
             "FLOWKER_RETRY_BUDGET_MIN_RETRIES": "0",
         }
     )
-    config = runtime_config(settings, "secret")
+    config = runtime_config(settings)
     assert (
         config.retry_after_max_seconds,
         config.retry_jitter,

@@ -52,6 +52,8 @@ def connect(address: str | None) -> ClusterInfo:
     for name, value in RAY_ENVIRONMENT.items():
         # Before ray.init: read by this process's core worker, inherited by the processes Ray starts.
         os.environ.setdefault(name, value)
+    if started_here:
+        loopback_only()
     # Options that shape a new cluster are refused by Ray when joining an existing one.
     local = {"include_dashboard": True, "dashboard_host": "127.0.0.1"} if started_here else {}
     context = ray.init(
@@ -65,6 +67,23 @@ def connect(address: str | None) -> ClusterInfo:
         alive_nodes=alive,
         token_file=TOKEN_FILE if TOKEN_FILE.exists() else None,
     )
+
+
+def loopback_only() -> None:
+    """Make the Ray that this process starts listen on 127.0.0.1 only.
+
+    Ray's own servers (GCS, raylet, object manager, workers, dashboard agent) listen on every interface
+    unless the node's address is 127.0.0.1, and Ray picks the machine's address for a local start. Ray
+    uses the loopback address instead where clusters are not supported (its
+    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`` switch, read once at import into ``ENABLE_RAY_CLUSTER``):
+    a cluster started here serves this machine alone anyway (joining one is done with RAY_ADDRESS).
+    Measured: with it, every socket of every Ray process listens on 127.0.0.1; without it, most on
+    ``*``. ``tests/test_cli.py`` checks it on a real ``flowker serve``.
+    """
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    from ray._private import ray_constants  # the switch is read at import: set the value it read
+
+    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 async def check() -> None:

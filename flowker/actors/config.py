@@ -22,7 +22,6 @@ class RuntimeConfig:
     """
 
     data_dir: str
-    secret_key: str
     #: ``development`` or ``production`` (:mod:`flowker.actors.outbound` refuses more in production).
     environment: str
     #: ``FLOWKER_OUTBOUND_ALLOW``: destinations allowed although not public.
@@ -59,13 +58,12 @@ class RuntimeConfig:
     pause_points: tuple[str, ...] = ()
 
     @classmethod
-    def from_settings(cls, settings: Settings, secret_key: str, prefix: str = "") -> RuntimeConfig:
+    def from_settings(cls, settings: Settings, prefix: str = "") -> RuntimeConfig:
         """The runtime part of ``settings`` (the API keys stay behind: no actor needs them)."""
         shared = {f.name for f in dataclasses.fields(cls)} & {f.name for f in dataclasses.fields(Settings)}
-        shared -= {"data_dir", "secret_key"}
+        shared -= {"data_dir"}
         return cls(
             data_dir=str(settings.data_dir.resolve()),
-            secret_key=secret_key,
             prefix=prefix,
             **{name: getattr(settings, name) for name in shared},
         )

@@ -34,7 +34,7 @@ import aiohttp
 import ray
 from ray.exceptions import AsyncioActorExit
 
-from flowker.actors import delivery
+from flowker.actors import delivery, secret_key
 from flowker.actors.breaker import BreakerState, CircuitBreaker
 from flowker.actors.breaker_persistence import BreakerPersister
 from flowker.actors.breaker_settings import breaker_config
@@ -62,7 +62,8 @@ class ExecutorActor:
     def __init__(self, config: RuntimeConfig, executor_config_id: str) -> None:
         self._runtime = config
         self._id = executor_config_id
-        self._box = SecretBox.from_text(config.secret_key)
+        # Read from Ray's internal store: the key is no constructor argument, which Ray would show.
+        self._box = SecretBox.from_text(secret_key.fetch(config))
         self._policy = RetryPolicy.of_server(config)
         self._budget = RetryBudget(
             BudgetConfig(

@@ -19,6 +19,7 @@ from typing import Any
 import ray
 
 from flowker.actors import factory
+from flowker.actors import secret_key as secret_keys
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.connectivity import check_connectivity
 from flowker.actors.executor_handle import ExecutorHandles
@@ -36,18 +37,30 @@ log = logging.getLogger("flowker.runtime")
 class RayRuntime:
     """Handles to the supervisor pool, the audit actor and the executor actors of one service."""
 
-    def __init__(self, config: RuntimeConfig) -> None:
+    def __init__(self, config: RuntimeConfig, secret_key: str) -> None:
         self.config = config
         self._supervisors: list[Any] = []
         self._audit: Any = None
         self._runs: dict[str, asyncio.Future[None]] = {}
         self._executors = ExecutorHandles(config)
-        self._box = SecretBox.from_text(config.secret_key)
+        self._box = SecretBox.from_text(secret_key)
+        self._secret_key = secret_key
+        self._published = False
         self._tokens = TokenSettings.of(config)
+        if ray.is_initialized():
+            self._publish_secret_key()
+
+    def _publish_secret_key(self) -> None:
+        # For the executor actors, which open provider credentials: never an actor argument. Before the
+        # first actor is made (Ray must be up, which building the runtime does not need).
+        if not self._published:
+            secret_keys.publish(self.config, self._secret_key)
+            self._published = True
 
     def start_pool(self) -> None:
         """Create the supervisors and the audit actor (idempotent): the supervisors resume at once what
         a previous run left unfinished, the audit actor chains what it left in the outbox."""
+        self._publish_secret_key()
         if not self._supervisors:
             audit = self._audit_actor()
             self._supervisors = [
@@ -132,7 +145,8 @@ class RayRuntime:
         await handle.forget_config.remote()
 
     async def breaker(self, executor_config_id: str) -> dict[str, Any]:
-        """The breaker state of a configuration's executor actor."""
+        """The breaker state of a configuration's executor actor (made if none runs)."""
+        self._publish_secret_key()
         return await self._executors.breaker(executor_config_id)
 
     async def executor_breaker(self, executor_config_id: str) -> BreakerRecord | None:
@@ -166,6 +180,7 @@ class RayRuntime:
             for name in _actor_names(self.config):
                 with contextlib.suppress(ValueError):
                     ray.kill(ray.get_actor(name, namespace=factory.NAMESPACE))
+            secret_keys.withdraw(self.config)
 
 
 def _actor_names(config: RuntimeConfig) -> list[str]:

@@ -27,11 +27,11 @@ def faulty_runtime(
 ) -> RayRuntime:
     """A runtime of this test's own whose processes stop (or raise) at ``points`` once armed."""
     config = dataclasses.replace(
-        runtime_config(settings, secret_key, prefix=f"c{uuid.uuid4().hex[:8]}-"),
+        runtime_config(settings, prefix=f"c{uuid.uuid4().hex[:8]}-"),
         lease_seconds=lease_seconds,
         pause_points=tuple(points),
     )
-    return RayRuntime(config)
+    return RayRuntime(config, secret_key)
 
 
 @contextlib.asynccontextmanager

@@ -118,6 +118,10 @@ class OidcProvider:
         """The ``grant_type`` of every token request, oldest first."""
         return [r.grant for r in self.token_requests]
 
+    def tokens_issued(self) -> list[str]:
+        """Every access token issued so far."""
+        return list(self._access)
+
     def issued(self) -> int:
         """Tokens issued so far."""
         return sum(1 for r in self.token_requests if r.outcome == "issued")

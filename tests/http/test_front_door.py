@@ -54,9 +54,8 @@ def v1_routes() -> list[tuple[str, str]]:
     """Every ``(method, path template)`` under ``/v1``, from the router of an app built as conftest does."""
     # Building the router calls nothing: neither the store nor the runtime is ever used here.
     runtime = RayRuntime(
-        RuntimeConfig.from_settings(
-            Settings(data_dir=Path("never-opened")), base64.urlsafe_b64encode(bytes(32)).decode()
-        )
+        RuntimeConfig.from_settings(Settings(data_dir=Path("never-opened"))),
+        base64.urlsafe_b64encode(bytes(32)).decode(),
     )
     services = build_services(
         EmbeddedStore(Path("never-opened")), SecretBox(bytes(32)), runtime, execution_timeout_seconds=300
