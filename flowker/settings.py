@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flowker.domain.api_keys import parse_api_keys
 from flowker.errors import ConfigError
+from flowker.tunables import MAX_RESPONSE_BYTES
 
 #: Bodies larger than this are refused with 413 before they are parsed.
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -44,6 +45,8 @@ class Settings:
     #: Hosts, addresses and networks that outbound requests may reach although they are not public (and,
     #: for hosts, over plain http in production mode).
     outbound_allow: tuple[str, ...] = ()
+    #: A provider's answer body longer than this fails its step (FLK-0254), unretried.
+    max_response_bytes: int = MAX_RESPONSE_BYTES
     api_keys: tuple[str, ...] = ()
     secret_key: str | None = None
     cors_allowed_origins: tuple[str, ...] = ()
@@ -116,6 +119,9 @@ class Settings:
             "secret_key": env.get("FLOWKER_SECRET_KEY") or None,
             "cors_allowed_origins": _origins(env.get("FLOWKER_CORS_ALLOWED_ORIGINS", "")),
             "max_body_bytes": _int(env, "FLOWKER_MAX_BODY_BYTES", cls.max_body_bytes, 1024, 64 << 20),
+            "max_response_bytes": _int(
+                env, "FLOWKER_MAX_RESPONSE_BYTES", cls.max_response_bytes, 1024, 256 << 20
+            ),
             "shutdown_grace_seconds": _float(
                 env, "FLOWKER_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds, 0.0, 600.0
             ),

@@ -18,7 +18,8 @@ WAIT_POLL_SECONDS = 0.05
 MAX_WAIT_SECONDS = 60.0
 
 # --- Provider calls --------------------------------------------------------------------------
-#: A provider answer larger than this fails its step (it is not retried: the request reached the provider).
+#: A provider answer larger than this fails its step (it is not retried: the request reached the provider);
+#: the default of FLOWKER_MAX_RESPONSE_BYTES.
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 #: Nesting levels a provider's JSON answer may have. orjson refuses to serialise beyond 254 levels, and the
 #: answer is stored inside a run's state a few levels down: 64 leaves room and fits any real API.

@@ -60,6 +60,7 @@ from flowker.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
+from flowker.tunables import MAX_RESPONSE_BYTES
 
 log = logging.getLogger("flowker.executor")
 
@@ -153,6 +154,7 @@ class ProviderCaller:
         budget: RetryBudget | None = None,
         draw: Callable[[], float] = random.random,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.config = config
         self._auth = authenticator
@@ -164,6 +166,7 @@ class ProviderCaller:
         #: Random numbers in [0, 1) for the jitter, and the time for HTTP-date Retry-After: injected.
         self._draw = draw
         self._now = now
+        self._max_response_bytes = max_response_bytes
         #: Set when the configuration is deleted or disabled: calls in flight make no further attempt.
         self.halted = False
 
@@ -176,6 +179,7 @@ class ProviderCaller:
                 request.body,
                 idempotency_key=request.idempotency_key,
                 request_id=request.request_id,
+                max_response_bytes=self._max_response_bytes,
             )
         except UnknownEndpoint:
             # The configuration changed under a run that uses it (a PATCH removed the endpoint).
@@ -328,7 +332,7 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, TimeoutError):
         return "timed out"
     if isinstance(error, ResponseTooLarge):
-        return f"provider answer larger than {transport.describe_size(transport.MAX_RESPONSE_BYTES)}"
+        return f"provider answer larger than {transport.describe_size(error.limit)}"
     if isinstance(error, ResponseTooDeep):
         return f"provider answer nests deeper than {transport.MAX_ANSWER_DEPTH} levels"
     # Class names only: exception texts can carry URLs with query-string credentials.

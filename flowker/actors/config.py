@@ -26,6 +26,8 @@ class RuntimeConfig:
     environment: str
     #: ``FLOWKER_OUTBOUND_ALLOW``: destinations allowed although not public.
     outbound_allow: tuple[str, ...]
+    #: ``FLOWKER_MAX_RESPONSE_BYTES``: the longest provider answer body kept.
+    max_response_bytes: int
     supervisors: int
     execution_timeout_seconds: float
     retry_attempts: int

@@ -117,7 +117,15 @@ class ExecutorActor:
         def make(clear: ExecutorConfig, auth: Authenticator) -> ProviderCaller:
             # A new revision of the configuration may change its breaker override.
             self._breaker.reconfigure(breaker_config(self._runtime, clear.circuitBreaker))
-            return ProviderCaller(clear, auth, session, self._policy, self._breaker, budget=self._budget)
+            return ProviderCaller(
+                clear,
+                auth,
+                session,
+                self._policy,
+                self._breaker,
+                budget=self._budget,
+                max_response_bytes=self._runtime.max_response_bytes,
+            )
 
         return make
 

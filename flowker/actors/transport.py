@@ -46,7 +46,11 @@ class AnswerOutOfBounds(Exception):
 
 
 class ResponseTooLarge(AnswerOutOfBounds):
-    """The provider's response body is larger than :data:`MAX_RESPONSE_BYTES`."""
+    """The provider's response body is larger than the request's ``max_response_bytes``."""
+
+    def __init__(self, message: str = "", limit: int = MAX_RESPONSE_BYTES) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class ResponseTooDeep(AnswerOutOfBounds):
@@ -64,6 +68,8 @@ class ProviderRequest:
         body: The JSON-serialisable body, or ``None`` to send none.
         timeout: Seconds the whole exchange may take.
         sensitive: Lower-case header and query parameter names whose values are credentials.
+        max_response_bytes: A longer answer body raises :class:`ResponseTooLarge`
+            (``FLOWKER_MAX_RESPONSE_BYTES``).
     """
 
     method: str
@@ -72,6 +78,7 @@ class ProviderRequest:
     body: Any | None
     timeout: float
     sensitive: frozenset[str] = field(default=frozenset())
+    max_response_bytes: int = MAX_RESPONSE_BYTES
 
     def with_header(self, name: str, value: str, *, sensitive: bool = False) -> ProviderRequest:
         """A copy with header ``name`` set to ``value``, replacing any header of that name in any case."""
@@ -154,6 +161,7 @@ def build_request(
     *,
     idempotency_key: str | None = None,
     request_id: str | None = None,
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
 ) -> ProviderRequest:
     """The unauthenticated request for one endpoint of an executor configuration.
 
@@ -163,6 +171,7 @@ def build_request(
         body: The JSON body; dropped for GET, HEAD, OPTIONS and DELETE.
         idempotency_key: Sent as ``Idempotency-Key`` so the provider can dedupe retried calls.
         request_id: Sent as ``X-Request-Id``.
+        max_response_bytes: The longest answer body kept (``FLOWKER_MAX_RESPONSE_BYTES``).
 
     Raises:
         UnknownEndpoint: The configuration has no endpoint named ``endpoint_name``.
@@ -185,6 +194,7 @@ def build_request(
         headers=headers,
         body=sent,
         timeout=float(endpoint["timeout"]),
+        max_response_bytes=max_response_bytes,
     )
 
 
@@ -196,7 +206,7 @@ async def send(
     ``delivery``, when given, records how far the attempt got (see :mod:`flowker.actors.delivery`).
 
     Raises:
-        ResponseTooLarge: The body is larger than :data:`MAX_RESPONSE_BYTES`.
+        ResponseTooLarge: The body is larger than ``request.max_response_bytes``.
         ResponseTooDeep: The JSON body nests deeper than :data:`MAX_ANSWER_DEPTH`.
         aiohttp.ClientError: A network failure, with credentials scrubbed from its message.
         TimeoutError: The exchange took longer than ``request.timeout``.
@@ -227,13 +237,13 @@ async def send(
 
 
 async def _read_capped(response: aiohttp.ClientResponse, request: ProviderRequest) -> bytes:
-    limit = MAX_RESPONSE_BYTES
+    limit = request.max_response_bytes
     raw = bytearray()
     while chunk := await response.content.read(_CHUNK):
         raw += chunk
         if len(raw) > limit:
             raise ResponseTooLarge(
-                f"provider answer from {request.masked_url()} is larger than {describe_size(limit)}"
+                f"provider answer from {request.masked_url()} is larger than {describe_size(limit)}", limit
             )
     return bytes(raw)
 

@@ -374,7 +374,7 @@ def test_5xx_is_a_failure(status: int) -> None:
         (TimeoutError(), Outcome.FAILURE),
         (ConnectionResetError(), Outcome.FAILURE),
         (aiohttp.ServerDisconnectedError(), Outcome.FAILURE),
-        (ResponseTooLarge(), Outcome.SUCCESS),
+        (ResponseTooLarge("too large", 100), Outcome.SUCCESS),
     ],
 )
 def test_network_errors_and_timeouts_fail_an_answer_out_of_bounds_does_not(

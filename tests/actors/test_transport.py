@@ -32,6 +32,7 @@ from flowker.actors.transport import (
 )
 from flowker.domain.executor_config import METHODS, ExecutorConfig
 from flowker.secretbox import PREFIX
+from flowker.settings import Settings
 from tests.helpers.raw_provider import RawProvider, nested, random_reply, raw_response
 from tests.helpers.stub_provider import StubProvider
 
@@ -276,16 +277,33 @@ async def test_redirects_are_returned_not_followed(
     assert stub.calls("/elsewhere") == []
 
 
-async def test_a_body_over_the_limit_raises(
-    stub: StubProvider, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(transport, "MAX_RESPONSE_BYTES", 100)
+async def test_a_body_over_the_limit_raises(stub: StubProvider, session: aiohttp.ClientSession) -> None:
     stub.route("GET", "/v1/get", (200, "x" * 100))
     stub.route("DELETE", "/v1/delete", (200, "x" * 101))
     config = make_config(stub.url)
-    assert (await send(session, build_request(config, "get", None))).body == "x" * 100
+    assert (await send(session, build_request(config, "get", None, max_response_bytes=100))).body == "x" * 100
     with pytest.raises(ResponseTooLarge, match=r"provider answer from .*/v1/delete is larger than 100 bytes"):
-        await send(session, build_request(config, "delete", None))
+        await send(session, build_request(config, "delete", None, max_response_bytes=100))
+    # The default is FLOWKER_MAX_RESPONSE_BYTES's: 10 MiB.
+    assert build_request(config, "get", None).max_response_bytes == 10 * 1024 * 1024
+
+
+async def test_the_callers_answer_limit_is_the_configured_one(
+    raw: RawProvider, session: aiohttp.ClientSession
+) -> None:
+    raw.reply = raw_response(200, [JSON], b'"' + b"x" * 2000 + b'"')
+    caller = ProviderCaller(
+        make_config(raw.url),
+        NoAuth(),
+        session,
+        RetryPolicy(attempts=1),
+        CircuitBreaker(NEVER_OPENS),
+        max_response_bytes=1024,
+    )
+    result = await caller.call(call_for())
+    assert (result.ok, result.code) == (False, "FLK-0254")
+    assert "provider answer larger than 1024 bytes" in (result.error or "")
+    assert Settings.from_env({"FLOWKER_MAX_RESPONSE_BYTES": "1024"}).max_response_bytes == 1024
 
 
 async def test_a_slow_provider_times_out_within_the_timeout(

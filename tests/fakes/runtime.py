@@ -128,7 +128,15 @@ class InProcessRuntime:
     ) -> Any:
         def make(clear: ExecutorConfig, auth: Any) -> ProviderCaller:
             breaker.reconfigure(breaker_config(self._settings, clear.circuitBreaker))
-            return ProviderCaller(clear, auth, session, policy, breaker, budget=budget)
+            return ProviderCaller(
+                clear,
+                auth,
+                session,
+                policy,
+                breaker,
+                budget=budget,
+                max_response_bytes=self._settings.max_response_bytes,
+            )
 
         return make
 
