@@ -45,11 +45,13 @@ from flowker.codes import (
     INTERNAL_ERROR,
     METHOD_OR_ORIGIN_NOT_ALLOWED,
     PROVIDER_FAILED,
+    REQUEST_HEAD_TOO_LARGE,
     ROUTE_NOT_FOUND,
     STATE_CHANGED,
     TOKEN_ENDPOINT_FAILED,
     TOKEN_REFUSED,
     UNAUTHORIZED,
+    URL_TOO_LONG,
     WRONG_FIELD_TYPE,
 )
 
@@ -114,6 +116,16 @@ class Conflict(FlowkerError):
 class PayloadTooLarge(FlowkerError):
     status = 413
     default_code = BODY_TOO_LARGE
+
+
+class UriTooLong(FlowkerError):
+    status = 414
+    default_code = URL_TOO_LONG
+
+
+class HeadersTooLarge(FlowkerError):
+    status = 431
+    default_code = REQUEST_HEAD_TOO_LARGE
 
 
 class Unprocessable(FlowkerError):

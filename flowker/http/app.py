@@ -14,6 +14,7 @@ from flowker.http.middleware.api_key import api_key_middleware
 from flowker.http.middleware.cors import cors_middleware
 from flowker.http.middleware.errors import ProtocolLog, errors_middleware
 from flowker.http.middleware.expect import with_expect_handler
+from flowker.http.middleware.request_head import PARSER_LIMITS, request_head_middleware
 from flowker.http.middleware.request_id import request_id_middleware
 from flowker.http.middleware.transport_security import add_hsts, forwarded_https_middleware
 from flowker.http.openapi import openapi_document
@@ -37,6 +38,7 @@ def create_app(
         request_id_middleware(),
         cors_middleware(allowed_origins=settings.cors_allowed_origins),
         errors_middleware(max_body_bytes=settings.max_body_bytes),
+        request_head_middleware(),
     ]
     if settings.production and not settings.tls:
         middlewares.append(forwarded_https_middleware(trusted_proxies=settings.trusted_proxies))
@@ -49,7 +51,7 @@ def create_app(
         middlewares=middlewares,
         client_max_size=settings.max_body_bytes,
         # Requests aiohttp refuses before any middleware runs are still not logged as server errors.
-        handler_args={"logger": ProtocolLog(server_logger)},
+        handler_args={"logger": ProtocolLog(server_logger), **PARSER_LIMITS},
     )
     if settings.production:
         app.on_response_prepare.append(add_hsts)
