@@ -77,9 +77,10 @@ class Checkpoint:
 
     def __post_init__(self) -> None:
         _check_line(self.origin, "origin")
-        if isinstance(self.tree_size, bool) or not 0 <= self.tree_size <= MAX_TREE_SIZE:
-            raise CheckpointError("the tree size must be between 0 and 2^64 - 1")
-        if len(self.root_hash) != ROOT_HASH_BYTES:
+        size = self.tree_size
+        if type(size) is not int or not 0 <= size <= MAX_TREE_SIZE:
+            raise CheckpointError("the tree size must be an integer between 0 and 2^64 - 1")
+        if not isinstance(self.root_hash, bytes) or len(self.root_hash) != ROOT_HASH_BYTES:
             raise CheckpointError("the root hash must be 32 bytes")
         for line in self.extensions:
             _check_line(line, "extension line")

@@ -143,6 +143,10 @@ class VerifierKey:
             raise KeyFormatError("invalid key name")
         if self.key_id != key_id(self.name, self.public_key):
             raise KeyFormatError("key id does not match the name and public key")
+        try:
+            Ed25519PublicKey.from_public_bytes(self.public_key)
+        except ValueError:
+            raise KeyFormatError("not an Ed25519 public key") from None
 
     @classmethod
     def from_public_key(cls, name: str, public_key: bytes) -> VerifierKey:
