@@ -83,7 +83,9 @@ def entry_leaf_hash(entry_hash: str) -> bytes:
     try:
         raw = bytes.fromhex(entry_hash)
     except ValueError:
-        raise ValueError("an entry hash is 64 hexadecimal digits") from None
+        raw = b""
+    if len(raw) != HASH_SIZE:  # bytes.fromhex skips whitespace
+        raise ValueError("an entry hash is 64 hexadecimal digits")
     return leaf_hash(raw)
 
 
@@ -187,6 +189,11 @@ class Frontier:
     @property
     def size(self) -> int:
         return self._size
+
+    @property
+    def hashes(self) -> tuple[bytes, ...]:
+        """The complete subtrees' hashes, largest (leftmost) first."""
+        return tuple(digest for _, digest in self._nodes)
 
     def copy(self) -> Frontier:
         twin = Frontier()
