@@ -508,6 +508,7 @@ def test_inclusion_proofs_verify_for_every_size_and_index_and_forgeries_fail() -
             assert store.reads - before <= 2 * size.bit_length()  # O(log n) reads
             assert proof.verify(leaves[index], roots[size]), (index, size)
             assert root_from_inclusion(leaves[index], index, size, proof.hashes) == roots[size]
+            assert root_from_inclusion(leaves[index], index, size, [*proof.hashes, roots[1]]) is None
             forged = _inclusion_forgeries(index, size, leaves, roots, proof.hashes)
             for what, leaf, at, claimed, hashes, root in _sample(forged, size, index):
                 assert not verify_inclusion(leaf, at, claimed, hashes, root), (what, index, size)
