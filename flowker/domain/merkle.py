@@ -10,15 +10,15 @@ Storage. Every *complete* subtree — ``2**level`` leaves starting at leaf ``ind
 node ``NodeId(level, index)`` whose hash never changes once its last leaf is in. The tree keeps exactly
 those, through the small :class:`NodeStore` protocol (an SQLite or MongoDB store keeps them as rows
 ``(level, index, hash)``; :class:`InMemoryNodeStore` is the reference). The writer, :class:`MerkleTree`,
-also holds the :class:`Frontier`: the hashes of the at most ⌈log₂ n⌉ complete subtrees that make up the
-whole log (one per set bit of its size), so an append reads nothing and writes the new leaf plus the
-subtrees it completes — two nodes per append on average, ``1 + log₂ n`` at worst, in one ``write_nodes``
-call per batch.
+also holds the :class:`Frontier`: the hashes of the complete subtrees that make up the whole log (one
+per set bit of its size ``n``, so at most ``⌊log₂ n⌋ + 1``), loaded with that many reads when it opens.
+An append then reads nothing and writes the new leaf plus the subtrees it completes — under two nodes
+per append on average, ``1 + ⌊log₂ n⌋`` at worst — in one ``write_nodes`` call per batch.
 
 Reading. Any range the RFC's recursion visits starts at a multiple of the power of two at or above its
-length, so it is the concatenation of at most ⌈log₂ n⌉ stored complete subtrees (one per set bit of its
-length), folded right to left. Hence the root of any size ``N`` at or below the current size takes
-``popcount(N)`` reads (:func:`root_at`), and an inclusion or consistency proof O(log N) reads; each asks
+length, so it is the concatenation of stored complete subtrees, one per set bit of its length, folded
+right to left. Hence the root of any size ``N`` at or below the current size takes ``popcount(N)`` reads
+(:func:`root_at`), and an inclusion or consistency proof at most ``2 · bit_length(N)`` reads; each asks
 the store once, for all its nodes together.
 
 Proofs. :func:`inclusion_proof` follows RFC 9162 §2.1.3.1 (``PATH(m, D[n])``), :func:`consistency_proof`
@@ -32,9 +32,9 @@ nothing is consistent with the empty tree (size 0), as transparency-dev/merkle d
 hashes in standard, padded base64.
 
 A range the tree does not hold (``treeSize`` beyond its size, a leaf at or past ``treeSize``, a
-consistency proof from 0 or backwards) is a :class:`ProofRangeError`, a ``ValueError``; the HTTP layer
-turns it into its 4xx answer. One :class:`MerkleTree` is the only writer of its store (the audit actor
-owns it); readers need only a :class:`NodeStore` and the module functions.
+consistency proof from 0 or backwards) is a :class:`ProofRangeError`, a ``ValueError`` with no FLK
+code: the HTTP layer is to turn it into a 4xx answer. One :class:`MerkleTree` is the only writer of its
+store (the audit actor is to own it); readers need only a :class:`NodeStore` and the module functions.
 """
 
 from __future__ import annotations
