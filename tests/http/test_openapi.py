@@ -36,7 +36,15 @@ from tests.helpers.fixtures import aml_executor, compliance_workflow, kyc_execut
 from tests.helpers.stub_provider import StubProvider
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
-PUBLIC_PATHS = {"/health", "/readyz", "/version", "/openapi.json"}
+PUBLIC_PATHS = {
+    "/health",
+    "/readyz",
+    "/version",
+    "/openapi.json",
+    "/docs",
+    "/docs/start.js",
+    "/docs/assets/{name}",
+}
 DOC = openapi_document()
 
 
