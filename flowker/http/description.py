@@ -18,7 +18,9 @@ are graphs of nodes that call external services through **executor configuration
 Every `/v1` route requires the header `X-API-Key` with one of the configured keys (several may be
 valid at once, so that a key can be rotated). A missing or wrong key is answered
 `401 {{"code": "{codes.UNAUTHORIZED}", "title": "Unauthorized", "message": "API Key missing or invalid"}}`.
-`/health`, `/readyz`, `/version` and `/openapi.json` are public.
+A read-only key may only GET: any other method is answered `403 {codes.METHOD_OR_ORIGIN_NOT_ALLOWED}`.
+Repeated failures from one address are slowed down. `/health`, `/readyz`, `/version`, `/openapi.json`
+and these docs (`/docs`) are public.
 
 ## Errors
 
