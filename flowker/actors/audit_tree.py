@@ -7,7 +7,8 @@ any. Events chained before the tree existed (a store migrated from schema v3) ar
 batches of ``MERKLE_CATCH_UP_BATCH`` events, each batch's nodes in one write: memory stays bounded and
 an interrupted catch-up resumes where it stopped.
 
-A log the tree cannot follow (a sequence gap, an entry hash that is not 64 hex digits: a tampered store)
+A log the tree cannot follow (a sequence gap, an entry hash that is not 64 hex digits, a chain shorter
+than the tree: a tampered store)
 stops the tree growing, with an error logged; events are still chained, and the verify endpoint is what
 reports the damage.
 """
@@ -42,6 +43,12 @@ class TreeWriter:
         """Load the frontier from the store, then add the leaves of events up to ``head`` it lacks."""
         size = await self._log.tree_size()
         frontier = Frontier(size, await self._log.tree_nodes(frontier_nodes(size)))
+        if size > head:
+            log.error(
+                "the audit log's Merkle tree has %d leaves but the chain %d events: it stops", size, head
+            )
+            self._frontier = None
+            return
         while frontier.size < head:
             chunk = await self._log.entry_hashes(frontier.size, MERKLE_CATCH_UP_BATCH)
             grown = _grow(frontier, chunk)

@@ -165,3 +165,15 @@ async def test_events_chained_before_the_tree_get_their_nodes_in_bounded_batches
     hashes = [h for _, h in await any_store.audit.entry_hashes(0, 100)]
     assert await any_store.audit.tree_size() == 12
     assert root_at(await snapshot(any_store, 12), 12) == naive_root(hashes)
+
+
+async def test_a_chain_shorter_than_its_tree_stops_the_tree_but_not_the_chain(any_store: Store) -> None:
+    # The tree holds leaves for three events, the chain only two (the newest deleted behind Flowker).
+    records = sealed(3)
+    frontier = Frontier()
+    await any_store.audit.append(records[:2], (), nodes_of(frontier, records[:2]))
+    await any_store.audit.append((), (), nodes_of(frontier, records[2:]))
+    assert await any_store.audit.tree_size() == 3
+    await Sequencer(any_store.audit).append([event(7)])
+    assert (await any_store.audit.head())[0] == 3
+    assert await any_store.audit.tree_size() == 3  # no node was overwritten or added
