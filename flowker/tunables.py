@@ -54,6 +54,8 @@ PUBLISH_WAIT_SECONDS = 5.0
 OUTBOX_DRAIN_SECONDS = 1.0
 #: Events written per store transaction at most.
 AUDIT_MAX_BATCH = 2000
+#: Events whose Merkle tree nodes one catch-up write adds (events chained before the tree existed).
+MERKLE_CATCH_UP_BATCH = 2000
 #: Tries of one batch against writers that keep appending first; each try reloads the head.
 AUDIT_MAX_ATTEMPTS = 100
 

@@ -9,6 +9,9 @@ Every batch also drains the store's outbox — the events committed with the cha
 oldest first, so that the chain follows the order in which changes were committed, and an event whose
 change was committed is chained even when the call that should have brought it here was lost.
 
+Each batch also carries the Merkle tree nodes its events complete (:mod:`flowker.actors.audit_tree`),
+stored in the same transaction: the writer keeps the tree's frontier, so an append reads no node.
+
 Appending is idempotent by event id: an event already in the chain (a caller retrying after its
 answer was lost with a crashed actor, an event that came both through a call and the outbox) keeps
 its first place and is not written again.
@@ -23,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowker.actors.audit_tree import TreeWriter
 from flowker.actors.faults import NO_PAUSES, PausePoints
 from flowker.clock import Clock, iso, utc_now
 from flowker.domain.audit import AuditEvent, seal
@@ -53,6 +57,7 @@ class Sequencer:
         self._queue: list[_Request] = []
         self._writer: asyncio.Task[None] | None = None
         self._head: tuple[int, str | None] | None = None
+        self._tree = TreeWriter(audit_log)
 
     async def append(self, events: Sequence[AuditEvent]) -> list[int]:
         """Chain and store ``events`` in order; return their sequence numbers once durable."""
@@ -94,6 +99,7 @@ class Sequencer:
                 if self._head is None or attempt:
                     # A restarted writer, or one that lost a race, continues from what is stored.
                     self._head = await self._log.head()
+                    await self._tree.load(self._head[0])
                 staged = await self._log.staged(AUDIT_MAX_BATCH)
                 unstage = [event.event_id for event in staged]
                 known = await self._log.sequences_of(
@@ -103,7 +109,9 @@ class Sequencer:
                 if records or unstage:
                     batch_key = str(records[0]["sequence"]) if records else "outbox"
                     await self._pauses.reach("audit_before_write", batch_key)
-                    await self._log.append(records, unstage)
+                    grown, nodes = self._tree.extend(self._head[0], records)
+                    await self._log.append(records, unstage, nodes)
+                    self._tree.adopt(grown)
                     await self._pauses.reach("audit_after_write", batch_key)
             except StateChanged:
                 # Another writer appended first (only during a handover between two audit actors).

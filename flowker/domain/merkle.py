@@ -334,6 +334,40 @@ def consistency_proof(store: NodeStore, first: int, second: int) -> ConsistencyP
     return ConsistencyProof(first, second, hashes)
 
 
+def frontier_nodes(size: int) -> list[NodeId]:
+    """The nodes a :class:`Frontier` of ``size`` leaves holds (what :meth:`Frontier.load` reads)."""
+    return _subtrees(0, size)
+
+
+def proof_nodes(leaf_index: int | None, tree_size: int, first: int | None = None) -> list[NodeId]:
+    """Every stored node that the root at ``tree_size`` and, with ``leaf_index``, its inclusion proof or,
+    with ``first``, the consistency proof from ``first`` read: an async store can fetch them together
+    and answer through a :class:`NodeSnapshot`. Sizes are the caller's to check first."""
+    ranges: list[tuple[int, int]] = [(0, tree_size)] if tree_size else []
+    if leaf_index is not None and 0 <= leaf_index < tree_size:
+        ranges += _inclusion_ranges(leaf_index, tree_size)
+    if first is not None and 0 < first < tree_size:
+        ranges += [(0, first), *_consistency_ranges(first, tree_size)]
+    return list(dict.fromkeys(node for start, end in ranges for node in _subtrees(start, end)))
+
+
+class NodeSnapshot:
+    """A read-only :class:`NodeStore` of nodes fetched beforehand, for a tree of ``size`` leaves."""
+
+    def __init__(self, size: int, nodes: Mapping[NodeId, bytes]) -> None:
+        self._size = size
+        self._nodes = {NodeId(*node): digest for node, digest in nodes.items()}
+
+    def leaf_count(self) -> int:
+        return self._size
+
+    def read_nodes(self, ids: Sequence[NodeId]) -> list[bytes]:
+        return [self._nodes[NodeId(*node)] for node in ids]
+
+    def write_nodes(self, nodes: Sequence[tuple[NodeId, bytes]]) -> None:
+        raise TypeError("a node snapshot is read-only")
+
+
 # --- verification (RFC 9162 §2.1.3.2, §2.1.4.2), standalone ---------------------------------------
 
 

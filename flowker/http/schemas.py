@@ -687,3 +687,39 @@ class HashChainVerificationOutput(Output):
         None, description="When not valid: the `eventId` of the first bad event."
     )
     firstInvalidSequence: int | None = Field(None, description="When not valid: that event's `sequence`.")
+
+
+_BASE64_HASH = "^[A-Za-z0-9+/]{43}=$"
+
+
+class InclusionProofOutput(Output):
+    """RFC 9162 §2.1.3: the audit path of one event in the tree of the first `treeSize` events."""
+
+    leafIndex: int = Field(ge=0, description="The event's leaf: its `sequence` minus 1.")
+    treeSize: int = Field(ge=1, description="The tree the proof is for: its first `treeSize` events.")
+    hashes: list[Annotated[str, Field(pattern=_BASE64_HASH)]] = Field(
+        description=(
+            "The proof's node hashes, base64 (standard, padded) of 32 bytes each, from the leaf up. The leaf "
+            "hash is SHA-256(0x00 ‖ the 32 bytes of the event's `hash`)."
+        )
+    )
+    rootHash: str = Field(
+        pattern=_BASE64_HASH, description="The root of the tree of `treeSize` events, base64 (RFC 6962 MTH)."
+    )
+
+
+class ConsistencyProofOutput(Output):
+    """RFC 9162 §2.1.4: the tree of the first `to` events extends the tree of the first `from`."""
+
+    model_config = ConfigDict(extra="forbid", serialize_by_alias=True, validate_by_name=True)
+
+    from_: int = Field(alias="from", ge=1, description="The older tree's size.")
+    to: int = Field(ge=1, description="The newer tree's size.")
+    hashes: list[Annotated[str, Field(pattern=_BASE64_HASH)]] = Field(
+        description=(
+            "The proof's node hashes, base64 (standard, padded) of 32 bytes each; empty when `from` = `to`."
+        )
+    )
+    rootHash: str = Field(
+        pattern=_BASE64_HASH, description="The root of the tree of `to` events, base64 (RFC 6962 MTH)."
+    )

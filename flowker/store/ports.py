@@ -20,6 +20,7 @@ from flowker.domain.audit import AuditEvent
 from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.execution import Execution
 from flowker.domain.executor_config import ExecutorConfig
+from flowker.domain.merkle import NodeId
 from flowker.dsl.model import Workflow
 from flowker.dsl.run_state import StepRecord
 
@@ -186,11 +187,26 @@ class AuditLog(Protocol):
     async def staged(self, limit: int) -> list[AuditEvent]:
         """The oldest events in the outbox, in the order their changes were committed."""
 
-    async def append(self, records: Sequence[dict[str, Any]], unstage: Sequence[str] = ()) -> None:
-        """Insert sealed records and drop ``unstage`` from the outbox, atomically.
+    async def append(
+        self,
+        records: Sequence[dict[str, Any]],
+        unstage: Sequence[str] = (),
+        nodes: Sequence[tuple[NodeId, bytes]] = (),
+    ) -> None:
+        """Insert sealed records, the Merkle tree ``nodes`` they complete, and drop ``unstage`` from the
+        outbox, atomically.
 
-        :class:`StateChanged` when a sequence number is taken.
+        :class:`StateChanged` when a sequence number or a tree node is taken.
         """
+
+    async def tree_size(self) -> int:
+        """How many leaves the stored Merkle tree has (one read, not a count of the log)."""
+
+    async def tree_nodes(self, ids: Sequence[NodeId]) -> list[bytes]:
+        """The stored hashes of the tree nodes ``ids``, in their order; ``KeyError`` when one is missing."""
+
+    async def entry_hashes(self, after: int, limit: int) -> list[tuple[int, str]]:
+        """``(sequence, hash)`` of up to ``limit`` events after sequence ``after``, in order."""
 
     async def sequences_of(self, event_ids: Sequence[str]) -> dict[str, int]:
         """Sequence numbers of the given events that are already stored."""

@@ -33,6 +33,7 @@ from flowker.domain.audit import (
 )
 from flowker.errors import BadRequest, NotFound
 from flowker.store.ports import AuditQuery, Page, Store
+from flowker.usecases import audit_proofs
 from flowker.usecases.outbox import publish, settle
 from flowker.usecases.ports import AuditSink
 
@@ -83,6 +84,18 @@ class AuditTrail:
         if record is None:
             raise NotFound(f"audit event {event_id} not found", code=AUDIT_EVENT_NOT_FOUND)
         return record
+
+    async def proof(self, event_id: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """The inclusion proof of one event (404 FLK-0600 when unknown, 400 FLK-0611 for a bad treeSize)."""
+        tree_size = audit_proofs.parse_size(params, "treeSize")
+        record = await self.get(event_id)
+        return await audit_proofs.inclusion(self._store.audit, record["sequence"], tree_size)
+
+    async def consistency(self, params: Mapping[str, str]) -> dict[str, Any]:
+        """The consistency proof between two tree sizes (400 FLK-0611 for a bad range)."""
+        first, second = audit_proofs.parse_size(params, "from"), audit_proofs.parse_size(params, "to")
+        await self._settle()
+        return await audit_proofs.consistency(self._store.audit, first, second)
 
     async def verify(self, event_id: str) -> dict[str, Any]:
         """Recompute every hash from the first event up to this one; name the first bad event."""

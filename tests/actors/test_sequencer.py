@@ -41,12 +41,14 @@ class CountingAppend:
         self.fail_next: BaseException | None = None
         self.fail_after_commit = False
 
-    async def __call__(self, records: Sequence[dict[str, Any]], unstage: Sequence[str] = ()) -> None:
+    async def __call__(
+        self, records: Sequence[dict[str, Any]], unstage: Sequence[str] = (), nodes: Sequence[Any] = ()
+    ) -> None:
         self.calls.append(len(records))
         failure, self.fail_next = self.fail_next, None
         if failure is not None and not self.fail_after_commit:
             raise failure
-        await self.original(records, unstage)
+        await self.original(records, unstage, nodes)
         if failure is not None:
             raise failure
 
@@ -291,7 +293,9 @@ async def test_state_changed_on_every_attempt_is_reported_not_forked(
 
     original = counter.original
 
-    async def always_taken(records: Sequence[dict[str, Any]], unstage: Sequence[str] = ()) -> None:
+    async def always_taken(
+        records: Sequence[dict[str, Any]], unstage: Sequence[str] = (), nodes: Sequence[Any] = ()
+    ) -> None:
         raise StateChanged("the audit log (another writer appended first)")
 
     counter.original = always_taken

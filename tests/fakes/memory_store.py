@@ -27,6 +27,7 @@ from flowker.domain.audit import AuditEvent
 from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.execution import Execution
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
+from flowker.domain.merkle import NodeId
 from flowker.dsl.model import Workflow, WorkflowStatus
 from flowker.dsl.run_state import StepRecord
 from flowker.dsl.validation import executor_bindings
@@ -129,6 +130,7 @@ class _Tables:
         self.audit: dict[int, _AuditRow] = {}
         self.outbox: dict[str, tuple[int, bytes]] = {}
         self.breaker_states: dict[str, bytes] = {}
+        self.merkle_nodes: dict[tuple[int, int], bytes] = {}
         self.counters: dict[str, int] = {"outbox_position": 0}
 
 
@@ -674,7 +676,12 @@ class MemoryAuditLog:
     async def staged(self, limit: int) -> list[AuditEvent]:
         return await self._db.read(lambda tables: _staged(tables, limit))
 
-    async def append(self, records: Sequence[dict[str, Any]], unstage: Sequence[str] = ()) -> None:
+    async def append(
+        self,
+        records: Sequence[dict[str, Any]],
+        unstage: Sequence[str] = (),
+        nodes: Sequence[tuple[NodeId, bytes]] = (),
+    ) -> None:
         def write(tables: _Tables, tx: _Transaction) -> None:
             for event_id in unstage:
                 tx.pop(tables.outbox, event_id)
@@ -698,8 +705,30 @@ class MemoryAuditLog:
                     raise StateChanged("the audit log (another writer appended first)")
                 tx.put(tables.audit, row.sequence, row)
                 taken_ids.add(row.event_id)
+            for node, digest in nodes:
+                key = (node.level, node.index)
+                if key in tables.merkle_nodes:
+                    raise StateChanged("the audit log (another writer appended first)")
+                tx.put(tables.merkle_nodes, key, bytes(digest))
 
         await self._db.write(write)
+
+    async def tree_size(self) -> int:
+        def read(tables: _Tables) -> int:
+            leaves = [index for level, index in tables.merkle_nodes if level == 0]
+            return max(leaves) + 1 if leaves else 0
+
+        return await self._db.read(read)
+
+    async def tree_nodes(self, ids: Sequence[NodeId]) -> list[bytes]:
+        return await self._db.read(lambda tables: [tables.merkle_nodes[(n.level, n.index)] for n in ids])
+
+    async def entry_hashes(self, after: int, limit: int) -> list[tuple[int, str]]:
+        def read(tables: _Tables) -> list[tuple[int, str]]:
+            sequences = _limit(sorted(s for s in tables.audit if s > after), limit)
+            return [(s, orjson.loads(tables.audit[s].doc)["hash"]) for s in sequences]
+
+        return await self._db.read(read)
 
     async def sequences_of(self, event_ids: Sequence[str]) -> dict[str, int]:
         def read(tables: _Tables) -> dict[str, int]:

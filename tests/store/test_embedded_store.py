@@ -19,6 +19,7 @@ from flowker.dsl.model import WorkflowStatus
 from flowker.errors import ConfigError, Conflict, Unprocessable
 from flowker.store import ports
 from flowker.store.embedded import EmbeddedStore
+from flowker.store.embedded.database import SCHEMA_VERSION
 from flowker.store.embedded.store import DB_FILE, EmbeddedExecutorConfigs, EmbeddedWorkflows
 from tests.store.builders import db_rows, make_config, make_item, make_workflow, repository
 
@@ -163,6 +164,7 @@ async def test_a_file_of_schema_version_1_is_migrated_and_keeps_its_data(tmp_pat
         db.execute("ALTER TABLE executions DROP COLUMN cancel_requested_by")
         db.execute("DROP TABLE audit_outbox")
         db.execute("DROP TABLE breaker_states")
+        db.execute("DROP TABLE merkle_nodes")
         db.execute("PRAGMA user_version = 1")
 
     second = await EmbeddedStore(data_dir).open()
@@ -173,7 +175,7 @@ async def test_a_file_of_schema_version_1_is_migrated_and_keeps_its_data(tmp_pat
         await second.close()
     columns = {row[1] for row in db_rows(data_dir, "PRAGMA table_info(executions)")}
     assert {"attempts", "cancel_requested_by"} <= columns
-    assert db_rows(data_dir, "PRAGMA user_version") == [(3,)]
+    assert db_rows(data_dir, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
 
 async def test_a_file_of_schema_version_2_gets_the_breaker_states_table(tmp_path: Path) -> None:
@@ -184,6 +186,7 @@ async def test_a_file_of_schema_version_2_gets_the_breaker_states_table(tmp_path
     # The file a version-2 Flowker left: no breaker_states table.
     with sqlite3.connect(data_dir / DB_FILE) as db:
         db.execute("DROP TABLE breaker_states")
+        db.execute("DROP TABLE merkle_nodes")
         db.execute("PRAGMA user_version = 2")
 
     second = await EmbeddedStore(data_dir).open()
@@ -196,7 +199,7 @@ async def test_a_file_of_schema_version_2_gets_the_breaker_states_table(tmp_path
         )
     finally:
         await second.close()
-    assert db_rows(data_dir, "PRAGMA user_version") == [(3,)]
+    assert db_rows(data_dir, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
 
 async def test_a_file_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -206,3 +209,37 @@ async def test_a_file_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(ConfigError, match="schema version 99"):
         await EmbeddedStore(data_dir).open()
+
+
+async def test_a_file_of_schema_version_3_gets_the_merkle_tree_of_its_events(tmp_path: Path) -> None:
+    from flowker.actors.sequencer import Sequencer
+    from flowker.domain.audit import AuditAction, AuditEvent, ResourceType
+    from flowker.domain.merkle import NodeSnapshot, proof_nodes, root_at
+    from tests.helpers.merkle_reference import naive_root
+
+    data_dir = tmp_path / "v3"
+    first = await EmbeddedStore(data_dir).open()
+    made = [
+        AuditEvent("WORKFLOW_CREATED", AuditAction.CREATE, ResourceType.WORKFLOW, f"w{i}") for i in range(5)
+    ]
+    await Sequencer(first.audit).append(made)
+    await first.close()
+    # The file a version-3 Flowker left: its events, no merkle_nodes table.
+    with sqlite3.connect(data_dir / DB_FILE) as db:
+        db.execute("DROP TABLE merkle_nodes")
+        db.execute("PRAGMA user_version = 3")
+
+    second = await EmbeddedStore(data_dir).open()
+    try:
+        assert await second.audit.tree_size() == 0
+        await Sequencer(second.audit).append(
+            [made[0], AuditEvent("WORKFLOW_UPDATED", AuditAction.UPDATE, ResourceType.WORKFLOW, "w0")]
+        )
+        hashes = [h for _, h in await second.audit.entry_hashes(0, 100)]
+        assert len(hashes) == 6 and await second.audit.tree_size() == 6
+        ids = proof_nodes(None, 6)
+        nodes = dict(zip(ids, await second.audit.tree_nodes(ids), strict=True))
+        assert root_at(NodeSnapshot(6, nodes), 6) == naive_root(hashes)
+    finally:
+        await second.close()
+    assert db_rows(data_dir, "PRAGMA user_version") == [(SCHEMA_VERSION,)]

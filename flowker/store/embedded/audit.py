@@ -13,6 +13,7 @@ import orjson
 
 import flowker.store.embedded.outbox as outbox
 from flowker.domain.audit import AuditEvent
+from flowker.domain.merkle import NodeId
 from flowker.errors import StateChanged
 from flowker.store.embedded.database import Database
 from flowker.store.ports import AuditQuery, Page
@@ -48,10 +49,16 @@ class EmbeddedAuditLog:
         """The oldest events of the outbox (committed with their changes, not chained yet)."""
         return await self._db.read(lambda conn: outbox.staged(conn, limit))
 
-    async def append(self, records: Sequence[dict[str, Any]], unstage: Sequence[str] = ()) -> None:
-        """Insert sealed records and remove ``unstage`` from the outbox, in one transaction.
+    async def append(
+        self,
+        records: Sequence[dict[str, Any]],
+        unstage: Sequence[str] = (),
+        nodes: Sequence[tuple[NodeId, bytes]] = (),
+    ) -> None:
+        """Insert sealed records and their Merkle tree nodes, and remove ``unstage`` from the outbox, in
+        one transaction.
 
-        :class:`StateChanged` if any sequence is taken (nothing is written then).
+        :class:`StateChanged` if any sequence or tree node is taken (nothing is written then).
         """
 
         def write(conn: sqlite3.Connection) -> None:
@@ -75,10 +82,51 @@ class EmbeddedAuditLog:
                         for r in records
                     ],
                 )
+                conn.executemany(
+                    "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)",
+                    [(node.level, node.index, digest) for node, digest in nodes],
+                )
             except sqlite3.IntegrityError:
                 raise StateChanged("the audit log (another writer appended first)") from None
 
         await self._db.write(write)
+
+    async def tree_size(self) -> int:
+        """The leaves of the Merkle tree: the last leaf's index plus one (a primary key lookup)."""
+        row = await self._db.read(
+            lambda conn: conn.execute("SELECT MAX(idx) FROM merkle_nodes WHERE level = 0").fetchone()
+        )
+        return 0 if row is None or row[0] is None else int(row[0]) + 1
+
+    async def tree_nodes(self, ids: Sequence[NodeId]) -> list[bytes]:
+        """The hashes of ``ids`` (one query); ``KeyError`` naming the first missing one."""
+        if not ids:
+            return []
+
+        def read(conn: sqlite3.Connection) -> dict[tuple[int, int], bytes]:
+            found: dict[tuple[int, int], bytes] = {}
+            for start in range(0, len(ids), 400):  # well under SQLite's bound on parameters
+                chunk = ids[start : start + 400]
+                where = " OR ".join("(level = ? AND idx = ?)" for _ in chunk)
+                params = [value for node in chunk for value in (node.level, node.index)]
+                rows = conn.execute(f"SELECT level, idx, hash FROM merkle_nodes WHERE {where}", params)
+                found.update({(level, idx): bytes(digest) for level, idx, digest in rows})
+            return found
+
+        found = await self._db.read(read)
+        return [found[(node.level, node.index)] for node in ids]
+
+    async def entry_hashes(self, after: int, limit: int) -> list[tuple[int, str]]:
+        """``(sequence, hash)`` of up to ``limit`` events after ``after``, in order."""
+
+        def read(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+            rows = conn.execute(
+                "SELECT sequence, doc FROM audit_events WHERE sequence > ? ORDER BY sequence LIMIT ?",
+                (after, limit),
+            ).fetchall()
+            return [(sequence, orjson.loads(doc)["hash"]) for sequence, doc in rows]
+
+        return await self._db.read(read)
 
     async def sequences_of(self, event_ids: Sequence[str]) -> dict[str, int]:
         """The sequence numbers of those of ``event_ids`` that are already stored."""

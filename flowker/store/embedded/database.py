@@ -23,10 +23,16 @@ from flowker.tunables import BUSY_TIMEOUT_SECONDS, STORE_MAX_BATCH
 T = TypeVar("T")
 
 #: Bumped with every change of the tables; an older file is migrated (MIGRATIONS), a newer one refused.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _BREAKER_STATES = """CREATE TABLE IF NOT EXISTS breaker_states (
         executor_config_id TEXT PRIMARY KEY, updated_at REAL NOT NULL, doc BLOB NOT NULL)"""
+
+#: The audit log's Merkle tree: the hash of each complete subtree (flowker.domain.merkle.NodeId), written
+#: in the transaction of the events it covers.
+_MERKLE_NODES = """CREATE TABLE IF NOT EXISTS merkle_nodes (
+        level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
+        PRIMARY KEY (level, idx)) WITHOUT ROWID"""
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS workflows (
@@ -72,6 +78,7 @@ SCHEMA = (
         position INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, doc BLOB NOT NULL)""",
     # The circuit breaker of each executor configuration, written on its transitions.
     _BREAKER_STATES,
+    _MERKLE_NODES,
 )
 
 #: Statements that bring a file of an older schema version to the next one, by the version they start from.
@@ -81,6 +88,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE executions ADD COLUMN cancel_requested_by BLOB",
     ),
     2: (_BREAKER_STATES,),
+    # The nodes of events chained before v4 are built by the audit writer when it starts (bounded batches).
+    3: (_MERKLE_NODES,),
 }
 
 
