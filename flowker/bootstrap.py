@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from flowker.clock import Clock, utc_now
 from flowker.domain.outbound import OutboundPolicy
+from flowker.domain.signed_note import VerifierKey
 from flowker.http.keys import ReadinessCheck, Services
 from flowker.secretbox import SecretBox
 from flowker.store.ports import Store
@@ -25,12 +26,13 @@ def build_services(
     clock: Clock = utc_now,
     extra_checks: Mapping[str, ReadinessCheck] | None = None,
     outbound: OutboundPolicy | None = None,
+    verifier_key: VerifierKey | None = None,
 ) -> Services:
     """The use cases over ``store`` and ``runtime``; readiness checks the store and ``extra_checks``."""
     return Services(
         workflows=Workflows(store, runtime, clock),
         executor_configs=ExecutorConfigs(store, box, runtime, clock, outbound),
         executions=Executions(store, runtime, execution_timeout_seconds, clock),
-        audit=AuditTrail(store, runtime),
+        audit=AuditTrail(store, runtime, verifier_key),
         readiness={"store": store.ping, **(extra_checks or {})},
     )

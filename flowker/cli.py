@@ -23,6 +23,7 @@ from flowker.http.app import create_app
 from flowker.http.tls import server_context
 from flowker.secretbox import SecretBox, load_secret_key, write_private
 from flowker.settings import Settings
+from flowker.signing_key import load_signing_key
 from flowker.store.embedded import EmbeddedStore
 
 API_KEY_FILE = "api-key"
@@ -94,6 +95,7 @@ async def serve_forever(settings: Settings) -> int:
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     keys, key_note = api_keys_for(settings)
     secret_key = load_secret_key(settings.data_dir, settings.secret_key)
+    signer = load_signing_key(settings.data_dir, settings.audit_signing_key, settings.audit_log_origin)
     # Before Ray starts: a bad certificate stops the service at once.
     tls = (
         server_context(settings.tls_cert, settings.tls_key)
@@ -108,7 +110,7 @@ async def serve_forever(settings: Settings) -> int:
             raise ConfigError(
                 f"the Ray cluster has {info.alive_nodes} nodes; the embedded store serves one machine only"
             )
-        runtime = RayRuntime(runtime_config(settings), secret_key)
+        runtime = RayRuntime(runtime_config(settings), secret_key, signer)
         # Before the port opens: executions a previous run left unfinished resume now.
         runtime.start_pool()
         services = build_services(
@@ -118,6 +120,7 @@ async def serve_forever(settings: Settings) -> int:
             execution_timeout_seconds=settings.execution_timeout_seconds,
             extra_checks={"ray": cluster.check},
             outbound=OutboundPolicy.of(settings.production, settings.outbound_allow),
+            verifier_key=signer.verifier(),
         )
         runner = web.AppRunner(
             create_app(settings, services, keys),

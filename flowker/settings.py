@@ -8,10 +8,11 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flowker.domain.api_keys import parse_api_keys
+from flowker.domain.signed_note import is_valid_key_name
 from flowker.errors import ConfigError
 from flowker.tunables import MAX_RESPONSE_BYTES
 
@@ -22,6 +23,8 @@ DEFAULT_SHUTDOWN_GRACE_SECONDS = 10.0
 DEVELOPMENT = "development"
 PRODUCTION = "production"
 ENVIRONMENTS = (DEVELOPMENT, PRODUCTION)
+
+DEFAULT_AUDIT_LOG_ORIGIN = "flowker.local/audit"
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -76,6 +79,17 @@ class Settings:
     executor_idle_seconds: float = 300.0
     token_refresh_margin_seconds: float = 60.0
     token_max_lifetime_seconds: float = 3600.0
+    #: The audit log's signer key string; None: the data directory's ``audit-signing.key``. Never an
+    #: actor argument (not in RuntimeConfig).
+    audit_signing_key: str | None = field(default=None, repr=False)
+    #: The audit log's origin (checkpoints' first line), also its signing key's name.
+    audit_log_origin: str = DEFAULT_AUDIT_LOG_ORIGIN
+    #: A checkpoint once the tree grew by this many events ...
+    audit_checkpoint_events: int = 1000
+    #: ... or this many seconds after the last one, if it grew at all.
+    audit_checkpoint_seconds: float = 60.0
+    #: A file each checkpoint's note is also appended to; None: the database only.
+    audit_checkpoint_file: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -84,6 +98,10 @@ class Settings:
             raise ConfigError(f"FLOWKER_ENV={self.environment!r} is not one of {', '.join(ENVIRONMENTS)}")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("TLS needs both a certificate and a key (FLOWKER_TLS_CERT and FLOWKER_TLS_KEY)")
+        if not is_valid_key_name(self.audit_log_origin):
+            raise ConfigError(
+                f"FLOWKER_AUDIT_LOG_ORIGIN={self.audit_log_origin!r} must be non-empty, without spaces or '+'"
+            )
         if self.production and not self.tls and not self.trusted_proxies:
             raise ConfigError(
                 "production mode serves HTTPS only: set FLOWKER_TLS_CERT and FLOWKER_TLS_KEY, or "
@@ -187,6 +205,15 @@ class Settings:
             "token_max_lifetime_seconds": _float(
                 env, "FLOWKER_TOKEN_MAX_LIFETIME_SECONDS", cls.token_max_lifetime_seconds, 1.0, 86400.0
             ),
+            "audit_signing_key": env.get("FLOWKER_AUDIT_SIGNING_KEY") or None,
+            "audit_log_origin": env.get("FLOWKER_AUDIT_LOG_ORIGIN", "").strip() or cls.audit_log_origin,
+            "audit_checkpoint_events": _int(
+                env, "FLOWKER_AUDIT_CHECKPOINT_EVENTS", cls.audit_checkpoint_events, 1, 10_000_000
+            ),
+            "audit_checkpoint_seconds": _float(
+                env, "FLOWKER_AUDIT_CHECKPOINT_SECONDS", cls.audit_checkpoint_seconds, 1.0, 86400.0
+            ),
+            "audit_checkpoint_file": env.get("FLOWKER_AUDIT_CHECKPOINT_FILE", "").strip() or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -123,6 +123,7 @@ def services(store: EmbeddedStore, runtime: RayRuntime, settings: Settings, secr
         runtime,
         execution_timeout_seconds=settings.execution_timeout_seconds,
         outbound=OutboundPolicy.of(settings.production, settings.outbound_allow),
+        verifier_key=runtime.verifier_key,
     )
 
 

@@ -3,6 +3,10 @@
 Besides the events callers hand it, it drains the store's outbox — every change's events, committed
 with the change — at start and every ``OUTBOX_DRAIN_SECONDS``, so an event whose hand-over was lost
 (a front door or supervisor that died, an audit actor that was restarting) reaches the chain all the same.
+
+After each append and each round it also issues the log's signed checkpoint when one is due
+(:mod:`flowker.actors.checkpointer`), with the signing key the front door published
+(:mod:`flowker.actors.signing_key`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from flowker.actors import signing_key
+from flowker.actors.checkpointer import Checkpointer, CheckpointPolicy
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.faults import PausePoints
 from flowker.actors.sequencer import Sequencer
@@ -29,7 +35,11 @@ class AuditActor:
     def __init__(self, config: RuntimeConfig) -> None:
         self._data_dir = Path(config.data_dir)
         self._pauses = PausePoints(config.pause_points, config.data_dir)
+        self._config = config
+        self._store: EmbeddedStore | None = None
         self._sequencer: Sequencer | None = None
+        self._checkpointer: Checkpointer | None = None
+        self._checking: asyncio.Task[None] | None = None
         self._opening = asyncio.Lock()
         self._drainer = asyncio.get_event_loop().create_task(self._drain_forever())
 
@@ -37,16 +47,45 @@ class AuditActor:
         async with self._opening:
             if self._sequencer is None:
                 store = await EmbeddedStore(self._data_dir).open()
+                self._store = store
                 self._sequencer = Sequencer(store.audit, pauses=self._pauses)
         return self._sequencer
 
     async def append(self, events: Sequence[AuditEvent]) -> list[int]:
         """Append ``events`` to the chain; returns their sequence numbers once they are durable."""
-        return await (await self._opened()).append(events)
+        sequences = await (await self._opened()).append(events)
+        self._check_soon()
+        return sequences
 
     async def drain(self) -> None:
         """Chain what waits in the outbox now (tests call it instead of waiting for the next round)."""
         await (await self._opened()).drain()
+        self._check_soon()
+
+    async def checkpoint(self) -> None:
+        """Issue a checkpoint now if one is due (tests call it instead of waiting for the next round)."""
+        await self._opened()
+        assert self._store is not None
+        if self._checkpointer is None:
+            # Read when first needed, not at start: a key not published yet stops checkpoints, not the chain.
+            self._checkpointer = Checkpointer(
+                self._store.audit,
+                self._store.checkpoints,
+                signing_key.fetch(self._config),
+                policy_of(self._config),
+            )
+        await self._checkpointer.check()
+
+    def _check_soon(self) -> None:
+        # In the background, one at a time: an append's answer does not wait for a signature.
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.get_running_loop().create_task(self._check())
+
+    async def _check(self) -> None:
+        try:
+            await self.checkpoint()
+        except Exception:
+            log.exception("issuing an audit checkpoint failed; trying again with the next append or round")
 
     async def _drain_forever(self) -> None:
         while True:
@@ -61,3 +100,9 @@ class AuditActor:
     async def pid(self) -> int:
         """This actor's process id (crash tests kill it)."""
         return os.getpid()
+
+
+def policy_of(config: RuntimeConfig) -> CheckpointPolicy:
+    """The checkpoint policy ``config`` sets."""
+    sink = Path(config.audit_checkpoint_file) if config.audit_checkpoint_file else None
+    return CheckpointPolicy(config.audit_checkpoint_events, config.audit_checkpoint_seconds, sink)

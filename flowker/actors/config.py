@@ -55,6 +55,14 @@ class RuntimeConfig:
     token_refresh_margin_seconds: float
     #: An OIDC token is kept at most this long, and this long when its issuer gives no ``expires_in``.
     token_max_lifetime_seconds: float
+    #: The audit log's origin (its signing key, published apart, is never in this config).
+    audit_log_origin: str
+    #: A checkpoint every this many new events ...
+    audit_checkpoint_events: int
+    #: ... or every this many seconds when the log grew.
+    audit_checkpoint_seconds: float
+    #: A file the checkpoints are also appended to, or None.
+    audit_checkpoint_file: str | None
     prefix: str = ""
     #: Crash-test fault injection (:mod:`flowker.actors.faults`); empty in production.
     pause_points: tuple[str, ...] = ()

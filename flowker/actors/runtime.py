@@ -14,12 +14,14 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import ray
 
 from flowker.actors import factory
 from flowker.actors import secret_key as secret_keys
+from flowker.actors import signing_key as signing_keys
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.connectivity import check_connectivity
 from flowker.actors.executor_handle import ExecutorHandles
@@ -28,7 +30,9 @@ from flowker.actors.token_source import TokenSettings
 from flowker.domain.audit import AuditEvent
 from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
+from flowker.domain.signed_note import SignerKey, VerifierKey
 from flowker.secretbox import SecretBox
+from flowker.signing_key import load_signing_key
 from flowker.tunables import BREAKER_LOOKUP_SECONDS
 
 log = logging.getLogger("flowker.runtime")
@@ -37,7 +41,8 @@ log = logging.getLogger("flowker.runtime")
 class RayRuntime:
     """Handles to the supervisor pool, the audit actor and the executor actors of one service."""
 
-    def __init__(self, config: RuntimeConfig, secret_key: str) -> None:
+    def __init__(self, config: RuntimeConfig, secret_key: str, signing_key: SignerKey | None = None) -> None:
+        """``signing_key``: the audit log's (default: the data directory's, made on first use)."""
         self.config = config
         self._supervisors: list[Any] = []
         self._audit: Any = None
@@ -45,6 +50,7 @@ class RayRuntime:
         self._executors = ExecutorHandles(config)
         self._box = SecretBox.from_text(secret_key)
         self._secret_key = secret_key
+        self._signing_key = signing_key
         self._published = False
         self._tokens = TokenSettings.of(config)
         if ray.is_initialized():
@@ -56,6 +62,19 @@ class RayRuntime:
         if not self._published:
             secret_keys.publish(self.config, self._secret_key)
             self._published = True
+
+    def _signer(self) -> SignerKey:
+        # Read (or made) when first needed: building a runtime touches no file.
+        if self._signing_key is None:
+            self._signing_key = load_signing_key(
+                Path(self.config.data_dir), None, self.config.audit_log_origin
+            )
+        return self._signing_key
+
+    @property
+    def verifier_key(self) -> VerifierKey:
+        """The public key the audit log's checkpoints verify with."""
+        return self._signer().verifier()
 
     def start_pool(self) -> None:
         """Create the supervisors and the audit actor (idempotent): the supervisors resume at once what
@@ -70,6 +89,8 @@ class RayRuntime:
 
     def _audit_actor(self) -> Any:
         if self._audit is None:
+            # For the audit actor, which signs the log's checkpoints: never an actor argument either.
+            signing_keys.publish(self.config, self._signer())
             self._audit = factory.audit(self.config)
         return self._audit
 
@@ -181,6 +202,7 @@ class RayRuntime:
                 with contextlib.suppress(ValueError):
                     ray.kill(ray.get_actor(name, namespace=factory.NAMESPACE))
             secret_keys.withdraw(self.config)
+            signing_keys.withdraw(self.config)
 
 
 def _actor_names(config: RuntimeConfig) -> list[str]:

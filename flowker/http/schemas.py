@@ -723,3 +723,34 @@ class ConsistencyProofOutput(Output):
     rootHash: str = Field(
         pattern=_BASE64_HASH, description="The root of the tree of `to` events, base64 (RFC 6962 MTH)."
     )
+
+
+class AuditCheckpointOutput(Output):
+    """A signed checkpoint of the audit log: a C2SP `tlog-checkpoint` signed as a C2SP `signed-note`."""
+
+    treeSize: int = Field(ge=1, description="The log's size it commits to: its first `treeSize` events.")
+    rootHash: str = Field(
+        pattern=_BASE64_HASH,
+        description="The root of the tree of `treeSize` events, base64 (RFC 6962 MTH), as in the note.",
+    )
+    createdAt: str = Field(description="When it was issued (RFC 3339, UTC).")
+    note: str = Field(
+        description=(
+            "The signed note's exact text: origin, tree size and root hash lines, a blank line, then the "
+            "Ed25519 signature line (verify it with `GET /v1/audit/public-key`)."
+        )
+    )
+
+
+class AuditCheckpointListOutput(Output):
+    """The newest checkpoints, largest tree size first."""
+
+    items: list[AuditCheckpointOutput]
+
+
+class AuditPublicKeyOutput(Output):
+    """The key the audit log's checkpoints are signed with, in its public form."""
+
+    verifierKey: str = Field(
+        description="The C2SP signed-note verifier key: `<name>+<8 hex key id>+<base64(0x01 ‖ Ed25519 key)>`."
+    )

@@ -218,12 +218,36 @@ class AuditLog(Protocol):
     async def list(self, query: AuditQuery) -> Page[dict[str, Any]]: ...
 
 
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A signed checkpoint of the audit log: tree size, root, when it was issued, the note's exact text."""
+
+    tree_size: int
+    root_hash: bytes
+    created_at: str
+    note: str
+
+
+class CheckpointLog(Protocol):
+    """The audit log's signed checkpoints, one per tree size."""
+
+    async def add(self, checkpoint: StoredCheckpoint) -> bool:
+        """Store ``checkpoint``; False (and nothing written) when one of its tree size is stored."""
+
+    async def latest(self) -> StoredCheckpoint | None:
+        """The checkpoint of the largest tree size."""
+
+    async def newest(self, limit: int, below: int | None = None) -> list[StoredCheckpoint]:
+        """Up to ``limit`` checkpoints, largest tree size first, those of a size below ``below`` only."""
+
+
 class Store(Protocol):
     workflows: WorkflowRepository
     executor_configs: ExecutorConfigRepository
     executions: ExecutionRepository
     breakers: BreakerStateRepository
     audit: AuditLog
+    checkpoints: CheckpointLog
 
     async def ping(self) -> None:
         """Raise when the store cannot answer."""

@@ -31,9 +31,10 @@ from flowker.domain.audit import (
     ResourceType,
     verify,
 )
+from flowker.domain.signed_note import VerifierKey
 from flowker.errors import BadRequest, NotFound
 from flowker.store.ports import AuditQuery, Page, Store
-from flowker.usecases import audit_proofs
+from flowker.usecases import audit_checkpoints, audit_proofs
 from flowker.usecases.outbox import publish, settle
 from flowker.usecases.ports import AuditSink
 
@@ -46,9 +47,11 @@ MAX_LIMIT = 100
 class AuditTrail:
     """Reads of the trail; each first has the outbox drained, so that every committed change shows."""
 
-    def __init__(self, store: Store, runtime: AuditSink) -> None:
+    def __init__(self, store: Store, runtime: AuditSink, verifier_key: VerifierKey | None = None) -> None:
+        """``verifier_key``: the public key of the log's checkpoints (None: the service shows none)."""
         self._store = store
         self._runtime = runtime
+        self._verifier_key = verifier_key
 
     async def _settle(self) -> None:
         # Changes are committed with their events before those are chained; a reader who saw a change
@@ -96,6 +99,16 @@ class AuditTrail:
         first, second = audit_proofs.parse_size(params, "from"), audit_proofs.parse_size(params, "to")
         await self._settle()
         return await audit_proofs.consistency(self._store.audit, first, second)
+
+    async def checkpoints(self, params: Mapping[str, str]) -> dict[str, Any]:
+        """The newest signed checkpoints (400 FLK-0309 for a bad limit)."""
+        return await audit_checkpoints.newest(self._store.checkpoints, params)
+
+    def public_key(self) -> dict[str, Any]:
+        """``{verifierKey}``: the C2SP verifier key the checkpoints verify with."""
+        if self._verifier_key is None:
+            raise RuntimeError("this service was built without the audit log's verifier key")
+        return {"verifierKey": str(self._verifier_key)}
 
     async def verify(self, event_id: str) -> dict[str, Any]:
         """Recompute every hash from the first event up to this one; name the first bad event."""

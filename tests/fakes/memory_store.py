@@ -32,7 +32,7 @@ from flowker.dsl.model import Workflow, WorkflowStatus
 from flowker.dsl.run_state import StepRecord
 from flowker.dsl.validation import executor_bindings
 from flowker.errors import Conflict, StateChanged, Unprocessable
-from flowker.store.ports import AuditQuery, ExecutionQuery, ListQuery, Page, WorkflowUsage
+from flowker.store.ports import AuditQuery, ExecutionQuery, ListQuery, Page, StoredCheckpoint, WorkflowUsage
 
 log = logging.getLogger("flowker.audit")
 
@@ -131,6 +131,7 @@ class _Tables:
         self.outbox: dict[str, tuple[int, bytes]] = {}
         self.breaker_states: dict[str, bytes] = {}
         self.merkle_nodes: dict[tuple[int, int], bytes] = {}
+        self.checkpoints: dict[int, StoredCheckpoint] = {}
         self.counters: dict[str, int] = {"outbox_position": 0}
 
 
@@ -798,6 +799,33 @@ class MemoryBreakerStates:
         await self._db.write(write)
 
 
+class MemoryCheckpoints:
+    def __init__(self, db: _Database) -> None:
+        self._db = db
+
+    async def add(self, checkpoint: StoredCheckpoint) -> bool:
+        def write(tables: _Tables, tx: _Transaction) -> bool:
+            if checkpoint.tree_size in tables.checkpoints:
+                return False
+            tx.put(tables.checkpoints, checkpoint.tree_size, checkpoint)
+            return True
+
+        return await self._db.write(write)
+
+    async def latest(self) -> StoredCheckpoint | None:
+        def read(tables: _Tables) -> StoredCheckpoint | None:
+            return tables.checkpoints[max(tables.checkpoints)] if tables.checkpoints else None
+
+        return await self._db.read(read)
+
+    async def newest(self, limit: int, below: int | None = None) -> list[StoredCheckpoint]:
+        def read(tables: _Tables) -> list[StoredCheckpoint]:
+            sizes = sorted((s for s in tables.checkpoints if below is None or s < below), reverse=True)
+            return [tables.checkpoints[s] for s in sizes[:limit]]
+
+        return await self._db.read(read)
+
+
 class MemoryStore:
     """The store ports in memory; open from the start, refusing work once closed."""
 
@@ -808,6 +836,7 @@ class MemoryStore:
         self.executions = MemoryExecutions(self._db)
         self.breakers = MemoryBreakerStates(self._db)
         self.audit = MemoryAuditLog(self._db)
+        self.checkpoints = MemoryCheckpoints(self._db)
 
     async def open(self) -> MemoryStore:
         self._db.closed = False

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,6 +23,7 @@ from flowker.actors.breaker_persistence import BreakerPersister
 from flowker.actors.breaker_settings import breaker_config
 from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
+from flowker.actors.checkpointer import Checkpointer, CheckpointPolicy
 from flowker.actors.connectivity import check_connectivity
 from flowker.actors.outbound import outbound_session
 from flowker.actors.provider_auth import authenticator_for
@@ -34,19 +36,38 @@ from flowker.domain.audit import AuditEvent
 from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.domain.outbound import OutboundPolicy
+from flowker.domain.signed_note import SignerKey, VerifierKey
 from flowker.secretbox import SecretBox
 from flowker.settings import Settings
+from flowker.signing_key import load_signing_key
 from flowker.store.ports import Store
 
 
 class InProcessRuntime:
     """Implements :class:`flowker.usecases.ports.Runtime` in the test's own process."""
 
-    def __init__(self, store: Store, box: SecretBox, settings: Settings) -> None:
+    def __init__(
+        self, store: Store, box: SecretBox, settings: Settings, signing_key: SignerKey | None = None
+    ) -> None:
         self._store = store
         self._box = box
         self._settings = settings
         self._sequencer = Sequencer(store.audit)
+        # As the audit actor: a checkpoint, when due, after each append and drain (awaited here).
+        self._signing_key = signing_key or load_signing_key(
+            settings.data_dir, settings.audit_signing_key, settings.audit_log_origin
+        )
+        sink = settings.audit_checkpoint_file
+        self.checkpointer = Checkpointer(
+            store.audit,
+            store.checkpoints,
+            self._signing_key,
+            CheckpointPolicy(
+                settings.audit_checkpoint_events,
+                settings.audit_checkpoint_seconds,
+                Path(sink) if sink else None,
+            ),
+        )
         self._session: aiohttp.ClientSession | None = None
         self._sources: dict[str, CallerSource] = {}
         self._breakers: dict[str, CircuitBreaker] = {}
@@ -78,11 +99,17 @@ class InProcessRuntime:
         if hosted is not None:
             hosted[0].cancel()
 
+    @property
+    def verifier_key(self) -> VerifierKey:
+        return self._signing_key.verifier()
+
     async def record(self, events: Sequence[AuditEvent]) -> None:
         await self._sequencer.append(events)
+        await self.checkpointer.check()
 
     async def drain(self) -> None:
         await self._sequencer.drain()
+        await self.checkpointer.check()
 
     async def test_executor(self, config: ExecutorConfig) -> dict[str, Any]:
         return await check_connectivity(config, self._box, self._outbound, self._tokens)

@@ -70,7 +70,9 @@ def front_door(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             store = await EmbeddedStore(data_dir).open()
             box = SecretBox(os.urandom(32))
             runtime = InProcessRuntime(store, box, settings)
-            services = build_services(store, box, runtime, execution_timeout_seconds=30)
+            services = build_services(
+                store, box, runtime, execution_timeout_seconds=30, verifier_key=runtime.verifier_key
+            )
             # Thousands of refused keys from one address: the slow-down would only slow the test.
             quick = AuthThrottle(base_delay=0.0, max_delay=0.0)
             runner = web.AppRunner(create_app(settings, services, settings.api_keys, auth_throttle=quick))

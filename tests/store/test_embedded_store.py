@@ -187,6 +187,7 @@ async def test_a_file_of_schema_version_2_gets_the_breaker_states_table(tmp_path
     with sqlite3.connect(data_dir / DB_FILE) as db:
         db.execute("DROP TABLE breaker_states")
         db.execute("DROP TABLE merkle_nodes")
+        db.execute("DROP TABLE audit_checkpoints")
         db.execute("PRAGMA user_version = 2")
 
     second = await EmbeddedStore(data_dir).open()
@@ -227,6 +228,7 @@ async def test_a_file_of_schema_version_3_gets_the_merkle_tree_of_its_events(tmp
     # The file a version-3 Flowker left: its events, no merkle_nodes table.
     with sqlite3.connect(data_dir / DB_FILE) as db:
         db.execute("DROP TABLE merkle_nodes")
+        db.execute("DROP TABLE audit_checkpoints")
         db.execute("PRAGMA user_version = 3")
 
     second = await EmbeddedStore(data_dir).open()
@@ -240,6 +242,30 @@ async def test_a_file_of_schema_version_3_gets_the_merkle_tree_of_its_events(tmp
         ids = proof_nodes(None, 6)
         nodes = dict(zip(ids, await second.audit.tree_nodes(ids), strict=True))
         assert root_at(NodeSnapshot(6, nodes), 6) == naive_root(hashes)
+    finally:
+        await second.close()
+    assert db_rows(data_dir, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+
+
+async def test_a_file_of_schema_version_4_gets_the_checkpoints_table(tmp_path: Path) -> None:
+    from flowker.store.ports import StoredCheckpoint
+
+    data_dir = tmp_path / "v4"
+    first = await EmbeddedStore(data_dir).open()
+    workflow = await first.workflows.create(make_workflow())
+    await first.close()
+    # The file a version-4 Flowker left: no audit_checkpoints table.
+    with sqlite3.connect(data_dir / DB_FILE) as db:
+        db.execute("DROP TABLE audit_checkpoints")
+        db.execute("PRAGMA user_version = 4")
+
+    second = await EmbeddedStore(data_dir).open()
+    try:
+        assert await second.workflows.get(workflow.id) == workflow
+        assert await second.checkpoints.latest() is None
+        made = StoredCheckpoint(1, b"\x01" * 32, "2026-01-01T00:00:00.000000Z", "note\n")
+        assert await second.checkpoints.add(made)
+        assert await second.checkpoints.latest() == made
     finally:
         await second.close()
     assert db_rows(data_dir, "PRAGMA user_version") == [(SCHEMA_VERSION,)]

@@ -1,6 +1,15 @@
 """Route tables, one module per resource; each handler declares its operation for the OpenAPI document."""
 
-from flowker.http.routes import audit, audit_proofs, docs, executions, executors, system, workflows
+from flowker.http.routes import (
+    audit,
+    audit_checkpoints,
+    audit_proofs,
+    docs,
+    executions,
+    executors,
+    system,
+    workflows,
+)
 
 #: In the order of the API document.
-MODULES = (system, docs, workflows, executors, executions, audit, audit_proofs)
+MODULES = (system, docs, workflows, executors, executions, audit, audit_proofs, audit_checkpoints)

@@ -23,7 +23,7 @@ from flowker.tunables import BUSY_TIMEOUT_SECONDS, STORE_MAX_BATCH
 T = TypeVar("T")
 
 #: Bumped with every change of the tables; an older file is migrated (MIGRATIONS), a newer one refused.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _BREAKER_STATES = """CREATE TABLE IF NOT EXISTS breaker_states (
         executor_config_id TEXT PRIMARY KEY, updated_at REAL NOT NULL, doc BLOB NOT NULL)"""
@@ -33,6 +33,11 @@ _BREAKER_STATES = """CREATE TABLE IF NOT EXISTS breaker_states (
 _MERKLE_NODES = """CREATE TABLE IF NOT EXISTS merkle_nodes (
         level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,
         PRIMARY KEY (level, idx)) WITHOUT ROWID"""
+
+#: The audit log's signed checkpoints (flowker.actors.checkpointer), one per tree size.
+_AUDIT_CHECKPOINTS = """CREATE TABLE IF NOT EXISTS audit_checkpoints (
+        tree_size INTEGER PRIMARY KEY, root_hash BLOB NOT NULL, created_at TEXT NOT NULL,
+        note TEXT NOT NULL)"""
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS workflows (
@@ -79,6 +84,7 @@ SCHEMA = (
     # The circuit breaker of each executor configuration, written on its transitions.
     _BREAKER_STATES,
     _MERKLE_NODES,
+    _AUDIT_CHECKPOINTS,
 )
 
 #: Statements that bring a file of an older schema version to the next one, by the version they start from.
@@ -90,6 +96,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: (_BREAKER_STATES,),
     # The nodes of events chained before v4 are built by the audit writer when it starts (bounded batches).
     3: (_MERKLE_NODES,),
+    # Checkpoints start with the first issued after the upgrade.
+    4: (_AUDIT_CHECKPOINTS,),
 }
 
 

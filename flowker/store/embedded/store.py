@@ -15,6 +15,7 @@ from flowker.dsl.validation import executor_bindings
 from flowker.errors import StateChanged, Unprocessable
 from flowker.store.embedded.audit import EmbeddedAuditLog
 from flowker.store.embedded.breakers import EmbeddedBreakerStates
+from flowker.store.embedded.checkpoints import EmbeddedCheckpoints
 from flowker.store.embedded.database import Database
 from flowker.store.embedded.documents import DocumentTable
 from flowker.store.embedded.executions import EmbeddedExecutions
@@ -191,6 +192,7 @@ class EmbeddedStore:
         self.executions = EmbeddedExecutions(self.db)
         self.breakers = EmbeddedBreakerStates(self.db)
         self.audit = EmbeddedAuditLog(self.db)
+        self.checkpoints = EmbeddedCheckpoints(self.db)
 
     async def open(self) -> EmbeddedStore:
         await self.db.open()
