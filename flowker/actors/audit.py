@@ -6,7 +6,7 @@ with the change — at start and every ``OUTBOX_DRAIN_SECONDS``, so an event who
 
 After each append and each round it also issues the log's signed checkpoint when one is due
 (:mod:`flowker.actors.checkpointer`), with the signing key the front door published
-(:mod:`flowker.actors.signing_key`).
+(:mod:`flowker.actors.actor_secrets`).
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from flowker.actors import signing_key
+from flowker.actors import actor_secrets
 from flowker.actors.checkpointer import Checkpointer, CheckpointPolicy
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.faults import PausePoints
 from flowker.actors.sequencer import Sequencer
 from flowker.domain.audit import AuditEvent
+from flowker.domain.signed_note import SignerKey
 from flowker.store.embedded import EmbeddedStore
 from flowker.tunables import OUTBOX_DRAIN_SECONDS
 
@@ -71,7 +72,7 @@ class AuditActor:
             self._checkpointer = Checkpointer(
                 self._store.audit,
                 self._store.checkpoints,
-                signing_key.fetch(self._config),
+                SignerKey.parse(actor_secrets.fetch(self._config, actor_secrets.SIGNING_KEY)),
                 policy_of(self._config),
             )
         await self._checkpointer.check()

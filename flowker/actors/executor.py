@@ -34,7 +34,7 @@ import aiohttp
 import ray
 from ray.exceptions import AsyncioActorExit
 
-from flowker.actors import delivery, secret_key
+from flowker.actors import actor_secrets, delivery
 from flowker.actors.breaker import BreakerState, CircuitBreaker
 from flowker.actors.breaker_persistence import BreakerPersister
 from flowker.actors.breaker_settings import breaker_config
@@ -63,7 +63,7 @@ class ExecutorActor:
         self._runtime = config
         self._id = executor_config_id
         # Read from Ray's internal store: the key is no constructor argument, which Ray would show.
-        self._box = SecretBox.from_text(secret_key.fetch(config))
+        self._box = SecretBox.from_text(actor_secrets.fetch(config, actor_secrets.SECRET_KEY))
         self._policy = RetryPolicy.of_server(config)
         self._budget = RetryBudget(
             BudgetConfig(

@@ -19,9 +19,7 @@ from typing import Any
 
 import ray
 
-from flowker.actors import factory
-from flowker.actors import secret_key as secret_keys
-from flowker.actors import signing_key as signing_keys
+from flowker.actors import actor_secrets, factory
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.connectivity import check_connectivity
 from flowker.actors.executor_handle import ExecutorHandles
@@ -60,7 +58,7 @@ class RayRuntime:
         # For the executor actors, which open provider credentials: never an actor argument. Before the
         # first actor is made (Ray must be up, which building the runtime does not need).
         if not self._published:
-            secret_keys.publish(self.config, self._secret_key)
+            actor_secrets.publish(self.config, actor_secrets.SECRET_KEY, self._secret_key)
             self._published = True
 
     def _signer(self) -> SignerKey:
@@ -90,7 +88,7 @@ class RayRuntime:
     def _audit_actor(self) -> Any:
         if self._audit is None:
             # For the audit actor, which signs the log's checkpoints: never an actor argument either.
-            signing_keys.publish(self.config, self._signer())
+            actor_secrets.publish(self.config, actor_secrets.SIGNING_KEY, self._signer().to_text())
             self._audit = factory.audit(self.config)
         return self._audit
 
@@ -201,8 +199,8 @@ class RayRuntime:
             for name in _actor_names(self.config):
                 with contextlib.suppress(ValueError):
                     ray.kill(ray.get_actor(name, namespace=factory.NAMESPACE))
-            secret_keys.withdraw(self.config)
-            signing_keys.withdraw(self.config)
+            actor_secrets.withdraw(self.config, actor_secrets.SECRET_KEY)
+            actor_secrets.withdraw(self.config, actor_secrets.SIGNING_KEY)
 
 
 def _actor_names(config: RuntimeConfig) -> list[str]:

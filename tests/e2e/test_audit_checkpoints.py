@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 import ray
 
-from flowker.actors import factory
-from flowker.actors import signing_key as signing_keys
+from flowker.actors import actor_secrets, factory
 from flowker.actors.runtime import RayRuntime
 from flowker.domain.checkpoint import open_checkpoint
 from flowker.domain.signed_note import VerifierKey
@@ -81,7 +80,7 @@ async def test_without_a_published_key_the_chain_goes_on_and_checkpoints_wait(
     api: ApiClient, providers: StubProvider, runtime: RayRuntime
 ) -> None:
     runtime.start_pool()
-    signing_keys.withdraw(runtime.config)
+    actor_secrets.withdraw(runtime.config, actor_secrets.SIGNING_KEY)
     _, done = await run_workflow(api, providers, "unsigned")
     assert done["status"] == "completed"
     events = await all_events(api)
@@ -90,9 +89,8 @@ async def test_without_a_published_key_the_chain_goes_on_and_checkpoints_wait(
     with pytest.raises(ray.exceptions.RayTaskError, match="not published"):
         await audit.checkpoint.remote()
     assert (await api.get("/v1/audit/checkpoints")).body == {"items": []}
-    signing_keys.publish(
-        runtime.config, load_signing_key(Path(runtime.config.data_dir), None, DEFAULT_AUDIT_LOG_ORIGIN)
-    )
+    signer = load_signing_key(Path(runtime.config.data_dir), None, DEFAULT_AUDIT_LOG_ORIGIN)
+    actor_secrets.publish(runtime.config, actor_secrets.SIGNING_KEY, signer.to_text())
     await audit.checkpoint.remote()
     items = (await api.get("/v1/audit/checkpoints")).body["items"]
     assert items and items[0]["treeSize"] == len(await all_events(api))
