@@ -59,8 +59,9 @@ async def test_one_breaker_for_100_concurrent_executions_opens_once_fails_fast_a
     # Five failures open it. Only an execution four of whose attempts were among them can have made
     # all five attempts; every other one met the open breaker, or was stopped by the retry budget
     # (retries ≤ 0.2 · calls + 10) before it tried again.
+    # How they split between the two depends on timing; that nearly all of them stopped does not.
     assert len(fast) + len(spent) >= 99, [o["errorMessage"] for o in outcomes]
-    assert len(fast) >= 50, [o["errorMessage"] for o in outcomes]
+    assert fast, [o["errorMessage"] for o in outcomes]
     reached = len(provider.calls(SCORE))
     # Without the breaker: 500 requests. With it: the calls admitted before it opened — each execution's
     # first attempt at most, plus one retry after each of the five failures that opened it.
