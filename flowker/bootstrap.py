@@ -26,9 +26,13 @@ def build_services(
     clock: Clock = utc_now,
     extra_checks: Mapping[str, ReadinessCheck] | None = None,
     outbound: OutboundPolicy | None = None,
-    verifier_key: VerifierKey | None = None,
+    verifier_key: VerifierKey,
 ) -> Services:
-    """The use cases over ``store`` and ``runtime``; readiness checks the store and ``extra_checks``."""
+    """The use cases over ``store`` and ``runtime``; readiness checks the store and ``extra_checks``.
+
+    ``verifier_key``: the audit signing key's public half (required: the verify endpoint checks the
+    stored checkpoints with it, and ``GET /v1/audit/public-key`` shows it).
+    """
     return Services(
         workflows=Workflows(store, runtime, clock),
         executor_configs=ExecutorConfigs(store, box, runtime, clock, outbound),

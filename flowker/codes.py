@@ -125,7 +125,7 @@ UNKNOWN_AUDIT_RESULT = "FLK-0603"  # 400: unknown result filter
 UNKNOWN_RESOURCE_TYPE = "FLK-0605"  # 400: unknown resourceType filter
 INVALID_DATE = "FLK-0305"  # 400: dateFrom or dateTo is not an RFC 3339 date-time
 DATE_RANGE_REVERSED = "FLK-0308"  # 400: dateFrom is after dateTo
-INVALID_AUDIT_CURSOR = "FLK-0610"  # 400: a cursor that is not a sequence number
+INVALID_AUDIT_CURSOR = "FLK-0610"  # 400: a cursor that is not a sequence number (or a checkpoint tree size)
 INVALID_PROOF_RANGE = "FLK-0611"  # 400: a proof's treeSize / from / to the Merkle tree cannot answer for
 
 #: Deliberate second names for one code (none today); the catalogue test allows exactly these.

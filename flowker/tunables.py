@@ -58,6 +58,10 @@ AUDIT_MAX_BATCH = 2000
 MERKLE_CATCH_UP_BATCH = 2000
 #: Tries of one batch against writers that keep appending first; each try reloads the head.
 AUDIT_MAX_ATTEMPTS = 100
+#: Events read and hashed per step when the log is verified or exported (one store read each).
+AUDIT_VERIFY_BATCH = 1000
+#: Checkpoints read per store read when the log is verified or exported.
+CHECKPOINT_PAGE = 100
 
 # --- Ray and the store -----------------------------------------------------------------------
 #: Concurrent method calls per actor: executions per supervisor, in-flight calls per executor.

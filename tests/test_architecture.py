@@ -34,6 +34,7 @@ PURE_ALLOWED = (
     "pydantic",
     "cryptography",
     "orjson",
+    "rfc8785",
 )
 
 

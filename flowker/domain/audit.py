@@ -1,23 +1,37 @@
-"""The audit trail: events, their hash chain, and its verification — pure functions, no I/O.
+"""The audit trail: events and their hash chain — pure functions, no I/O.
 
 Each event carries a gapless ``sequence`` and ``hash = SHA-256(previousHash ‖ "|" ‖ canonical JSON)``,
-where the canonical JSON covers every field but the two hashes (keys sorted, no spaces). The first
-event chains from the string ``GENESIS``. Unlike the original, verification recomputes every hash,
-so an edited event is caught even when the links still match.
+where the canonical JSON covers every field but the two hashes — the sequence number, the timestamp and
+every field the trail is searched by included. The first event chains from the string ``GENESIS``.
+
+How the JSON is made canonical is recorded in each event, so that it can change later:
+
+* ``"hashScheme": "sha256-jcs"`` (every event chained now): SHA-256 over the RFC 8785 (JCS) bytes
+  (:mod:`flowker.domain.canonical_json`);
+* no ``hashScheme`` field (events chained before it existed): SHA-256 over orjson's output with keys
+  sorted and no spaces — the same as RFC 8785 for the strings and integers audit events hold, but
+  defined by that library; such events stay verifiable as they are.
+
+An event naming a scheme this version does not know cannot be verified (its hash never matches).
+Verification itself, streaming and against signed checkpoints, is :mod:`flowker.domain.audit_verify`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import orjson
 
+from flowker.domain.canonical_json import canonical, representable
+
 GENESIS = "GENESIS"
+#: The field naming an event's hash scheme, and the scheme of every event chained now.
+HASH_SCHEME_FIELD = "hashScheme"
+JCS_SCHEME = "sha256-jcs"
 
 
 class AuditAction(StrEnum):
@@ -135,66 +149,49 @@ class AuditEvent:
     def body(self, timestamp: str, sequence: int) -> dict[str, Any]:
         """The API fields of the event once chained, hashes aside."""
         fields = self.to_dict()
-        return {"eventId": fields.pop("eventId"), "sequence": sequence, **fields, "timestamp": timestamp}
+        return {
+            "eventId": fields.pop("eventId"),
+            "sequence": sequence,
+            **fields,
+            "timestamp": timestamp,
+            HASH_SCHEME_FIELD: JCS_SCHEME,
+        }
+
+
+class UnknownHashScheme(ValueError):
+    """An event whose ``hashScheme`` this version cannot compute."""
+
+
+def canonical_body(body: dict[str, Any]) -> bytes:
+    """The bytes an event's hash covers, by the scheme it names (see the module notes)."""
+    scheme = body.get(HASH_SCHEME_FIELD)
+    if scheme == JCS_SCHEME:
+        return canonical(body)
+    if HASH_SCHEME_FIELD not in body:
+        return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    raise UnknownHashScheme(f"unknown hash scheme {str(scheme)[:40]!r}")
 
 
 def chain_hash(previous_hash: str | None, body: dict[str, Any]) -> str:
-    """SHA-256 of the previous hash (or ``GENESIS``) and the event's canonical JSON, as lower hex."""
-    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256((previous_hash or GENESIS).encode() + b"|" + canonical).hexdigest()
+    """SHA-256 of the previous hash (or ``GENESIS``) and the event's canonical JSON, as lower hex.
+
+    ValueError when ``body`` names an unknown scheme or has no canonical form (an integer beyond 2⁵³,
+    a lone surrogate).
+    """
+    return hashlib.sha256((previous_hash or GENESIS).encode() + b"|" + canonical_body(body)).hexdigest()
 
 
 def seal(body: dict[str, Any], previous_hash: str | None) -> dict[str, Any]:
-    """The stored record: the body plus ``previousHash`` and ``hash``."""
-    return {**body, "previousHash": previous_hash, "hash": chain_hash(previous_hash, body)}
+    """The stored record: the body plus ``previousHash`` and ``hash``.
 
-
-@dataclass(frozen=True)
-class Verification:
-    """The answer of ``GET /v1/audit-events/{id}/verify``."""
-
-    is_valid: bool
-    total_checked: int
-    message: str
-    first_invalid_id: str | None = None
-    first_invalid_sequence: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "isValid": self.is_valid,
-            "totalChecked": self.total_checked,
-            "message": self.message,
-        }
-        if self.first_invalid_id is not None:
-            out["firstInvalidId"] = self.first_invalid_id
-            out["firstInvalidSequence"] = self.first_invalid_sequence
-        return out
-
-
-def verify(records: Iterable[dict[str, Any]]) -> Verification:
-    """Recompute the chain over ``records`` (in sequence order from 1) and name the first bad one.
-
-    A record is bad when its sequence skips or repeats a number, when its ``previousHash`` is not
-    the hash of the record before it, or when its ``hash`` is not the hash of its own content.
+    A body with a value RFC 8785 cannot write (an integer beyond 2⁵³, a float NaN, a lone surrogate:
+    say in metadata quoted from a provider) is stored with that value made writable
+    (:func:`~flowker.domain.canonical_json.representable`) rather than refused, which would leave the
+    event in the outbox for ever.
     """
-    previous: str | None = None
-    checked = 0
-    for expected, record in enumerate(records, 1):
-        checked = expected
-        problem = _problem(record, expected, previous)
-        if problem:
-            return Verification(False, checked, problem, record.get("eventId"), record.get("sequence"))
-        previous = record["hash"]
-    return Verification(True, checked, "hash chain is valid")
-
-
-def _problem(record: dict[str, Any], expected: int, previous: str | None) -> str | None:
-    sequence = record.get("sequence")
-    if sequence != expected:
-        return f"sequence gap: expected {expected}, found {sequence}"
-    if record.get("previousHash") != previous:
-        return f"chain break at sequence {expected}: previousHash is not the hash of event {expected - 1}"
-    body = {k: v for k, v in record.items() if k not in ("hash", "previousHash")}
-    if record.get("hash") != chain_hash(previous, body):
-        return f"hash mismatch at sequence {expected}: the event's content was altered"
-    return None
+    try:
+        digest = chain_hash(previous_hash, body)
+    except ValueError:
+        body = representable(body)
+        digest = chain_hash(previous_hash, body)
+    return {**body, "previousHash": previous_hash, "hash": digest}

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 from pydantic.json_schema import SkipJsonSchema
 
 from flowker import codes
-from flowker.domain import audit
+from flowker.domain import audit, audit_verify
 from flowker.domain import authentication as auth
 from flowker.domain import breaker_state as bs
 from flowker.domain import executor_config as ec
@@ -651,11 +651,18 @@ class AuditEntryOutput(Output):
         description=(
             "SHA-256 (lower-case hex) of `previousHash` (or the string "
             f"`{audit.GENESIS}` for the first event), `|`, and the canonical JSON of this "
-            "event without `hash` and `previousHash` (keys sorted, no spaces)."
+            "event without `hash` and `previousHash`, by its `hashScheme` (RFC 8785)."
         ),
     )
     previousHash: Annotated[str, Field(pattern=_HEX64)] | None = Field(
         description="The `hash` of the event before; `null` for the first event."
+    )
+    hashScheme: Literal["sha256-jcs"] | None = Field(
+        None,
+        description=(
+            "How `hash` was computed: `sha256-jcs`, SHA-256 over RFC 8785 (JCS) canonical JSON. Absent on "
+            "events chained before it was recorded: their canonical JSON is orjson's with keys sorted."
+        ),
     )
 
 
@@ -672,21 +679,48 @@ class AuditListOutput(Output):
 
 
 class HashChainVerificationOutput(Output):
+    """The original's `{isValid, totalChecked, message, firstInvalidId}`, with what the log was held to."""
+
     isValid: bool
     totalChecked: int = Field(
-        ge=0, description="From the first to the requested one, or to the first bad one."
+        ge=0, description="Events read: from the first to the requested one, or to the first bad one."
     )
     message: str = Field(
         description=(
-            "`hash chain is valid`, or what is wrong with the first bad event: a sequence gap, "
-            "a `previousHash` that is not the hash of the event before, or a `hash` that does "
-            "not match the event's content."
+            "`hash chain is valid`, or what is wrong, first: a sequence gap, a `previousHash` that is not "
+            "the hash of the event before, a `hash` that does not match the event's content, ..."
         )
     )
-    firstInvalidId: UUID | None = Field(
-        None, description="When not valid: the `eventId` of the first bad event."
+    checked: int = Field(ge=0, description="Events that verified (before the first bad one, if any).")
+    checkpointsChecked: int = Field(
+        ge=0, description="Stored checkpoints whose signature and root held against the log."
     )
-    firstInvalidSequence: int | None = Field(None, description="When not valid: that event's `sequence`.")
+    treeSize: int = Field(ge=0, description="The events that verified: the tree `rootHash` is the root of.")
+    rootHash: str = Field(
+        pattern="^[A-Za-z0-9+/]{43}=$",
+        description="RFC 9162 root of the first `treeSize` events, base64 (the empty tree's for none).",
+    )
+    reason: Literal[audit_verify.REASONS] | None = Field(
+        None,
+        description=(
+            "When not valid, why: `entry_hash_mismatch` (an event's `hash` is not that of its content, or "
+            "it is not a well-formed event), `previous_hash_mismatch`, `sequence_gap` (events missing), "
+            "`duplicate_sequence`, `column_mismatch` (a searched column of the store differs from the "
+            "hashed event), `checkpoint_mismatch` (the log's root at a checkpoint's size is not the "
+            "checkpoint's: the log was rewritten), `bad_signature` (a stored checkpoint does not verify "
+            "with the log's key), `truncated` (the log is shorter than a checkpoint says)."
+        ),
+    )
+    firstInvalidId: UUID | None = Field(
+        None, description="When an event is at fault: the `eventId` of the first bad event."
+    )
+    firstInvalidSequence: int | None = Field(
+        None,
+        description=(
+            "When not valid: the first bad event's `sequence`; for a checkpoint's fault, its tree size; for "
+            "`truncated`, the first sequence missing."
+        ),
+    )
 
 
 _BASE64_HASH = "^[A-Za-z0-9+/]{43}=$"
@@ -746,6 +780,39 @@ class AuditCheckpointListOutput(Output):
     """The newest checkpoints, largest tree size first."""
 
     items: list[AuditCheckpointOutput]
+    nextCursor: str = Field(
+        pattern="^[0-9]*$",
+        description=(
+            "The `treeSize` of the page's last checkpoint, in decimal: send it as `cursor` for the next "
+            'page; `""` on the last page.'
+        ),
+    )
+    hasMore: bool
+
+
+class AuditExportLine(Output):
+    """One line of `GET /v1/audit/export` (NDJSON): a JSON object whose `type` says what it holds."""
+
+    type: Literal["header", "event", "checkpoint", "end"] = Field(
+        description=(
+            "`header` first (`format` `flowker-audit-export`, `version` 1, `origin`, `treeSize`: the events "
+            "that follow, `exportedAt`); then `event` lines in sequence order (`event`: the event as "
+            "`GET /v1/audit-events/{id}` gives it), each `checkpoint` (as listed by "
+            "`GET /v1/audit/checkpoints`) right after the event of its `treeSize`; `end` last (`events`, "
+            "`checkpoints`: how many came before)."
+        )
+    )
+    format: str | None = None
+    version: int | None = None
+    origin: str | None = None
+    exportedAt: str | None = None
+    event: AuditEntryOutput | None = None
+    treeSize: int | None = None
+    rootHash: str | None = None
+    createdAt: str | None = None
+    note: str | None = None
+    events: int | None = None
+    checkpoints: int | None = None
 
 
 class AuditPublicKeyOutput(Output):

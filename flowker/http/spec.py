@@ -45,10 +45,10 @@ def param(name: str) -> Schema:
 _REQUEST_ID_HEADER = {"X-Request-Id": component("headers", "XRequestId")}
 
 
-def ok(description: str, schema: Body | None = None) -> Schema:
+def ok(description: str, schema: Body | None = None, media_type: str = "application/json") -> Schema:
     response: Schema = {"description": description, "headers": dict(_REQUEST_ID_HEADER)}
     if schema is not None:
-        response["content"] = {"application/json": {"schema": schema}}
+        response["content"] = {media_type: {"schema": schema}}
     return response
 
 

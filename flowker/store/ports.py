@@ -12,7 +12,7 @@ a change and its audit event are kept together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -217,6 +217,24 @@ class AuditLog(Protocol):
 
     async def list(self, query: AuditQuery) -> Page[dict[str, Any]]: ...
 
+    async def records(self, after: int, limit: int) -> list[StoredRecord]:
+        """Up to ``limit`` records of sequence above ``after``, in sequence order, each with the values
+        the store searches it by (what verification streams and the export writes)."""
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """An audit record as stored, and the values the store finds it by, under the record's field names.
+
+    A store that searches the record itself (a document store) gives none; one with indexed columns
+    (the embedded store's ``sequence``, ``event_id``, ``event_type``, ... ``created_at``) gives theirs,
+    so that verification can tell a column edited away from its hashed record.
+    """
+
+    sequence: int
+    record: dict[str, Any]
+    searched: Mapping[str, Any] | None = None
+
 
 @dataclass(frozen=True)
 class StoredCheckpoint:
@@ -239,6 +257,9 @@ class CheckpointLog(Protocol):
 
     async def newest(self, limit: int, below: int | None = None) -> list[StoredCheckpoint]:
         """Up to ``limit`` checkpoints, largest tree size first, those of a size below ``below`` only."""
+
+    async def oldest(self, limit: int, above: int = 0) -> list[StoredCheckpoint]:
+        """Up to ``limit`` checkpoints of a tree size above ``above``, smallest first."""
 
 
 class Store(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,12 +29,11 @@ from flowker.domain.audit import (
     AuditEvent,
     AuditResult,
     ResourceType,
-    verify,
 )
 from flowker.domain.signed_note import VerifierKey
 from flowker.errors import BadRequest, NotFound
 from flowker.store.ports import AuditQuery, Page, Store
-from flowker.usecases import audit_checkpoints, audit_proofs
+from flowker.usecases import audit_checkpoints, audit_proofs, audit_verification
 from flowker.usecases.outbox import publish, settle
 from flowker.usecases.ports import AuditSink
 
@@ -47,8 +46,8 @@ MAX_LIMIT = 100
 class AuditTrail:
     """Reads of the trail; each first has the outbox drained, so that every committed change shows."""
 
-    def __init__(self, store: Store, runtime: AuditSink, verifier_key: VerifierKey | None = None) -> None:
-        """``verifier_key``: the public key of the log's checkpoints (None: the service shows none)."""
+    def __init__(self, store: Store, runtime: AuditSink, verifier_key: VerifierKey) -> None:
+        """``verifier_key``: the public key of the log's checkpoints (what verification checks them with)."""
         self._store = store
         self._runtime = runtime
         self._verifier_key = verifier_key
@@ -101,19 +100,26 @@ class AuditTrail:
         return await audit_proofs.consistency(self._store.audit, first, second)
 
     async def checkpoints(self, params: Mapping[str, str]) -> dict[str, Any]:
-        """The newest signed checkpoints (400 FLK-0309 for a bad limit)."""
+        """A page of signed checkpoints, newest first (400 FLK-0309 for a bad limit, FLK-0610 cursor)."""
         return await audit_checkpoints.newest(self._store.checkpoints, params)
 
     def public_key(self) -> dict[str, Any]:
         """``{verifierKey}``: the C2SP verifier key the checkpoints verify with."""
-        if self._verifier_key is None:
-            raise RuntimeError("this service was built without the audit log's verifier key")
         return {"verifierKey": str(self._verifier_key)}
 
     async def verify(self, event_id: str) -> dict[str, Any]:
-        """Recompute every hash from the first event up to this one; name the first bad event."""
+        """Recompute every hash from the first event up to this one, hold the log to its signed
+        checkpoints and its newest checkpoint's size; name the first problem."""
         record = await self.get(event_id)
-        return verify(await self._store.audit.up_to(record["sequence"])).to_dict()
+        verification = await audit_verification.verify_stored(
+            self._store, self._verifier_key, record["sequence"]
+        )
+        return verification.to_dict()
+
+    async def export(self) -> AsyncIterator[bytes]:
+        """The log and its checkpoints as NDJSON chunks (:mod:`flowker.domain.audit_export`)."""
+        await self._settle()
+        return audit_verification.export_chunks(self._store, self._verifier_key.name)
 
 
 def render_audit_page(page: Page[dict[str, Any]]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from flowker.codes import INVALID_LIMIT
+from flowker.codes import INVALID_AUDIT_CURSOR, INVALID_LIMIT
 from flowker.domain.signed_note import b64encode
 from flowker.errors import BadRequest
 from flowker.store.ports import CheckpointLog, StoredCheckpoint
@@ -37,6 +37,23 @@ def render(checkpoint: StoredCheckpoint) -> dict[str, Any]:
     }
 
 
+def parse_cursor(params: Mapping[str, str]) -> int | None:
+    """``cursor``: the tree size of the previous page's last checkpoint, in decimal; else 400 FLK-0610."""
+    raw = params.get("cursor") or None
+    if raw is not None and not re.fullmatch(r"[0-9]{1,18}", raw):
+        raise BadRequest("cursor is not one this API issued", code=INVALID_AUDIT_CURSOR)
+    return int(raw) if raw is not None else None
+
+
 async def newest(checkpoints: CheckpointLog, params: Mapping[str, str]) -> dict[str, Any]:
-    """``{items}``: up to ``limit`` checkpoints, largest tree size first."""
-    return {"items": [render(c) for c in await checkpoints.newest(parse_limit(params))]}
+    """``{items, nextCursor, hasMore}``: up to ``limit`` checkpoints, largest tree size first, those
+    below the ``cursor`` only; the cursor is the page's last tree size, as audit events' is their
+    sequence."""
+    limit, cursor = parse_limit(params), parse_cursor(params)
+    found = await checkpoints.newest(limit + 1, cursor)
+    page, more = found[:limit], len(found) > limit
+    return {
+        "items": [render(c) for c in page],
+        "nextCursor": str(page[-1].tree_size) if more and page else "",
+        "hasMore": more,
+    }

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from flowker.actors.sequencer import Sequencer
-from flowker.domain.audit import AuditAction, AuditEvent, ResourceType, chain_hash, verify
+from flowker.domain.audit import AuditAction, AuditEvent, ResourceType, chain_hash
+from flowker.domain.audit_verify import verify_records as verify
 from flowker.errors import StateChanged
 from flowker.settings import Settings
 from flowker.store.embedded import EmbeddedStore

@@ -50,6 +50,7 @@ EVENT_FIELDS = {
     "timestamp",
     "previousHash",
     "hash",
+    "hashScheme",
 }
 
 
@@ -303,8 +304,9 @@ async def run_workflow(
     return {"kyc": kyc, "aml": aml, "workflow": workflow, "execution": execution_id}, finished.body
 
 
-def tamper(settings: Settings, sequence: int, change: Any) -> dict[str, Any]:
-    """Rewrite one stored event's JSON document directly in the SQLite file; returns the new document."""
+def tamper(settings: Settings, sequence: int, change: Any, *, columns: bool = False) -> dict[str, Any]:
+    """Rewrite one stored event's JSON document directly in the SQLite file (and, with ``columns``, its
+    searched columns to match, as a careful forger would); returns the new document."""
     with contextlib.closing(sqlite3.connect(settings.data_dir / "flowker.db")) as conn:
         row = conn.execute("SELECT doc FROM audit_events WHERE sequence = ?", (sequence,)).fetchone()
         assert row is not None
@@ -313,6 +315,20 @@ def tamper(settings: Settings, sequence: int, change: Any) -> dict[str, Any]:
         updated = conn.execute(
             "UPDATE audit_events SET doc = ? WHERE sequence = ?", (json.dumps(doc).encode(), sequence)
         )
+        if columns:
+            conn.execute(
+                "UPDATE audit_events SET event_type = ?, action = ?, result = ?, resource_type = ?,"
+                " resource_id = ?, created_at = ? WHERE sequence = ?",
+                (
+                    doc["eventType"],
+                    doc["action"],
+                    doc["result"],
+                    doc["resourceType"],
+                    doc["resourceId"],
+                    doc["timestamp"],
+                    sequence,
+                ),
+            )
         assert updated.rowcount == 1
         conn.commit()
     return doc
@@ -324,10 +340,19 @@ def delete_row(settings: Settings, sequence: int) -> None:
         conn.commit()
 
 
-async def verify(api: ApiClient, event_id: str) -> dict[str, Any]:
+#: The original's answer fields; the checks below hold them, :func:`verify_full` the rest too.
+ORIGINAL_FIELDS = {"isValid", "totalChecked", "message", "firstInvalidId", "firstInvalidSequence"}
+
+
+async def verify_full(api: ApiClient, event_id: str) -> dict[str, Any]:
     reply = await api.get(f"/v1/audit-events/{event_id}/verify")
     assert reply.status == 200, reply.text
     return reply.body
+
+
+async def verify(api: ApiClient, event_id: str) -> dict[str, Any]:
+    """The original's fields of the answer."""
+    return {k: v for k, v in (await verify_full(api, event_id)).items() if k in ORIGINAL_FIELDS}
 
 
 async def workflows_log(api: ApiClient, count: int) -> list[dict[str, Any]]:
@@ -743,6 +768,8 @@ async def test_an_edited_event_is_named(api: ApiClient, settings: Settings) -> N
     assert check["totalChecked"] == 5
     assert "hash mismatch" in check["message"] and "sequence 5" in check["message"]
     assert set(check) == {"isValid", "totalChecked", "message", "firstInvalidId", "firstInvalidSequence"}
+    full = await verify_full(api, events[-1]["eventId"])
+    assert (full["reason"], full["checked"]) == ("entry_hash_mismatch", 4)
     assert (await verify(api, target["eventId"]))["firstInvalidId"] == target["eventId"]
     # Everything before the edit still verifies.
     before = await verify(api, events[3]["eventId"])
@@ -780,6 +807,7 @@ async def test_a_deleted_event_is_a_sequence_gap(api: ApiClient, settings: Setti
         and "expected 6" in check["message"]
         and "found 7" in check["message"]
     )
+    assert (await verify_full(api, events[-1]["eventId"]))["reason"] == "sequence_gap"
     assert await verify(api, events[4]["eventId"]) == {
         "isValid": True,
         "totalChecked": 5,
@@ -801,7 +829,7 @@ async def test_a_rewritten_and_rehashed_event_breaks_the_next_link(
         body = {k: v for k, v in doc.items() if k not in ("hash", "previousHash")}
         doc["hash"] = chain_hash(doc["previousHash"], body)
 
-    forged = tamper(settings, target["sequence"], rewrite)
+    forged = tamper(settings, target["sequence"], rewrite, columns=True)
     assert forged["hash"] != target["hash"] and forged["previousHash"] == events[2]["hash"]
     # The forged event is consistent in itself: verifying up to it passes ...
     assert await verify(api, target["eventId"]) == {
@@ -816,6 +844,7 @@ async def test_a_rewritten_and_rehashed_event_breaks_the_next_link(
     assert check["firstInvalidSequence"] == 5
     assert check["totalChecked"] == 5
     assert "chain break" in check["message"] and "sequence 5" in check["message"]
+    assert (await verify_full(api, events[-1]["eventId"]))["reason"] == "previous_hash_mismatch"
 
 
 async def test_the_chain_goes_on_after_a_tampered_event(api: ApiClient, settings: Settings) -> None:

@@ -121,7 +121,11 @@ async def test_two_hundred_concurrent_executions_complete_with_a_verifiable_audi
     # started, call started, call completed, completed: four events for each of the 200 executions
     assert len(per_execution) == 800
     verified = await api.get(f"/v1/audit-events/{events[-1]['eventId']}/verify")
-    assert verified.body == {"isValid": True, "totalChecked": len(events), "message": "hash chain is valid"}
+    assert (verified.body["isValid"], verified.body["totalChecked"], verified.body["message"]) == (
+        True,
+        len(events),
+        "hash chain is valid",
+    )
 
 
 async def test_breaker_opens_fails_fast_and_closes_after_a_successful_trial(

@@ -32,7 +32,15 @@ from flowker.dsl.model import Workflow, WorkflowStatus
 from flowker.dsl.run_state import StepRecord
 from flowker.dsl.validation import executor_bindings
 from flowker.errors import Conflict, StateChanged, Unprocessable
-from flowker.store.ports import AuditQuery, ExecutionQuery, ListQuery, Page, StoredCheckpoint, WorkflowUsage
+from flowker.store.ports import (
+    AuditQuery,
+    ExecutionQuery,
+    ListQuery,
+    Page,
+    StoredCheckpoint,
+    StoredRecord,
+    WorkflowUsage,
+)
 
 log = logging.getLogger("flowker.audit")
 
@@ -779,6 +787,27 @@ class MemoryAuditLog:
 
         return await self._db.read(read)
 
+    async def records(self, after: int, limit: int) -> list[StoredRecord]:
+        def read(tables: _Tables) -> list[StoredRecord]:
+            sequences = _limit(sorted(s for s in tables.audit if s > after), limit)
+            return [_stored_record(tables.audit[s]) for s in sequences]
+
+        return await self._db.read(read)
+
+
+def _stored_record(row: _AuditRow) -> StoredRecord:
+    searched = {
+        "sequence": row.sequence,
+        "eventId": row.event_id,
+        "eventType": row.event_type,
+        "action": row.action,
+        "result": row.result,
+        "resourceType": row.resource_type,
+        "resourceId": row.resource_id,
+        "timestamp": row.created_at,
+    }
+    return StoredRecord(row.sequence, orjson.loads(row.doc), searched)
+
 
 class MemoryBreakerStates:
     def __init__(self, db: _Database) -> None:
@@ -821,6 +850,13 @@ class MemoryCheckpoints:
     async def newest(self, limit: int, below: int | None = None) -> list[StoredCheckpoint]:
         def read(tables: _Tables) -> list[StoredCheckpoint]:
             sizes = sorted((s for s in tables.checkpoints if below is None or s < below), reverse=True)
+            return [tables.checkpoints[s] for s in sizes[:limit]]
+
+        return await self._db.read(read)
+
+    async def oldest(self, limit: int, above: int = 0) -> list[StoredCheckpoint]:
+        def read(tables: _Tables) -> list[StoredCheckpoint]:
+            sizes = sorted(s for s in tables.checkpoints if s > above)
             return [tables.checkpoints[s] for s in sizes[:limit]]
 
         return await self._db.read(read)

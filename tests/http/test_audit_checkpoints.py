@@ -82,8 +82,30 @@ async def test_the_list_is_bounded_by_limit(api: ApiClient) -> None:
         check(reply.error(400, codes.INVALID_LIMIT), "get", CHECKPOINTS)
 
 
+async def test_the_list_pages_with_a_cursor_as_audit_events_do(api: ApiClient) -> None:
+    await activity(api, 12, prefix="pages")
+    everything = (await api.get(CHECKPOINTS, params={"limit": "100"})).body
+    assert len(everything["items"]) >= 2 and everything["hasMore"] is False
+    assert everything["nextCursor"] == ""
+    paged: list[dict[str, object]] = []
+    cursor = ""
+    while True:
+        params = {"limit": "1", **({"cursor": cursor} if cursor else {})}
+        page = check(await api.get(CHECKPOINTS, params=params), "get", CHECKPOINTS).body
+        paged += page["items"]
+        if not page["hasMore"]:
+            assert page["nextCursor"] == ""
+            break
+        cursor = page["nextCursor"]
+        assert cursor == str(page["items"][-1]["treeSize"])
+    assert paged == everything["items"]
+    for bad in ("x", "-1", "1.5", "1" * 19, " 4"):
+        reply = await api.get(CHECKPOINTS, params={"cursor": bad})
+        check(reply.error(400, codes.INVALID_AUDIT_CURSOR), "get", CHECKPOINTS)
+
+
 async def test_a_quiet_log_lists_no_checkpoint(api: ApiClient) -> None:
-    assert (await api.get(CHECKPOINTS)).body == {"items": []}
+    assert (await api.get(CHECKPOINTS)).body == {"items": [], "nextCursor": "", "hasMore": False}
 
 
 async def test_both_need_an_api_key(anon: ApiClient) -> None:

@@ -28,6 +28,7 @@ from flowker import __version__
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.runtime import RayRuntime
 from flowker.bootstrap import build_services
+from flowker.domain.signed_note import generate_key
 from flowker.http.app import create_app
 from flowker.http.keys import ReadinessCheck, Services
 from flowker.secretbox import SecretBox
@@ -58,7 +59,11 @@ def v1_routes() -> list[tuple[str, str]]:
         base64.urlsafe_b64encode(bytes(32)).decode(),
     )
     services = build_services(
-        EmbeddedStore(Path("never-opened")), SecretBox(bytes(32)), runtime, execution_timeout_seconds=300
+        EmbeddedStore(Path("never-opened")),
+        SecretBox(bytes(32)),
+        runtime,
+        execution_timeout_seconds=300,
+        verifier_key=generate_key("flowker.test/audit").verifier(),
     )
     app = create_app(Settings(api_keys=(API_KEY,)), services, (API_KEY,))
     found = {
@@ -97,7 +102,12 @@ def services_over(
     store: EmbeddedStore, runtime: RayRuntime, checks: Mapping[str, ReadinessCheck] | None = None
 ) -> Services:
     return build_services(
-        store, SecretBox(os.urandom(32)), runtime, execution_timeout_seconds=300, extra_checks=checks
+        store,
+        SecretBox(os.urandom(32)),
+        runtime,
+        execution_timeout_seconds=300,
+        extra_checks=checks,
+        verifier_key=generate_key("flowker.test/audit").verifier(),
     )
 
 

@@ -23,6 +23,7 @@ import pytest
 from aiohttp import web
 
 from flowker.bootstrap import build_services
+from flowker.domain.signed_note import generate_key
 from flowker.http.app import create_app
 from flowker.secretbox import SecretBox
 from flowker.settings import Settings
@@ -130,7 +131,13 @@ async def port(settings: Settings, store: EmbeddedStore) -> AsyncIterator[int]:
     configured = Settings(
         data_dir=settings.data_dir, port=0, api_keys=(API_KEY,), cors_allowed_origins=(CONSOLE,)
     )
-    services = build_services(store, SecretBox(os.urandom(32)), NoRuntime(), execution_timeout_seconds=300)
+    services = build_services(
+        store,
+        SecretBox(os.urandom(32)),
+        NoRuntime(),
+        execution_timeout_seconds=300,
+        verifier_key=generate_key("flowker.test/audit").verifier(),
+    )
     runner = web.AppRunner(create_app(configured, services, configured.api_keys))
     await runner.setup()
     try:

@@ -446,6 +446,10 @@ async def test_execution_and_audit_answers_fit_the_document(api: ApiClient) -> N
         "isValid": True,
         "totalChecked": newest["sequence"],
         "message": "hash chain is valid",
+        "checked": newest["sequence"],
+        "checkpointsChecked": verified.body["checkpointsChecked"],
+        "treeSize": newest["sequence"],
+        "rootHash": verified.body["rootHash"],
     }
     check(await api.get(f"{AUDIT}/nope/verify"), "get", VERIFY).error(400, "FLK-0002")
     check(await api.get(f"{AUDIT}/{uuid.uuid4()}/verify"), "get", VERIFY).error(404, "FLK-0600")

@@ -29,6 +29,7 @@ def services(
         runtime,
         execution_timeout_seconds=settings.execution_timeout_seconds,
         outbound=OutboundPolicy.of(True, ["sandbox.internal"]),
+        verifier_key=runtime.verifier_key,
     )
 
 

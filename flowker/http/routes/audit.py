@@ -5,10 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from flowker import codes
-from flowker.domain import audit
+from flowker.domain import audit, audit_export
 from flowker.http.keys import SERVICES
 from flowker.http.render import json_response, path_id
-from flowker.http.schemas import AuditEntryOutput, AuditListOutput, HashChainVerificationOutput
+from flowker.http.schemas import (
+    AuditEntryOutput,
+    AuditExportLine,
+    AuditListOutput,
+    HashChainVerificationOutput,
+)
 from flowker.http.spec import BAD_ID_ERROR, TAG_AUDIT, error, id_parameter, line, ok, operation, param, query
 from flowker.usecases import audit as audit_trail
 from flowker.usecases.audit import render_audit_page
@@ -131,14 +136,18 @@ async def get_audit_event(request: web.Request) -> web.Response:
 @routes.get("/v1/audit-events/{id}/verify")
 @operation(
     "verifyAuditEvent",
-    "Verify the hash chain up to an event",
+    "Verify the audit log up to an event",
     TAG_AUDIT,
     "Recompute every hash from the first event up to this one: each event's `sequence` must "
     "follow the one before, its `previousHash` must be the `hash` of the event before "
     "(`null` for the first), and its `hash` must be the SHA-256 of that `previousHash` (or "
     f"`{audit.GENESIS}` for the first event), `|`, and the canonical JSON of the event without "
-    "its two hashes (keys sorted, no spaces). Answers which event breaks the chain first, if "
-    "any; a broken chain is still a `200`.",
+    "its two hashes (RFC 8785 for `hashScheme` `sha256-jcs`; keys sorted, no spaces, before it), and "
+    "the columns the store searches by must equal the event. Every stored checkpoint up to the event "
+    "must verify with the key of `GET /v1/audit/public-key` and commit to the Merkle root of the "
+    "log's first `treeSize` events, and the log must be as long as its newest checkpoint says. The log "
+    "is read in bounded batches and hashed off the request loop. Answers the first problem and its "
+    "`reason`; a failed verification is still a `200`.",
     {"200": ok("The verification's outcome.", HashChainVerificationOutput)},
     {**BAD_ID_ERROR, **NOT_FOUND},
     parameters=[param("AuditEventId")],
@@ -147,3 +156,25 @@ async def verify_audit_event(request: web.Request) -> web.Response:
     return json_response(
         await request.app[SERVICES].audit.verify(path_id(request)), model=HashChainVerificationOutput
     )
+
+
+@routes.get("/v1/audit/export")
+@operation(
+    "exportAuditLog",
+    "Export the audit log with its checkpoints",
+    TAG_AUDIT,
+    "The whole log as NDJSON (`application/x-ndjson`, one JSON object a line, streamed): a `header`, "
+    "every event in sequence order with each signed checkpoint after the event of its `treeSize`, and "
+    "an `end` line counting what came before (a file without it was cut short). "
+    "`flowker audit verify FILE --public-key KEY_FILE [--checkpoint NOTE_FILE]` verifies it offline.",
+    {"200": ok("The log, one line each.", AuditExportLine, media_type=audit_export.MEDIA_TYPE)},
+    {},
+)
+async def export_audit_log(request: web.Request) -> web.StreamResponse:
+    chunks = await request.app[SERVICES].audit.export()
+    response = web.StreamResponse(headers={"Content-Type": audit_export.MEDIA_TYPE})
+    await response.prepare(request)
+    async for chunk in chunks:
+        await response.write(chunk)
+    await response.write_eof()
+    return response

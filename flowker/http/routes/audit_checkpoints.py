@@ -24,6 +24,11 @@ PARAMETERS = {
         },
         "Checkpoints to list, newest first.",
     ),
+    "CheckpointCursor": query(
+        "cursor",
+        {"type": "string", "pattern": "^[0-9]{1,18}$"},
+        "The `nextCursor` of the previous page: checkpoints of a smaller tree size follow.",
+    ),
 }
 
 
@@ -35,7 +40,8 @@ PARAMETERS = {
     "The newest checkpoints, largest tree size first. Each commits the log's first `treeSize` events to "
     "the root of their Merkle tree in a C2SP `tlog-checkpoint` body (origin, tree size, base64 root), "
     "signed as a C2SP `signed-note` with Ed25519. One is issued when the log grew by "
-    "`FLOWKER_AUDIT_CHECKPOINT_EVENTS` events, or grew at all in `FLOWKER_AUDIT_CHECKPOINT_SECONDS`.",
+    "`FLOWKER_AUDIT_CHECKPOINT_EVENTS` events, or grew at all in `FLOWKER_AUDIT_CHECKPOINT_SECONDS`. "
+    "Paged like the audit events: `nextCursor` (the page's last `treeSize`) as `cursor` gives the next.",
     {"200": ok("The newest checkpoints.", AuditCheckpointListOutput)},
     {
         "400": error(
@@ -44,11 +50,12 @@ PARAMETERS = {
                 line(
                     codes.INVALID_LIMIT,
                     f"`limit` is not a whole number from 1 to {audit_checkpoints.MAX_LIMIT}",
-                )
+                ),
+                line(codes.INVALID_AUDIT_CURSOR, "`cursor` is not a tree size"),
             ],
         )
     },
-    parameters=[param("CheckpointLimit")],
+    parameters=[param("CheckpointLimit"), param("CheckpointCursor")],
 )
 async def list_audit_checkpoints(request: web.Request) -> web.Response:
     body = await request.app[SERVICES].audit.checkpoints(request.query)

@@ -16,7 +16,7 @@ from flowker.domain.audit import AuditEvent
 from flowker.domain.merkle import NodeId
 from flowker.errors import StateChanged
 from flowker.store.embedded.database import Database
-from flowker.store.ports import AuditQuery, Page
+from flowker.store.ports import AuditQuery, Page, StoredRecord
 
 _FILTERS = {
     "event_type": "event_type = ?",
@@ -26,6 +26,18 @@ _FILTERS = {
     "resource_id": "resource_id = ?",
     "date_from": "created_at >= ?",
     "date_to": "created_at <= ?",
+}
+
+#: The columns searches use, and the record fields they are copies of.
+_SEARCHED = {
+    "sequence": "sequence",
+    "event_id": "eventId",
+    "event_type": "eventType",
+    "action": "action",
+    "result": "result",
+    "resource_type": "resourceType",
+    "resource_id": "resourceId",
+    "created_at": "timestamp",
 }
 
 
@@ -156,6 +168,25 @@ class EmbeddedAuditLog:
             ).fetchall()
         )
         return [orjson.loads(row[0]) for row in rows]
+
+    async def records(self, after: int, limit: int) -> list[StoredRecord]:
+        """Records after sequence ``after`` with their searched columns (``sequence``, ``event_id``,
+        ``event_type``, ``action``, ``result``, ``resource_type``, ``resource_id``, ``created_at``)."""
+
+        def read(conn: sqlite3.Connection) -> list[StoredRecord]:
+            rows = conn.execute(
+                f"SELECT {', '.join(_SEARCHED)}, doc FROM audit_events WHERE sequence > ?"
+                " ORDER BY sequence LIMIT ?",
+                (after, limit),
+            ).fetchall()
+            return [
+                StoredRecord(
+                    row[0], orjson.loads(row[-1]), dict(zip(_SEARCHED.values(), row[:-1], strict=True))
+                )
+                for row in rows
+            ]
+
+        return await self._db.read(read)
 
     async def list(self, query: AuditQuery) -> Page[dict[str, Any]]:
         where: list[str] = []

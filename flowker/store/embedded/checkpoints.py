@@ -42,3 +42,13 @@ class EmbeddedCheckpoints:
             return [_load(row) for row in rows]
 
         return await self._db.read(read)
+
+    async def oldest(self, limit: int, above: int = 0) -> list[StoredCheckpoint]:
+        def read(conn: sqlite3.Connection) -> list[StoredCheckpoint]:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM audit_checkpoints WHERE tree_size > ? ORDER BY tree_size LIMIT ?",
+                (above, limit),
+            ).fetchall()
+            return [_load(row) for row in rows]
+
+        return await self._db.read(read)
