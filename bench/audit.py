@@ -8,7 +8,7 @@ For each call size it creates a fresh audit actor (own data directory) with
 ``flowker.actors.factory.audit``, appends one event to open its store, then sends ``--events`` events
 from ``--callers`` concurrent callers, ``size`` events per ``append`` call, and measures events/s. It
 then reads the whole chain back with ``EmbeddedStore(dir).audit.up_to(last)`` and checks it with
-``flowker.domain.audit.verify``. The last stdout line is a JSON list, one object per size.
+``flowker.domain.audit_verify.verify_records``. The last stdout line is a JSON list, one object per size.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ import ray
 
 from flowker.actors import factory
 from flowker.actors.config import RuntimeConfig
-from flowker.domain.audit import AuditAction, AuditEvent, ResourceType, verify
+from flowker.domain.audit import AuditAction, AuditEvent, ResourceType
+from flowker.domain.audit_verify import verify_records
 from flowker.settings import Settings
 from flowker.store.embedded import EmbeddedStore
 
@@ -91,7 +92,7 @@ async def check(data_dir: Path, last: int, expected: int) -> dict[str, Any]:
     try:
         started = time.perf_counter()
         records = await store.audit.up_to(last)
-        verification = verify(records)
+        verification = verify_records(records)
         seconds = time.perf_counter() - started
     finally:
         await store.close()
