@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from flowker import __version__
+from flowker import __version__, audit_offline
 from flowker.actors import cluster
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.runtime import RayRuntime
@@ -46,7 +46,29 @@ def main(argv: list[str] | None = None) -> int:
         "--tls-cert", type=Path, help="serve HTTPS with this PEM certificate chain (FLOWKER_TLS_CERT)"
     )
     serve.add_argument("--tls-key", type=Path, help="the certificate's PEM private key (FLOWKER_TLS_KEY)")
+    audit = commands.add_parser("audit", help="work with the audit log offline")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser(
+        "verify",
+        help="verify a GET /v1/audit/export file with no service: chain, tree, checkpoint signatures",
+        description="Exit status: 0 when everything checked holds, 1 when not, 2 for unusable input.",
+    )
+    verify.add_argument("file", type=Path, help="the export (NDJSON)")
+    verify.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="NOTE_FILE",
+        help="a signed checkpoint kept earlier, to hold the log to",
+    )
+    verify.add_argument(
+        "--public-key",
+        type=Path,
+        metavar="KEY_FILE",
+        help="the verifier key as GET /v1/audit/public-key gives it (checks the checkpoints' signatures)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "audit":
+        return audit_offline.main(args.file, args.checkpoint, args.public_key)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings.from_env(

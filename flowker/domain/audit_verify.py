@@ -159,7 +159,7 @@ class LogVerifier:
         the log reaches that size."""
         if self._problem is not None:
             return False
-        size = _claimed_size(note)
+        size = claimed_size(note)
         if size is None:
             self._fail(Reason.BAD_SIGNATURE, f"the {label} is not a well-formed signed checkpoint", None)
             return False
@@ -274,6 +274,10 @@ class LogVerifier:
             **common,
         )
 
+    def report(self, reason: Reason, message: str, sequence: int | None) -> None:
+        """Record a problem the caller found around the records (a file cut short); the first one stands."""
+        self._fail(reason, message, sequence)
+
     # --- inside ------------------------------------------------------------------------------------
 
     def _append(self, leaf: bytes) -> None:
@@ -340,7 +344,7 @@ def _unverified_text(note: str) -> str:
         raise
 
 
-def _claimed_size(note: Any) -> int | None:
+def claimed_size(note: Any) -> int | None:
     """The tree size a signed checkpoint claims (not verified), or None when it is not one."""
     if not isinstance(note, str):
         return None
@@ -357,7 +361,7 @@ def verify_records(
 ) -> LogVerification:
     """Verify a whole log held in memory (tests, small tools): records in order, then checkpoints."""
     verifier = LogVerifier(verifier_key)
-    notes = sorted(((_claimed_size(n) or 0), n) for n in checkpoints)
+    notes = sorted(((claimed_size(n) or 0), n) for n in checkpoints)
     pending = list(notes)
     for record in records:
         while pending and pending[0][0] <= verifier.size:
