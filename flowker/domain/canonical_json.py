@@ -46,23 +46,39 @@ def canonical(value: Any) -> bytes:
 def _plain(value: Any) -> bool:
     """Whether ``value`` holds only what orjson writes exactly as RFC 8785 does (see the module notes)."""
     kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return True
-    if kind is int:
-        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
     if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str or not key.isascii():
+        try:
+            if not "".join(value).isascii():  # every key at once (a key that is not a str: TypeError)
                 return False
-            kind = type(item)
-            if kind is str or kind is bool or item is None:
+        except TypeError:
+            return False
+        items: Any = value.values()
+    elif kind is list:
+        items = value
+    else:
+        return _plain_scalar(value, kind)
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            continue
+        if kind is int:
+            if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
                 continue
+            return False
+        if kind is dict or kind is list:
             if not _plain(item):
                 return False
+            continue
+        if kind is bool or item is None:
+            continue
+        return False
+    return True
+
+
+def _plain_scalar(value: Any, kind: type) -> bool:
+    if kind is str or kind is bool or value is None:
         return True
-    if kind is list:
-        return all(_plain(item) for item in value)
-    return False
+    return kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
 
 
 def representable(value: Any) -> Any:
