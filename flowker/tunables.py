@@ -58,8 +58,13 @@ AUDIT_MAX_BATCH = 2000
 MERKLE_CATCH_UP_BATCH = 2000
 #: Tries of one batch against writers that keep appending first; each try reloads the head.
 AUDIT_MAX_ATTEMPTS = 100
-#: Events read and hashed per step when the log is verified or exported (one store read each).
-AUDIT_VERIFY_BATCH = 1000
+#: Events read per store read when the API verifies the log (small reads keep the reader thread's GIL
+#: holds short: bench/audit_verify_latency.py).
+AUDIT_VERIFY_BATCH = 100
+#: Events hashed on the event loop between two yields when the API verifies the log (under a millisecond).
+AUDIT_VERIFY_SLICE = 100
+#: Events read and written per chunk of the export.
+AUDIT_EXPORT_BATCH = 1000
 #: Checkpoints read per store read when the log is verified or exported.
 CHECKPOINT_PAGE = 100
 
