@@ -74,9 +74,12 @@ Every change to a workflow or an executor configuration, and every execution's s
 calls and end, is appended to one hash chain. Each event has a gapless `sequence`, the `previousHash`
 of the event before it, and a `hash`: the lower-case hex SHA-256 of `previousHash` (the string
 `{audit.GENESIS}` for the first event), then `|`, then the canonical JSON of the event without its two
-hashes (keys sorted, no spaces). `GET /v1/audit-events/{{id}}/verify` recomputes them all, so an
-edited, inserted or deleted event is detected. Events name who caused them by the API key's id
-(`key-` and 12 hex digits of its SHA-256), never the key.
+hashes: RFC 8785 for `hashScheme` `sha256-jcs` (every event chained now), keys sorted and no spaces for
+older events without the field. `GET /v1/audit-events/{{id}}/verify` recomputes them all and holds the
+log to its signed checkpoints, so an edited, inserted, deleted or re-chained event, and a truncated log,
+are detected; `GET /v1/audit/export` gives the log to verify offline with `flowker audit verify`.
+Events name who caused them by the API key's id (`key-` and 12 hex digits of its SHA-256), never the
+key.
 
 ## Secrets
 
