@@ -174,7 +174,10 @@ async def export_audit_log(request: web.Request) -> web.StreamResponse:
     chunks = await request.app[SERVICES].audit.export()
     response = web.StreamResponse(headers={"Content-Type": audit_export.MEDIA_TYPE})
     await response.prepare(request)
-    async for chunk in chunks:
-        await response.write(chunk)
-    await response.write_eof()
+    try:
+        async for chunk in chunks:
+            await response.write(chunk)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client went away: nothing left to answer
     return response
