@@ -305,14 +305,18 @@ class LogVerifier:
                 expected.stored is not None
                 and expected.stored != (checkpoint.tree_size, checkpoint.root_hash)
             ):
-                what = "root" if checkpoint.root_hash != root else "stored size or root"
-                self._fail(
-                    Reason.CHECKPOINT_MISMATCH,
-                    f"checkpoint mismatch: the {what} of the {expected.label} of tree size {self._size} is "
-                    f"not that of the log's first {self._size} events (rewritten after the last "
-                    "checkpoint that matched)",
-                    self._size,
-                )
+                if checkpoint.root_hash != root:
+                    message = (
+                        f"checkpoint mismatch: the {expected.label} of tree size {self._size} is not the "
+                        f"root of the log's first {self._size} events (rewritten after the last "
+                        "checkpoint that matched)"
+                    )
+                else:
+                    message = (
+                        f"checkpoint mismatch: the stored tree size or root of the {expected.label} of tree "
+                        f"size {self._size} is not its signed note's"
+                    )
+                self._fail(Reason.CHECKPOINT_MISMATCH, message, self._size)
                 return
             self._checkpoints += 1
 

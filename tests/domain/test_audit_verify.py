@@ -9,6 +9,7 @@ checkpoints) are each detected; legacy events (sealed before hash schemes) still
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -242,3 +243,22 @@ def test_nothing_is_accepted_after_the_first_problem() -> None:
     assert verifier.add(LOG[0]) and not verifier.add(LOG[2]) and not verifier.add(LOG[1])
     assert verifier.finish().first_invalid_sequence == 3
     assert verifier.expect(NOTES[0]) is False
+
+
+def test_records_sealed_by_the_writer_before_hash_schemes_still_verify_and_chain_on() -> None:
+    """``data/legacy_audit_records.json``: five events sealed by the audit writer as it was before the
+    ``hashScheme`` field (commit 9f97323), kept byte for byte."""
+    legacy = orjson.loads((Path(__file__).parent / "data" / "legacy_audit_records.json").read_bytes())
+    assert all("hashScheme" not in r for r in legacy)
+    assert run(legacy, []).is_valid
+    previous, grown = legacy[-1]["hash"], list(legacy)
+    for number in range(6, 9):
+        record = seal(event(number).body(TIMESTAMP, number), previous)
+        grown.append(record)
+        previous = record["hash"]
+    notes = [checkpoint_note(grown, 5), checkpoint_note(grown, 8)]
+    result = run(grown, notes)
+    assert result.is_valid and result.checkpoints_checked == 2
+    edited = copy.deepcopy(grown)
+    edited[1]["metadata"]["n"] = 20
+    assert_problem(run(edited, notes), Reason.ENTRY_HASH_MISMATCH, 2, 1)
