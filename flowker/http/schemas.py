@@ -657,11 +657,12 @@ class AuditEntryOutput(Output):
     previousHash: Annotated[str, Field(pattern=_HEX64)] | None = Field(
         description="The `hash` of the event before; `null` for the first event."
     )
-    hashScheme: Literal["sha256-jcs"] | None = Field(
+    hashScheme: str | None = Field(
         None,
         description=(
-            "How `hash` was computed: `sha256-jcs`, SHA-256 over RFC 8785 (JCS) canonical JSON. Absent on "
-            "events chained before it was recorded: their canonical JSON is orjson's with keys sorted."
+            "How `hash` was computed: `sha256-jcs` (every event chained now), SHA-256 over RFC 8785 (JCS) "
+            "canonical JSON. Absent on events chained before it was recorded: their canonical JSON is "
+            "orjson's with keys sorted. An event with another value does not verify."
         ),
     )
 
