@@ -22,6 +22,7 @@ agreement is a property test (``tests/domain/test_canonical_json.py``) over arbi
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import orjson
@@ -31,6 +32,7 @@ import rfc8785
 MAX_SAFE_INTEGER = 2**53 - 1
 
 CanonicalizationError = rfc8785.CanonicalizationError
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def canonical(value: Any) -> bytes:
@@ -91,7 +93,7 @@ def representable(value: Any) -> Any:
     if isinstance(value, float):
         return float(value) if math.isfinite(value) else str(value)
     if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return _SURROGATE.sub("\ufffd", value)
     if isinstance(value, dict):
         return {representable(str(key)): representable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

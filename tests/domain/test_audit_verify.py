@@ -262,3 +262,17 @@ def test_records_sealed_by_the_writer_before_hash_schemes_still_verify_and_chain
     edited = copy.deepcopy(grown)
     edited[1]["metadata"]["n"] = 20
     assert_problem(run(edited, notes), Reason.ENTRY_HASH_MISMATCH, 2, 1)
+
+
+def test_an_event_with_values_rfc8785_cannot_write_is_sealed_writable_and_verifies() -> None:
+    odd = {"big": 2**60, "nan": float("nan"), "inf": float("-inf"), "lone": "a\ud800b", "ok": 1.5}
+    record = seal(event(1, metadata=odd).body(TIMESTAMP, 1), None)
+    assert record["metadata"] == {
+        "big": str(2**60),
+        "nan": "nan",
+        "inf": "-inf",
+        "lone": "a\ufffdb",
+        "ok": 1.5,
+    }
+    stored = orjson.loads(orjson.dumps(record))  # what a store keeps and gives back
+    assert run([stored], []).is_valid
