@@ -141,7 +141,7 @@ def verify_file(
 def _verify(
     file: BinaryIO, scan: _Scan, key: VerifierKey | None, saved: str | None, progress: TextIO | None
 ) -> LogVerification:
-    verifier = LogVerifier(key)
+    verifier = LogVerifier(key, parsed=True)  # every record comes from orjson.loads
     for note in sorted(scan.notes, key=lambda n: claimed_size(n) or 0):
         verifier.expect(note, "checkpoint in the file")
     if saved is not None:

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from flowker.domain.canonical_json import canonical, representable
+from flowker.domain.canonical_json import canonical, canonical_parsed, representable
 
 GENESIS = "GENESIS"
 #: The field naming an event's hash scheme, and the scheme of every event chained now.
@@ -162,11 +162,12 @@ class UnknownHashScheme(ValueError):
     """An event whose ``hashScheme`` this version cannot compute."""
 
 
-def canonical_body(body: dict[str, Any]) -> bytes:
-    """The bytes an event's hash covers, by the scheme it names (see the module notes)."""
+def canonical_body(body: dict[str, Any], *, parsed: bool = False) -> bytes:
+    """The bytes an event's hash covers, by the scheme it names (see the module notes). ``parsed``: the
+    body is what ``orjson.loads`` gave (:func:`~flowker.domain.canonical_json.canonical_parsed`)."""
     scheme = body.get(HASH_SCHEME_FIELD)
     if scheme == JCS_SCHEME:
-        return canonical(body)
+        return canonical_parsed(body) if parsed else canonical(body)
     if HASH_SCHEME_FIELD not in body:
         return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     raise UnknownHashScheme(f"unknown hash scheme {str(scheme)[:40]!r}")

@@ -17,6 +17,15 @@ event, too slow to verify a million events in seconds. :func:`canonical` takes a
 Anything else — a float (ECMAScript number formatting differs from orjson's), a non-ASCII key, a
 tuple, a subclass of ``dict``, ``str`` or ``int`` such as an enum — goes to ``rfc8785``. The
 agreement is a property test (``tests/domain/test_canonical_json.py``) over arbitrary JSON values.
+
+:func:`canonical_parsed` is faster still for an object ``orjson.loads`` produced (what the offline
+verifier reads): such a value holds only ``dict`` (string keys), ``list``, ``str``, ``int`` (within 64
+bits), finite ``float``, ``bool`` and ``None``. Instead of walking it, it looks at orjson's output: pure
+ASCII (so every key is), no ``[`` (so no array), and no value token that is a float or a large integer
+— with no array and an object at the top, every number follows a key's closing quote and colon
+(``":``), and orjson writes every float with a ``.`` or an ``e``, so the pattern
+``":-?[0-9]+(?:[.eE]|[0-9]{15})`` finds them all. Inside a string the same bytes only send the value
+down the slower path. The agreement is a property test too.
 """
 
 from __future__ import annotations
@@ -33,6 +42,8 @@ MAX_SAFE_INTEGER = 2**53 - 1
 
 CanonicalizationError = rfc8785.CanonicalizationError
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: In orjson's output of an object without arrays: a value that is a float, or an integer of 16 digits.
+_SUSPECT = re.compile(rb'":-?[0-9]+(?:[.eE]|[0-9]{15})')
 
 
 def canonical(value: Any) -> bytes:
@@ -43,6 +54,18 @@ def canonical(value: Any) -> bytes:
         except orjson.JSONEncodeError:
             pass  # a lone surrogate: rfc8785 says why
     return rfc8785.dumps(value)
+
+
+def canonical_parsed(value: Any) -> bytes:
+    """:func:`canonical` of a value ``orjson.loads`` produced, faster for objects (see the module notes)."""
+    if type(value) is dict:
+        try:
+            out = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
+            return canonical(value)
+        if out.isascii() and b"[" not in out and _SUSPECT.search(out) is None:
+            return out
+    return canonical(value)
 
 
 def _plain(value: Any) -> bool:

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowker.domain.canonical_json import MAX_SAFE_INTEGER, CanonicalizationError, canonical, representable
+from flowker.domain.canonical_json import (
+    MAX_SAFE_INTEGER,
+    CanonicalizationError,
+    canonical,
+    canonical_parsed,
+    representable,
+)
 
 _text = st.text(st.characters(codec="utf-8")) | st.text()  # the second may hold lone surrogates
 _keys = st.text(max_size=8) | st.sampled_from(["a", "b", "A", "\ue000", "\U0001f600", "é", "", "aa"])
@@ -36,14 +43,14 @@ def _reference(value: Any) -> bytes | type[Exception]:
         return CanonicalizationError
 
 
-def _ours(value: Any) -> bytes | type[Exception]:
+def _ours(value: Any, function: Any = canonical) -> bytes | type[Exception]:
     try:
-        return canonical(value)
+        return function(value)
     except CanonicalizationError:
         return CanonicalizationError
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(_json)
 def test_canonical_is_rfc8785_for_any_json_value(value: Any) -> None:
     assert _ours(value) == _reference(value)
@@ -82,3 +89,51 @@ def test_values_without_a_canonical_form_are_refused(value: Any) -> None:
 @given(_json)
 def test_representable_values_always_have_canonical_bytes(value: Any) -> None:
     canonical(representable(value))
+
+
+_tricky = st.sampled_from(
+    ['":1.5', '":1e5', '":-2E3', '":1234567890123456', '\\":0.5', "12:00:00.000000Z", "[", "é"]
+)
+_parsed_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(codec="utf-8"))
+    | _tricky
+)
+_parsed_keys = _keys.filter(lambda k: not any(0xD800 <= ord(c) <= 0xDFFF for c in k)) | _tricky
+_parsed_objects = st.dictionaries(
+    _parsed_keys,
+    st.recursive(
+        _parsed_scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_parsed_keys, inner, max_size=5),
+        max_leaves=20,
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_parsed_objects)
+def test_canonical_parsed_is_rfc8785_for_any_object_read_from_json(value: dict[str, Any]) -> None:
+    parsed = orjson.loads(orjson.dumps(value))
+    assert _ours(parsed, canonical_parsed) == _reference(parsed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_parsed_scalars | st.lists(_parsed_scalars, max_size=4))
+def test_canonical_parsed_is_rfc8785_for_other_values_read_from_json(value: Any) -> None:
+    parsed = orjson.loads(orjson.dumps(value))
+    assert _ours(parsed, canonical_parsed) == _reference(parsed)
+
+
+def test_a_typical_event_read_from_json_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowker.domain import canonical_json
+    from tests.helpers.audit_log import build_log
+
+    record = orjson.loads(orjson.dumps(build_log(1)[0]))
+    expected = rfc8785.dumps(record)
+    monkeypatch.setattr(canonical_json, "canonical", None)  # the slower path would fail now
+    assert canonical_parsed(record) == expected
