@@ -182,3 +182,21 @@ def test_a_usage_error_exits_2() -> None:
     with pytest.raises(SystemExit) as exited:
         cli.main(["audit", "verify"])
     assert exited.value.code == 2
+
+
+def test_checkpoint_lines_may_stand_anywhere_in_the_file(
+    tmp_path: Path, key_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = export_lines(LOG)
+    checkpoints = [line for line in lines if line.startswith(b'{"type":"checkpoint"')]
+    others = [line for line in lines if line not in checkpoints]
+    moved = [others[0], *reversed(checkpoints), *others[1:]]
+    status, out = run(tmp_path, moved, "--public-key", str(key_file), capsys=capsys)
+    assert status == 0 and "4 held" in out, out
+
+
+def test_lines_after_the_end_line_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = export_lines(LOG[:10], sizes=(8,))
+    extra = audit_export.event_line(LOG[10])
+    status, out = run(tmp_path, [*lines, extra], capsys=capsys)
+    assert status == 1 and "entry_hash_mismatch at sequence 11" in out, out
