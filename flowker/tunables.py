@@ -70,3 +70,14 @@ STORE_MAX_BATCH = 500
 BUSY_TIMEOUT_SECONDS = 10.0
 #: Seconds a readiness check may take before it counts as down.
 READINESS_CHECK_TIMEOUT_SECONDS = 2.0
+
+# --- MongoDB store ---------------------------------------------------------------------------
+#: Seconds the driver looks for a usable server before an operation fails (503, /readyz down).
+MONGO_SERVER_SELECTION_TIMEOUT_SECONDS = 3.0
+#: Seconds to open a connection, and to wait for one answer on an open one.
+MONGO_CONNECT_TIMEOUT_SECONDS = 3.0
+MONGO_SOCKET_TIMEOUT_SECONDS = 10.0
+#: Attempts of a transaction that failed with a transient error (a write conflict, a failover).
+MONGO_TRANSACTION_ATTEMPTS = 3
+#: Attempts of a commit whose outcome is unknown (the connection broke while committing).
+MONGO_COMMIT_ATTEMPTS = 3
