@@ -86,10 +86,11 @@ class Faults:
         self._planned.append(_Fault(times, after_apply, error or timeout, match))
 
     def _take(self, coll: str, op: str, after_apply: bool) -> PyMongoError | None:
+        # Faults are taken in the order they were planned: the first one that matches the command decides.
         for fault in self._planned:
-            if fault.remaining > 0 and fault.after_apply == after_apply and fault.match(coll, op):
-                if after_apply and op not in _WRITES:
-                    continue
+            if fault.remaining > 0 and fault.match(coll, op) and (op in _WRITES or not fault.after_apply):
+                if fault.after_apply != after_apply:
+                    return None
                 fault.remaining -= 1
                 return fault.error()
         return None
@@ -150,13 +151,10 @@ class FakeMongoClient:
             error = self.faults._take(coll, op, after_apply)
         if error is None:
             return
-        if in_transaction:
-            label = (
-                "UnknownTransactionCommitResult"
-                if op == "commit_transaction"
-                else "TransientTransactionError"
-            )
-            error._add_error_label(label)
+        if op == "commit_transaction":  # the driver's label: the commit may or may not have been applied
+            error._add_error_label("UnknownTransactionCommitResult")
+        elif in_transaction:
+            error._add_error_label("TransientTransactionError")
         raise error
 
     def _written(self, documents: dict[Any, Any], doc_id: Any, before: dict[str, Any] | None) -> None:
@@ -202,7 +200,7 @@ class FakeSession:
 
     async def commit_transaction(self) -> None:
         if self._state == "committed":  # a retried commit of a committed transaction: the server says ok
-            self._client.faults.log.append(("", "commit_transaction"))
+            await self._client._call("", "commit_transaction", None, lambda: None)
             return
         if self._state != "open":
             raise InvalidOperation("No transaction started")
