@@ -17,6 +17,7 @@ from pymongo.errors import AutoReconnect, NetworkTimeout
 from flowker.actors.sequencer import Sequencer
 from flowker.domain.audit import AuditAction, AuditEvent, ResourceType
 from flowker.errors import ConfigError, StoreUnavailable
+from flowker.settings import Settings
 from flowker.store.mongo import MongoStore, check_mongo_uri, redacted
 from flowker.store.mongo.schema import (
     AUDIT_EVENTS,
@@ -275,3 +276,10 @@ async def test_an_operation_outside_the_transaction_s_session_is_caught_by_the_f
         client.faults.fail(1, after_apply=True, operation="insert_one")
         await collection.insert_one({"_id": 2})
     assert [d["_id"] for d in collection.documents()] == [1, 2]
+
+
+def test_the_insecure_mongo_setting_is_read_from_the_environment() -> None:
+    assert Settings.from_env({}).mongo_allow_insecure is False
+    assert Settings.from_env({"FLOWKER_MONGO_ALLOW_INSECURE": "true"}).mongo_allow_insecure is True
+    with pytest.raises(ConfigError, match="FLOWKER_MONGO_ALLOW_INSECURE"):
+        Settings.from_env({"FLOWKER_MONGO_ALLOW_INSECURE": "maybe"})
