@@ -7,18 +7,20 @@ Over the fake of PyMongo's async client (tests/fakes/mongo.py); the contract sui
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from pymongo.errors import AutoReconnect, NetworkTimeout
+from pymongo.errors import AutoReconnect, BulkWriteError, DuplicateKeyError, NetworkTimeout, OperationFailure
 
 from flowker.actors.sequencer import Sequencer
 from flowker.domain.audit import AuditAction, AuditEvent, ResourceType
-from flowker.errors import ConfigError, StoreUnavailable
+from flowker.errors import ConfigError, Conflict, StoreUnavailable
 from flowker.settings import Settings
 from flowker.store.mongo import MongoStore, check_mongo_uri, redacted
+from flowker.store.mongo.database import duplicate_key
 from flowker.store.mongo.schema import (
     AUDIT_EVENTS,
     EXECUTIONS,
@@ -31,6 +33,7 @@ from flowker.store.mongo.schema import (
 )
 from flowker.store.mongo.uri import client_options
 from flowker.store.ports import AuditQuery, ListQuery
+from flowker.tunables import MONGO_CONFLICT_ATTEMPTS, MONGO_CONFLICT_MAX_PAUSE
 from tests.fakes.mongo import FakeMongoClient
 from tests.store.builders import make_workflow, mongo_documents
 from tests.store.test_execution_audit_contract import event, make_execution, sealed, step
@@ -283,3 +286,63 @@ def test_the_insecure_mongo_setting_is_read_from_the_environment() -> None:
     assert Settings.from_env({"FLOWKER_MONGO_ALLOW_INSECURE": "true"}).mongo_allow_insecure is True
     with pytest.raises(ConfigError, match="FLOWKER_MONGO_ALLOW_INSECURE"):
         Settings.from_env({"FLOWKER_MONGO_ALLOW_INSECURE": "maybe"})
+
+
+# ------------------------------------------------------------------------------------------ concurrency
+
+
+async def test_concurrent_writers_of_one_name_one_key_or_one_lease_leave_one_winner(
+    store: MongoStore,
+) -> None:
+    outcomes = await asyncio.gather(
+        *(store.workflows.create(make_workflow("contested")) for _ in range(8)), return_exceptions=True
+    )
+    assert sum(not isinstance(o, BaseException) for o in outcomes) == 1
+    assert all(isinstance(o, Conflict) for o in outcomes if isinstance(o, BaseException))
+    results = await asyncio.gather(
+        *(store.executions.create_or_get(make_execution(key="k")) for _ in range(8))
+    )
+    assert sum(created for _, created in results) == 1 and len({e.id for e, _ in results}) == 1
+    execution = results[0][0]
+    claims = await asyncio.gather(
+        *(store.executions.claim(execution.id, f"sup-{i}", 100.0, 0.0) for i in range(8))
+    )
+    assert sum(claims) == 1
+    held = await store.executions.get(execution.id)
+    assert held is not None and (held.attempts, held.revision) == (1, 2)
+
+
+async def test_a_lost_write_conflict_runs_the_transaction_again_after_a_short_pause(
+    store: MongoStore, client: FakeMongoClient
+) -> None:
+    pauses: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+
+    store.database.sleep, store.database.random = sleep, lambda: 1.0
+    conflict = lambda: OperationFailure("WriteConflict", 112)  # noqa: E731
+    client.faults.fail(3, error=conflict, collection=META, operation="find_one_and_update")
+    created = await store.workflows.create(make_workflow("after conflicts"), [event("kept once")])
+    assert pauses == [0.002, 0.004, 0.008]
+    assert await store.workflows.get(created.id) == created
+    assert [e.resource_id for e in await store.audit.staged(10)] == ["kept once"]
+
+    client.faults.fail(100, error=conflict, collection=META, operation="find_one_and_update")
+    with pytest.raises(StoreUnavailable):
+        await store.workflows.create(make_workflow("never"), [event("never")])
+    assert max(pauses) == MONGO_CONFLICT_MAX_PAUSE and len(pauses) == 3 + MONGO_CONFLICT_ATTEMPTS - 1
+    assert [w.name for w in (await store.workflows.list(ListQuery())).items] == ["after conflicts"]
+
+
+def test_the_clashing_index_is_read_from_the_error_of_any_server_version() -> None:
+    message = (
+        "E11000 duplicate key error collection: flowker.workflows index: name_unique dup key: { name: 1 }"
+    )
+    assert duplicate_key(DuplicateKeyError(message, 11000, {"code": 11000, "errmsg": message})) == {"name": 1}
+    assert duplicate_key(
+        DuplicateKeyError(message, 11000, {"code": 11000, "keyPattern": {"_id": 1}, "errmsg": message})
+    ) == {"_id": 1}
+    bulk = BulkWriteError({"writeErrors": [{"code": 11000, "keyPattern": {"eventId": 1}}], "nInserted": 0})
+    assert duplicate_key(bulk) == {"eventId": 1}
+    assert duplicate_key(OperationFailure("WriteConflict", 112)) is None

@@ -8,7 +8,9 @@ once the server answers again, the next operation succeeds, with no restart.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -18,7 +20,12 @@ from pymongo.write_concern import WriteConcern
 
 from flowker.errors import StoreUnavailable
 from flowker.store.mongo.uri import redacted
-from flowker.tunables import MONGO_COMMIT_ATTEMPTS, MONGO_TRANSACTION_ATTEMPTS
+from flowker.tunables import (
+    MONGO_COMMIT_ATTEMPTS,
+    MONGO_CONFLICT_ATTEMPTS,
+    MONGO_CONFLICT_MAX_PAUSE,
+    MONGO_RECONNECT_ATTEMPTS,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("flowker.store")
@@ -33,8 +40,18 @@ _UNKNOWN_COMMIT = "UnknownTransactionCommitResult"
 class MongoDatabase:
     """The client, the database and the transaction helper shared by every repository."""
 
-    def __init__(self, client: Any, name: str, uri: str) -> None:
+    def __init__(
+        self,
+        client: Any,
+        name: str,
+        uri: str,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        random: Callable[[], float] = random.random,
+    ) -> None:
         self.client = client
+        self.sleep = sleep
+        self.random = random
         self.name = name
         self.uri = uri
         self.db = client.get_database(name, write_concern=DURABLE, read_concern=ReadConcern("majority"))
@@ -53,9 +70,10 @@ class MongoDatabase:
         """``await work(session)`` in one multi-document transaction (snapshot reads, majority writes):
         everything it writes is committed together, or nothing is if it raises.
 
-        A transient failure (write conflict, failover) runs ``work`` again, a few times at most; a commit
-        whose outcome the broken connection hid is retried (committing twice is a no-op on the server).
-        Connection loss that outlasts the attempts gives :class:`StoreUnavailable`.
+        A transient failure runs ``work`` again: a write conflict with a concurrent transaction up to
+        MONGO_CONFLICT_ATTEMPTS times, after short jittered pauses; a connection lost mid-transaction
+        (failover) once more. A commit whose outcome the broken connection hid is retried (committing
+        twice is a no-op on the server). What outlasts that gives :class:`StoreUnavailable`.
         """
         try:
             return await self._transaction(work)
@@ -67,25 +85,28 @@ class MongoDatabase:
             raise
 
     async def _transaction(self, work: Callable[[Any], Awaitable[T]]) -> T:
-        for attempt in range(1, MONGO_TRANSACTION_ATTEMPTS + 1):
+        conflicts = reconnects = 0
+        while True:
             async with self.client.start_session() as session:
                 await session.start_transaction(read_concern=ReadConcern("snapshot"), write_concern=DURABLE)
                 try:
                     result = await work(session)
+                    await self._commit(session)
+                    return result
                 except BaseException as exc:
                     if session.in_transaction:
                         await session.abort_transaction()  # the driver ignores its errors
-                    if _retryable(exc, _TRANSIENT) and attempt < MONGO_TRANSACTION_ATTEMPTS:
-                        continue
-                    raise
-                try:
-                    await self._commit(session)
-                except PyMongoError as exc:
-                    if _retryable(exc, _TRANSIENT) and attempt < MONGO_TRANSACTION_ATTEMPTS:
-                        continue
-                    raise
-                return result
-        raise AssertionError("unreachable")  # pragma: no cover
+                    if not _retryable(exc, _TRANSIENT):
+                        raise
+                    if isinstance(exc, ConnectionFailure):
+                        reconnects += 1
+                        if reconnects >= MONGO_RECONNECT_ATTEMPTS:
+                            raise
+                    else:  # a write conflict: the other transaction is about to commit
+                        conflicts += 1
+                        if conflicts >= MONGO_CONFLICT_ATTEMPTS:
+                            raise
+                        await self.sleep(self.random() * min(0.001 * 2**conflicts, MONGO_CONFLICT_MAX_PAUSE))
 
     async def _commit(self, session: Any) -> None:
         for attempt in range(1, MONGO_COMMIT_ATTEMPTS + 1):
@@ -121,4 +142,9 @@ def duplicate_key(exc: PyMongoError) -> dict[str, Any] | None:
     if code != 11000 and getattr(exc, "code", None) != 11000:
         return None
     pattern = details.get("keyPattern") if isinstance(details, dict) else None
-    return dict(pattern) if isinstance(pattern, dict) else {}
+    if isinstance(pattern, dict):
+        return dict(pattern)
+    # An older server names only the index, in its message: "... index: name_unique dup key: ...".
+    message = str(details.get("errmsg", "") if isinstance(details, dict) else "") or str(exc)
+    index = message.split(" index: ", 1)[1].split(" ", 1)[0] if " index: " in message else ""
+    return {index.removesuffix("_unique").removesuffix("_1"): 1} if index else {}
