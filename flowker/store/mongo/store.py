@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pymongo import AsyncMongoClient
+
 from flowker.store.mongo.audit import MongoAuditLog
 from flowker.store.mongo.breakers import MongoBreakerStates
 from flowker.store.mongo.checkpoints import MongoCheckpoints
@@ -29,8 +31,6 @@ class MongoStore:
 
     def __init__(self, uri: str, database: str = "flowker", *, client: Any | None = None) -> None:
         if client is None:
-            from pymongo import AsyncMongoClient
-
             client = AsyncMongoClient(uri, **client_options(uri))
         self.uri = uri
         self.database = MongoDatabase(client, database, uri)
