@@ -55,7 +55,7 @@ class DocumentCollection(Generic[M]):
     def fields(self, item: Any, **extra: Any) -> dict[str, Any]:
         return {
             "name": item.name,
-            "status": str(item.status.value if hasattr(item.status, "value") else item.status),
+            "status": str(item.status),  # a StrEnum: its value
             "createdAt": item.createdAt,
             "updatedAt": item.updatedAt,
             "doc": orjson.dumps(item.model_dump(mode="json", exclude_none=True)).decode(),
