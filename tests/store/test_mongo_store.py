@@ -16,7 +16,7 @@ import pytest
 from pymongo.errors import AutoReconnect, BulkWriteError, DuplicateKeyError, NetworkTimeout, OperationFailure
 
 from flowker.actors.sequencer import Sequencer
-from flowker.domain.audit import AuditAction, AuditEvent, ResourceType
+from flowker.domain.audit import AuditAction, AuditEvent, ResourceType, verify
 from flowker.errors import ConfigError, Conflict, StoreUnavailable
 from flowker.settings import Settings
 from flowker.store.mongo import MongoStore, check_mongo_uri, redacted
@@ -346,3 +346,18 @@ def test_the_clashing_index_is_read_from_the_error_of_any_server_version() -> No
     bulk = BulkWriteError({"writeErrors": [{"code": 11000, "keyPattern": {"eventId": 1}}], "nInserted": 0})
     assert duplicate_key(bulk) == {"eventId": 1}
     assert duplicate_key(OperationFailure("WriteConflict", 112)) is None
+
+
+async def test_a_restarted_audit_writer_continues_the_stored_chain_and_it_verifies(
+    store: MongoStore, client: FakeMongoClient
+) -> None:
+    first = Sequencer(store.audit)
+    assert await first.append([event(f"before-{i}") for i in range(3)]) == [1, 2, 3]
+    restarted = await MongoStore("mongodb://fake.invalid", "flowker", client=client).open()  # a new process
+    second = Sequencer(restarted.audit)
+    assert await second.append([event("after")]) == [4]
+    assert (await restarted.audit.head())[0] == 4
+    records = await restarted.audit.up_to(4)
+    outcome = verify(records)
+    assert (outcome.is_valid, outcome.total_checked) == (True, 4), outcome.message
+    assert await restarted.audit.tree_size() == 4
