@@ -361,3 +361,16 @@ async def test_a_restarted_audit_writer_continues_the_stored_chain_and_it_verifi
     outcome = verify(records)
     assert (outcome.is_valid, outcome.total_checked) == (True, 4), outcome.message
     assert await restarted.audit.tree_size() == 4
+
+
+async def test_two_processes_opening_a_new_database_at_once_both_succeed() -> None:
+    """The other one created a collection between this one's check and its create (NamespaceExists)."""
+    client = FakeMongoClient()
+    client.faults.fail(
+        1, error=lambda: OperationFailure("Collection already exists", 48), operation="create_collection"
+    )
+    store = await MongoStore("mongodb://fake.invalid", client=client).open()
+    await store.workflows.create(make_workflow("opened"))
+    client.faults.fail(1, error=lambda: OperationFailure("not authorized", 13), operation="create_collection")
+    with pytest.raises(OperationFailure):
+        await MongoStore("mongodb://fake.invalid", "another", client=client).open()

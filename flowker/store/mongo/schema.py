@@ -8,11 +8,10 @@ exactly what was written or hashed) next to the fields that queries, indexes and
 
 from __future__ import annotations
 
-from contextlib import suppress
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
-from pymongo.errors import CollectionInvalid
+from pymongo.errors import CollectionInvalid, OperationFailure
 
 from flowker.errors import ConfigError
 from flowker.store.mongo.database import MongoDatabase
@@ -32,6 +31,7 @@ BREAKERS = "breaker_states"
 META = "meta"
 
 _UNIQUE = {"unique": True}
+_NAMESPACE_EXISTS = 48
 
 INDEXES: dict[str, list[IndexModel]] = {
     WORKFLOWS: [
@@ -99,8 +99,13 @@ async def prepare(database: MongoDatabase) -> None:
         existing = set(await database.db.list_collection_names())
         for name, indexes in INDEXES.items():
             if name not in existing:  # explicitly: a transaction cannot create a collection on 4.2
-                with suppress(CollectionInvalid):  # another process created it meanwhile
+                try:
                     await database.db.create_collection(name)
+                except CollectionInvalid:  # another process created it meanwhile
+                    pass
+                except OperationFailure as exc:
+                    if exc.code != _NAMESPACE_EXISTS:  # ... between our check and our create
+                        raise
             if indexes:
                 await database.collection(name).create_indexes(indexes)
         await meta.update_one({"_id": "outbox"}, {"$setOnInsert": {"position": 0}}, upsert=True)
