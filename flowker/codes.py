@@ -30,6 +30,7 @@ HTTPS_REQUIRED = "FLK-0403"  # 403: production mode behind a proxy: the request 
 BODY_TOO_LARGE = "FLK-0506"  # 413: body larger than FLOWKER_MAX_BODY_BYTES
 STATE_CHANGED = "FLK-0350"  # 409: the entity changed concurrently (a check-and-set lost)
 INTERNAL_ERROR = "FLK-9999"  # 500 (or a step's error): a bug, never caused by client input
+STORE_UNAVAILABLE = "FLK-0012"  # 503: the store (MongoDB) cannot be reached; retry later
 
 # --- Workflows ------------------------------------------------------------------------------------
 WORKFLOW_NOT_FOUND = "FLK-0100"  # 404

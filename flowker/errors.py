@@ -14,6 +14,7 @@ catalogue; codes the original lacks are added in free slots of the same ranges (
     ├── PayloadTooLarge         413
     ├── Unprocessable           422  operation not allowed in the entity's state
     ├── InternalError           500  a bug; the message never carries details
+    ├── StoreUnavailable        503  the store cannot be reached (connection lost); retry later
     └── ProviderCallFailed      502  a provider call that did not succeed: a step's error, recorded in
         │                            the execution (never the status of a front-door answer)
         ├── CallRefused              not made, nothing sent (configuration gone, disabled or changed,
@@ -48,6 +49,7 @@ from flowker.codes import (
     REQUEST_HEAD_TOO_LARGE,
     ROUTE_NOT_FOUND,
     STATE_CHANGED,
+    STORE_UNAVAILABLE,
     TOKEN_ENDPOINT_FAILED,
     TOKEN_REFUSED,
     UNAUTHORIZED,
@@ -136,6 +138,14 @@ class Unprocessable(FlowkerError):
 class InternalError(FlowkerError):
     status = 500
     default_code = INTERNAL_ERROR
+
+
+class StoreUnavailable(FlowkerError):
+    """The store cannot be reached (connection lost, no server selectable in time): nothing is known to
+    be written, and the request may be retried (the same Idempotency-Key makes a retry safe)."""
+
+    status = 503
+    default_code = STORE_UNAVAILABLE
 
 
 class StateChanged(Conflict):

@@ -90,6 +90,8 @@ class Settings:
     audit_checkpoint_seconds: float = 60.0
     #: A file each checkpoint's note is also appended to; None: the database only.
     audit_checkpoint_file: str | None = None
+    #: Accept a MongoDB URI without TLS in production mode (FLOWKER_MONGO_ALLOW_INSECURE).
+    mongo_allow_insecure: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -214,6 +216,7 @@ class Settings:
                 env, "FLOWKER_AUDIT_CHECKPOINT_SECONDS", cls.audit_checkpoint_seconds, 1.0, 86400.0
             ),
             "audit_checkpoint_file": env.get("FLOWKER_AUDIT_CHECKPOINT_FILE", "").strip() or None,
+            "mongo_allow_insecure": _bool(env, "FLOWKER_MONGO_ALLOW_INSECURE", cls.mongo_allow_insecure),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -79,3 +79,18 @@ STORE_MAX_BATCH = 500
 BUSY_TIMEOUT_SECONDS = 10.0
 #: Seconds a readiness check may take before it counts as down.
 READINESS_CHECK_TIMEOUT_SECONDS = 2.0
+
+# --- MongoDB store ---------------------------------------------------------------------------
+#: Seconds the driver looks for a usable server before an operation fails (503, /readyz down).
+MONGO_SERVER_SELECTION_TIMEOUT_SECONDS = 3.0
+#: Seconds to open a connection, and to wait for one answer on an open one.
+MONGO_CONNECT_TIMEOUT_SECONDS = 3.0
+MONGO_SOCKET_TIMEOUT_SECONDS = 10.0
+#: Attempts of a transaction that lost a write conflict to a concurrent one (staging audit events
+#: takes the outbox counter, so such transactions conflict under load), and the longest pause between.
+MONGO_CONFLICT_ATTEMPTS = 20
+MONGO_CONFLICT_MAX_PAUSE = 0.1
+#: Attempts of a transaction whose connection broke (a failover), each after the driver's own wait.
+MONGO_RECONNECT_ATTEMPTS = 2
+#: Attempts of a commit whose outcome is unknown (the connection broke while committing).
+MONGO_COMMIT_ATTEMPTS = 3

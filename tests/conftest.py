@@ -26,8 +26,10 @@ from flowker.http.keys import Services
 from flowker.secretbox import SecretBox
 from flowker.settings import Settings
 from flowker.store.embedded import EmbeddedStore
+from flowker.store.mongo import MongoStore
 from flowker.store.ports import Store
 from tests.fakes.memory_store import MemoryStore
+from tests.fakes.mongo import FakeMongoClient
 from tests.helpers.client import ApiClient
 
 API_KEY = "test-key-" + base64.urlsafe_b64encode(os.urandom(12)).decode()
@@ -94,10 +96,15 @@ async def store(settings: Settings) -> AsyncIterator[EmbeddedStore]:
     await opened.close()
 
 
-@pytest.fixture(params=["embedded", "memory"])
+@pytest.fixture(params=["embedded", "memory", "mongo", "mongo-real"])
 async def any_store(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Store]:
-    """Each adapter of the store ports in turn: the embedded SQLite store, and the in-memory fake that
-    the fast tier may use instead; a test of the ports' contract takes this one."""
+    """Each adapter of the store ports in turn: the embedded SQLite store, the in-memory fake that the
+    fast tier may use instead, the MongoDB store over a fake of PyMongo's async client, and over a real
+    server when FLOWKER_TEST_MONGO_URI names one; a test of the ports' contract takes this one."""
+    if request.param.startswith("mongo"):
+        async for opened_mongo in mongo_store(request.param == "mongo-real"):
+            yield opened_mongo
+        return
     opened: Store
     if request.param == "embedded":
         opened = await EmbeddedStore(settings.data_dir).open()
@@ -105,6 +112,26 @@ async def any_store(request: pytest.FixtureRequest, settings: Settings) -> Async
         opened = await MemoryStore().open()
     yield opened
     await opened.close()
+
+
+async def mongo_store(real: bool) -> AsyncIterator[MongoStore]:
+    """A MongoStore over the fake client, or over FLOWKER_TEST_MONGO_URI's server in a database of its
+    own (dropped after the test); skipped when that variable is not set."""
+    if not real:
+        opened = await MongoStore("mongodb://fake.invalid", client=FakeMongoClient()).open()
+        yield opened
+        await opened.close()
+        return
+    uri = os.environ.get("FLOWKER_TEST_MONGO_URI", "")
+    if not uri:
+        pytest.skip("FLOWKER_TEST_MONGO_URI is not set")
+    name = f"flowker_test_{uuid.uuid4().hex[:12]}"
+    opened = await MongoStore(uri, name).open()
+    try:
+        yield opened
+    finally:
+        await opened.database.client.drop_database(name)
+        await opened.close()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""The contract of the store ports (no HTTP), run against both adapters (the embedded SQLite store and the
-in-memory fake of the fast tier): uniqueness, check-and-set, executor references, keyset pagination."""
+"""The contract of the store ports (no HTTP), run against every adapter (the embedded SQLite store, the
+in-memory fake of the fast tier, the MongoDB store): uniqueness, check-and-set, executor references,
+keyset pagination."""
 
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ from flowker.store.embedded.audit import EmbeddedAuditLog
 from flowker.store.embedded.breakers import EmbeddedBreakerStates
 from flowker.store.embedded.executions import EmbeddedExecutions
 from flowker.store.embedded.store import EmbeddedExecutorConfigs, EmbeddedWorkflows
+from flowker.store.mongo import MongoStore
+from flowker.store.mongo.audit import MongoAuditLog
+from flowker.store.mongo.breakers import MongoBreakerStates
+from flowker.store.mongo.executions import MongoExecutions
+from flowker.store.mongo.executor_configs import MongoExecutorConfigs
+from flowker.store.mongo.schema import WORKFLOWS
+from flowker.store.mongo.workflows import MongoWorkflows
 from flowker.store.ports import ListQuery, Store
 from tests.fakes.memory_store import (
     MemoryAuditLog,
@@ -39,6 +47,7 @@ from tests.store.builders import (
     make_config,
     make_item,
     make_workflow,
+    mongo_documents,
     raw_rows,
     repository,
 )
@@ -60,6 +69,14 @@ ADAPTERS = {
         EmbeddedExecutions,
         EmbeddedAuditLog,
         EmbeddedBreakerStates,
+    ),
+    "mongo": (
+        MongoStore,
+        MongoWorkflows,
+        MongoExecutorConfigs,
+        MongoExecutions,
+        MongoAuditLog,
+        MongoBreakerStates,
     ),
     "memory": (
         MemoryStore,
@@ -201,6 +218,9 @@ async def _workflow_using(store: Store, config_state: str) -> tuple[Workflow, st
 def _refs(store: Store) -> list[tuple[Any, ...]]:
     if isinstance(store, MemoryStore):
         return store.refs()
+    if isinstance(store, MongoStore):
+        workflows = sorted(mongo_documents(store, WORKFLOWS), key=lambda doc: doc["_id"])
+        return [(doc["_id"], ref["configId"]) for doc in workflows for ref in doc["executorRefs"]]
     assert isinstance(store, EmbeddedStore)
     return db_rows(
         store.db.path.parent,

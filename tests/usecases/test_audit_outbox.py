@@ -18,6 +18,8 @@ from flowker.dsl.model import WorkflowDefinition, WorkflowStatus
 from flowker.dsl.run_state import ExecutionStatus
 from flowker.errors import StateChanged
 from flowker.store.embedded import EmbeddedStore
+from flowker.store.mongo import MongoStore
+from flowker.store.mongo.schema import OUTBOX
 from flowker.store.ports import Store
 from flowker.usecases import outbox
 from flowker.usecases.executions import Executions
@@ -76,7 +78,7 @@ class IdleRuntime(FailingSink):
 def definition() -> WorkflowDefinition:
     return WorkflowDefinition.model_validate(
         {
-            "name": f"outbox {uuid.uuid4().hex[:6]}",
+            "name": f"outbox {uuid.uuid4().hex[:12]}",
             "nodes": [
                 {"id": "start", "type": "trigger"},
                 {"id": "done", "type": "action", "data": {"actionType": "set_output", "output": {}}},
@@ -225,6 +227,10 @@ async def test_an_unreadable_outbox_row_does_not_stop_the_others(store: Store) -
             lambda conn: conn.execute(
                 "INSERT INTO audit_outbox (event_id, doc) VALUES (?, ?)", ("broken", b'{"not": "an event"}')
             )
+        )
+    elif isinstance(store, MongoStore):
+        await store.database.collection(OUTBOX).insert_one(
+            {"_id": "broken", "position": -1, "doc": '{"not": "an event"}'}
         )
     else:
         assert isinstance(store, MemoryStore)

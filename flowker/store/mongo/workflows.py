@@ -1,0 +1,90 @@
+"""Workflows, each with the executor configurations and endpoints its nodes call (``executorRefs``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pymongo import ReturnDocument
+
+import flowker.store.mongo.outbox as outbox
+from flowker.codes import EXECUTOR_CONFIG_NAME_TAKEN, WORKFLOW_NAME_TAKEN
+from flowker.domain.audit import AuditEvent
+from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
+from flowker.dsl.model import Workflow
+from flowker.dsl.validation import executor_bindings
+from flowker.errors import StateChanged
+from flowker.store.mongo.database import MongoDatabase
+from flowker.store.mongo.documents import DocumentCollection
+from flowker.store.mongo.schema import EXECUTOR_CONFIGS, WORKFLOWS
+from flowker.store.ports import ListQuery, Page
+
+
+def executor_refs(workflow: Workflow) -> list[dict[str, str]]:
+    """What the workflow's executor nodes call, as stored with it (and indexed on ``configId``)."""
+    return [{"configId": ref, "endpoint": endpoint} for ref, endpoint in executor_bindings(workflow)]
+
+
+class MongoWorkflows:
+    def __init__(self, database: MongoDatabase) -> None:
+        self._database = database
+        self._docs = DocumentCollection(database, WORKFLOWS, Workflow, "workflow", WORKFLOW_NAME_TAKEN)
+        self._configs = DocumentCollection(
+            database, EXECUTOR_CONFIGS, ExecutorConfig, "executor configuration", EXECUTOR_CONFIG_NAME_TAKEN
+        )
+
+    async def create(self, workflow: Workflow, events: Sequence[AuditEvent] = ()) -> Workflow:
+        async def insert(session: Any) -> Workflow:
+            stored = await self._docs.insert(session, workflow, executorRefs=executor_refs(workflow))
+            await outbox.stage(self._database, session, events)
+            return stored
+
+        return await self._database.transaction(insert)
+
+    async def get(self, workflow_id: str) -> Workflow | None:
+        return await self._docs.get(workflow_id)
+
+    async def list(self, query: ListQuery) -> Page[Workflow]:
+        return await self._docs.list(query)
+
+    async def replace(
+        self, workflow: Workflow, events: Sequence[AuditEvent] = (), *, check_executors: bool = False
+    ) -> Workflow:
+        async def update(session: Any) -> Workflow:
+            if check_executors:
+                await self._check_bindings(session, workflow)
+            stored = await self._docs.update(session, workflow, executorRefs=executor_refs(workflow))
+            await outbox.stage(self._database, session, events)
+            return stored
+
+        return await self._database.transaction(update)
+
+    async def _check_bindings(self, session: Any, workflow: Workflow) -> None:
+        """Every configuration the workflow calls exists, is active and has the endpoint.
+
+        Each one is read with a write (``fence`` incremented): a transaction that changes or deletes the
+        configuration at the same time conflicts with this one, so the check cannot be outdated by the
+        time the activation commits (snapshot isolation alone would allow that write skew).
+        """
+        configs = self._configs.collection
+        for config_id, endpoint in executor_bindings(workflow):
+            found = await configs.find_one_and_update(
+                {"_id": config_id},
+                {"$inc": {"fence": 1}},
+                return_document=ReturnDocument.AFTER,
+                session=session,
+            )
+            config = self._configs.load(found) if found else None
+            if (
+                config is None
+                or config.status != ExecutorStatus.ACTIVE
+                or endpoint not in config.endpoint_names()
+            ):
+                raise StateChanged(f"executor configuration {config_id}")
+
+    async def delete(self, workflow: Workflow, events: Sequence[AuditEvent] = ()) -> None:
+        async def remove(session: Any) -> None:
+            await self._docs.remove(session, workflow)
+            await outbox.stage(self._database, session, events)
+
+        await self._database.transaction(remove)
