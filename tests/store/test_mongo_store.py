@@ -16,7 +16,8 @@ import pytest
 from pymongo.errors import AutoReconnect, BulkWriteError, DuplicateKeyError, NetworkTimeout, OperationFailure
 
 from flowker.actors.sequencer import Sequencer
-from flowker.domain.audit import AuditAction, AuditEvent, ResourceType, verify
+from flowker.domain.audit import AuditAction, AuditEvent, ResourceType
+from flowker.domain.audit_verify import Reason, verify_records
 from flowker.errors import ConfigError, Conflict, StoreUnavailable
 from flowker.settings import Settings
 from flowker.store.mongo import MongoStore, check_mongo_uri, redacted
@@ -34,7 +35,9 @@ from flowker.store.mongo.schema import (
 from flowker.store.mongo.uri import client_options
 from flowker.store.ports import AuditQuery, ListQuery
 from flowker.tunables import MONGO_CONFLICT_ATTEMPTS, MONGO_CONFLICT_MAX_PAUSE
+from flowker.usecases.audit_verification import verify_stored
 from tests.fakes.mongo import FakeMongoClient
+from tests.helpers.audit_log import KEY, build_log
 from tests.store.builders import make_workflow, mongo_documents
 from tests.store.test_execution_audit_contract import event, make_execution, sealed, step
 
@@ -358,7 +361,7 @@ async def test_a_restarted_audit_writer_continues_the_stored_chain_and_it_verifi
     assert await second.append([event("after")]) == [4]
     assert (await restarted.audit.head())[0] == 4
     records = await restarted.audit.up_to(4)
-    outcome = verify(records)
+    outcome = verify_records(records)
     assert (outcome.is_valid, outcome.total_checked) == (True, 4), outcome.message
     assert await restarted.audit.tree_size() == 4
 
@@ -374,3 +377,25 @@ async def test_two_processes_opening_a_new_database_at_once_both_succeed() -> No
     client.faults.fail(1, error=lambda: OperationFailure("not authorized", 13), operation="create_collection")
     with pytest.raises(OperationFailure):
         await MongoStore("mongodb://fake.invalid", "another", client=client).open()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("eventType", "WORKFLOW_DELETED"),
+        ("resourceId", "00000000-0000-0000-0000-00000000abcd"),
+        ("timestamp", "2020-01-01T00:00:00.000000Z"),
+    ],
+)
+async def test_a_searched_field_edited_in_the_database_is_a_column_mismatch(
+    store: MongoStore, client: FakeMongoClient, field: str, value: str
+) -> None:
+    """The searched fields sit beside the hashed document: one edited there steers searches, so it is
+    reported although the document still verifies."""
+    log = build_log(20)
+    await store.audit.append(log)
+    assert (await verify_stored(store, KEY.verifier(), 20)).is_valid
+    edited = await client["flowker"]["audit_events"].update_one({"_id": 7}, {"$set": {field: value}})
+    assert edited.modified_count == 1
+    result = await verify_stored(store, KEY.verifier(), 20)
+    assert (result.reason, result.first_invalid_sequence, result.checked) == (Reason.COLUMN_MISMATCH, 7, 6)

@@ -21,7 +21,7 @@ from flowker.domain.merkle import NodeId
 from flowker.errors import StateChanged
 from flowker.store.mongo.database import MongoDatabase, duplicate_key
 from flowker.store.mongo.schema import AUDIT_EVENTS, MERKLE_NODES
-from flowker.store.ports import AuditQuery, Page
+from flowker.store.ports import AuditQuery, Page, StoredRecord
 
 _FILTERS = {
     "event_type": "eventType",
@@ -45,6 +45,25 @@ def _document(record: dict[str, Any]) -> dict[str, Any]:
         "hash": record["hash"],
         "doc": orjson.dumps(record).decode(),
     }
+
+
+#: The document's searched fields under the record's field names (``_id`` is the sequence).
+_SEARCHED = {
+    "_id": "sequence",
+    "eventId": "eventId",
+    "eventType": "eventType",
+    "action": "action",
+    "result": "result",
+    "resourceType": "resourceType",
+    "resourceId": "resourceId",
+    "timestamp": "timestamp",
+}
+
+
+def _stored(found: dict[str, Any]) -> StoredRecord:
+    """The record with the values the store finds it by, so that verification sees an edited field."""
+    searched = {name: found.get(field) for field, name in _SEARCHED.items()}
+    return StoredRecord(int(found["_id"]), _record(found), searched)
 
 
 def _record(found: dict[str, Any]) -> dict[str, Any]:
@@ -159,6 +178,17 @@ class MongoAuditLog:
             return await cursor.to_list(None)
 
         return [_record(f) for f in await self._database.run(read)]
+
+    async def records(self, after: int, limit: int) -> list[StoredRecord]:
+        """Up to ``limit`` records after sequence ``after``, in order, each with its searched fields."""
+
+        async def read() -> list[dict[str, Any]]:
+            cursor = self._events.find({"_id": {"$gt": after}}).sort([("_id", ASCENDING)])
+            return await cursor.limit(max(limit, 0)).to_list(None)
+
+        if limit <= 0:
+            return []
+        return [_stored(found) for found in await self._database.run(read)]
 
     async def list(self, query: AuditQuery) -> Page[dict[str, Any]]:
         where: dict[str, Any] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import DESCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import PyMongoError
 
 from flowker.store.mongo.database import MongoDatabase, duplicate_key
@@ -57,5 +57,15 @@ class MongoCheckpoints:
         async def read() -> list[dict[str, Any]]:
             cursor = self._checkpoints.find(where).sort([("_id", DESCENDING)])
             return await cursor.limit(max(limit, 0)).to_list(None)
+
+        return [_load(found) for found in await self._database.run(read)]
+
+    async def oldest(self, limit: int, above: int = 0) -> list[StoredCheckpoint]:
+        if limit <= 0:
+            return []
+
+        async def read() -> list[dict[str, Any]]:
+            cursor = self._checkpoints.find({"_id": {"$gt": above}}).sort([("_id", ASCENDING)])
+            return await cursor.limit(limit).to_list(None)
 
         return [_load(found) for found in await self._database.run(read)]
