@@ -24,7 +24,7 @@ from flowker.http.tls import server_context
 from flowker.secretbox import SecretBox, load_secret_key, write_private
 from flowker.settings import Settings
 from flowker.signing_key import load_signing_key
-from flowker.store.embedded import EmbeddedStore
+from flowker.store.opening import location_from, open_store
 
 API_KEY_FILE = "api-key"
 log = logging.getLogger("flowker")
@@ -102,7 +102,8 @@ async def serve_forever(settings: Settings) -> int:
         if settings.tls_cert and settings.tls_key
         else None
     )
-    store = await EmbeddedStore(settings.data_dir).open()
+    location = location_from(settings)
+    store = await open_store(location)
     try:
         # On the loop's thread, before anything else runs: Ray installs its signal handlers only there.
         info = cluster.connect(settings.ray_address)
@@ -110,7 +111,7 @@ async def serve_forever(settings: Settings) -> int:
             raise ConfigError(
                 f"the Ray cluster has {info.alive_nodes} nodes; the embedded store serves one machine only"
             )
-        runtime = RayRuntime(runtime_config(settings), secret_key, signer)
+        runtime = RayRuntime(runtime_config(settings), secret_key, signer, store_uri=settings.mongo_uri)
         # Before the port opens: executions a previous run left unfinished resume now.
         runtime.start_pool()
         services = build_services(
@@ -144,6 +145,7 @@ async def serve_forever(settings: Settings) -> int:
             dashboard += f"  (sign-in token in {info.token_file})"
         print(f"Ray dashboard: {dashboard}", flush=True)
         print(f"Data directory: {settings.data_dir.resolve()}", flush=True)
+        print(f"Store: {location.describe()}", flush=True)
         await _wait_for_signal()
         print("Shutting down: draining in-flight requests", flush=True)
         services.draining = True
