@@ -14,6 +14,7 @@ from aiohttp import web
 
 from flowker import __version__
 from flowker.actors import cluster
+from flowker.actors.cluster_hosts import refusal
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.runtime import RayRuntime
 from flowker.bootstrap import build_services
@@ -107,10 +108,9 @@ async def serve_forever(settings: Settings) -> int:
     try:
         # On the loop's thread, before anything else runs: Ray installs its signal handlers only there.
         info = cluster.connect(settings.ray_address)
-        if info.alive_nodes > 1:
-            raise ConfigError(
-                f"the Ray cluster has {info.alive_nodes} nodes; the embedded store serves one machine only"
-            )
+        reason = refusal(info.nodes, location.shared_across_hosts)
+        if reason is not None:
+            raise ConfigError(reason)
         runtime = RayRuntime(runtime_config(settings), secret_key, signer, store_uri=settings.mongo_uri)
         # Before the port opens: executions a previous run left unfinished resume now.
         runtime.start_pool()
@@ -119,7 +119,7 @@ async def serve_forever(settings: Settings) -> int:
             SecretBox.from_text(secret_key),
             runtime,
             execution_timeout_seconds=settings.execution_timeout_seconds,
-            extra_checks={"ray": cluster.check},
+            extra_checks={"ray": cluster.check, "cluster": cluster.fits(location.shared_across_hosts)},
             outbound=OutboundPolicy.of(settings.production, settings.outbound_allow),
             verifier_key=signer.verifier(),
         )
