@@ -5,6 +5,13 @@ hands it its peers), so the actor modules form no import cycle.
 
 ``num_cpus=0``: these actors wait on I/O, and on a 2-core machine actors that reserve a CPU each
 would wait forever for one.
+
+Placement on a cluster of several nodes: supervisors and executor actors are spread over the live nodes
+(Ray's ``SPREAD`` strategy), so that losing a node loses only a share of them; the audit actor is one
+per cluster, wherever Ray puts it. Every actor is detached: it belongs to the cluster, not to the front
+door that happened to make it first, so the other front doors keep their handles when that one stops,
+and Ray recreates an actor whose node died on a live node (``max_restarts=-1``) whether or not its
+maker still runs. A cluster that ``flowker serve`` started itself ends with it all the same.
 """
 
 from __future__ import annotations
@@ -18,12 +25,17 @@ from flowker.actors.cluster import NAMESPACE
 from flowker.actors.config import RuntimeConfig
 from flowker.tunables import ACTOR_MAX_CONCURRENCY
 
+#: Where the actors that come in numbers go: one after another on each live node.
+SPREAD = "SPREAD"
 
-def _options(name: str) -> dict[str, Any]:
+
+def _options(name: str, scheduling_strategy: str = "DEFAULT") -> dict[str, Any]:
     return {
         "name": name,
         "namespace": NAMESPACE,
         "get_if_exists": True,
+        "lifetime": "detached",
+        "scheduling_strategy": scheduling_strategy,
         "num_cpus": 0,
         "max_restarts": -1,
         # A call lost with a dead actor is submitted again to its restarted self. Every method is safe
@@ -46,6 +58,15 @@ def create(actor_class: type, name: str, *args: Any) -> ActorHandle:
     return ray.remote(actor_class).options(**_options(name)).remote(*args)
 
 
+def supervisor(actor_class: type, config: RuntimeConfig, index: int, audit: ActorHandle) -> ActorHandle:
+    """Supervisor ``index`` (created unless it exists), spread over the nodes with its peers.
+
+    ``actor_class`` is handed in: this module imports no actor that uses it.
+    """
+    name = config.name(f"supervisor-{index}")
+    return ray.remote(actor_class).options(**_options(name, SPREAD)).remote(config, index, audit)
+
+
 def executor_name(config: RuntimeConfig, executor_config_id: str) -> str:
     """The name of the executor actor of one executor configuration."""
     return config.name(f"executor:{executor_config_id}")
@@ -54,12 +75,13 @@ def executor_name(config: RuntimeConfig, executor_config_id: str) -> str:
 def executor(config: RuntimeConfig, executor_config_id: str) -> ActorHandle:
     """The executor actor of one executor configuration (created on first use).
 
-    Detached: an actor that exited for good keeps its name reserved for as long as the process that
-    created it holds a handle, so a supervisor could not recreate an actor that another process created
-    and that exited when idle. A detached actor frees its name when it dies, and does not die with its
-    creator either. Idle exit and :func:`~flowker.actors.runtime.RayRuntime.release_executor` end it.
+    Detached (as every actor here) for one more reason: an actor that exited for good keeps its name
+    reserved for as long as the process that created it holds a handle, so a supervisor could not
+    recreate an actor that another process created and that exited when idle. A detached actor frees
+    its name when it dies. Idle exit and :func:`~flowker.actors.runtime.RayRuntime.release_executor`
+    end it. Spread over the nodes, as the supervisors are.
     """
     from flowker.actors.executor import ExecutorActor
 
-    options = {**_options(executor_name(config, executor_config_id)), "lifetime": "detached"}
+    options = _options(executor_name(config, executor_config_id), SPREAD)
     return ray.remote(ExecutorActor).options(**options).remote(config, executor_config_id)

@@ -96,7 +96,7 @@ class RayRuntime:
         if not self._supervisors:
             audit = self._audit_actor()
             self._supervisors = [
-                factory.create(SupervisorActor, self.config.name(f"supervisor-{i}"), self.config, i, audit)
+                factory.supervisor(SupervisorActor, self.config, i, audit)
                 for i in range(self.config.supervisors)
             ]
 
