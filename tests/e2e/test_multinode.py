@@ -5,7 +5,8 @@ actors. Executions go through both; the supervisors and executor actors are spre
 state API says where each one runs). Then a worker node that hosts some of them is killed while
 executions are in flight: every acknowledged execution still completes exactly once (each provider call
 of it carries its one Idempotency-Key, repeated calls included), the actors that died with the node
-live again on the others, and the audit chain verifies.
+live again on the others. The first front door, which made the actors, then stops: the second one goes
+on running executions on them. The audit chain verifies.
 
 The cluster runs in a child process (:mod:`tests.helpers.ray_nodes`): this process may hold the session's
 own local Ray. Selected by ``pytest -k multinode``.
@@ -115,9 +116,15 @@ async def provider() -> AsyncIterator[StubProvider]:
         yield stub
 
 
+@dataclass
+class Door:
+    serve: Serve
+    url: str
+
+
 @pytest.fixture
-async def doors(nodes: Nodes, ray_tmp: str, tmp_path: Path) -> AsyncIterator[list[str]]:
-    """Two front doors on the cluster, one data directory: the base URLs."""
+async def doors(nodes: Nodes, ray_tmp: str, tmp_path: Path) -> AsyncIterator[list[Door]]:
+    """Two front doors on the cluster, one data directory; the first makes the actors."""
     env = serve_env(
         tmp_path / "data",
         ray_tmp,
@@ -131,12 +138,12 @@ async def doors(nodes: Nodes, ray_tmp: str, tmp_path: Path) -> AsyncIterator[lis
     )
     started: list[Serve] = []
     try:
-        urls = []
+        made = []
         for name in ("a", "b"):  # one after the other: the first makes the data directory's keys
             door = Serve(env, tmp_path / f"door-{name}.log")
             started.append(door)
-            urls.append((await door.abanner())["url"])
-        yield urls
+            made.append(Door(door, (await door.abanner())["url"]))
+        yield made
     finally:
         for door in started:
             await asyncio.to_thread(door.stop)
@@ -227,11 +234,11 @@ def _kind(actor: str) -> str:
 
 
 async def test_multinode_cluster_loses_a_worker_node_and_no_acknowledged_execution(
-    nodes: Nodes, doors: list[str], provider: StubProvider
+    nodes: Nodes, doors: list[Door], provider: StubProvider
 ) -> None:
     async with (
-        aiohttp.ClientSession(doors[0], headers={"X-API-Key": API_KEY}) as first,
-        aiohttp.ClientSession(doors[1], headers={"X-API-Key": API_KEY}) as second,
+        aiohttp.ClientSession(doors[0].url, headers={"X-API-Key": API_KEY}) as first,
+        aiohttp.ClientSession(doors[1].url, headers={"X-API-Key": API_KEY}) as second,
     ):
         apis = [ApiClient(first), ApiClient(second)]
         node_ids = list(nodes.ids.values())
@@ -300,11 +307,25 @@ async def test_multinode_cluster_loses_a_worker_node_and_no_acknowledged_executi
             assert {f"{e}:{step}" for e in done} <= set(keys), step
             assert all(key.endswith(f":{step}") for key in keys)
 
+        # The actors belong to the cluster, not to the front door that made them: without it, the other
+        # front door's executions still run.
+        assert await asyncio.to_thread(doors[0].serve.stop) == 0
+        later = [await _start(apis[1], workflow_id) for _ in range(3)]
+        assert None not in later
+        for execution_id in later:
+            final = await eventually(
+                lambda e=execution_id: apis[1].get(f"/v1/executions/{e}"),
+                lambda r: r.body["status"] in ("completed", "failed", "cancelled"),
+                within=60,
+            )
+            assert final.body["status"] == "completed", final.body
+        assert (await _placement(nodes)).keys() == again.keys()
+
         events = await all_events(apis[1])
         assert [e["sequence"] for e in events] == list(range(1, len(events) + 1))
         assert len({e["eventId"] for e in events}) == len(events)
         for execution_id in done:
             mine = Counter(e["eventType"] for e in events if e["resourceId"] == execution_id)
             assert mine["EXECUTION_STARTED"] == 1 and mine["EXECUTION_COMPLETED"] == 1, mine
-        verified = await apis[0].get(f"/v1/audit-events/{events[-1]['eventId']}/verify")
+        verified = await apis[1].get(f"/v1/audit-events/{events[-1]['eventId']}/verify")
         assert verified.body["isValid"] is True, verified.body
