@@ -14,7 +14,7 @@ from aiohttp import web
 
 from flowker import __version__
 from flowker.actors import cluster
-from flowker.actors.cluster_hosts import refusal
+from flowker.actors.cluster_hosts import hosts, refusal
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.runtime import RayRuntime
 from flowker.bootstrap import build_services
@@ -140,12 +140,13 @@ async def serve_forever(settings: Settings) -> int:
         if settings.production:
             print("Mode: production (HTTPS only)", flush=True)
         print(f"API key: {key_note}", flush=True)
+        print(f"Store: {location.describe()}", flush=True)
+        print(f"Ray cluster: {info.alive_nodes} node(s) on {len(hosts(info.nodes))} host(s)", flush=True)
         dashboard = info.dashboard_url or "not available (joined cluster without a dashboard)"
         if info.dashboard_url and info.token_file:
             dashboard += f"  (sign-in token in {info.token_file})"
         print(f"Ray dashboard: {dashboard}", flush=True)
         print(f"Data directory: {settings.data_dir.resolve()}", flush=True)
-        print(f"Store: {location.describe()}", flush=True)
         await _wait_for_signal()
         print("Shutting down: draining in-flight requests", flush=True)
         services.draining = True

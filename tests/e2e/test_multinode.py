@@ -143,6 +143,7 @@ async def doors(nodes: Nodes, ray_tmp: str, tmp_path: Path) -> AsyncIterator[lis
             door = Serve(env, tmp_path / f"door-{name}.log")
             started.append(door)
             made.append(Door(door, (await door.abanner())["url"]))
+            assert "Ray cluster: 3 node(s) on 1 host(s)" in door.log.read_text()
         yield made
     finally:
         for door in started:
