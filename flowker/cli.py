@@ -14,17 +14,18 @@ from aiohttp import web
 
 from flowker import __version__, audit_offline
 from flowker.actors import cluster
+from flowker.actors.cluster_hosts import hosts, refusal
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.runtime import RayRuntime
 from flowker.bootstrap import build_services
 from flowker.domain.outbound import OutboundPolicy
-from flowker.errors import ConfigError
+from flowker.errors import ConfigError, StoreUnavailable
 from flowker.http.app import create_app
 from flowker.http.tls import server_context
 from flowker.secretbox import SecretBox, load_secret_key, write_private
 from flowker.settings import Settings
 from flowker.signing_key import load_signing_key
-from flowker.store.embedded import EmbeddedStore
+from flowker.store.opening import location_from, open_store
 
 API_KEY_FILE = "api-key"
 log = logging.getLogger("flowker")
@@ -83,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"flowker: {exc}", file=sys.stderr)
         return 2
+    except StoreUnavailable as exc:
+        # At start only (later an outage is a 503 per request): the service manager starts it again.
+        print(f"flowker: the store cannot be reached: {exc}", file=sys.stderr)
+        return 1
 
 
 def api_keys_for(settings: Settings) -> tuple[tuple[str, ...], str]:
@@ -124,15 +129,15 @@ async def serve_forever(settings: Settings) -> int:
         if settings.tls_cert and settings.tls_key
         else None
     )
-    store = await EmbeddedStore(settings.data_dir).open()
+    location = location_from(settings)
+    store = await open_store(location)
     try:
         # On the loop's thread, before anything else runs: Ray installs its signal handlers only there.
         info = cluster.connect(settings.ray_address)
-        if info.alive_nodes > 1:
-            raise ConfigError(
-                f"the Ray cluster has {info.alive_nodes} nodes; the embedded store serves one machine only"
-            )
-        runtime = RayRuntime(runtime_config(settings), secret_key, signer)
+        reason = refusal(info.nodes, location.shared_across_hosts)
+        if reason is not None:
+            raise ConfigError(reason)
+        runtime = RayRuntime(runtime_config(settings), secret_key, signer, store_uri=settings.mongo_uri)
         # Before the port opens: executions a previous run left unfinished resume now.
         runtime.start_pool()
         services = build_services(
@@ -140,7 +145,7 @@ async def serve_forever(settings: Settings) -> int:
             SecretBox.from_text(secret_key),
             runtime,
             execution_timeout_seconds=settings.execution_timeout_seconds,
-            extra_checks={"ray": cluster.check},
+            extra_checks={"ray": cluster.check, "cluster": cluster.fits(location.shared_across_hosts)},
             outbound=OutboundPolicy.of(settings.production, settings.outbound_allow),
             verifier_key=signer.verifier(),
         )
@@ -161,6 +166,8 @@ async def serve_forever(settings: Settings) -> int:
         if settings.production:
             print("Mode: production (HTTPS only)", flush=True)
         print(f"API key: {key_note}", flush=True)
+        print(f"Store: {location.describe()}", flush=True)
+        print(f"Ray cluster: {info.alive_nodes} node(s) on {len(hosts(info.nodes))} host(s)", flush=True)
         dashboard = info.dashboard_url or "not available (joined cluster without a dashboard)"
         if info.dashboard_url and info.token_file:
             dashboard += f"  (sign-in token in {info.token_file})"

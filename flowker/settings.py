@@ -26,6 +26,8 @@ ENVIRONMENTS = (DEVELOPMENT, PRODUCTION)
 
 DEFAULT_AUDIT_LOG_ORIGIN = "flowker.local/audit"
 
+MONGO_SCHEMES = ("mongodb://", "mongodb+srv://")
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -90,6 +92,11 @@ class Settings:
     audit_checkpoint_seconds: float = 60.0
     #: A file each checkpoint's note is also appended to; None: the database only.
     audit_checkpoint_file: str | None = None
+    #: ``FLOWKER_MONGO_URI``: the MongoDB store's connection string; None: the embedded store. It may
+    #: hold a password: never in a repr, a log line unmasked, or an actor argument (not in RuntimeConfig).
+    mongo_uri: str | None = field(default=None, repr=False)
+    #: ``FLOWKER_MONGO_DB``: the MongoDB database.
+    mongo_db: str = "flowker"
     #: Accept a MongoDB URI without TLS in production mode (FLOWKER_MONGO_ALLOW_INSECURE).
     mongo_allow_insecure: bool = False
 
@@ -108,6 +115,12 @@ class Settings:
             raise ConfigError(
                 "production mode serves HTTPS only: set FLOWKER_TLS_CERT and FLOWKER_TLS_KEY, or "
                 "FLOWKER_TRUSTED_PROXIES to the addresses of the TLS-terminating proxies in front"
+            )
+        if self.mongo_uri is not None and not self.mongo_uri.startswith(MONGO_SCHEMES):
+            raise ConfigError("FLOWKER_MONGO_URI must start with mongodb:// or mongodb+srv://")
+        if not _valid_mongo_db(self.mongo_db):
+            raise ConfigError(
+                f'FLOWKER_MONGO_DB={self.mongo_db!r} must be 1-63 characters, none of /\\. "$ or a space'
             )
 
     @property
@@ -216,6 +229,8 @@ class Settings:
                 env, "FLOWKER_AUDIT_CHECKPOINT_SECONDS", cls.audit_checkpoint_seconds, 1.0, 86400.0
             ),
             "audit_checkpoint_file": env.get("FLOWKER_AUDIT_CHECKPOINT_FILE", "").strip() or None,
+            "mongo_uri": env.get("FLOWKER_MONGO_URI", "").strip() or None,
+            "mongo_db": env.get("FLOWKER_MONGO_DB", "").strip() or cls.mongo_db,
             "mongo_allow_insecure": _bool(env, "FLOWKER_MONGO_ALLOW_INSECURE", cls.mongo_allow_insecure),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -297,3 +312,7 @@ def _origins(raw: str) -> tuple[str, ...]:
         if origin != "*" and not origin.startswith(("http://", "https://")):
             raise ConfigError(f"FLOWKER_CORS_ALLOWED_ORIGINS: {origin!r} is not an http(s) origin")
     return origins
+
+
+def _valid_mongo_db(name: str) -> bool:
+    return 0 < len(name.encode()) < 64 and not any(c in name for c in '/\\. "$\x00')

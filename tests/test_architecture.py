@@ -20,7 +20,10 @@ ALLOWED = {
     "aiohttp": ("http/", "actors/", "cli.py"),
     "flowker.http": ("http/", "cli.py", "bootstrap.py"),
     "flowker.actors": ("actors/", "cli.py", "bootstrap.py"),
-    "flowker.store.embedded": ("store/", "actors/", "cli.py"),
+    # One composition point (flowker/store/opening.py) chooses and opens the store for everyone.
+    "flowker.store.embedded": ("store/",),
+    "flowker.store.mongo": ("store/",),
+    "motor": ("store/",),
 }
 #: The pure core imports nothing but the standard library, pydantic and itself.
 PURE = ("dsl/", "domain/")
@@ -123,3 +126,19 @@ def test_a_fast_tier_test_cannot_start_ray() -> None:
 
     with pytest.raises(AssertionError, match="starts Ray"):
         ray.init(address="local")
+
+
+#: The adapters' own names: outside flowker/store/ the store is a port, whatever adapter is behind it.
+ADAPTER_NAMES = {"EmbeddedStore", "MongoStore", "Database", "AsyncMongoClient"}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[str(p.relative_to(PACKAGE)) for p in MODULES])
+def test_only_the_store_package_names_an_adapter(path: Path) -> None:
+    where = path.relative_to(PACKAGE).as_posix()
+    if where.startswith("store/"):
+        return
+    tree = ast.parse(path.read_text(), str(path))
+    named = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    named |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    named |= {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert not named & ADAPTER_NAMES, f"{where} names {sorted(named & ADAPTER_NAMES)}; only store/ may"

@@ -9,6 +9,7 @@ import ipaddress
 import re
 import shutil
 import signal
+import socket
 import ssl
 import stat
 import subprocess
@@ -201,3 +202,18 @@ def test_the_breaker_settings_are_read_checked_and_reach_the_actors(tmp_path: Pa
     ]:
         with pytest.raises(ConfigError, match=reason):
             Settings.from_env({variable: value})
+
+
+def test_a_mongodb_that_cannot_be_reached_at_start_stops_serve_with_one_line(tmp_path: Path) -> None:
+    """Nothing listens on the port: no server is selectable within the driver's timeout (seconds, no
+    hang), the password is not shown, no traceback, and nothing was started."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    uri = f"mongodb://flowker:hunter2-secret@127.0.0.1:{port}/?directConnection=true"
+    env = serve_env(tmp_path / "data", "/tmp", FLOWKER_MONGO_URI=uri)
+    result = subprocess.run([*FLOWKER, "serve"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "flowker: the store cannot be reached" in result.stderr
+    assert "hunter2-secret" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr

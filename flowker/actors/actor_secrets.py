@@ -1,6 +1,7 @@
 """How actors get the keys they need without their being actor or task arguments: Flowker's secret key
-(executor actors open provider credentials with it) and the audit log's signing key (the audit actor signs
-checkpoints with it), through Ray's internal key-value store.
+(executor actors open provider credentials with it), the audit log's signing key (the audit actor signs
+checkpoints with it) and the MongoDB URI (every actor opens the store with it), through Ray's internal
+key-value store.
 
 Arguments are kept by Ray with the actor's or the task's specification, where its state API, its
 dashboard and its logs can show them; the internal store is read by name only. The front door
@@ -18,6 +19,8 @@ NAMESPACE = "flowker"
 #: The names keys are published under (each prefixed with the service's actor prefix).
 SECRET_KEY = "secret-key"
 SIGNING_KEY = "audit-signing-key"
+#: The MongoDB URI (it may hold a password), published when the service runs on MongoDB.
+STORE_URI = "store-uri"
 
 
 def _name(config: RuntimeConfig, key: str) -> bytes:

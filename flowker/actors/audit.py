@@ -22,9 +22,10 @@ from flowker.actors.checkpointer import Checkpointer, CheckpointPolicy
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.faults import PausePoints
 from flowker.actors.sequencer import Sequencer
+from flowker.actors.store_access import open_actor_store
 from flowker.domain.audit import AuditEvent
 from flowker.domain.signed_note import SignerKey
-from flowker.store.embedded import EmbeddedStore
+from flowker.store.ports import Store
 from flowker.tunables import OUTBOX_DRAIN_SECONDS
 
 log = logging.getLogger("flowker.audit")
@@ -34,10 +35,9 @@ class AuditActor:
     """Ray actor shell around :class:`Sequencer`; reloads the chain head from the store when it starts."""
 
     def __init__(self, config: RuntimeConfig) -> None:
-        self._data_dir = Path(config.data_dir)
         self._pauses = PausePoints(config.pause_points, config.data_dir)
         self._config = config
-        self._store: EmbeddedStore | None = None
+        self._store: Store | None = None
         self._sequencer: Sequencer | None = None
         self._checkpointer: Checkpointer | None = None
         self._checking: asyncio.Task[None] | None = None
@@ -47,7 +47,7 @@ class AuditActor:
     async def _opened(self) -> Sequencer:
         async with self._opening:
             if self._sequencer is None:
-                store = await EmbeddedStore(self._data_dir).open()
+                store = await open_actor_store(self._config)
                 self._store = store
                 self._sequencer = Sequencer(store.audit, pauses=self._pauses)
         return self._sequencer

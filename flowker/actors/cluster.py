@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import ray
+
+from flowker.actors.cluster_hosts import NodeHost, live_nodes, refusal
 
 NAMESPACE = "flowker"
 TOKEN_FILE = Path.home() / ".ray" / "auth_token"
@@ -41,9 +44,15 @@ class ClusterInfo:
 
     dashboard_url: str | None
     started_here: bool
-    alive_nodes: int
+    #: The cluster's live nodes when Flowker joined it.
+    nodes: tuple[NodeHost, ...]
     #: Where Ray keeps the token its dashboard asks for (Ray's token authentication is on by default).
     token_file: Path | None = None
+
+    @property
+    def alive_nodes(self) -> int:
+        """How many nodes were alive."""
+        return len(self.nodes)
 
 
 def connect(address: str | None) -> ClusterInfo:
@@ -60,11 +69,10 @@ def connect(address: str | None) -> ClusterInfo:
         address=address or "local", namespace=NAMESPACE, logging_level=logging.WARNING, **local
     )
     url = context.dashboard_url
-    alive = sum(1 for node in ray.nodes() if node.get("Alive"))
     return ClusterInfo(
         dashboard_url=f"http://{url}" if url and not url.startswith("http") else url,
         started_here=started_here,
-        alive_nodes=alive,
+        nodes=live_nodes(ray.nodes()),
         token_file=TOKEN_FILE if TOKEN_FILE.exists() else None,
     )
 
@@ -91,6 +99,18 @@ async def check() -> None:
     if not ray.is_initialized():
         raise ConnectionError("not connected to Ray")
     await asyncio.to_thread(ray.cluster_resources)
+
+
+def fits(store_shared_across_hosts: bool) -> Callable[[], Awaitable[None]]:
+    """Readiness: the cluster still fits the store (a node of another host may have joined since)."""
+
+    async def check_fit() -> None:
+        nodes = live_nodes(await asyncio.to_thread(ray.nodes))
+        reason = refusal(nodes, store_shared_across_hosts)
+        if reason is not None:
+            raise RuntimeError(reason)
+
+    return check_fit
 
 
 def disconnect() -> None:

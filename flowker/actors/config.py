@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from flowker.domain.outbound import OutboundPolicy
 from flowker.settings import Settings
+from flowker.store.opening import kind_for
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ class RuntimeConfig:
     audit_checkpoint_seconds: float
     #: A file the checkpoints are also appended to, or None.
     audit_checkpoint_file: str | None
+    #: Which store the actors open (``embedded`` or ``mongodb``); the MongoDB URI, which may hold a
+    #: password, is published apart (:mod:`flowker.actors.store_access`), never in this config.
+    store_kind: str
+    #: The MongoDB database (unused by the embedded store).
+    mongo_db: str
     prefix: str = ""
     #: Crash-test fault injection (:mod:`flowker.actors.faults`); empty in production.
     pause_points: tuple[str, ...] = ()
@@ -74,6 +80,7 @@ class RuntimeConfig:
         shared -= {"data_dir"}
         return cls(
             data_dir=str(settings.data_dir.resolve()),
+            store_kind=kind_for(settings.mongo_uri),
             prefix=prefix,
             **{name: getattr(settings, name) for name in shared},
         )

@@ -28,7 +28,6 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import aiohttp
 import ray
@@ -46,12 +45,13 @@ from flowker.actors.outbound import outbound_session
 from flowker.actors.provider_auth import Authenticator, authenticator_for
 from flowker.actors.retry_budget import BudgetConfig, RetryBudget
 from flowker.actors.retry_policy import RetryPolicy
+from flowker.actors.store_access import open_actor_store
 from flowker.actors.token_source import TokenSettings
 from flowker.codes import EXECUTOR_RETIRED
 from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.secretbox import SecretBox
-from flowker.store.embedded import EmbeddedStore
+from flowker.store.ports import Store
 
 log = logging.getLogger("flowker.executor")
 
@@ -76,7 +76,7 @@ class ExecutorActor:
         self._persister = BreakerPersister(executor_config_id)
         self._breaker = CircuitBreaker(breaker_config(config), time.time, self._persister.save)
         self._tokens = TokenSettings.of(config)
-        self._store: EmbeddedStore | None = None
+        self._store: Store | None = None
         self._session: aiohttp.ClientSession | None = None
         self._source: CallerSource | None = None
         self._opening = asyncio.Lock()
@@ -89,7 +89,7 @@ class ExecutorActor:
     async def _open(self) -> CallerSource:
         async with self._opening:
             if self._source is None:
-                store = await EmbeddedStore(Path(self._runtime.data_dir)).open()
+                store = await open_actor_store(self._runtime)
                 session = outbound_session(self._runtime.outbound(), trace_configs=[delivery.tracing()])
                 self._store, self._session = store, session
                 # The breaker state a previous actor of this configuration left (killed, or idle exit).

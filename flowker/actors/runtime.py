@@ -31,6 +31,7 @@ from flowker.domain.executor_config import ExecutorConfig
 from flowker.domain.signed_note import SignerKey, VerifierKey
 from flowker.secretbox import SecretBox
 from flowker.signing_key import load_signing_key
+from flowker.store.opening import MONGODB
 from flowker.tunables import BREAKER_LOOKUP_SECONDS
 
 log = logging.getLogger("flowker.runtime")
@@ -39,9 +40,20 @@ log = logging.getLogger("flowker.runtime")
 class RayRuntime:
     """Handles to the supervisor pool, the audit actor and the executor actors of one service."""
 
-    def __init__(self, config: RuntimeConfig, secret_key: str, signing_key: SignerKey | None = None) -> None:
-        """``signing_key``: the audit log's (default: the data directory's, made on first use)."""
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        secret_key: str,
+        signing_key: SignerKey | None = None,
+        store_uri: str | None = None,
+    ) -> None:
+        """``signing_key``: the audit log's (default: the data directory's, made on first use);
+        ``store_uri``: the MongoDB URI when ``config.store_kind`` says MongoDB (published, never an
+        argument of an actor)."""
+        if (config.store_kind == MONGODB) != (store_uri is not None):
+            raise ValueError("a MongoDB URI is needed exactly when the store is MongoDB")
         self.config = config
+        self._store_uri = store_uri
         self._supervisors: list[Any] = []
         self._audit: Any = None
         self._runs: dict[str, asyncio.Future[None]] = {}
@@ -59,6 +71,9 @@ class RayRuntime:
         # first actor is made (Ray must be up, which building the runtime does not need).
         if not self._published:
             actor_secrets.publish(self.config, actor_secrets.SECRET_KEY, self._secret_key)
+            # Every actor opens the store with it: published before the first one is made, too.
+            if self._store_uri is not None:
+                actor_secrets.publish(self.config, actor_secrets.STORE_URI, self._store_uri)
             self._published = True
 
     def _signer(self) -> SignerKey:
@@ -81,7 +96,7 @@ class RayRuntime:
         if not self._supervisors:
             audit = self._audit_actor()
             self._supervisors = [
-                factory.create(SupervisorActor, self.config.name(f"supervisor-{i}"), self.config, i, audit)
+                factory.supervisor(SupervisorActor, self.config, i, audit)
                 for i in range(self.config.supervisors)
             ]
 
@@ -201,6 +216,7 @@ class RayRuntime:
                     ray.kill(ray.get_actor(name, namespace=factory.NAMESPACE))
             actor_secrets.withdraw(self.config, actor_secrets.SECRET_KEY)
             actor_secrets.withdraw(self.config, actor_secrets.SIGNING_KEY)
+            actor_secrets.withdraw(self.config, actor_secrets.STORE_URI)
 
 
 def _actor_names(config: RuntimeConfig) -> list[str]:

@@ -16,7 +16,6 @@ import asyncio
 import logging
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import ray
 from ray.actor import ActorHandle
@@ -28,9 +27,10 @@ from flowker.actors.executor_handle import ExecutorHandles
 from flowker.actors.faults import PausePoints
 from flowker.actors.leases import LeaseKeeper
 from flowker.actors.runner import ExecutionRunner
+from flowker.actors.store_access import open_actor_store
 from flowker.domain.audit import AuditEvent
 from flowker.errors import StateChanged
-from flowker.store.embedded import EmbeddedStore
+from flowker.store.ports import Store
 
 log = logging.getLogger("flowker.supervisor")
 
@@ -42,7 +42,7 @@ class SupervisorActor:
         """``audit`` is the handle of the audit actor, which the events of every hosted run go to."""
         self._config = config
         self._owner = config.name(f"supervisor-{index}")
-        self._store: EmbeddedStore | None = None
+        self._store: Store | None = None
         self._opening = asyncio.Lock()
         self._runs: dict[str, tuple[ExecutionRunner | None, asyncio.Task[object] | None]] = {}
         self._executors = ExecutorHandles(config)
@@ -51,10 +51,10 @@ class SupervisorActor:
         self._pauses = PausePoints(config.pause_points, config.data_dir)
         self._reconciler = asyncio.get_event_loop().create_task(self._reconcile_forever())
 
-    async def _opened(self) -> EmbeddedStore:
+    async def _opened(self) -> Store:
         async with self._opening:
             if self._store is None:
-                self._store = await EmbeddedStore(Path(self._config.data_dir)).open()
+                self._store = await open_actor_store(self._config)
         return self._store
 
     async def run(self, execution_id: str) -> str | None:

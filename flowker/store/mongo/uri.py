@@ -5,11 +5,11 @@ Pure (the standard library only): settings validation may call it without import
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import parse_qsl
 
 from flowker.errors import ConfigError
+from flowker.store.uri_masking import redacted
 from flowker.tunables import (
     MONGO_CONNECT_TIMEOUT_SECONDS,
     MONGO_SERVER_SELECTION_TIMEOUT_SECONDS,
@@ -18,17 +18,6 @@ from flowker.tunables import (
 
 PRODUCTION = "production"
 _SCHEMES = ("mongodb://", "mongodb+srv://")
-#: ``scheme://user:password@`` — the password is everything between the first ':' and the last '@'.
-_CREDENTIALS = re.compile(r"^(?P<scheme>[a-z+]+://)(?P<user>[^:@/]*):(?P<password>.*)@(?P<rest>[^@]*)$", re.I)
-_MASK = "********"
-
-
-def redacted(uri: str) -> str:
-    """``uri`` with its password masked (for logs and error messages)."""
-    match = _CREDENTIALS.match(uri)
-    if match is None:
-        return uri
-    return f"{match['scheme']}{match['user']}:{_MASK}@{match['rest']}"
 
 
 def uri_options(uri: str) -> dict[str, str]:
