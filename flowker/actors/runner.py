@@ -334,13 +334,25 @@ class ExecutionRunner:
                 finalOutput=outcome.final_output,
                 errorMessage=outcome.error_message,
             )
-        self._execution = await self._store.executions.save(
-            execution.model_copy(update=update),
-            decision.steps if decision else (),
-            events,
-            lease_owner=self._owner,
-            now=time.time(),
+        saving = asyncio.ensure_future(
+            self._store.executions.save(
+                execution.model_copy(update=update),
+                decision.steps if decision else (),
+                events,
+                lease_owner=self._owner,
+                now=time.time(),
+            )
         )
+        try:
+            self._execution = await asyncio.shield(saving)
+        except asyncio.CancelledError:
+            # The deadline (or a stop) fell while the write was on its way: it may commit all the same.
+            # Learn its outcome before stopping, or the ending written next carries a stale revision, is
+            # refused as a lost race, and the run stays 'running' for good.
+            await asyncio.wait([saving])
+            if not saving.cancelled() and saving.exception() is None:
+                self._execution = saving.result()
+            raise
         await publish(self._audit, events)
 
     def _request(self, call: ExecutorCall) -> CallRequest:

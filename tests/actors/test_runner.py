@@ -212,3 +212,41 @@ async def test_the_deadline_fails_the_run(store: EmbeddedStore) -> None:
     assert await runner(store, provider, Trail()).run(execution.id) == ExecutionStatus.FAILED
     failed = await store.executions.get(execution.id)
     assert failed is not None and failed.errorMessage == "execution timed out (deadline exceeded)"
+
+
+class SlowAnswers:
+    """The store, but each execution write's answer comes ``delay`` seconds after it was committed (as
+    when the deadline cancels a runner while the store's thread commits its write)."""
+
+    def __init__(self, store: EmbeddedStore, delay: float) -> None:
+        self._store, self._delay = store, delay
+        self.executions = self
+        self.saved = 0
+
+    def __getattr__(self, name: str) -> Any:
+        inner = self._store.executions
+        return getattr(inner, name) if hasattr(inner, name) else getattr(self._store, name)
+
+    async def save(self, *args: Any, **kwargs: Any) -> Execution:
+        written = await self._store.executions.save(*args, **kwargs)
+        self.saved += 1
+        await asyncio.sleep(self._delay)
+        return written
+
+
+async def test_a_deadline_that_falls_while_a_step_is_being_written_still_ends_the_run(
+    store: EmbeddedStore,
+) -> None:
+    """The write the deadline interrupted was committed: the runner learns its outcome before it stops,
+    so that the ending it writes next is not refused as a lost race (which left the run 'running')."""
+    execution = await created(store, ["a"], deadline_seconds=0.1)
+    slow = SlowAnswers(store, delay=0.5)
+    provider = Provider()
+    outcome = await ExecutionRunner(slow, provider, Trail(), owner="sup-1", lease_seconds=LEASE).run(
+        execution.id
+    )
+    assert outcome == ExecutionStatus.FAILED
+    failed = await store.executions.get(execution.id)
+    assert failed is not None and failed.status == ExecutionStatus.FAILED
+    assert failed.errorMessage == "execution timed out (deadline exceeded)"
+    assert slow.saved == 2 and provider.calls == []  # started, then failed; the step was never called
