@@ -19,8 +19,8 @@ Every `/v1` route requires the header `X-API-Key` with one of the configured key
 valid at once, so that a key can be rotated). A missing or wrong key is answered
 `401 {{"code": "{codes.UNAUTHORIZED}", "title": "Unauthorized", "message": "API Key missing or invalid"}}`.
 A read-only key may only GET: any other method is answered `403 {codes.METHOD_OR_ORIGIN_NOT_ALLOWED}`.
-Repeated failures from one address are slowed down. `/health`, `/readyz`, `/version`, `/openapi.json`
-and these docs (`/docs`) are public.
+Repeated failures from one address are slowed down. `/health`, `/readyz` (and their aliases
+`/health/live`, `/health/ready`), `/version`, `/openapi.json` and these docs (`/docs`) are public.
 
 ## Errors
 

@@ -61,6 +61,9 @@ def _operation(declared: dict[str, Any]) -> Schema:
         "security": [] if public else [{"ApiKeyAuth": []}],
         "parameters": [*declared["parameters"], spec.param("XRequestId")],
     }
+    if declared.get("alias_of"):
+        operation["deprecated"] = True
+        operation["x-alias-of"] = declared["alias_of"]
     if declared["body"] is not None:
         operation["requestBody"] = {
             "required": True,

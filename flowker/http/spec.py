@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from aiohttp import web
+from aiohttp.typedefs import Handler
 from pydantic import BaseModel
 
 from flowker import codes
@@ -95,6 +97,30 @@ def operation(
         return handler
 
     return record
+
+
+def alias(handler: Handler, path: str, operation_id: str) -> Handler:
+    """A handler that answers exactly as ``handler`` (the operation of ``path``) does, documented as its
+    alias: the same responses under its own ``operationId``, marked deprecated, with ``x-alias-of``."""
+    declared = getattr(handler, ATTRIBUTE)
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        return await handler(request)
+
+    answer.__doc__ = f"Alias of ``{path}``."
+    setattr(
+        answer,
+        ATTRIBUTE,
+        {
+            **declared,
+            "operationId": operation_id,
+            "summary": f"{declared['summary']} (alias of `{path}`)",
+            "description": f"The same answer as `GET {path}`, kept for clients of older versions. "
+            + declared["description"],
+            "alias_of": path,
+        },
+    )
+    return answer
 
 
 # --- shared by several routes ---------------------------------------------------------------------

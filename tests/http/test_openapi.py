@@ -39,6 +39,8 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 PUBLIC_PATHS = {
     "/health",
     "/readyz",
+    "/health/live",
+    "/health/ready",
     "/version",
     "/openapi.json",
     "/docs",
@@ -154,10 +156,20 @@ def test_operations_are_complete() -> None:
         for status, response in operation["responses"].items():
             response = resolve(response)
             assert response["headers"]["X-Request-Id"] == {"$ref": "#/components/headers/XRequestId"}
-            if int(status) >= 400 and (method, path, status) != ("get", "/readyz", "503"):
+            if int(status) >= 400 and (path, status) not in (("/readyz", "503"), ("/health/ready", "503")):
                 schema = response["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/ErrorResponse"}, (method, path, status)
                 assert "`FLK-" in response["description"] or "`UNAUTHORIZED`" in response["description"]
+
+
+def test_the_probe_aliases_are_documented_as_aliases() -> None:
+    for alias, target in (("/health/live", "/health"), ("/health/ready", "/readyz")):
+        documented, original = DOC["paths"][alias]["get"], DOC["paths"][target]["get"]
+        assert documented["deprecated"] is True and documented["x-alias-of"] == target
+        assert f"alias of `{target}`" in documented["summary"]
+        assert documented["responses"] == original["responses"]
+        assert documented["security"] == original["security"] == []
+        assert "deprecated" not in original
 
 
 def test_request_schemas_follow_the_pydantic_models() -> None:
@@ -201,7 +213,7 @@ def test_the_document_names_codes_only_through_its_one_table() -> None:
 
 
 async def test_answers_fit_the_document(api: ApiClient, anon: ApiClient) -> None:
-    for path in ("/health", "/version", "/readyz", "/openapi.json"):
+    for path in ("/health", "/version", "/readyz", "/health/live", "/health/ready", "/openapi.json"):
         check(await anon.get(path), "get", path)
     check(await anon.get("/v1/workflows"), "get", "/v1/workflows").error(401, "UNAUTHORIZED")
 
