@@ -133,9 +133,25 @@ METADATA_CODES = (
     line(codes.TOO_MANY_METADATA_ENTRIES, f"metadata has more than {meta.MAX_ENTRIES} entries"),
     line(codes.METADATA_KEY_TOO_LONG, f"a metadata key is longer than {meta.MAX_KEY} characters"),
 )
+
+
+def limit_error() -> str:
+    """The error line of a ``limit`` parameter (:func:`flowker.usecases.pagination.parse_limit`)."""
+    return line(codes.INVALID_LIMIT, "`limit` is not a whole number of at least 1")
+
+
+def limit_parameter(default: int, maximum: int, description: str) -> Schema:
+    """A ``limit`` query parameter: at least 1; more than ``maximum`` is read as ``maximum``."""
+    return query(
+        "limit",
+        {"type": "integer", "minimum": 1, "default": default},
+        f"{description} At most {maximum}: a larger value is read as {maximum}.",
+    )
+
+
 LIST_CODES = (
     line(codes.UNKNOWN_STATUS_OR_SORT, "`status` or `sortBy` is not one of its values"),
-    line(codes.INVALID_LIMIT, f"`limit` is not a whole number from 1 to {MAX_LIMIT}"),
+    limit_error(),
     line(codes.INVALID_SORT_ORDER, "`sortOrder` is not `ASC` or `DESC`"),
     line(codes.INVALID_CURSOR, "the cursor was not issued by this API, or was issued for another sort"),
 )
@@ -170,11 +186,7 @@ PARAMETERS: dict[str, Schema] = {
         "description": "Echoed in the response's `X-Request-Id`; other values give a new UUID.",
         "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
     },
-    "Limit": query(
-        "limit",
-        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-        "Items per page.",
-    ),
+    "Limit": limit_parameter(DEFAULT_LIMIT, MAX_LIMIT, "Items per page."),
     "Cursor": query(
         "cursor",
         {"type": "string"},

@@ -684,7 +684,7 @@ async def test_fuzzed_query_strings_never_cause_a_server_error(api: ApiClient) -
     [
         ("limit=-1", "FLK-0309"),
         ("limit=0", "FLK-0309"),
-        ("limit=101", "FLK-0309"),
+        ("limit=000", "FLK-0309"),
         ("limit=1e3", "FLK-0309"),
         ("limit=ten", "FLK-0309"),
         ("limit=%C2%B2", "FLK-0309"),  # "²": a digit to str.isdigit(), not to int()

@@ -397,11 +397,13 @@ async def test_execution_and_audit_answers_fit_the_document(api: ApiClient) -> N
         execution_id,
     ]
     assert rest.body == {**rest.body, "nextCursor": "", "hasMore": False}
+    everything = check(await api.get(EXECUTIONS, params={**query, "limit": "1000"}), "get", EXECUTIONS)
+    assert [e["executionId"] for e in everything.body["items"]] == [second.body["executionId"], execution_id]
     for bad, code in (
         ({"workflowId": "nope"}, "FLK-0002"),
         ({"status": "done"}, "FLK-0304"),
         ({"sortBy": "createdAt"}, "FLK-0304"),
-        ({"limit": "101"}, "FLK-0309"),
+        ({"limit": "0"}, "FLK-0309"),
         ({"sortOrder": "up"}, "FLK-0310"),
         ({"cursor": "x"}, "INVALID_CURSOR"),
         ({"cursor": page.body["nextCursor"]}, "INVALID_CURSOR"),  # issued for another sort
@@ -444,10 +446,13 @@ async def test_execution_and_audit_answers_fit_the_document(api: ApiClient) -> N
         ({"dateFrom": "yesterday"}, "FLK-0305"),
         ({"dateFrom": newest["timestamp"], "dateTo": genesis["timestamp"]}, "FLK-0308"),
         ({"limit": "0"}, "FLK-0309"),
+        ({"limit": "-5"}, "FLK-0309"),
         ({"sortOrder": "sideways"}, "FLK-0310"),
         ({"cursor": "abc"}, "FLK-0610"),
     ):
         check(await api.get(AUDIT, params=bad), "get", AUDIT).error(400, code)
+    clamped = check(await api.get(AUDIT, params={"limit": "101"}), "get", AUDIT)
+    assert clamped.status == 200 and 0 < len(clamped.body["items"]) <= 100
 
     shown = check(await api.get(f"{AUDIT}/{newest['eventId']}"), "get", AUDIT_EVENT)
     assert shown.body == newest
