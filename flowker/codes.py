@@ -129,8 +129,12 @@ DATE_RANGE_REVERSED = "FLK-0308"  # 400: dateFrom is after dateTo
 INVALID_AUDIT_CURSOR = "FLK-0610"  # 400: a cursor that is not a sequence number (or a checkpoint tree size)
 INVALID_PROOF_RANGE = "FLK-0611"  # 400: a proof's treeSize / from / to the Merkle tree cannot answer for
 
-#: Deliberate second names for one code (none today); the catalogue test allows exactly these.
-ALIASES: frozenset[str] = frozenset()
+# --- Dashboards -----------------------------------------------------------------------------------
+#: The original's code for every bad dashboard query; a second name of FLK-0302 (see ALIASES).
+INVALID_DASHBOARD_QUERY = "FLK-0302"  # 400: startTime/endTime not RFC 3339, reversed, or unknown status
+
+#: Deliberate second names for one code; the catalogue test allows exactly these.
+ALIASES: frozenset[str] = frozenset({"INVALID_DASHBOARD_QUERY"})
 
 
 def catalogue() -> dict[str, str]:

@@ -30,6 +30,7 @@ TAGS = {
     spec.TAG_EXECUTORS: "The external services that executor nodes call.",
     spec.TAG_EXECUTIONS: "Runs of active workflows: start, follow, results, cancel.",
     spec.TAG_AUDIT: "The append-only, hash-chained audit trail.",
+    spec.TAG_DASHBOARDS: "Counts of workflows and executions by status, computed by the store.",
 }
 SHARED_RESPONSES = {
     "Unauthorized": error(

@@ -34,6 +34,7 @@ TAG_WORKFLOWS = "Workflows"
 TAG_EXECUTORS = "Executor configurations"
 TAG_EXECUTIONS = "Executions"
 TAG_AUDIT = "Audit"
+TAG_DASHBOARDS = "Dashboards"
 
 
 def component(kind: str, name: str) -> Schema:

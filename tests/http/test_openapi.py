@@ -143,7 +143,7 @@ def test_operations_are_complete() -> None:
     ids = [operation["operationId"] for _, _, operation in operations()]
     assert len(ids) == len(set(ids))
     tags = {tag["name"] for tag in DOC["tags"]}
-    assert tags == {"System", "Workflows", "Executor configurations", "Executions", "Audit"}
+    assert tags == {"System", "Workflows", "Executor configurations", "Executions", "Audit", "Dashboards"}
     request_id = {"$ref": "#/components/parameters/XRequestId"}
     for method, path, operation in operations():
         assert operation["summary"] and set(operation["tags"]) <= tags, (method, path)
