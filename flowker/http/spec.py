@@ -136,9 +136,8 @@ METADATA_CODES = (
 )
 
 
-def limit_error() -> str:
-    """The error line of a ``limit`` parameter (:func:`flowker.usecases.pagination.parse_limit`)."""
-    return line(codes.INVALID_LIMIT, "`limit` is not a whole number of at least 1")
+#: The error line of a ``limit`` parameter (:func:`flowker.usecases.pagination.parse_limit`).
+LIMIT_ERROR = line(codes.INVALID_LIMIT, "`limit` is not a whole number of at least 1")
 
 
 def limit_parameter(default: int, maximum: int, description: str) -> Schema:
@@ -152,7 +151,7 @@ def limit_parameter(default: int, maximum: int, description: str) -> Schema:
 
 LIST_CODES = (
     line(codes.UNKNOWN_STATUS_OR_SORT, "`status` or `sortBy` is not one of its values"),
-    limit_error(),
+    LIMIT_ERROR,
     line(codes.INVALID_SORT_ORDER, "`sortOrder` is not `ASC` or `DESC`"),
     line(codes.INVALID_CURSOR, "the cursor was not issued by this API, or was issued for another sort"),
 )

@@ -16,10 +16,10 @@ from flowker.http.schemas import (
 )
 from flowker.http.spec import (
     BAD_ID_ERROR,
+    LIMIT_ERROR,
     TAG_AUDIT,
     error,
     id_parameter,
-    limit_error,
     limit_parameter,
     line,
     ok,
@@ -109,7 +109,7 @@ PARAMETERS = {
                 line(codes.INVALID_UUID, "`resourceId` is not a UUID"),
                 line(codes.INVALID_DATE, "`dateFrom` or `dateTo` is not an RFC 3339 date-time"),
                 line(codes.DATE_RANGE_REVERSED, "`dateFrom` is after `dateTo`"),
-                limit_error(),
+                LIMIT_ERROR,
                 line(codes.INVALID_SORT_ORDER, "`sortOrder` is not `ASC` or `DESC`"),
                 line(codes.INVALID_AUDIT_CURSOR, "`cursor` is not a decimal sequence number"),
             ],

@@ -9,9 +9,9 @@ from flowker.http.keys import SERVICES
 from flowker.http.render import json_response
 from flowker.http.schemas import AuditCheckpointListOutput, AuditPublicKeyOutput
 from flowker.http.spec import (
+    LIMIT_ERROR,
     TAG_AUDIT,
     error,
-    limit_error,
     limit_parameter,
     line,
     ok,
@@ -50,7 +50,7 @@ PARAMETERS = {
         "400": error(
             "Invalid query",
             [
-                limit_error(),
+                LIMIT_ERROR,
                 line(codes.INVALID_AUDIT_CURSOR, "`cursor` is not a tree size"),
             ],
         )
