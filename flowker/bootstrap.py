@@ -11,6 +11,7 @@ from flowker.http.keys import ReadinessCheck, Services
 from flowker.secretbox import SecretBox
 from flowker.store.ports import Store
 from flowker.usecases.audit import AuditTrail
+from flowker.usecases.dashboards import Dashboards
 from flowker.usecases.executions import Executions
 from flowker.usecases.executor_configs import ExecutorConfigs
 from flowker.usecases.ports import Runtime
@@ -38,5 +39,6 @@ def build_services(
         executor_configs=ExecutorConfigs(store, box, runtime, clock, outbound),
         executions=Executions(store, runtime, execution_timeout_seconds, clock),
         audit=AuditTrail(store, runtime, verifier_key),
+        dashboards=Dashboards(store),
         readiness={"store": store.ping, **(extra_checks or {})},
     )

@@ -16,7 +16,7 @@ BAD_BODY = "FLK-0001"  # 400: body missing, not JSON, not an object, or not deco
 INVALID_UUID = "FLK-0002"  # 400: a path id (or id filter) is not a UUID
 WRONG_FIELD_TYPE = "FLK-0302"  # 400: a field has the wrong JSON type
 UNKNOWN_STATUS_OR_SORT = "FLK-0304"  # 400: unknown status filter or sortBy
-INVALID_LIMIT = "FLK-0309"  # 400: limit not a whole number from 1 to 100
+INVALID_LIMIT = "FLK-0309"  # 400: limit below 1 or not a whole number (above 100 is read as 100)
 INVALID_SORT_ORDER = "FLK-0310"  # 400: sortOrder not ASC or DESC
 INVALID_CURSOR = "INVALID_CURSOR"  # 400: a cursor this API did not issue, or issued for another sort
 METADATA_KEY_TOO_LONG = "FLK-0312"  # 400: a metadata key longer than 100 characters
@@ -129,8 +129,12 @@ DATE_RANGE_REVERSED = "FLK-0308"  # 400: dateFrom is after dateTo
 INVALID_AUDIT_CURSOR = "FLK-0610"  # 400: a cursor that is not a sequence number (or a checkpoint tree size)
 INVALID_PROOF_RANGE = "FLK-0611"  # 400: a proof's treeSize / from / to the Merkle tree cannot answer for
 
-#: Deliberate second names for one code (none today); the catalogue test allows exactly these.
-ALIASES: frozenset[str] = frozenset()
+# --- Dashboards -----------------------------------------------------------------------------------
+#: The original's code for every bad dashboard query; a second name of FLK-0302 (see ALIASES).
+INVALID_DASHBOARD_QUERY = "FLK-0302"  # 400: startTime/endTime not RFC 3339, reversed, or unknown status
+
+#: Deliberate second names for one code; the catalogue test allows exactly these.
+ALIASES: frozenset[str] = frozenset({"INVALID_DASHBOARD_QUERY"})
 
 
 def catalogue() -> dict[str, str]:

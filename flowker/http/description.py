@@ -19,8 +19,8 @@ Every `/v1` route requires the header `X-API-Key` with one of the configured key
 valid at once, so that a key can be rotated). A missing or wrong key is answered
 `401 {{"code": "{codes.UNAUTHORIZED}", "title": "Unauthorized", "message": "API Key missing or invalid"}}`.
 A read-only key may only GET: any other method is answered `403 {codes.METHOD_OR_ORIGIN_NOT_ALLOWED}`.
-Repeated failures from one address are slowed down. `/health`, `/readyz`, `/version`, `/openapi.json`
-and these docs (`/docs`) are public.
+Repeated failures from one address are slowed down. `/health`, `/readyz` (and their aliases
+`/health/live`, `/health/ready`), `/version`, `/openapi.json` and these docs (`/docs`) are public.
 
 ## Errors
 
@@ -50,7 +50,8 @@ Every response carries `X-Request-Id`: the request's own value when it is 1 to 1
 
 Lists are cursor-paginated: `{{"items": [...], "nextCursor": "...", "hasMore": true}}`. Pass
 `nextCursor` back as `cursor`, with the same `sortBy` and `sortOrder`, to get the next page;
-`nextCursor` is `""` on the last page. `limit` is 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}); items are
+`nextCursor` is `""` on the last page. `limit` is 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}; a larger value is
+read as {MAX_LIMIT}, anything below 1 or not a whole number is `400 {codes.INVALID_LIMIT}`); items are
 sorted by `sortBy` (`createdAt` by default; `startedAt` for executions) then id, `DESC` by default. A
 cursor reused with another sort, or not issued by this API, is `400 INVALID_CURSOR`.
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from flowker.usecases.audit import AuditTrail
+from flowker.usecases.dashboards import Dashboards
 from flowker.usecases.executions import Executions
 from flowker.usecases.executor_configs import ExecutorConfigs
 from flowker.usecases.workflows import Workflows
@@ -24,6 +25,7 @@ class Services:
     executor_configs: ExecutorConfigs
     executions: Executions
     audit: AuditTrail
+    dashboards: Dashboards
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
     draining: bool = False
 

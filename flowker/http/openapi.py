@@ -30,6 +30,7 @@ TAGS = {
     spec.TAG_EXECUTORS: "The external services that executor nodes call.",
     spec.TAG_EXECUTIONS: "Runs of active workflows: start, follow, results, cancel.",
     spec.TAG_AUDIT: "The append-only, hash-chained audit trail.",
+    spec.TAG_DASHBOARDS: "Counts of workflows and executions by status, computed by the store.",
 }
 SHARED_RESPONSES = {
     "Unauthorized": error(
@@ -61,6 +62,9 @@ def _operation(declared: dict[str, Any]) -> Schema:
         "security": [] if public else [{"ApiKeyAuth": []}],
         "parameters": [*declared["parameters"], spec.param("XRequestId")],
     }
+    if declared.get("alias_of"):
+        operation["deprecated"] = True
+        operation["x-alias-of"] = declared["alias_of"]
     if declared["body"] is not None:
         operation["requestBody"] = {
             "required": True,

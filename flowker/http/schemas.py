@@ -560,6 +560,35 @@ class ExecutionListOutput(_Page):
     items: list[ExecutionStatusOutput]
 
 
+# --- dashboards -----------------------------------------------------------------------------------
+
+
+class StatusCountOutput(Output):
+    status: WorkflowStatus
+    count: int = Field(ge=0, examples=[8])
+
+
+class WorkflowSummaryOutput(Output):
+    """Workflows by status."""
+
+    total: int = Field(ge=0, description="Every workflow.", examples=[15])
+    active: int = Field(ge=0, description="Active workflows (those that run).", examples=[8])
+    byStatus: list[StatusCountOutput] = Field(
+        description="Every status (`draft`, `active`, `inactive`, in that order), with 0 when none has it."
+    )
+
+
+class ExecutionSummaryOutput(Output):
+    """Executions of the window by status; `total` counts them all."""
+
+    total: int = Field(ge=0, examples=[150])
+    pending: int = Field(ge=0, examples=[3])
+    running: int = Field(ge=0, examples=[2])
+    completed: int = Field(ge=0, examples=[120])
+    failed: int = Field(ge=0, examples=[24])
+    cancelled: int = Field(ge=0, description="Stopped by `POST /v1/executions/{id}/cancel`.", examples=[1])
+
+
 class StepResult(Output):
     stepNumber: int = Field(ge=1, description="1-based, handed out when the node started.")
     stepName: str = Field(description="The node's name, or `<type>_<id>` when it has none.")

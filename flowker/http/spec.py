@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from aiohttp import web
+from aiohttp.typedefs import Handler
 from pydantic import BaseModel
 
 from flowker import codes
@@ -32,6 +34,7 @@ TAG_WORKFLOWS = "Workflows"
 TAG_EXECUTORS = "Executor configurations"
 TAG_EXECUTIONS = "Executions"
 TAG_AUDIT = "Audit"
+TAG_DASHBOARDS = "Dashboards"
 
 
 def component(kind: str, name: str) -> Schema:
@@ -97,6 +100,30 @@ def operation(
     return record
 
 
+def alias(handler: Handler, path: str, operation_id: str) -> Handler:
+    """A handler that answers exactly as ``handler`` (the operation of ``path``) does, documented as its
+    alias: the same responses under its own ``operationId``, marked deprecated, with ``x-alias-of``."""
+    declared = getattr(handler, ATTRIBUTE)
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        return await handler(request)
+
+    answer.__doc__ = f"Alias of ``{path}``."
+    setattr(
+        answer,
+        ATTRIBUTE,
+        {
+            **declared,
+            "operationId": operation_id,
+            "summary": f"{declared['summary']} (alias of `{path}`)",
+            "description": f"The same answer as `GET {path}`, kept for clients of older versions. "
+            + declared["description"],
+            "alias_of": path,
+        },
+    )
+    return answer
+
+
 # --- shared by several routes ---------------------------------------------------------------------
 
 BAD_BODY = line(codes.BAD_BODY, "body missing, not JSON, or not a JSON object")
@@ -107,9 +134,24 @@ METADATA_CODES = (
     line(codes.TOO_MANY_METADATA_ENTRIES, f"metadata has more than {meta.MAX_ENTRIES} entries"),
     line(codes.METADATA_KEY_TOO_LONG, f"a metadata key is longer than {meta.MAX_KEY} characters"),
 )
+
+
+#: The error line of a ``limit`` parameter (:func:`flowker.usecases.pagination.parse_limit`).
+LIMIT_ERROR = line(codes.INVALID_LIMIT, "`limit` is not a whole number of at least 1")
+
+
+def limit_parameter(default: int, maximum: int, description: str) -> Schema:
+    """A ``limit`` query parameter: at least 1; more than ``maximum`` is read as ``maximum``."""
+    return query(
+        "limit",
+        {"type": "integer", "minimum": 1, "default": default},
+        f"{description} At most {maximum}: a larger value is read as {maximum}.",
+    )
+
+
 LIST_CODES = (
     line(codes.UNKNOWN_STATUS_OR_SORT, "`status` or `sortBy` is not one of its values"),
-    line(codes.INVALID_LIMIT, f"`limit` is not a whole number from 1 to {MAX_LIMIT}"),
+    LIMIT_ERROR,
     line(codes.INVALID_SORT_ORDER, "`sortOrder` is not `ASC` or `DESC`"),
     line(codes.INVALID_CURSOR, "the cursor was not issued by this API, or was issued for another sort"),
 )
@@ -144,11 +186,7 @@ PARAMETERS: dict[str, Schema] = {
         "description": "Echoed in the response's `X-Request-Id`; other values give a new UUID.",
         "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
     },
-    "Limit": query(
-        "limit",
-        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-        "Items per page.",
-    ),
+    "Limit": limit_parameter(DEFAULT_LIMIT, MAX_LIMIT, "Items per page."),
     "Cursor": query(
         "cursor",
         {"type": "string"},

@@ -98,6 +98,10 @@ class WorkflowRepository(Protocol):
     async def delete(self, workflow: Workflow, events: Sequence[AuditEvent] = ()) -> None:
         """Delete if ``workflow.revision`` is still current."""
 
+    async def count_by_status(self) -> dict[str, int]:
+        """How many workflows have each status (a status no workflow has is absent), counted by the
+        store in one query over its status index, not by reading the workflows."""
+
 
 class ExecutorConfigRepository(Protocol):
     async def create(self, config: ExecutorConfig, events: Sequence[AuditEvent] = ()) -> ExecutorConfig:
@@ -179,6 +183,14 @@ class ExecutionRepository(Protocol):
 
     async def orphans(self, owner: str, now: float, limit: int, unclaimed_before: str) -> list[str]:
         """Unfinished executions that no live supervisor holds (unclaimed ones once older than a bound)."""
+
+    async def count_by_status(
+        self, started_from: str | None = None, started_to: str | None = None, status: str | None = None
+    ) -> dict[str, int]:
+        """How many executions have each status (a status none has is absent): those started from
+        ``started_from`` to ``started_to`` (both included; timestamps as :func:`flowker.clock.iso` writes
+        them), of ``status`` only when given. Counted by the store in one query over an index that holds
+        both the start time and the status, not by reading the executions."""
 
 
 class AuditLog(Protocol):

@@ -14,7 +14,6 @@ from flowker.codes import (
     DATE_RANGE_REVERSED,
     INVALID_AUDIT_CURSOR,
     INVALID_DATE,
-    INVALID_LIMIT,
     INVALID_SORT_ORDER,
     INVALID_UUID,
     UNKNOWN_AUDIT_ACTION,
@@ -35,6 +34,7 @@ from flowker.errors import BadRequest, NotFound
 from flowker.store.ports import AuditQuery, Page, Store
 from flowker.usecases import audit_checkpoints, audit_proofs, audit_verification
 from flowker.usecases.outbox import publish, settle
+from flowker.usecases.pagination import parse_limit
 from flowker.usecases.ports import AuditSink
 
 DEFAULT_LIMIT = 20
@@ -150,9 +150,7 @@ def parse_audit_query(params: Mapping[str, str]) -> AuditQuery:
     date_from, date_to = _date(params, "dateFrom"), _date(params, "dateTo")
     if date_from and date_to and date_from > date_to:
         raise BadRequest("dateFrom is after dateTo", code=DATE_RANGE_REVERSED)
-    raw_limit = params.get("limit") or str(DEFAULT_LIMIT)
-    if not re.fullmatch(r"[0-9]{1,4}", raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}", code=INVALID_LIMIT)
+    limit = parse_limit(params, DEFAULT_LIMIT, MAX_LIMIT)
     sort_order = (params.get("sortOrder") or "DESC").upper()
     if sort_order not in ("ASC", "DESC"):
         raise BadRequest("sortOrder must be ASC or DESC", code=INVALID_SORT_ORDER)
@@ -160,7 +158,7 @@ def parse_audit_query(params: Mapping[str, str]) -> AuditQuery:
     if cursor is not None and not re.fullmatch(r"[0-9]{1,18}", cursor):
         raise BadRequest("cursor is not one this API issued", code=INVALID_AUDIT_CURSOR)
     return AuditQuery(
-        limit=int(raw_limit),
+        limit=limit,
         sort_order=sort_order,
         resource_id=resource_id,
         date_from=date_from,

@@ -11,21 +11,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from flowker.codes import INVALID_AUDIT_CURSOR, INVALID_LIMIT
+from flowker.codes import INVALID_AUDIT_CURSOR
 from flowker.domain.signed_note import b64encode
 from flowker.errors import BadRequest
 from flowker.store.ports import CheckpointLog, StoredCheckpoint
+from flowker.usecases.pagination import parse_limit
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-
-
-def parse_limit(params: Mapping[str, str]) -> int:
-    """``limit``: 1..100, default 20; anything else 400 FLK-0309."""
-    raw = params.get("limit") or str(DEFAULT_LIMIT)
-    if not re.fullmatch(r"[0-9]{1,4}", raw) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}", code=INVALID_LIMIT)
-    return int(raw)
 
 
 def render(checkpoint: StoredCheckpoint) -> dict[str, Any]:
@@ -49,7 +42,7 @@ async def newest(checkpoints: CheckpointLog, params: Mapping[str, str]) -> dict[
     """``{items, nextCursor, hasMore}``: up to ``limit`` checkpoints, largest tree size first, those
     below the ``cursor`` only; the cursor is the page's last tree size, as audit events' is their
     sequence."""
-    limit, cursor = parse_limit(params), parse_cursor(params)
+    limit, cursor = parse_limit(params, DEFAULT_LIMIT, MAX_LIMIT), parse_cursor(params)
     found = await checkpoints.newest(limit + 1, cursor)
     page, more = found[:limit], len(found) > limit
     return {

@@ -1,5 +1,8 @@
 """Cursor pagination as the original renders it: ``{items, nextCursor, hasMore}``.
 
+``limit`` is a whole number of at least 1; one above the maximum is read as the maximum (older clients
+ask for more than 100 and expect a page, not a 400), anything else is 400 FLK-0309.
+
 The cursor is URL-safe base64 of JSON ``{"id", "sv", "sb", "so"}`` (last id, its sort value, sort field,
 sort order). Unlike the original, a cursor is checked against the sort the request asks for: reusing
 a cursor with another sort would silently skip or repeat items, so it is refused.
@@ -33,14 +36,25 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
-_DIGITS = re.compile(r"[0-9]{1,4}")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def parse_limit(params: Mapping[str, str], default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
+    """``limit``: ``default`` when absent; above ``maximum`` clamped to it; below 1 or not ASCII digits
+    (``-1``, ``2.5``, ``1e3``, ``ten``, ``²``) 400 FLK-0309."""
+    raw = params.get("limit") or str(default)
+    significant = raw.lstrip("0")
+    if not _DIGITS.fullmatch(raw) or not significant:
+        raise BadRequest(
+            f"limit must be a whole number of at least 1 (at most {maximum} are given)", code=INVALID_LIMIT
+        )
+    # Not int() on any length: a number of thousands of digits is simply more than the maximum.
+    return maximum if len(significant) > len(str(maximum)) else min(int(significant), maximum)
 
 
 def parse_page(params: Mapping[str, str], sort_fields: Sequence[str]) -> PageRequest:
     """Read ``limit, cursor, sortBy, sortOrder`` (the first of ``sort_fields`` is the default sort)."""
-    raw_limit = params.get("limit") or str(DEFAULT_LIMIT)
-    if not _DIGITS.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}", code=INVALID_LIMIT)
+    limit = parse_limit(params)
     sort_by = params.get("sortBy") or sort_fields[0]
     if sort_by not in sort_fields:
         raise BadRequest(f"sortBy must be one of {', '.join(sort_fields)}", code=UNKNOWN_STATUS_OR_SORT)
@@ -48,7 +62,7 @@ def parse_page(params: Mapping[str, str], sort_fields: Sequence[str]) -> PageReq
     if sort_order not in ("ASC", "DESC"):
         raise BadRequest("sortOrder must be ASC or DESC", code=INVALID_SORT_ORDER)
     after = _decode(params["cursor"], sort_by, sort_order) if params.get("cursor") else None
-    return PageRequest(int(raw_limit), sort_by, sort_order, after)
+    return PageRequest(limit, sort_by, sort_order, after)
 
 
 def parse_status(params: Mapping[str, str], statuses: Collection[str]) -> str | None:

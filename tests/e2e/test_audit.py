@@ -650,11 +650,9 @@ BAD_FILTERS = [
     ({"dateFrom": "2026-06-02T00:00:00Z", "dateTo": "2026-06-01T00:00:00Z"}, "FLK-0308"),
     ({"dateFrom": "2026-06-01T00:00:00Z", "dateTo": "2026-06-01T01:59:59+02:00"}, "FLK-0308"),
     ({"limit": "0"}, "FLK-0309"),
-    ({"limit": "101"}, "FLK-0309"),
     ({"limit": "-1"}, "FLK-0309"),
     ({"limit": "abc"}, "FLK-0309"),
     ({"limit": "2.5"}, "FLK-0309"),
-    ({"limit": "99999999999999999999"}, "FLK-0309"),
     ({"sortOrder": "sideways"}, "FLK-0310"),
     ({"cursor": "abc"}, "FLK-0610"),
     ({"cursor": "-1"}, "FLK-0610"),
@@ -673,6 +671,8 @@ async def test_every_bad_filter_is_a_400_with_its_code(api: ApiClient) -> None:
     for params in (
         {"limit": "1"},
         {"limit": "100"},
+        {"limit": "101"},  # above the maximum: read as 100
+        {"limit": "99999999999999999999"},
         {"cursor": "0"},
         {"sortOrder": "desc"},
         {"eventType": ""},

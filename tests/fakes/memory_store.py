@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -360,6 +361,11 @@ class MemoryWorkflows:
 
         await self._db.write(remove)
 
+    async def count_by_status(self) -> dict[str, int]:
+        return await self._db.read(
+            lambda tables: dict(Counter(row.status for row in tables.workflows.values()))
+        )
+
 
 def _check_bindings(tables: _Tables, workflow: Workflow) -> None:
     for config_id, endpoint in executor_bindings(workflow):
@@ -654,6 +660,22 @@ class MemoryExecutions:
             ]
             rows.sort(key=lambda row: (row.started_at, row.id))
             return [row.id for row in _limit(rows, limit)]
+
+        return await self._db.read(read)
+
+    async def count_by_status(
+        self, started_from: str | None = None, started_to: str | None = None, status: str | None = None
+    ) -> dict[str, int]:
+        def read(tables: _Tables) -> dict[str, int]:
+            return dict(
+                Counter(
+                    row.status
+                    for row in tables.executions.values()
+                    if (started_from is None or row.started_at >= started_from)
+                    and (started_to is None or row.started_at <= started_to)
+                    and (status is None or row.status == status)
+                )
+            )
 
         return await self._db.read(read)
 

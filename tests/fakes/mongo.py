@@ -37,6 +37,7 @@ from pymongo.errors import (
     DuplicateKeyError,
     InvalidOperation,
     NetworkTimeout,
+    OperationFailure,
     PyMongoError,
     ServerSelectionTimeoutError,
 )
@@ -586,12 +587,43 @@ class FakeCollection:
     ) -> FakeCursor:
         return FakeCursor(self, filter or {}, projection, session)
 
+    async def aggregate(
+        self, pipeline: list[dict[str, Any]], session: FakeSession | None = None, **options: Any
+    ) -> FakeCommandCursor:
+        """mongomock's pipeline engine; a ``hint`` must name an index of the collection, as the server
+        requires (it answers ``BadValue`` otherwise)."""
+
+        def read() -> list[dict[str, Any]]:
+            hint = options.get("hint")
+            if isinstance(hint, str) and hint not in self._engine.index_information():
+                raise OperationFailure("hint provided does not correspond to an existing index", code=2)
+            return copy.deepcopy(list(self._engine.aggregate(pipeline)))
+
+        return FakeCommandCursor(await self._call("aggregate", session, read))
+
     async def count_documents(self, filter: dict[str, Any], session: FakeSession | None = None) -> int:
         return await self._call("count_documents", session, lambda: self._engine.count_documents(filter))  # type: ignore[no-any-return]
 
     def documents(self) -> list[dict[str, Any]]:
         """What the collection holds now, read synchronously (for tests' assertions)."""
         return copy.deepcopy(list(self._engine.find({})))
+
+
+class FakeCommandCursor:
+    """``aggregate``'s cursor: the results, already read in the one command."""
+
+    def __init__(self, found: list[dict[str, Any]]) -> None:
+        self._found = found
+
+    async def to_list(self, length: int | None = None) -> list[dict[str, Any]]:
+        return self._found[:length] if length else list(self._found)
+
+    def __aiter__(self) -> Any:
+        async def iterate() -> Any:
+            for doc in self._found:
+                yield doc
+
+        return iterate()
 
 
 class FakeCursor:

@@ -572,7 +572,6 @@ async def test_list_filters_by_status(api: ApiClient) -> None:
     ("params", "code"),
     [
         ({"limit": "0"}, "FLK-0309"),
-        ({"limit": "101"}, "FLK-0309"),
         ({"limit": "abc"}, "FLK-0309"),
         ({"limit": "-1"}, "FLK-0309"),
         ({"limit": "2.5"}, "FLK-0309"),
@@ -594,6 +593,17 @@ async def test_list_accepts_limit_bounds(api: ApiClient) -> None:
     await create_five(api)
     assert len((await list_page(api, limit="1"))["items"]) == 1
     assert len((await list_page(api, limit="100"))["items"]) == 5
+    assert len((await list_page(api, limit="0002"))["items"]) == 2
+
+
+async def test_a_limit_above_the_maximum_is_read_as_the_maximum(api: ApiClient) -> None:
+    for index in range(101):
+        body = kyc_executor()
+        body["name"] = f"executor {index:03d}"
+        await create(api, body)
+    for limit in ("101", "1000", "99999999999999999999999999"):
+        page = await list_page(api, limit=limit)
+        assert len(page["items"]) == 100 and page["hasMore"] is True, limit
 
 
 @pytest.mark.parametrize(

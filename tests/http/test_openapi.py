@@ -39,6 +39,8 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 PUBLIC_PATHS = {
     "/health",
     "/readyz",
+    "/health/live",
+    "/health/ready",
     "/version",
     "/openapi.json",
     "/docs",
@@ -141,7 +143,7 @@ def test_operations_are_complete() -> None:
     ids = [operation["operationId"] for _, _, operation in operations()]
     assert len(ids) == len(set(ids))
     tags = {tag["name"] for tag in DOC["tags"]}
-    assert tags == {"System", "Workflows", "Executor configurations", "Executions", "Audit"}
+    assert tags == {"System", "Workflows", "Executor configurations", "Executions", "Audit", "Dashboards"}
     request_id = {"$ref": "#/components/parameters/XRequestId"}
     for method, path, operation in operations():
         assert operation["summary"] and set(operation["tags"]) <= tags, (method, path)
@@ -154,10 +156,20 @@ def test_operations_are_complete() -> None:
         for status, response in operation["responses"].items():
             response = resolve(response)
             assert response["headers"]["X-Request-Id"] == {"$ref": "#/components/headers/XRequestId"}
-            if int(status) >= 400 and (method, path, status) != ("get", "/readyz", "503"):
+            if int(status) >= 400 and (path, status) not in (("/readyz", "503"), ("/health/ready", "503")):
                 schema = response["content"]["application/json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/ErrorResponse"}, (method, path, status)
                 assert "`FLK-" in response["description"] or "`UNAUTHORIZED`" in response["description"]
+
+
+def test_the_probe_aliases_are_documented_as_aliases() -> None:
+    for alias, target in (("/health/live", "/health"), ("/health/ready", "/readyz")):
+        documented, original = DOC["paths"][alias]["get"], DOC["paths"][target]["get"]
+        assert documented["deprecated"] is True and documented["x-alias-of"] == target
+        assert f"alias of `{target}`" in documented["summary"]
+        assert documented["responses"] == original["responses"]
+        assert documented["security"] == original["security"] == []
+        assert "deprecated" not in original
 
 
 def test_request_schemas_follow_the_pydantic_models() -> None:
@@ -201,7 +213,7 @@ def test_the_document_names_codes_only_through_its_one_table() -> None:
 
 
 async def test_answers_fit_the_document(api: ApiClient, anon: ApiClient) -> None:
-    for path in ("/health", "/version", "/readyz", "/openapi.json"):
+    for path in ("/health", "/version", "/readyz", "/health/live", "/health/ready", "/openapi.json"):
         check(await anon.get(path), "get", path)
     check(await anon.get("/v1/workflows"), "get", "/v1/workflows").error(401, "UNAUTHORIZED")
 
@@ -385,11 +397,13 @@ async def test_execution_and_audit_answers_fit_the_document(api: ApiClient) -> N
         execution_id,
     ]
     assert rest.body == {**rest.body, "nextCursor": "", "hasMore": False}
+    everything = check(await api.get(EXECUTIONS, params={**query, "limit": "1000"}), "get", EXECUTIONS)
+    assert [e["executionId"] for e in everything.body["items"]] == [second.body["executionId"], execution_id]
     for bad, code in (
         ({"workflowId": "nope"}, "FLK-0002"),
         ({"status": "done"}, "FLK-0304"),
         ({"sortBy": "createdAt"}, "FLK-0304"),
-        ({"limit": "101"}, "FLK-0309"),
+        ({"limit": "0"}, "FLK-0309"),
         ({"sortOrder": "up"}, "FLK-0310"),
         ({"cursor": "x"}, "INVALID_CURSOR"),
         ({"cursor": page.body["nextCursor"]}, "INVALID_CURSOR"),  # issued for another sort
@@ -432,10 +446,13 @@ async def test_execution_and_audit_answers_fit_the_document(api: ApiClient) -> N
         ({"dateFrom": "yesterday"}, "FLK-0305"),
         ({"dateFrom": newest["timestamp"], "dateTo": genesis["timestamp"]}, "FLK-0308"),
         ({"limit": "0"}, "FLK-0309"),
+        ({"limit": "-5"}, "FLK-0309"),
         ({"sortOrder": "sideways"}, "FLK-0310"),
         ({"cursor": "abc"}, "FLK-0610"),
     ):
         check(await api.get(AUDIT, params=bad), "get", AUDIT).error(400, code)
+    clamped = check(await api.get(AUDIT, params={"limit": "101"}), "get", AUDIT)
+    assert clamped.status == 200 and 0 < len(clamped.body["items"]) <= 100
 
     shown = check(await api.get(f"{AUDIT}/{newest['eventId']}"), "get", AUDIT_EVENT)
     assert shown.body == newest

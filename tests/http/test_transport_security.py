@@ -127,7 +127,9 @@ async def test_health_probes_stay_open_over_plain_http_behind_a_proxy(
     settings: Settings, serve: Serve
 ) -> None:
     url = await serve(_behind_proxy(settings, "10.0.0.0/8"))
-    assert (await _get(url + "/health"))[0] == 200
+    for probe in ("/health", "/readyz", "/health/live", "/health/ready"):
+        assert (await _get(url + probe))[0] == 200, probe
+    assert (await _get(url + "/version"))[0] == 403  # not a probe
 
 
 async def test_development_mode_ignores_forwarded_proto_and_sends_no_hsts(

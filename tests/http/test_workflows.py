@@ -324,8 +324,12 @@ async def test_list_filters_by_status_and_checks_its_parameters(api: ApiClient) 
     by_status = await api.get("/v1/workflows", params={"status": "draft"})
     assert [w["id"] for w in by_status.body["items"]] == [draft]
     (await api.get("/v1/workflows", params={"status": "running"})).error(400, "FLK-0304")
-    for limit in ("0", "101", "ten", "-1"):
+    for limit in ("0", "00", "ten", "-1"):
         (await api.get("/v1/workflows", params={"limit": limit})).error(400, "FLK-0309")
+    for limit in ("101", "100000", "9" * 5000):  # above the maximum: read as 100, as older clients expect
+        clamped = await api.get("/v1/workflows", params={"limit": limit})
+        assert clamped.status == 200, clamped.text
+        assert {w["id"] for w in clamped.body["items"]} == {draft, active}
     (await api.get("/v1/workflows", params={"sortBy": "size"})).error(400, "FLK-0304")
     (await api.get("/v1/workflows", params={"sortOrder": "UP"})).error(400, "FLK-0310")
     (await api.get("/v1/workflows", params={"cursor": "%%%"})).error(400, "INVALID_CURSOR")

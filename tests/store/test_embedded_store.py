@@ -203,6 +203,27 @@ async def test_a_file_of_schema_version_2_gets_the_breaker_states_table(tmp_path
     assert db_rows(data_dir, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
 
+async def test_a_file_of_schema_version_5_gets_the_index_the_dashboards_count_with(tmp_path: Path) -> None:
+    data_dir = tmp_path / "v5"
+    first = await EmbeddedStore(data_dir).open()
+    await first.workflows.create(make_workflow())
+    await first.close()
+    # The file a version-5 Flowker left: no (started_at, status) index on executions.
+    with sqlite3.connect(data_dir / DB_FILE) as db:
+        db.execute("DROP INDEX executions_started_status")
+        db.execute("PRAGMA user_version = 5")
+
+    second = await EmbeddedStore(data_dir).open()
+    try:
+        assert await second.executions.count_by_status("2026-01-01T00:00:00.000000Z") == {}
+        assert await second.workflows.count_by_status() == {"draft": 1}
+    finally:
+        await second.close()
+    indexes = {row[1] for row in db_rows(data_dir, "PRAGMA index_list(executions)")}
+    assert "executions_started_status" in indexes
+    assert db_rows(data_dir, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+
+
 async def test_a_file_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
     data_dir = tmp_path / "newer"
     await (await EmbeddedStore(data_dir).open()).close()

@@ -4,8 +4,8 @@ that did not reach the proxy over HTTPS.
 When the front door serves TLS itself every connection is encrypted and nothing is checked. Behind a
 proxy, a request is accepted only when its peer is one of ``FLOWKER_TRUSTED_PROXIES`` and the
 ``X-Forwarded-Proto`` that proxy set says ``https``; a client that sends the header itself, directly or
-through an untrusted hop, is refused. The health probes stay open over plain HTTP: orchestrators probe
-the pod directly, and they reveal nothing.
+through an untrusted hop, is refused. The health probes (and their aliases) stay open over plain HTTP:
+orchestrators probe the pod directly, and they reveal nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from flowker.settings import IPNetwork
 
 HSTS = "max-age=31536000; includeSubDomains"
 FORWARDED_PROTO = "X-Forwarded-Proto"
-PROBES = frozenset({"/health", "/readyz"})
+#: The health probes and their aliases (flowker.http.routes.system).
+PROBES = frozenset({"/health", "/readyz", "/health/live", "/health/ready"})
 
 
 async def add_hsts(request: web.Request, response: web.StreamResponse) -> None:

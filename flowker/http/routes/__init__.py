@@ -4,6 +4,7 @@ from flowker.http.routes import (
     audit,
     audit_checkpoints,
     audit_proofs,
+    dashboards,
     docs,
     executions,
     executors,
@@ -12,4 +13,4 @@ from flowker.http.routes import (
 )
 
 #: In the order of the API document.
-MODULES = (system, docs, workflows, executors, executions, audit, audit_proofs, audit_checkpoints)
+MODULES = (system, docs, workflows, executors, executions, audit, audit_proofs, audit_checkpoints, dashboards)

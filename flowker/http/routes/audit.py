@@ -14,7 +14,19 @@ from flowker.http.schemas import (
     AuditListOutput,
     HashChainVerificationOutput,
 )
-from flowker.http.spec import BAD_ID_ERROR, TAG_AUDIT, error, id_parameter, line, ok, operation, param, query
+from flowker.http.spec import (
+    BAD_ID_ERROR,
+    LIMIT_ERROR,
+    TAG_AUDIT,
+    error,
+    id_parameter,
+    limit_parameter,
+    line,
+    ok,
+    operation,
+    param,
+    query,
+)
 from flowker.usecases import audit as audit_trail
 from flowker.usecases.audit import render_audit_page
 
@@ -64,16 +76,7 @@ PARAMETERS = {
         "Only events at or before this RFC 3339 date-time (UTC when it has no offset); a bad value is "
         f"400 {codes.INVALID_DATE}.",
     ),
-    "AuditLimit": query(
-        "limit",
-        {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": audit_trail.MAX_LIMIT,
-            "default": audit_trail.DEFAULT_LIMIT,
-        },
-        "Events per page.",
-    ),
+    "AuditLimit": limit_parameter(audit_trail.DEFAULT_LIMIT, audit_trail.MAX_LIMIT, "Events per page."),
     "AuditCursor": query(
         "cursor",
         {"type": "string", "pattern": "^[0-9]{1,18}$"},
@@ -106,7 +109,7 @@ PARAMETERS = {
                 line(codes.INVALID_UUID, "`resourceId` is not a UUID"),
                 line(codes.INVALID_DATE, "`dateFrom` or `dateTo` is not an RFC 3339 date-time"),
                 line(codes.DATE_RANGE_REVERSED, "`dateFrom` is after `dateTo`"),
-                line(codes.INVALID_LIMIT, f"`limit` is not a whole number from 1 to {audit_trail.MAX_LIMIT}"),
+                LIMIT_ERROR,
                 line(codes.INVALID_SORT_ORDER, "`sortOrder` is not `ASC` or `DESC`"),
                 line(codes.INVALID_AUDIT_CURSOR, "`cursor` is not a decimal sequence number"),
             ],

@@ -8,21 +8,24 @@ from flowker import codes
 from flowker.http.keys import SERVICES
 from flowker.http.render import json_response
 from flowker.http.schemas import AuditCheckpointListOutput, AuditPublicKeyOutput
-from flowker.http.spec import TAG_AUDIT, error, line, ok, operation, param, query
+from flowker.http.spec import (
+    LIMIT_ERROR,
+    TAG_AUDIT,
+    error,
+    limit_parameter,
+    line,
+    ok,
+    operation,
+    param,
+    query,
+)
 from flowker.usecases import audit_checkpoints
 
 routes = web.RouteTableDef()
 
 PARAMETERS = {
-    "CheckpointLimit": query(
-        "limit",
-        {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": audit_checkpoints.MAX_LIMIT,
-            "default": audit_checkpoints.DEFAULT_LIMIT,
-        },
-        "Checkpoints to list, newest first.",
+    "CheckpointLimit": limit_parameter(
+        audit_checkpoints.DEFAULT_LIMIT, audit_checkpoints.MAX_LIMIT, "Checkpoints to list, newest first."
     ),
     "CheckpointCursor": query(
         "cursor",
@@ -47,10 +50,7 @@ PARAMETERS = {
         "400": error(
             "Invalid query",
             [
-                line(
-                    codes.INVALID_LIMIT,
-                    f"`limit` is not a whole number from 1 to {audit_checkpoints.MAX_LIMIT}",
-                ),
+                LIMIT_ERROR,
                 line(codes.INVALID_AUDIT_CURSOR, "`cursor` is not a tree size"),
             ],
         )

@@ -1,4 +1,8 @@
-"""Unauthenticated system routes: liveness, readiness, version and the OpenAPI document."""
+"""Unauthenticated system routes: liveness, readiness, version and the OpenAPI document.
+
+``/health/live`` and ``/health/ready`` are aliases of ``/health`` and ``/readyz``: the original's names
+before v1.0.2, which its README, older Helm charts and Lerian's MCP server still call.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from flowker.clock import iso, utc_now
 from flowker.http.keys import OPENAPI_DOCUMENT, SERVICES, STARTED_AT
 from flowker.http.render import json_response
 from flowker.http.schemas import HealthResponse, ReadinessResponse, VersionResponse
-from flowker.http.spec import TAG_SYSTEM, ok, operation
+from flowker.http.spec import TAG_SYSTEM, alias, ok, operation
 from flowker.tunables import READINESS_CHECK_TIMEOUT_SECONDS
 
 routes = web.RouteTableDef()
@@ -68,6 +72,10 @@ async def readyz(request: web.Request) -> web.Response:
         status=200 if healthy else 503,
         model=ReadinessResponse,
     )
+
+
+routes.get("/health/live")(alias(health, "/health", "getHealthLive"))
+routes.get("/health/ready")(alias(readyz, "/readyz", "getReadinessReady"))
 
 
 async def _check(check: Any) -> dict[str, Any]:

@@ -242,6 +242,27 @@ class EmbeddedExecutions:
         )
         return {row[0] for row in rows}
 
+    async def count_by_status(
+        self, started_from: str | None = None, started_to: str | None = None, status: str | None = None
+    ) -> dict[str, int]:
+        """One ``GROUP BY`` over a covering index, named so that the planner never scans the table:
+        ``executions_status`` (status, started_at) when a status is given, else ``executions_started_status``
+        (started_at, status). No execution row is read."""
+        where: list[str] = []
+        params: list[Any] = []
+        for condition, value in (("started_at >= ?", started_from), ("started_at <= ?", started_to)):
+            if value is not None:
+                where.append(condition)
+                params.append(value)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        index = "executions_status" if status is not None else "executions_started_status"
+        sql = f"SELECT status, COUNT(*) FROM executions INDEXED BY {index} {clause} GROUP BY status"
+        rows = await self._db.read(lambda conn: conn.execute(sql, params).fetchall())
+        return {row[0]: row[1] for row in rows}
+
     async def orphans(self, owner: str, now: float, limit: int, unclaimed_before: str) -> list[str]:
         """Unfinished executions nobody runs: a lease ``owner`` held before, an expired one, or none
         although the execution started before ``unclaimed_before`` (a front door died handing it over)."""

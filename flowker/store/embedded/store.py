@@ -82,6 +82,13 @@ class EmbeddedWorkflows:
 
         await self._db.write(remove)
 
+    async def count_by_status(self) -> dict[str, int]:
+        """One ``GROUP BY`` over the index ``workflows_status``: no workflow row is read."""
+        rows = await self._db.read(
+            lambda conn: conn.execute("SELECT status, COUNT(*) FROM workflows GROUP BY status").fetchall()
+        )
+        return {row[0]: row[1] for row in rows}
+
 
 def _write_refs(conn: sqlite3.Connection, workflow: Workflow) -> None:
     conn.execute("DELETE FROM workflow_executor_refs WHERE workflow_id = ?", (workflow.id,))

@@ -122,3 +122,18 @@ class DocumentCollection(Generic[M]):
 
         found = await self.database.run(read)
         return Page([self.load(f) for f in found[: query.limit]], has_more=len(found) > query.limit)
+
+
+async def count_by(
+    collection: Any, database: MongoDatabase, match: dict[str, Any], index: str
+) -> dict[str, int]:
+    """Documents matching ``match`` counted by ``status`` in one aggregation, hinted to ``index`` (which
+    holds every field involved, so the server reads the index alone)."""
+    pipeline: list[dict[str, Any]] = [{"$match": match}] if match else []
+    pipeline.append({"$group": {"_id": "$status", "count": {"$sum": 1}}})
+
+    async def read() -> list[dict[str, Any]]:
+        cursor = await collection.aggregate(pipeline, hint=index)
+        return await cursor.to_list(None)  # type: ignore[no-any-return]
+
+    return {group["_id"]: int(group["count"]) for group in await database.run(read)}

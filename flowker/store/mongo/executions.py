@@ -21,7 +21,7 @@ from flowker.domain.execution import Execution
 from flowker.dsl.run_state import StepRecord
 from flowker.errors import StateChanged
 from flowker.store.mongo.database import MongoDatabase, duplicate_key
-from flowker.store.mongo.documents import keyset, order
+from flowker.store.mongo.documents import count_by, keyset, order
 from flowker.store.mongo.schema import EXECUTIONS, STEPS
 from flowker.store.ports import ExecutionQuery, Page
 
@@ -258,3 +258,21 @@ class MongoExecutions:
             return await cursor.limit(max(limit, 0)).to_list(None)
 
         return [found["_id"] for found in await self._database.run(read)]
+
+    async def count_by_status(
+        self, started_from: str | None = None, started_to: str | None = None, status: str | None = None
+    ) -> dict[str, int]:
+        """One ``$group`` on ``status``, hinted to ``status_started`` when a status is given, else to
+        ``started_status``: a covered index scan either way."""
+        match: dict[str, Any] = {}
+        window: dict[str, str] = {}
+        if started_from is not None:
+            window["$gte"] = started_from
+        if started_to is not None:
+            window["$lte"] = started_to
+        if window:
+            match["startedAt"] = window
+        if status is not None:
+            match["status"] = status
+        index = "status_started" if status is not None else "started_status"
+        return await count_by(self._executions, self._database, match, index)

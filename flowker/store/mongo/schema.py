@@ -17,7 +17,7 @@ from flowker.errors import ConfigError
 from flowker.store.mongo.database import MongoDatabase
 
 #: Bumped with every change of collections or indexes; a database of a newer version is refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 WORKFLOWS = "workflows"
 EXECUTOR_CONFIGS = "executor_configurations"
@@ -61,6 +61,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("startedAt", ASCENDING)], name="status_started"),
         IndexModel([("status", ASCENDING), ("leaseExpires", ASCENDING)], name="status_lease"),
         IndexModel([("leaseOwner", ASCENDING)], name="lease_owner"),
+        # The dashboards count the executions of a time window by status from this index alone.
+        IndexModel([("startedAt", ASCENDING), ("status", ASCENDING)], name="started_status"),
     ],
     STEPS: [
         IndexModel([("executionId", ASCENDING), ("stepNumber", ASCENDING)], name="step_unique", **_UNIQUE),
