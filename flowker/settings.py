@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flowker.domain.api_keys import parse_api_keys
 from flowker.domain.signed_note import is_valid_key_name
@@ -92,6 +93,8 @@ class Settings:
     audit_checkpoint_seconds: float = 60.0
     #: A file each checkpoint's note is also appended to; None: the database only.
     audit_checkpoint_file: str | None = None
+    #: A URL each checkpoint's note is also POSTed to (text/plain); None: not sent anywhere.
+    audit_checkpoint_url: str | None = None
     #: ``FLOWKER_MONGO_URI``: the MongoDB store's connection string; None: the embedded store. It may
     #: hold a password: never in a repr, a log line unmasked, or an actor argument (not in RuntimeConfig).
     mongo_uri: str | None = field(default=None, repr=False)
@@ -116,6 +119,8 @@ class Settings:
                 "production mode serves HTTPS only: set FLOWKER_TLS_CERT and FLOWKER_TLS_KEY, or "
                 "FLOWKER_TRUSTED_PROXIES to the addresses of the TLS-terminating proxies in front"
             )
+        if self.audit_checkpoint_url is not None:
+            _check_checkpoint_url(self.audit_checkpoint_url, self.production)
         if self.mongo_uri is not None and not self.mongo_uri.startswith(MONGO_SCHEMES):
             raise ConfigError("FLOWKER_MONGO_URI must start with mongodb:// or mongodb+srv://")
         if not _valid_mongo_db(self.mongo_db):
@@ -229,6 +234,7 @@ class Settings:
                 env, "FLOWKER_AUDIT_CHECKPOINT_SECONDS", cls.audit_checkpoint_seconds, 1.0, 86400.0
             ),
             "audit_checkpoint_file": env.get("FLOWKER_AUDIT_CHECKPOINT_FILE", "").strip() or None,
+            "audit_checkpoint_url": env.get("FLOWKER_AUDIT_CHECKPOINT_URL", "").strip() or None,
             "mongo_uri": env.get("FLOWKER_MONGO_URI", "").strip() or None,
             "mongo_db": env.get("FLOWKER_MONGO_DB", "").strip() or cls.mongo_db,
             "mongo_allow_insecure": _bool(env, "FLOWKER_MONGO_ALLOW_INSECURE", cls.mongo_allow_insecure),
@@ -316,3 +322,13 @@ def _origins(raw: str) -> tuple[str, ...]:
 
 def _valid_mongo_db(name: str) -> bool:
     return 0 < len(name.encode()) < 64 and not any(c in name for c in '/\\. "$\x00')
+
+
+def _check_checkpoint_url(url: str, production: bool) -> None:
+    """An absolute http(s) URL with a host; https in production (the notes are public, but a copy that
+    can be altered on its way proves nothing to whoever reads it)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("FLOWKER_AUDIT_CHECKPOINT_URL must be an absolute http:// or https:// URL")
+    if production and parts.scheme != "https":
+        raise ConfigError("FLOWKER_AUDIT_CHECKPOINT_URL must be https:// in production mode")

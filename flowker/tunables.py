@@ -94,3 +94,6 @@ MONGO_CONFLICT_MAX_PAUSE = 0.1
 MONGO_RECONNECT_ATTEMPTS = 2
 #: Attempts of a commit whose outcome is unknown (the connection broke while committing).
 MONGO_COMMIT_ATTEMPTS = 3
+
+#: How long the audit actor waits for FLOWKER_AUDIT_CHECKPOINT_URL to take one checkpoint.
+AUDIT_CHECKPOINT_POST_TIMEOUT_SECONDS = 10.0

@@ -56,6 +56,7 @@ def test_settings_read_the_audit_variables_with_bounds() -> None:
             "FLOWKER_AUDIT_CHECKPOINT_EVENTS": "10",
             "FLOWKER_AUDIT_CHECKPOINT_SECONDS": "5",
             "FLOWKER_AUDIT_CHECKPOINT_FILE": "/var/lib/flowker/checkpoints.txt",
+            "FLOWKER_AUDIT_CHECKPOINT_URL": "https://witness.bank.example/add-checkpoint",
         }
     )
     assert (settings.audit_signing_key, settings.audit_log_origin) == (key, "bank.example/audit")
@@ -63,16 +64,28 @@ def test_settings_read_the_audit_variables_with_bounds() -> None:
     assert key not in repr(settings)
     config = RuntimeConfig.from_settings(settings)
     assert config.audit_checkpoint_file == "/var/lib/flowker/checkpoints.txt"
+    assert config.audit_checkpoint_url == "https://witness.bank.example/add-checkpoint"
     assert key not in repr(config) and not hasattr(config, "audit_signing_key")
     defaults = Settings.from_env({})
     assert defaults.audit_log_origin == DEFAULT_AUDIT_LOG_ORIGIN
     assert (defaults.audit_checkpoint_events, defaults.audit_checkpoint_seconds) == (1000, 60.0)
-    assert defaults.audit_checkpoint_file is None
+    assert defaults.audit_checkpoint_file is None and defaults.audit_checkpoint_url is None
     for name, value in (
         ("FLOWKER_AUDIT_CHECKPOINT_EVENTS", "0"),
         ("FLOWKER_AUDIT_CHECKPOINT_SECONDS", "0.5"),
         ("FLOWKER_AUDIT_LOG_ORIGIN", "has space"),
         ("FLOWKER_AUDIT_LOG_ORIGIN", "a+b"),
+        ("FLOWKER_AUDIT_CHECKPOINT_URL", "witness.example/add"),
+        ("FLOWKER_AUDIT_CHECKPOINT_URL", "ftp://witness.example/add"),
+        ("FLOWKER_AUDIT_CHECKPOINT_URL", "https:///no-host"),
     ):
         with pytest.raises(ConfigError, match=name):
             Settings.from_env({name: value})
+
+
+def test_production_sends_checkpoints_to_an_https_url_only() -> None:
+    production = {"FLOWKER_ENV": "production", "FLOWKER_TRUSTED_PROXIES": "127.0.0.1"}
+    with pytest.raises(ConfigError, match="FLOWKER_AUDIT_CHECKPOINT_URL must be https"):
+        Settings.from_env({**production, "FLOWKER_AUDIT_CHECKPOINT_URL": "http://witness.example/add"})
+    url = "https://witness.example/add"
+    assert Settings.from_env({**production, "FLOWKER_AUDIT_CHECKPOINT_URL": url}).audit_checkpoint_url == url

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from flowker.actors import actor_secrets
+from flowker.actors.checkpoint_sink import CheckpointPoster
 from flowker.actors.checkpointer import Checkpointer, CheckpointPolicy
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.faults import PausePoints
@@ -41,6 +42,8 @@ class AuditActor:
         self._sequencer: Sequencer | None = None
         self._checkpointer: Checkpointer | None = None
         self._checking: asyncio.Task[None] | None = None
+        url = config.audit_checkpoint_url
+        self._poster = CheckpointPoster(url) if url else None
         self._opening = asyncio.Lock()
         self._drainer = asyncio.get_event_loop().create_task(self._drain_forever())
 
@@ -74,6 +77,7 @@ class AuditActor:
                 self._store.checkpoints,
                 SignerKey.parse(actor_secrets.fetch(self._config, actor_secrets.SIGNING_KEY)),
                 policy_of(self._config),
+                post=self._poster,
             )
         await self._checkpointer.check()
 
@@ -106,4 +110,6 @@ class AuditActor:
 def policy_of(config: RuntimeConfig) -> CheckpointPolicy:
     """The checkpoint policy ``config`` sets."""
     sink = Path(config.audit_checkpoint_file) if config.audit_checkpoint_file else None
-    return CheckpointPolicy(config.audit_checkpoint_events, config.audit_checkpoint_seconds, sink)
+    return CheckpointPolicy(
+        config.audit_checkpoint_events, config.audit_checkpoint_seconds, sink, config.audit_checkpoint_url
+    )

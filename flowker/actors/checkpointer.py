@@ -10,14 +10,17 @@ a checkpoint may cover a few more events than ``every_events``.
 
 Each is stored (one per tree size: a second issuer of the same size, during a handover between two audit
 actors, stores nothing) and, when a sink file is configured, appended to it, each note followed by a
-blank line, so that a copy lives outside the database. A sink that cannot be written is logged and
-retried with the next checkpoint; the stored checkpoint stands.
+blank line, and, when a URL is configured, sent to it (:mod:`flowker.actors.checkpoint_sink`), so
+that a copy lives outside the database. A sink that cannot be written or a URL that does not take the
+note is logged, and the next checkpoint (which commits to everything this one did) goes out as usual;
+the stored checkpoint stands.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,8 +30,12 @@ from flowker.domain.checkpoint import Checkpoint, sign_checkpoint
 from flowker.domain.merkle import NodeSnapshot, frontier_nodes, root_at
 from flowker.domain.signed_note import SignerKey
 from flowker.store.ports import AuditLog, CheckpointLog, StoredCheckpoint
+from flowker.store.uri_masking import redacted
 
 log = logging.getLogger("flowker.audit")
+
+#: Sends one signed note to the configured URL; raises when it was not received.
+NotePoster = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,8 @@ class CheckpointPolicy:
     every_seconds: float
     #: A file each checkpoint's note is appended to, or None.
     sink: Path | None = None
+    #: A URL each checkpoint's note is POSTed to, or None.
+    url: str | None = None
 
 
 class Checkpointer:
@@ -51,12 +60,14 @@ class Checkpointer:
         signer: SignerKey,
         policy: CheckpointPolicy,
         clock: Clock = utc_now,
+        post: NotePoster | None = None,
     ) -> None:
         self._log = audit_log
         self._checkpoints = checkpoints
         self._signer = signer
         self._policy = policy
         self._clock = clock
+        self._post = post
         self._last: tuple[int, datetime] | None = None
         self._lock = asyncio.Lock()
 
@@ -89,6 +100,8 @@ class Checkpointer:
             return None
         if self._policy.sink is not None:
             await asyncio.to_thread(_append, self._policy.sink, size, note)
+        if self._policy.url is not None and self._post is not None:
+            await _send(self._post, self._policy.url, size, note)
         return checkpoint
 
 
@@ -100,6 +113,14 @@ def _append(path: Path, size: int, note: str) -> None:
         log.error(
             "the audit checkpoint of tree size %d could not be written to %s: %s", size, path, exc.strerror
         )
+
+
+async def _send(post: NotePoster, url: str, size: int, note: str) -> None:
+    try:
+        await post(note)
+    except Exception as exc:  # whatever the receiver did, the stored checkpoint stands
+        reason = str(exc) or type(exc).__name__
+        log.error("the audit checkpoint of tree size %d was not taken by %s: %s", size, redacted(url), reason)
 
 
 def _parse(created_at: str) -> datetime:

@@ -64,6 +64,8 @@ class RuntimeConfig:
     audit_checkpoint_seconds: float
     #: A file the checkpoints are also appended to, or None.
     audit_checkpoint_file: str | None
+    #: A URL the checkpoints are also POSTed to, or None.
+    audit_checkpoint_url: str | None
     #: Which store the actors open (``embedded`` or ``mongodb``); the MongoDB URI, which may hold a
     #: password, is published apart (:mod:`flowker.actors.store_access`), never in this config.
     store_kind: str

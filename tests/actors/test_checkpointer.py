@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from flowker.actors.checkpoint_sink import CheckpointPoster
 from flowker.actors.checkpointer import Checkpointer, CheckpointPolicy
 from flowker.actors.sequencer import Sequencer
 from flowker.domain.audit import AuditAction, AuditEvent, ResourceType
@@ -18,6 +19,7 @@ from flowker.domain.signed_note import NoteError, generate_key
 from flowker.store.ports import StoredCheckpoint
 from tests.fakes.clock import FakeClock
 from tests.fakes.memory_store import MemoryStore
+from tests.helpers.checkpoint_receiver import Receiver
 from tests.helpers.merkle_reference import naive_root
 
 ORIGIN = "flowker.test/audit"
@@ -30,7 +32,13 @@ def event(n: int) -> AuditEvent:
 
 
 class Rig:
-    def __init__(self, every_events: int = 5, every_seconds: float = 60.0, sink: Path | None = None) -> None:
+    def __init__(
+        self,
+        every_events: int = 5,
+        every_seconds: float = 60.0,
+        sink: Path | None = None,
+        url: str | None = None,
+    ) -> None:
         self.store = MemoryStore()
         self.seconds = FakeClock(1_800_000_000.0)
         self.key = generate_key(ORIGIN)
@@ -39,8 +47,9 @@ class Rig:
             self.store.audit,
             self.store.checkpoints,
             self.key,
-            CheckpointPolicy(every_events, every_seconds, sink),
+            CheckpointPolicy(every_events, every_seconds, sink, url),
             clock=lambda: datetime.fromtimestamp(self.seconds(), UTC),
+            post=CheckpointPoster(url, timeout_seconds=2.0) if url else None,
         )
         self.count = 0
 
@@ -148,3 +157,45 @@ async def test_a_sink_that_cannot_be_written_is_logged_and_the_checkpoint_stands
     assert issued is not None
     assert await rig.store.checkpoints.latest() == issued
     assert "could not be written" in caplog.text
+
+
+async def test_checkpoints_are_posted_to_the_sink_url_as_signed() -> None:
+    async with Receiver() as receiver:
+        rig = Rig(every_events=2, url=receiver.url)
+        await rig.append(2)
+        await rig.append(3)
+        notes = [c.note for c in reversed(await rig.store.checkpoints.newest(10))]
+        assert receiver.received == [("text/plain", note) for note in notes]
+        assert [open_checkpoint(n, [rig.key.verifier()], ORIGIN).tree_size for _, n in receiver.received] == [
+            2,
+            5,
+        ]
+
+
+@pytest.mark.parametrize("status", [500, 302])
+async def test_a_url_that_does_not_take_the_note_is_logged_and_the_next_one_goes_out(
+    status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refusal, or a redirect (never followed), leaves the stored checkpoint standing."""
+    async with Receiver(status) as receiver:
+        rig = Rig(every_events=1, url=receiver.url)
+        with caplog.at_level(logging.ERROR, "flowker.audit"):
+            first = await rig.append(1)
+        assert first is not None and await rig.store.checkpoints.latest() == first
+        assert f"was not taken by {receiver.url}: HTTP {status}" in caplog.text
+        receiver.status = 200
+        second = await rig.append(1)
+        assert second is not None
+        assert [note for _, note in receiver.received] == [first.note, second.note]  # nothing from elsewhere
+
+
+async def test_a_url_where_nothing_listens_is_logged_and_the_checkpoint_stands(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with Receiver() as receiver:
+        url = receiver.url
+    rig = Rig(every_events=1, url=url)  # the receiver has gone: the port is closed
+    with caplog.at_level(logging.ERROR, "flowker.audit"):
+        issued = await rig.append(1)
+    assert issued is not None and await rig.store.checkpoints.latest() == issued
+    assert "was not taken by" in caplog.text

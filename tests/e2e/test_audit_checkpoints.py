@@ -20,13 +20,20 @@ from flowker.signing_key import SIGNING_KEY_FILE, load_signing_key
 from tests.conftest import API_KEY
 from tests.e2e.test_audit import AML, KYC, kyc_answer, run_workflow
 from tests.helpers.audit import all_events
+from tests.helpers.checkpoint_receiver import Receiver
 from tests.helpers.client import ApiClient
 from tests.helpers.merkle_reference import naive_root
 from tests.helpers.stub_provider import StubProvider
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+async def receiver() -> AsyncIterator[Receiver]:
+    async with Receiver() as started:
+        yield started
+
+
+@pytest.fixture
+def settings(tmp_path: Path, receiver: Receiver) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         port=0,
@@ -35,6 +42,7 @@ def settings(tmp_path: Path) -> Settings:
         breaker_open_seconds=1.0,
         audit_checkpoint_events=3,
         audit_checkpoint_file=str(tmp_path / "checkpoints.txt"),
+        audit_checkpoint_url=receiver.url,
     )
 
 
@@ -53,7 +61,7 @@ async def providers() -> AsyncIterator[StubProvider]:
 
 
 async def test_the_audit_actor_issues_signed_checkpoints_of_the_log(
-    api: ApiClient, providers: StubProvider, runtime: RayRuntime, settings: Settings
+    api: ApiClient, providers: StubProvider, runtime: RayRuntime, settings: Settings, receiver: Receiver
 ) -> None:
     _, done = await run_workflow(api, providers, "checkpointed")
     assert done["status"] == "completed"
@@ -72,6 +80,9 @@ async def test_the_audit_actor_issues_signed_checkpoints_of_the_log(
     # The sink holds the same notes, oldest first (and any issued since the list was read).
     sink, signer = read_files(settings)
     assert sink.startswith("".join(item["note"] + "\n" for item in reversed(items)))
+    # And the URL received them, as signed, in the same order.
+    posted = [note for _, note in receiver.received]
+    assert posted[: len(items)] == [item["note"] for item in reversed(items)]
     # The key reached the actor through the internal store: it is in no actor's arguments.
     assert signer.split("+", 4)[4] not in repr(runtime.config)
 
