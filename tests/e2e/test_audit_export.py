@@ -18,7 +18,7 @@ from flowker.actors import factory
 from flowker.actors.runtime import RayRuntime
 from flowker.settings import Settings
 from tests.e2e.test_audit import run_workflow
-from tests.e2e.test_audit_checkpoints import providers, settings  # noqa: F401 (fixtures)
+from tests.e2e.test_audit_checkpoints import providers, receiver, settings  # noqa: F401 (fixtures)
 from tests.helpers.audit import all_events
 from tests.helpers.client import ApiClient
 from tests.helpers.stub_provider import StubProvider
