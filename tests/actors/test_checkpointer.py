@@ -183,7 +183,7 @@ async def test_a_url_that_does_not_take_the_note_is_logged_and_the_next_one_goes
             first = await rig.append(1)
         assert first is not None and await rig.store.checkpoints.latest() == first
         assert f"was not taken by {receiver.url}: HTTP {status}" in caplog.text
-        receiver.status = 200
+        receiver.answer(200)
         second = await rig.append(1)
         assert second is not None
         assert [note for _, note in receiver.received] == [first.note, second.note]  # nothing from elsewhere
