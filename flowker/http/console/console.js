@@ -271,7 +271,7 @@ function Graph({ workflow }) {
       const b = at[e.target];
       if (!a || !b) return null;
       const x1 = a.x + NODE_W / 2, y1 = a.y + NODE_H, x2 = b.x + NODE_W / 2, y2 = b.y;
-      const label = e.label || e.sourceHandle || "";
+      const label = [e.sourceHandle, e.label].filter(Boolean).join(" · ");
       return html`<g class="edge"><line x1=${x1} y1=${y1} x2=${x2} y2=${y2} marker-end="url(#arrow)" />
         ${label ? html`<text x=${(x1 + x2) / 2 + 4} y=${(y1 + y2) / 2}>${label}</text>` : null}</g>`;
     })}
@@ -360,10 +360,10 @@ function Audit({ apiKey }) {
     html`<div class=${`verdict ${verdict.result && verdict.result.isValid ? "valid" : "invalid"}`} id="verdict" role="status">
       ${verdict.error
         ? html`<${Failure} error=${verdict.error} />`
-        : html`<strong>${verdict.result.isValid ? "Valid" : "NOT valid"}</strong>: ${verdict.result.message}.
-            ${verdict.result.totalChecked} events read, ${verdict.result.checkpointsChecked} signed checkpoints checked;
-            root <span class="mono">${verdict.result.rootHash}</span> of ${verdict.result.treeSize} events.
-            ${verdict.result.reason ? html` Reason: <code>${verdict.result.reason}</code>.` : null}`}
+        : html`<strong>${verdict.result.isValid ? "Valid" : "NOT valid"}</strong>${`: ${verdict.result.message}. ` +
+            `${verdict.result.totalChecked} events read, ${verdict.result.checkpointsChecked} signed checkpoints ` +
+            `checked; root `}<span class="mono">${verdict.result.rootHash}</span>${` of ${verdict.result.treeSize} events.`}
+            ${verdict.result.reason ? html`<span> Reason: <code>${verdict.result.reason}</code>.</span>` : null}`}
     </div>`}
     ${data &&
     html`<table class="list" id="audit">
@@ -374,7 +374,7 @@ function Audit({ apiKey }) {
             <td>${e.resourceType} ${e.resourceType === "execution"
               ? html`<a class="mono" href=${`#/executions/${e.resourceId}`}>${e.resourceId.slice(0, 8)}</a>`
               : html`<span class="mono">${String(e.resourceId).slice(0, 8)}</span>`}</td>
-            <td>${e.actor ? `${e.actor.type}${e.actor.id ? ` ${e.actor.id}` : ""}` : ""}</td>
+            <td>${e.actor ? `${e.actor.type}${e.actor.id && e.actor.id !== e.actor.type ? ` ${e.actor.id}` : ""}` : ""}</td>
             <td><${Time} value=${e.timestamp} /></td>
             <td><button type="button" class="small" onClick=${() => verify(e)} disabled=${busy}>Verify</button></td>
           </tr>`
