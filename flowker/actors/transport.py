@@ -28,12 +28,11 @@ from flowker import __version__
 from flowker.actors.delivery import Delivery
 from flowker.domain.authentication import MASK
 from flowker.domain.executor_config import ExecutorConfig
+from flowker.domain.sensitive import is_sensitive_name
 from flowker.tunables import MAX_ANSWER_DEPTH, MAX_RESPONSE_BYTES
 
 USER_AGENT = f"flowker/{__version__}"
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
-#: Header and query parameter names masked even when no authenticator marked them sensitive.
-_SENSITIVE_WORDS = ("authorization", "api-key", "api_key", "apikey", "token", "secret", "password", "cookie")
 _CHUNK = 64 * 1024
 
 
@@ -129,8 +128,8 @@ class ProviderRequest:
         return self.sensitive | {name.lower()} if sensitive else self.sensitive
 
     def _is_sensitive(self, name: str) -> bool:
-        lowered = name.lower()
-        return lowered in self.sensitive or any(word in lowered for word in _SENSITIVE_WORDS)
+        # Names an authenticator marked, and those masked even when none did.
+        return name.lower() in self.sensitive or is_sensitive_name(name)
 
 
 @dataclass(frozen=True)

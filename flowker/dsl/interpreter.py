@@ -262,6 +262,19 @@ class Interpreter:
             for node_id, step in sorted(state.running.items(), key=itemgetter(1))
         ]
 
+    def step_input(self, context: dict[str, Any], node_id: str) -> Any:
+        """The body executor node ``node_id`` sends, given a run's context (stored in its run state).
+
+        A node sees only its ancestors' outputs, which no later step changes, so this is what was sent;
+        shown by the step timeline, recomputed there rather than stored with every step. Raises
+        :class:`MappingApplyError` when the mapping cannot apply, ``KeyError`` for no executor node.
+        """
+        if self._nodes[node_id].type != NodeType.EXECUTOR:
+            raise KeyError(node_id)
+        plan = self._input_plans.get(node_id)
+        view = _view(context, self._sees[node_id])
+        return plan.apply(view) if plan else copy.deepcopy(view)
+
     def _receive(self, state: RunState, node_id: str, now: str) -> tuple[_Turn, int]:
         if node_id not in state.running:
             raise UnexpectedResult(f"node {node_id!r} has no call in flight")
@@ -335,9 +348,7 @@ class Interpreter:
             self._finish(turn, node_id, step, copy.deepcopy(node.settings), turn.now, 0)
 
     def _call(self, context: dict[str, Any], node_id: str, step: int) -> ExecutorCall:
-        data, view = self._nodes[node_id].settings, _view(context, self._sees[node_id])
-        plan = self._input_plans.get(node_id)
-        body = plan.apply(view) if plan else copy.deepcopy(view)
+        data, body = self._nodes[node_id].settings, self.step_input(context, node_id)
         return ExecutorCall(
             step, node_id, data["executorConfigId"], data["endpointName"], body, self._retries.get(node_id)
         )

@@ -9,6 +9,7 @@ operation shares (the request id, the API key's 401, the 500) is added here, onc
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -120,8 +121,16 @@ def _model_schemas(models: Iterable[type[BaseModel]]) -> dict[str, Schema]:
     return found
 
 
+_PATTERNED = re.compile(r"\{(\w+):[^{}]*\}")
+
+
 def _subclasses(cls: type) -> list[type]:
     return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]
+
+
+def _template(path: str) -> str:
+    """The OpenAPI path of an aiohttp route: ``{name:.+}`` (a parameter with its pattern) is ``{name}``."""
+    return _PATTERNED.sub(r"{\1}", path)
 
 
 @functools.cache
@@ -137,7 +146,9 @@ def openapi_document() -> dict[str, Any]:
             declared = getattr(route.handler, spec.ATTRIBUTE, None)
             if declared is None:
                 raise LookupError(f"{route.method} {route.path} declares no operation (flowker.http.spec)")
-            paths.setdefault(route.path, {})[route.method.lower()] = _refer(_operation(declared), models)
+            paths.setdefault(_template(route.path), {})[route.method.lower()] = _refer(
+                _operation(declared), models
+            )
     responses = _refer(SHARED_RESPONSES, models)
     schemas = _model_schemas(models.values())
     return {

@@ -628,6 +628,38 @@ class ExecutionResultsOutput(Output):
     completedAt: Timestamp
 
 
+class TimelineStep(StepResult):
+    """A step as the timeline shows it; values under credential-like keys read `********`."""
+
+    nodeType: str = Field(description="`executor`, `conditional`, `action`, or `unknown` for a removed node.")
+    input: Any = Field(
+        None,
+        description="For an executor step: the body its input mapping built, as sent to the provider.",
+    )
+    attempts: int | None = Field(
+        None, ge=1, description="For an executor step: how many HTTP attempts its call took."
+    )
+    repeat: bool | None = Field(
+        None, description="For an executor step: its call was sent again after its supervisor stopped."
+    )
+
+
+class ExecutionTimelineOutput(Output):
+    """One execution's step timeline, also while it runs (the operator console's execution page)."""
+
+    executionId: UUID = Field(description=_EXECUTION_ID)
+    workflowId: UUID = Field(description=_WORKFLOW_ID)
+    workflowName: str | None = None
+    status: ExecutionStatus
+    currentStepNumber: int = Field(ge=0)
+    totalSteps: int = Field(ge=0)
+    startedAt: Timestamp
+    completedAt: Timestamp | None = None
+    errorMessage: str | None = None
+    steps: list[TimelineStep] = Field(description="The steps recorded so far, by step number.")
+    inFlight: list[str] = Field(description="The executor nodes whose calls are under way, by step.")
+
+
 # --- audit trail ----------------------------------------------------------------------------------
 
 

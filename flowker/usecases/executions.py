@@ -13,7 +13,7 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -34,10 +34,11 @@ from flowker.dsl.interpreter import total_steps
 from flowker.dsl.model import WorkflowStatus
 from flowker.dsl.run_state import ExecutionStatus
 from flowker.errors import BadRequest, Conflict, NotFound, StateChanged, Unprocessable
-from flowker.store.ports import ExecutionQuery, Page, Store
+from flowker.store.ports import AuditQuery, ExecutionQuery, Page, Store
 from flowker.tunables import WAIT_POLL_SECONDS
-from flowker.usecases.outbox import publish
-from flowker.usecases.pagination import parse_page, parse_status
+from flowker.usecases.execution_timeline import build_timeline
+from flowker.usecases.outbox import publish, settle
+from flowker.usecases.pagination import MAX_LIMIT, parse_page, parse_status
 from flowker.usecases.ports import Runtime
 
 MAX_IDEMPOTENCY_KEY = 255
@@ -163,6 +164,22 @@ class Executions:
         if execution.errorMessage:
             out["errorMessage"] = execution.errorMessage
         return out
+
+    async def timeline(self, execution_id: str) -> dict[str, Any]:
+        """``ExecutionTimelineOutput``: the steps so far with inputs, attempts and what is in flight."""
+        execution = await self.get(execution_id)
+        steps = await self._store.executions.steps(execution_id)
+        if await self._store.audit.staged(1):
+            await settle(self._runtime.drain)  # A step's call events are chained just after it.
+        events: list[dict[str, Any]] = []
+        query = AuditQuery(limit=MAX_LIMIT, sort_order="ASC", resource_id=execution.id)
+        while True:
+            page = await self._store.audit.list(query)
+            events.extend(page.items)
+            if not page.has_more or not page.items:
+                break
+            query = replace(query, after=page.items[-1]["sequence"])
+        return build_timeline(execution, steps, events)
 
     async def cancel(self, execution_id: str, actor: Actor = SYSTEM) -> Execution:
         """Stop the execution before its next step; a pending one is cancelled at once.

@@ -46,6 +46,8 @@ PUBLIC_PATHS = {
     "/docs",
     "/docs/start.js",
     "/docs/assets/{name}",
+    "/console",
+    "/console/assets/{name}",
 }
 DOC = openapi_document()
 

@@ -265,6 +265,25 @@ async def execution_results(request: web.Request) -> web.Response:
     )
 
 
+@routes.get("/v1/executions/{id}/timeline")
+@operation(
+    "getExecutionTimeline",
+    "Get an execution's step timeline",
+    TAG_EXECUTIONS,
+    "The steps recorded so far — also while the execution runs — with what each executor step sent, "
+    "what it received and how many attempts its call took, and the calls in flight. Values under "
+    "credential-like keys (`token`, `password`, `secret`, `api_key`, ...) read `********`.",
+    {"200": ok("The timeline.", schemas.ExecutionTimelineOutput)},
+    {**BAD_ID_ERROR, **NOT_FOUND},
+    parameters=[param("ExecutionId")],
+)
+async def execution_timeline(request: web.Request) -> web.Response:
+    return json_response(
+        await request.app[SERVICES].executions.timeline(path_id(request)),
+        model=schemas.ExecutionTimelineOutput,
+    )
+
+
 @routes.post("/v1/executions/{id}/cancel")
 @operation(
     "cancelExecution",
