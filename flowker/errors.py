@@ -155,6 +155,16 @@ class StateChanged(Conflict):
         super().__init__(f"{what} was changed concurrently; read it again and retry", code=STATE_CHANGED)
 
 
+class WorkflowChanged(StateChanged):
+    """A start made from a cached workflow definition found the workflow no longer active at that revision.
+
+    Nothing was inserted; the caller reads the workflow again. Never meant to reach a client (it would be a
+    409 FLK-0350 if it did)."""
+
+    def __init__(self, workflow_id: str) -> None:
+        super().__init__(f"workflow {workflow_id}")
+
+
 class ProviderCallFailed(FlowkerError):
     """Why a provider call did not succeed: its FLK code, whether the provider may have received the
     request, and whether a failure of this kind may pass if the call is made again later.

@@ -97,3 +97,8 @@ MONGO_COMMIT_ATTEMPTS = 3
 
 #: How long the audit actor waits for FLOWKER_AUDIT_CHECKPOINT_URL to take one checkpoint.
 AUDIT_CHECKPOINT_POST_TIMEOUT_SECONDS = 10.0
+
+#: Active workflow definitions a front door keeps for starts (one per workflow, least recently used out).
+WORKFLOW_CACHE_SIZE = 1024
+#: Starts retried when the workflow changed between the cache (or a read) and the insert, before a 409.
+START_ATTEMPTS = 3

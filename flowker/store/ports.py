@@ -138,8 +138,16 @@ class BreakerStateRepository(Protocol):
 
 
 class ExecutionRepository(Protocol):
-    async def create_or_get(self, execution: Execution) -> tuple[Execution, bool]:
-        """Insert, or return the execution that already holds its idempotency key (``created`` False)."""
+    async def create_or_get(
+        self, execution: Execution, workflow_revision: int | None = None
+    ) -> tuple[Execution, bool]:
+        """Insert, or return the execution that already holds its idempotency key (``created`` False).
+
+        With ``workflow_revision``, insert only while the execution's workflow is active at that revision,
+        in the same transaction, else raise :class:`~flowker.errors.WorkflowChanged` with nothing inserted:
+        a front door then starts from the definition it cached in one store round trip. An execution that
+        already holds the key is returned whatever its workflow has become since.
+        """
 
     async def get(self, execution_id: str) -> Execution | None: ...
 

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from flowker.clock import Clock, iso, utc_now
 from flowker.codes import (
@@ -30,12 +30,12 @@ from flowker.codes import (
 )
 from flowker.domain.audit import SYSTEM, Actor, AuditAction, AuditEvent, ResourceType
 from flowker.domain.execution import Execution, request_hash
-from flowker.dsl.interpreter import total_steps
-from flowker.dsl.model import WorkflowStatus
+from flowker.dsl.model import Workflow, WorkflowStatus
 from flowker.dsl.run_state import ExecutionStatus
-from flowker.errors import BadRequest, Conflict, NotFound, StateChanged, Unprocessable
+from flowker.errors import BadRequest, Conflict, NotFound, StateChanged, Unprocessable, WorkflowChanged
 from flowker.store.ports import AuditQuery, ExecutionQuery, Page, Store
-from flowker.tunables import WAIT_POLL_SECONDS
+from flowker.tunables import START_ATTEMPTS, WAIT_POLL_SECONDS, WORKFLOW_CACHE_SIZE
+from flowker.usecases.definition_cache import DefinitionCache
 from flowker.usecases.execution_timeline import build_timeline
 from flowker.usecases.outbox import publish, settle
 from flowker.usecases.pagination import MAX_LIMIT, parse_page, parse_status
@@ -64,6 +64,7 @@ class Executions:
         self._runtime = runtime
         self._timeout = timedelta(seconds=timeout_seconds)
         self._clock = clock
+        self._definitions = DefinitionCache(WORKFLOW_CACHE_SIZE)
 
     async def start(
         self, workflow_id: str, input_data: dict[str, Any], idempotency_key: str | None, actor: Actor = SYSTEM
@@ -78,35 +79,48 @@ class Executions:
                 code=INVALID_IDEMPOTENCY_KEY,
             )
         fingerprint = request_hash(workflow_id, input_data)
-        existing = await self._store.executions.find_by_key(key)
-        if existing is not None:
-            return self._same_request(existing, fingerprint)
-        workflow = await self._store.workflows.get(workflow_id)
-        if workflow is None:
-            raise NotFound(f"workflow {workflow_id} not found", code=WORKFLOW_NOT_FOUND)
-        if workflow.status != WorkflowStatus.ACTIVE:
-            raise Unprocessable(
-                f"workflow is {workflow.status.value}; only an active workflow runs", code=WORKFLOW_NOT_ACTIVE
-            )
+        for _ in range(START_ATTEMPTS):
+            workflow = self._definitions.get(workflow_id)
+            if workflow is None:
+                workflow = await self._store.workflows.get(workflow_id)
+                if workflow is None or workflow.status != WorkflowStatus.ACTIVE:
+                    # A replay of a start whose workflow has since gone away still finds its execution.
+                    existing = await self._store.executions.find_by_key(key)
+                    if existing is not None:
+                        return self._same_request(existing, fingerprint)
+                    _refuse(workflow_id, workflow)
+                self._definitions.put(workflow)
+            try:
+                # One round trip: the key's lookup, the workflow's revision check and the insert.
+                execution, created = await self._store.executions.create_or_get(
+                    self._candidate(workflow, input_data, key, fingerprint, actor), workflow.revision
+                )
+            except WorkflowChanged:  # changed since it was cached: read it again
+                self._definitions.drop(workflow_id)
+                continue
+            if not created:
+                return self._same_request(execution, fingerprint)
+            await self._runtime.start(execution.id)
+            return Started(execution, created=True)
+        raise StateChanged(f"workflow {workflow_id}")
+
+    def _candidate(
+        self, workflow: Workflow, input_data: dict[str, Any], key: str, fingerprint: str, actor: Actor
+    ) -> Execution:
         now = self._clock()
         definition = workflow.model_copy()
-        candidate = Execution(
+        return Execution(
             id=str(uuid.uuid4()),
             workflowId=workflow.id,
             inputData=input_data,
             workflow=definition,
             idempotencyKey=key,
             requestHash=fingerprint,
-            totalSteps=total_steps(definition),
+            totalSteps=self._definitions.total_steps(workflow),
             startedAt=iso(now),
             deadline=iso(now + self._timeout),
             startedBy=actor.to_dict(),
         )
-        execution, created = await self._store.executions.create_or_get(candidate)
-        if not created:
-            return self._same_request(execution, fingerprint)
-        await self._runtime.start(execution.id)
-        return Started(execution, created=True)
 
     @staticmethod
     def _same_request(execution: Execution, fingerprint: str) -> Started:
@@ -255,4 +269,12 @@ def parse_execution_query(params: Mapping[str, str]) -> ExecutionQuery:
         workflow_id=workflow_id,
         status=parse_status(params, [s.value for s in ExecutionStatus]),
         after=page.after,
+    )
+
+
+def _refuse(workflow_id: str, workflow: Workflow | None) -> NoReturn:
+    if workflow is None:
+        raise NotFound(f"workflow {workflow_id} not found", code=WORKFLOW_NOT_FOUND)
+    raise Unprocessable(
+        f"workflow is {workflow.status.value}; only an active workflow runs", code=WORKFLOW_NOT_ACTIVE
     )

@@ -32,7 +32,7 @@ from flowker.domain.merkle import NodeId
 from flowker.dsl.model import Workflow, WorkflowStatus
 from flowker.dsl.run_state import StepRecord
 from flowker.dsl.validation import executor_bindings
-from flowker.errors import Conflict, StateChanged, Unprocessable
+from flowker.errors import Conflict, StateChanged, Unprocessable, WorkflowChanged
 from flowker.store.ports import (
     AuditQuery,
     ExecutionQuery,
@@ -475,7 +475,9 @@ class MemoryExecutions:
     def _by_key(tables: _Tables, idempotency_key: str) -> _ExecutionRow | None:
         return next((r for r in tables.executions.values() if r.idempotency_key == idempotency_key), None)
 
-    async def create_or_get(self, execution: Execution) -> tuple[Execution, bool]:
+    async def create_or_get(
+        self, execution: Execution, workflow_revision: int | None = None
+    ) -> tuple[Execution, bool]:
         def insert(tables: _Tables, tx: _Transaction) -> tuple[Execution, bool]:
             row = _ExecutionRow(
                 id=execution.id,
@@ -496,6 +498,10 @@ class MemoryExecutions:
             holder = self._by_key(tables, execution.idempotencyKey)
             if holder is not None:
                 return _load_execution(holder), False
+            if workflow_revision is not None:
+                workflow = tables.workflows.get(execution.workflowId)
+                if workflow is None or workflow.revision != workflow_revision or workflow.status != "active":
+                    raise WorkflowChanged(execution.workflowId)
             if execution.id in tables.executions:
                 raise StateChanged(f"execution {execution.id} (the id is taken)")
             tx.put(tables.executions, row.id, row)

@@ -11,9 +11,9 @@ import pytest
 
 from flowker.domain.audit import Actor, AuditAction, AuditEvent, AuditResult, ResourceType, seal
 from flowker.domain.execution import Execution, request_hash
-from flowker.dsl.model import WorkflowDefinition
+from flowker.dsl.model import WorkflowDefinition, WorkflowStatus
 from flowker.dsl.run_state import ExecutionStatus, StepRecord, StepStatus
-from flowker.errors import Conflict, StateChanged
+from flowker.errors import Conflict, StateChanged, WorkflowChanged
 from flowker.store.ports import AuditQuery, ExecutionQuery, Store
 from tests.store.builders import make_workflow
 
@@ -334,3 +334,43 @@ async def test_what_goes_in_and_comes_out_shares_nothing_with_what_is_stored(sto
     assert chained is not None and chained["eventType"] == "EXECUTION_STARTED"
     chained["eventType"] = "TAMPERED"
     assert (await store.audit.up_to(1))[0]["eventType"] == "EXECUTION_STARTED"
+
+
+# ------------------------------------------------------------------- starts from a cached definition
+
+
+async def _active_workflow(store: Store) -> Any:
+    return await store.workflows.create(make_workflow(f"cached {uuid.uuid4()}", status=WorkflowStatus.ACTIVE))
+
+
+async def test_a_start_at_the_current_revision_of_an_active_workflow_is_inserted(store: Store) -> None:
+    workflow = await _active_workflow(store)
+    execution, created = await store.executions.create_or_get(
+        make_execution(workflow_id=workflow.id), workflow.revision
+    )
+    assert created and await store.executions.get(execution.id) == execution
+
+
+async def test_a_start_from_a_stale_revision_or_an_inactive_workflow_inserts_nothing(store: Store) -> None:
+    workflow = await _active_workflow(store)
+    deactivated = await store.workflows.replace(
+        workflow.model_copy(update={"status": WorkflowStatus.INACTIVE})
+    )
+    for revision in (workflow.revision, deactivated.revision):  # stale; current but inactive
+        candidate = make_execution(workflow_id=workflow.id)
+        with pytest.raises(WorkflowChanged):
+            await store.executions.create_or_get(candidate, revision)
+        assert await store.executions.get(candidate.id) is None
+        assert await store.executions.find_by_key(candidate.idempotencyKey) is None
+    with pytest.raises(WorkflowChanged):
+        await store.executions.create_or_get(make_execution(workflow_id=str(uuid.uuid4())), 1)
+
+
+async def test_a_key_already_held_is_answered_whatever_the_workflow_became(store: Store) -> None:
+    workflow = await _active_workflow(store)
+    first, _ = await store.executions.create_or_get(make_execution(workflow_id=workflow.id, key="k"))
+    await store.workflows.replace(workflow.model_copy(update={"status": WorkflowStatus.INACTIVE}))
+    again, created = await store.executions.create_or_get(
+        make_execution(workflow_id=workflow.id, key="k"), workflow.revision
+    )
+    assert not created and again.id == first.id

@@ -16,7 +16,7 @@ import flowker.store.embedded.outbox as outbox
 from flowker.domain.audit import AuditEvent
 from flowker.domain.execution import Execution
 from flowker.dsl.run_state import StepRecord
-from flowker.errors import StateChanged
+from flowker.errors import StateChanged, WorkflowChanged
 from flowker.store.embedded.database import Database
 from flowker.store.ports import ExecutionQuery, Page
 
@@ -24,6 +24,8 @@ _COLUMNS = {"startedAt": "started_at", "completedAt": "completed_at"}
 
 
 _SELECT = "SELECT doc, revision, cancel_requested, workflow, attempts, cancel_requested_by FROM executions"
+#: Whether a workflow is active at the revision a start was made from (cached in the front door).
+_ACTIVE_AT = "SELECT 1 FROM workflows WHERE id = ? AND revision = ? AND status = 'active'"
 _SAVE = """UPDATE executions SET status = ?, completed_at = ?, doc = ?, revision = revision + 1,
     lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END WHERE id = ? AND revision = ?"""
 #: The fence of a runner's write: it still holds the lease, and the lease has not expired.
@@ -60,8 +62,19 @@ class EmbeddedExecutions:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create_or_get(self, execution: Execution) -> tuple[Execution, bool]:
+    async def create_or_get(
+        self, execution: Execution, workflow_revision: int | None = None
+    ) -> tuple[Execution, bool]:
         def insert(conn: sqlite3.Connection) -> tuple[Execution, bool]:
+            if workflow_revision is not None:
+                current = conn.execute(_ACTIVE_AT, (execution.workflowId, workflow_revision)).fetchone()
+                if current is None:
+                    holder = conn.execute(
+                        f"{_SELECT} WHERE idempotency_key = ?", (execution.idempotencyKey,)
+                    ).fetchone()
+                    if holder is not None:
+                        return _load(holder), False
+                    raise WorkflowChanged(execution.workflowId)
             try:
                 conn.execute(
                     _INSERT,

@@ -19,10 +19,10 @@ import flowker.store.mongo.outbox as outbox
 from flowker.domain.audit import AuditEvent
 from flowker.domain.execution import Execution
 from flowker.dsl.run_state import StepRecord
-from flowker.errors import StateChanged
+from flowker.errors import StateChanged, WorkflowChanged
 from flowker.store.mongo.database import MongoDatabase, duplicate_key
 from flowker.store.mongo.documents import count_by, keyset, order
-from flowker.store.mongo.schema import EXECUTIONS, STEPS
+from flowker.store.mongo.schema import EXECUTIONS, STEPS, WORKFLOWS
 from flowker.store.ports import ExecutionQuery, Page
 
 _UNFINISHED = {"$in": ["pending", "running"]}
@@ -49,13 +49,20 @@ def _dump(execution: Execution) -> str:
     ).decode()
 
 
+class _KeyTaken(Exception):
+    """Inside a start's transaction: its id or idempotency key was taken meanwhile."""
+
+
 class MongoExecutions:
     def __init__(self, database: MongoDatabase) -> None:
         self._database = database
         self._executions = database.collection(EXECUTIONS)
         self._steps = database.collection(STEPS)
+        self._workflows = database.collection(WORKFLOWS)
 
-    async def create_or_get(self, execution: Execution) -> tuple[Execution, bool]:
+    async def create_or_get(
+        self, execution: Execution, workflow_revision: int | None = None
+    ) -> tuple[Execution, bool]:
         """Insert (keyed by id and idempotency key), or return the execution holding the key.
 
         A retried insert after a lost answer is safe: if the first one was applied, the retry finds the
@@ -90,7 +97,35 @@ class MongoExecutions:
                 return _load(found), False
             return execution.model_copy(update={"revision": 1}), True
 
-        return await self._database.run(insert)
+        if workflow_revision is None:
+            return await self._database.run(insert)
+
+        async def insert_if_current(session: Any) -> tuple[Execution, bool]:
+            # In one transaction: a deactivation committed meanwhile makes this one conflict and retry.
+            holder = await self._executions.find_one(
+                {"idempotencyKey": execution.idempotencyKey}, session=session
+            )
+            if holder is not None:
+                return _load(holder), False
+            current = await self._workflows.find_one(
+                {"_id": execution.workflowId, "revision": workflow_revision, "status": "active"},
+                {"_id": 1},
+                session=session,
+            )
+            if current is None:
+                raise WorkflowChanged(execution.workflowId)
+            try:
+                await self._executions.insert_one(doc, session=session)
+            except PyMongoError as exc:
+                if duplicate_key(exc) is None:
+                    raise
+                raise _KeyTaken from None  # by a start that raced this one: read outside the transaction
+            return execution.model_copy(update={"revision": 1}), True
+
+        try:
+            return await self._database.transaction(insert_if_current)
+        except _KeyTaken:
+            return await self._database.run(insert)
 
     async def get(self, execution_id: str) -> Execution | None:
         found = await self._database.run(lambda: self._executions.find_one({"_id": execution_id}))
