@@ -97,3 +97,21 @@ MONGO_COMMIT_ATTEMPTS = 3
 
 #: How long the audit actor waits for FLOWKER_AUDIT_CHECKPOINT_URL to take one checkpoint.
 AUDIT_CHECKPOINT_POST_TIMEOUT_SECONDS = 10.0
+
+# --- Webhooks ----------------------------------------------------------------------------------
+#: A webhook body larger than this is refused (413 FLK-0363), as in the original.
+WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
+#: Headers in which providers name a delivery, the same on each retry of it (Standard Webhooks / Svix,
+#: GitHub, Shopify, generic): the first one present goes into a derived idempotency key.
+WEBHOOK_DELIVERY_ID_HEADERS = (
+    "Webhook-Id",
+    "Svix-Id",
+    "X-GitHub-Delivery",
+    "X-Shopify-Webhook-Id",
+    "X-Webhook-Id",
+    "X-Delivery-Id",
+)
+#: Request headers that never reach an execution's ``_webhook.headers``: credentials.
+WEBHOOK_HIDDEN_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "x-webhook-token", "cookie"}
+)

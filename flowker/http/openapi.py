@@ -9,6 +9,7 @@ operation shares (the request id, the API key's 401, the 500) is added here, onc
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,7 +32,10 @@ TAGS = {
     spec.TAG_EXECUTIONS: "Runs of active workflows: start, follow, results, cancel.",
     spec.TAG_AUDIT: "The append-only, hash-chained audit trail.",
     spec.TAG_DASHBOARDS: "Counts of workflows and executions by status, computed by the store.",
+    spec.TAG_WEBHOOKS: "Deliveries that start the active workflow whose webhook trigger owns the path.",
 }
+#: ``{name:regex}`` of an aiohttp path, which the document writes ``{name}``.
+_PATH_REGEX = re.compile(r"\{(\w+):[^}]+\}")
 SHARED_RESPONSES = {
     "Unauthorized": error(
         "`X-API-Key` missing or not one of the configured keys", [f"`{codes.UNAUTHORIZED}`"]
@@ -67,7 +71,7 @@ def _operation(declared: dict[str, Any]) -> Schema:
         operation["x-alias-of"] = declared["alias_of"]
     if declared["body"] is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": declared.get("body_required", True),
             "description": declared["body_description"],
             "content": {"application/json": {"schema": declared["body"]}},
         }
@@ -78,6 +82,20 @@ def _operation(declared: dict[str, Any]) -> Schema:
     responses["500"] = component("responses", "InternalError")
     operation["responses"] = dict(sorted(responses.items()))
     return operation
+
+
+def _methods(method: str, declared: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(method, operationId)`` of each operation a route stands for: one, or one per declared method of a
+    route of any method (``*``), the first of which keeps the declared ``operationId``."""
+    if method != "*":
+        return [(method, declared["operationId"])]
+    methods = declared.get("methods") or []
+    if not methods:
+        raise LookupError(f"{declared['operationId']}: a route of any method declares its methods")
+    first, *others = methods
+    return [(first, declared["operationId"])] + [
+        (other, declared["operationId"] + other.capitalize()) for other in others
+    ]
 
 
 def _refer(node: Any, models: dict[str, type[BaseModel]]) -> Any:
@@ -137,7 +155,10 @@ def openapi_document() -> dict[str, Any]:
             declared = getattr(route.handler, spec.ATTRIBUTE, None)
             if declared is None:
                 raise LookupError(f"{route.method} {route.path} declares no operation (flowker.http.spec)")
-            paths.setdefault(route.path, {})[route.method.lower()] = _refer(_operation(declared), models)
+            path = _PATH_REGEX.sub(r"{\1}", route.path)
+            for method, operation_id in _methods(route.method, declared):
+                operation = _operation({**declared, "operationId": operation_id})
+                paths.setdefault(path, {})[method.lower()] = _refer(operation, models)
     responses = _refer(SHARED_RESPONSES, models)
     schemas = _model_schemas(models.values())
     return {

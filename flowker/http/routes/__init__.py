@@ -9,8 +9,20 @@ from flowker.http.routes import (
     executions,
     executors,
     system,
+    webhooks,
     workflows,
 )
 
 #: In the order of the API document.
-MODULES = (system, docs, workflows, executors, executions, audit, audit_proofs, audit_checkpoints, dashboards)
+MODULES = (
+    system,
+    docs,
+    workflows,
+    executors,
+    executions,
+    audit,
+    audit_proofs,
+    audit_checkpoints,
+    dashboards,
+    webhooks,
+)
