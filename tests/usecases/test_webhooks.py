@@ -12,7 +12,8 @@ from multidict import CIMultiDict
 
 from flowker.domain.audit import AuditEvent
 from flowker.dsl.model import WorkflowDefinition
-from flowker.errors import Conflict, NotFound, Unauthorized
+from flowker.errors import ConfigError, Conflict, NotFound, Unauthorized
+from flowker.settings import Settings
 from flowker.usecases.executions import Executions
 from flowker.usecases.webhooks import Delivery, Webhooks, delivery_id, visible_headers
 from flowker.usecases.workflows import Workflows
@@ -185,3 +186,12 @@ async def test_unknown_routes_and_tokens(world: dict[str, Any]) -> None:
 def test_repeated_headers_are_joined_and_credentials_dropped() -> None:
     headers = CIMultiDict([("Accept", "a"), ("Accept", "b"), ("cookie", "c"), ("Proxy-Authorization", "p")])
     assert visible_headers(headers) == {"Accept": "a, b"}
+
+
+def test_the_dedup_window_setting() -> None:
+    assert Settings.from_env({}).webhook_dedup_seconds == 86400.0
+    assert Settings.from_env({"FLOWKER_WEBHOOK_DEDUP_SECONDS": "600"}).webhook_dedup_seconds == 600.0
+    for bad in ("0", "-5", "abc", str(31 * 86400)):
+        with pytest.raises(ConfigError) as caught:
+            Settings.from_env({"FLOWKER_WEBHOOK_DEDUP_SECONDS": bad})
+        assert "FLOWKER_WEBHOOK_DEDUP_SECONDS" in str(caught.value)
