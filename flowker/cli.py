@@ -145,6 +145,7 @@ async def serve_forever(settings: Settings) -> int:
             SecretBox.from_text(secret_key),
             runtime,
             execution_timeout_seconds=settings.execution_timeout_seconds,
+            webhook_dedup_seconds=settings.webhook_dedup_seconds,
             extra_checks={"ray": cluster.check, "cluster": cluster.fits(location.shared_across_hosts)},
             outbound=OutboundPolicy.of(settings.production, settings.outbound_allow),
             verifier_key=signer.verifier(),

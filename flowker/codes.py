@@ -118,6 +118,13 @@ IDEMPOTENCY_KEY_REUSED = "FLK-0505"  # 409: the Idempotency-Key was used for ano
 INVALID_IDEMPOTENCY_KEY = "FLK-0509"  # 400: missing, blank, too long or not printable ASCII
 EXECUTION_ALREADY_ENDED = "FLK-0510"  # 422: cancel of an execution that already ended
 
+# --- Webhooks -----------------------------------------------------------------------------------
+INVALID_TRIGGER_CONFIG = "FLK-0211"  # 400: a webhook trigger's path, method or verify_token is invalid
+WEBHOOK_PATH_TAKEN = "FLK-0360"  # 409: another active workflow's webhook trigger owns this METHOD+path
+WEBHOOK_ROUTE_NOT_FOUND = "FLK-0361"  # 404: no active workflow's webhook trigger has this METHOD+path
+WEBHOOK_TOKEN_INVALID = "FLK-0362"  # 401: X-Webhook-Token missing or wrong for a route that has one
+WEBHOOK_PAYLOAD_TOO_LARGE = "FLK-0363"  # 413: a webhook body larger than 1 MiB
+
 # --- Audit ----------------------------------------------------------------------------------------
 AUDIT_EVENT_NOT_FOUND = "FLK-0600"  # 404
 UNKNOWN_EVENT_TYPE = "FLK-0601"  # 400: unknown eventType filter

@@ -102,6 +102,9 @@ class Settings:
     mongo_db: str = "flowker"
     #: Accept a MongoDB URI without TLS in production mode (FLOWKER_MONGO_ALLOW_INSECURE).
     mongo_allow_insecure: bool = False
+    #: FLOWKER_WEBHOOK_DEDUP_SECONDS: a webhook delivery without an Idempotency-Key that repeats one of
+    #: up to this many seconds ago (same workflow, method, path, body and delivery id) answers its execution.
+    webhook_dedup_seconds: float = 86400.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -238,6 +241,9 @@ class Settings:
             "mongo_uri": env.get("FLOWKER_MONGO_URI", "").strip() or None,
             "mongo_db": env.get("FLOWKER_MONGO_DB", "").strip() or cls.mongo_db,
             "mongo_allow_insecure": _bool(env, "FLOWKER_MONGO_ALLOW_INSECURE", cls.mongo_allow_insecure),
+            "webhook_dedup_seconds": _float(
+                env, "FLOWKER_WEBHOOK_DEDUP_SECONDS", cls.webhook_dedup_seconds, 1.0, 30 * 86400.0
+            ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

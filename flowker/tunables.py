@@ -102,3 +102,21 @@ AUDIT_CHECKPOINT_POST_TIMEOUT_SECONDS = 10.0
 WORKFLOW_CACHE_SIZE = 1024
 #: Starts retried when the workflow changed between the cache (or a read) and the insert, before a 409.
 START_ATTEMPTS = 3
+
+# --- Webhooks ----------------------------------------------------------------------------------
+#: A webhook body larger than this is refused (413 FLK-0363), as in the original.
+WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
+#: Headers in which providers name a delivery, the same on each retry of it (Standard Webhooks / Svix,
+#: GitHub, Shopify, generic): the first one present goes into a derived idempotency key.
+WEBHOOK_DELIVERY_ID_HEADERS = (
+    "Webhook-Id",
+    "Svix-Id",
+    "X-GitHub-Delivery",
+    "X-Shopify-Webhook-Id",
+    "X-Webhook-Id",
+    "X-Delivery-Id",
+)
+#: Request headers that never reach an execution's ``_webhook.headers``: credentials.
+WEBHOOK_HIDDEN_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "x-webhook-token", "cookie"}
+)

@@ -12,6 +12,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+#: What answers show in place of a secret of node data (a webhook trigger's ``verify_token``).
+MASK = "********"
+#: Where stored node data keeps the hash of a webhook trigger's ``verify_token`` (never the token).
+TOKEN_HASH_KEY = "verifyTokenHash"
+
 
 class NodeType(StrEnum):
     TRIGGER = "trigger"
@@ -90,5 +95,11 @@ class Workflow(WorkflowDefinition):
     revision: int = Field(default=0, exclude=True)
 
     def to_output(self) -> dict[str, Any]:
-        """The API's ``WorkflowOutput``: absent optional fields stay absent."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The API's ``WorkflowOutput``: absent optional fields stay absent, a token is masked."""
+        out = self.model_dump(mode="json", exclude_none=True)
+        for node in out.get("nodes", []):
+            data = node.get("data")
+            if isinstance(data, dict) and TOKEN_HASH_KEY in data:
+                del data[TOKEN_HASH_KEY]
+                data["verify_token"] = MASK
+        return out

@@ -48,6 +48,7 @@ from flowker.dsl.conditions import ConditionSyntaxError, parse_condition
 from flowker.dsl.mappings import MappingError, compile_mappings
 from flowker.dsl.model import Edge, Node, NodeType, WorkflowDefinition
 from flowker.dsl.retry import parse_node_retry
+from flowker.dsl.webhook_trigger import check_trigger_data
 from flowker.errors import BadRequest, NotFound, Unprocessable
 
 MAX_NAME = 100
@@ -127,6 +128,8 @@ def _check_node(index: int, node: Node, seen: set[str]) -> None:
         _parse(data["condition"], f"{where}.condition")
     elif node.type == NodeType.EXECUTOR:
         _check_executor_data(where, data)
+    elif node.type == NodeType.TRIGGER:
+        check_trigger_data(where, node)
     elif (
         node.type == NodeType.ACTION
         and data.get("actionType") == SET_OUTPUT

@@ -11,6 +11,7 @@ from flowker.usecases.audit import AuditTrail
 from flowker.usecases.dashboards import Dashboards
 from flowker.usecases.executions import Executions
 from flowker.usecases.executor_configs import ExecutorConfigs
+from flowker.usecases.webhooks import Webhooks
 from flowker.usecases.workflows import Workflows
 
 #: A readiness check: returns when the dependency answers, raises when it does not.
@@ -26,6 +27,7 @@ class Services:
     executions: Executions
     audit: AuditTrail
     dashboards: Dashboards
+    webhooks: Webhooks
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
     draining: bool = False
 

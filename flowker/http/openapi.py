@@ -32,7 +32,10 @@ TAGS = {
     spec.TAG_EXECUTIONS: "Runs of active workflows: start, follow, results, cancel.",
     spec.TAG_AUDIT: "The append-only, hash-chained audit trail.",
     spec.TAG_DASHBOARDS: "Counts of workflows and executions by status, computed by the store.",
+    spec.TAG_WEBHOOKS: "Deliveries that start the active workflow whose webhook trigger owns the path.",
 }
+#: ``{name:regex}`` of an aiohttp path, which the document writes ``{name}``.
+_PATH_REGEX = re.compile(r"\{(\w+):[^}]+\}")
 SHARED_RESPONSES = {
     "Unauthorized": error(
         "`X-API-Key` missing or not one of the configured keys", [f"`{codes.UNAUTHORIZED}`"]
@@ -68,7 +71,7 @@ def _operation(declared: dict[str, Any]) -> Schema:
         operation["x-alias-of"] = declared["alias_of"]
     if declared["body"] is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": declared.get("body_required", True),
             "description": declared["body_description"],
             "content": {"application/json": {"schema": declared["body"]}},
         }
@@ -79,6 +82,20 @@ def _operation(declared: dict[str, Any]) -> Schema:
     responses["500"] = component("responses", "InternalError")
     operation["responses"] = dict(sorted(responses.items()))
     return operation
+
+
+def _methods(method: str, declared: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(method, operationId)`` of each operation a route stands for: one, or one per declared method of a
+    route of any method (``*``), the first of which keeps the declared ``operationId``."""
+    if method != "*":
+        return [(method, declared["operationId"])]
+    methods = declared.get("methods") or []
+    if not methods:
+        raise LookupError(f"{declared['operationId']}: a route of any method declares its methods")
+    first, *others = methods
+    return [(first, declared["operationId"])] + [
+        (other, declared["operationId"] + other.capitalize()) for other in others
+    ]
 
 
 def _refer(node: Any, models: dict[str, type[BaseModel]]) -> Any:
@@ -121,16 +138,8 @@ def _model_schemas(models: Iterable[type[BaseModel]]) -> dict[str, Schema]:
     return found
 
 
-_PATTERNED = re.compile(r"\{(\w+):[^{}]*\}")
-
-
 def _subclasses(cls: type) -> list[type]:
     return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]
-
-
-def _template(path: str) -> str:
-    """The OpenAPI path of an aiohttp route: ``{name:.+}`` (a parameter with its pattern) is ``{name}``."""
-    return _PATTERNED.sub(r"{\1}", path)
 
 
 @functools.cache
@@ -146,9 +155,10 @@ def openapi_document() -> dict[str, Any]:
             declared = getattr(route.handler, spec.ATTRIBUTE, None)
             if declared is None:
                 raise LookupError(f"{route.method} {route.path} declares no operation (flowker.http.spec)")
-            paths.setdefault(_template(route.path), {})[route.method.lower()] = _refer(
-                _operation(declared), models
-            )
+            path = _PATH_REGEX.sub(r"{\1}", route.path)
+            for method, operation_id in _methods(route.method, declared):
+                operation = _operation({**declared, "operationId": operation_id})
+                paths.setdefault(path, {})[method.lower()] = _refer(operation, models)
     responses = _refer(SHARED_RESPONSES, models)
     schemas = _model_schemas(models.values())
     return {

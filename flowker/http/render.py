@@ -45,6 +45,16 @@ async def read_json(request: web.Request, model: type[M]) -> M:
     raw = await request.read()
     if not raw.strip():
         raise BadRequest("request body is required", code=BAD_BODY)
+    data = decode_object(raw)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        raise BadRequest(f"{field_path(error['loc'])}: {error['msg']}", code=WRONG_FIELD_TYPE) from None
+
+
+def decode_object(raw: bytes) -> dict[str, Any]:
+    """``raw`` as a JSON object: 400 FLK-0001 when it is not JSON or not an object, FLK-0314 too deep."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -55,11 +65,7 @@ async def read_json(request: web.Request, model: type[M]) -> M:
         raise BadRequest("invalid request body: expected a JSON object", code=BAD_BODY)
     if _too_deep(data, MAX_DEPTH):
         raise BadRequest(f"invalid request body: nested deeper than {MAX_DEPTH} levels", code=BODY_TOO_DEEP)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors(include_url=False, include_input=False)[0]
-        raise BadRequest(f"{field_path(error['loc'])}: {error['msg']}", code=WRONG_FIELD_TYPE) from None
+    return data
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:

@@ -94,7 +94,11 @@ Settings of the node, by type:
 * `conditional`: `condition`, an expression such as `kyc.result.riskScore < 50` (required to
   activate); its outgoing edges carry `sourceHandle` `"true"` or `"false"`;
 * `action`: `actionType`; `set_output` requires an `output` object, the workflow's final output;
-* `trigger`: free.
+* `trigger`: free, unless `triggerId` or `triggerType` is `webhook` and a `path` is given: then
+  `path` (the route under `/v1/webhooks`, normalised to one leading slash), `method` (GET, POST,
+  PUT, PATCH or DELETE) and an optional `verify_token` (answered as `********`; sending `********`
+  back keeps the token), no other properties besides `triggerId`, `triggerType`, `name`, `label`
+  and `description`.
 """
 NodeId = Annotated[str, Field(min_length=1, max_length=dsl.MAX_ID)]
 

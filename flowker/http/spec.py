@@ -35,6 +35,7 @@ TAG_EXECUTORS = "Executor configurations"
 TAG_EXECUTIONS = "Executions"
 TAG_AUDIT = "Audit"
 TAG_DASHBOARDS = "Dashboards"
+TAG_WEBHOOKS = "Webhooks"
 
 
 def component(kind: str, name: str) -> Schema:
@@ -78,8 +79,14 @@ def operation(
     body: Body | None = None,
     body_description: str = "",
     public: bool = False,
+    body_required: bool = True,
+    methods: Iterable[str] = (),
 ) -> Callable[[F], F]:
-    """Declare the handler's operation; ``401`` and ``500`` are added, and ``401`` only unless public."""
+    """Declare the handler's operation; ``401`` and ``500`` are added, and ``401`` only unless public.
+
+    ``methods``: for a route of any method (``*``), the methods the document shows it under; the
+    first keeps ``operation_id``, the others get it suffixed with their name (``receiveWebhookGet``).
+    """
     declared = {
         "operationId": operation_id,
         "summary": summary,
@@ -91,6 +98,8 @@ def operation(
         "body": body,
         "body_description": body_description,
         "public": public,
+        "body_required": body_required,
+        "methods": [m.upper() for m in methods],
     }
 
     def record(handler: F) -> F:

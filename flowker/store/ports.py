@@ -23,6 +23,7 @@ from flowker.domain.executor_config import ExecutorConfig
 from flowker.domain.merkle import NodeId
 from flowker.dsl.model import Workflow
 from flowker.dsl.run_state import StepRecord
+from flowker.dsl.webhook_trigger import WebhookRoute
 
 T = TypeVar("T")
 
@@ -93,14 +94,25 @@ class WorkflowRepository(Protocol):
 
         ``check_executors`` (activation): in the same transaction, every executor configuration its
         nodes call must exist, be active and have the endpoint called, else :class:`StateChanged`.
+
+        In the same transaction the workflow's webhook routes (:func:`~flowker.dsl.webhook_trigger.routes_of`)
+        are written when it is ``active`` and removed otherwise; a METHOD+path that another workflow's route
+        holds is :class:`Conflict` FLK-0360, decided by the store's unique key, not by a read.
         """
 
     async def delete(self, workflow: Workflow, events: Sequence[AuditEvent] = ()) -> None:
-        """Delete if ``workflow.revision`` is still current."""
+        """Delete if ``workflow.revision`` is still current, with its webhook routes."""
 
     async def count_by_status(self) -> dict[str, int]:
         """How many workflows have each status (a status no workflow has is absent), counted by the
         store in one query over its status index, not by reading the workflows."""
+
+
+class WebhookRouteRepository(Protocol):
+    """The webhook routes of the active workflows: METHOD+path -> workflow (written by the workflows')."""
+
+    async def find(self, method: str, path: str) -> WebhookRoute | None:
+        """The route of ``method`` (upper case) and ``path`` (normalised), or None."""
 
 
 class ExecutorConfigRepository(Protocol):
@@ -284,6 +296,7 @@ class CheckpointLog(Protocol):
 
 class Store(Protocol):
     workflows: WorkflowRepository
+    webhook_routes: WebhookRouteRepository
     executor_configs: ExecutorConfigRepository
     executions: ExecutionRepository
     breakers: BreakerStateRepository

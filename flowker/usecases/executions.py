@@ -67,9 +67,19 @@ class Executions:
         self._definitions = DefinitionCache(WORKFLOW_CACHE_SIZE)
 
     async def start(
-        self, workflow_id: str, input_data: dict[str, Any], idempotency_key: str | None, actor: Actor = SYSTEM
+        self,
+        workflow_id: str,
+        input_data: dict[str, Any],
+        idempotency_key: str | None,
+        actor: Actor = SYSTEM,
+        *,
+        bound_to: Any = None,
     ) -> Started:
-        """Record a new execution and hand it to a supervisor, or return the one the key already names."""
+        """Record a new execution and hand it to a supervisor, or return the one the key already names.
+
+        The key is bound to the workflow and ``input_data``, or ``bound_to`` when given (a webhook's
+        body: its ``_webhook`` metadata, headers and address, may differ between retries of one delivery).
+        """
         key = (idempotency_key or "").strip()
         if not key:
             raise BadRequest("the Idempotency-Key header is required", code=INVALID_IDEMPOTENCY_KEY)
@@ -78,7 +88,7 @@ class Executions:
                 f"Idempotency-Key must be 1..{MAX_IDEMPOTENCY_KEY} printable ASCII characters",
                 code=INVALID_IDEMPOTENCY_KEY,
             )
-        fingerprint = request_hash(workflow_id, input_data)
+        fingerprint = request_hash(workflow_id, input_data if bound_to is None else bound_to)
         for _ in range(START_ATTEMPTS):
             workflow = self._definitions.get(workflow_id)
             if workflow is None:

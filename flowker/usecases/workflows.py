@@ -20,6 +20,7 @@ from flowker.domain.executor_config import ExecutorStatus
 from flowker.domain.metadata import check_metadata
 from flowker.dsl.model import Workflow, WorkflowDefinition, WorkflowStatus
 from flowker.dsl.validation import ExecutorRef, check_activation, check_draft, executor_config_ids
+from flowker.dsl.webhook_trigger import masked_data, seal_tokens
 from flowker.errors import NotFound, Unprocessable
 from flowker.store.ports import ListQuery, Page, Store
 from flowker.usecases.outbox import publish
@@ -58,10 +59,17 @@ class Workflows:
             metadata={"workflow.name": workflow.name, "workflow.status": workflow.status.value},
         )
 
-    async def create(self, definition: WorkflowDefinition, actor: Actor = SYSTEM) -> Workflow:
-        """Save a new draft. Raises 400 on an invalid definition, 409 FLK-0101 on a taken name."""
+    async def create(
+        self, definition: WorkflowDefinition, actor: Actor = SYSTEM, *, tokens_from: Workflow | None = None
+    ) -> Workflow:
+        """Save a new draft. Raises 400 on an invalid definition, 409 FLK-0101 on a taken name.
+
+        A webhook trigger's ``verify_token`` is kept as its hash only; ``tokens_from`` (a clone's source)
+        is the workflow whose hashes a masked token stands for.
+        """
         check_draft(definition)
         check_metadata(definition.metadata)
+        seal_tokens(definition, tokens_from)
         now = iso(self._clock())
         workflow = _with_definition(
             definition, id=str(uuid.uuid4()), status=WorkflowStatus.DRAFT, createdAt=now, updatedAt=now
@@ -94,6 +102,8 @@ class Workflows:
             )
         check_draft(definition)
         check_metadata(definition.metadata)
+        # A verify_token sent back masked (a PUT of what was read) keeps the node's token.
+        seal_tokens(definition, current)
         updated = _with_definition(
             definition,
             id=current.id,
@@ -124,7 +134,10 @@ class Workflows:
         copy = WorkflowDefinition.model_validate(
             {**source.model_dump(include={"description", "nodes", "edges", "metadata"}), "name": name}
         )
-        return await self.create(copy, actor)
+        for node in copy.nodes:  # the copy keeps the source's tokens (their hashes)
+            if node.data is not None:
+                node.data = masked_data(node.data)
+        return await self.create(copy, actor, tokens_from=source)
 
     async def transition(self, workflow_id: str, action: str, actor: Actor = SYSTEM) -> Workflow:
         """Apply ``activate``, ``deactivate`` or ``draft``; activation first checks the whole graph."""

@@ -32,6 +32,7 @@ from flowker.domain.merkle import NodeId
 from flowker.dsl.model import Workflow, WorkflowStatus
 from flowker.dsl.run_state import StepRecord
 from flowker.dsl.validation import executor_bindings
+from flowker.dsl.webhook_trigger import WebhookRoute, path_taken, routes_of
 from flowker.errors import Conflict, StateChanged, Unprocessable, WorkflowChanged
 from flowker.store.ports import (
     AuditQuery,
@@ -142,6 +143,8 @@ class _Tables:
         self.merkle_nodes: dict[tuple[int, int], bytes] = {}
         self.checkpoints: dict[int, StoredCheckpoint] = {}
         self.counters: dict[str, int] = {"outbox_position": 0}
+        #: (method, path) -> route: the unique key of the webhook route table.
+        self.webhook_routes: dict[tuple[str, str], WebhookRoute] = {}
 
 
 class _Database:
@@ -349,6 +352,7 @@ class MemoryWorkflows:
             if check_executors:
                 _check_bindings(tables, workflow)
             stored = _WORKFLOWS.update(tables, tx, workflow)
+            _write_routes(tables, tx, workflow)
             _stage(tables, tx, events)
             return stored
 
@@ -357,6 +361,7 @@ class MemoryWorkflows:
     async def delete(self, workflow: Workflow, events: Sequence[AuditEvent] = ()) -> None:
         def remove(tables: _Tables, tx: _Transaction) -> None:
             _WORKFLOWS.remove(tables, tx, workflow)
+            _drop_routes(tables, tx, workflow.id)
             _stage(tables, tx, events)
 
         await self._db.write(remove)
@@ -365,6 +370,32 @@ class MemoryWorkflows:
         return await self._db.read(
             lambda tables: dict(Counter(row.status for row in tables.workflows.values()))
         )
+
+
+def _drop_routes(tables: _Tables, tx: _Transaction, workflow_id: str) -> None:
+    for key, route in list(tables.webhook_routes.items()):
+        if route.workflow_id == workflow_id:
+            tx.pop(tables.webhook_routes, key)
+
+
+def _write_routes(tables: _Tables, tx: _Transaction, workflow: Workflow) -> None:
+    _drop_routes(tables, tx, workflow.id)
+    if workflow.status != WorkflowStatus.ACTIVE:
+        return
+    for route in routes_of(workflow, workflow.id):
+        owner = tables.webhook_routes.get((route.method, route.path))
+        if owner is not None:
+            name = _WORKFLOWS.get(tables, owner.workflow_id)
+            raise path_taken(route, name.name if name else "?")
+        tx.put(tables.webhook_routes, (route.method, route.path), route)
+
+
+class MemoryWebhookRoutes:
+    def __init__(self, db: _Database) -> None:
+        self._db = db
+
+    async def find(self, method: str, path: str) -> WebhookRoute | None:
+        return await self._db.read(lambda tables: tables.webhook_routes.get((method, path)))
 
 
 def _check_bindings(tables: _Tables, workflow: Workflow) -> None:
@@ -896,6 +927,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._db = _Database()
         self.workflows = MemoryWorkflows(self._db)
+        self.webhook_routes = MemoryWebhookRoutes(self._db)
         self.executor_configs = MemoryExecutorConfigs(self._db)
         self.executions = MemoryExecutions(self._db)
         self.breakers = MemoryBreakerStates(self._db)

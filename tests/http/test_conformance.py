@@ -10,6 +10,7 @@ shown to be needed (without it, some answer would not validate).
 from __future__ import annotations
 
 import copy
+import io
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -26,6 +27,7 @@ from tests.helpers.client import ApiClient, Reply
 from tests.helpers.fixtures import aml_executor, compliance_workflow, kyc_executor
 from tests.helpers.polling import eventually
 from tests.helpers.stub_provider import StubProvider
+from tests.helpers.webhooks import webhook_kyc_workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Where the original's document is looked for: FLOWKER_ORIGINAL_OPENAPI, else ``shared/reference/`` in a
@@ -276,6 +278,29 @@ async def drive_every_operation(api: ApiClient, anon: ApiClient, stub: StubProvi
     await send("get", "/v1/executions/{id}", execution, 200)
     results = await send("get", "/v1/executions/{id}/results", f"{execution}/results", 200)
     assert len(results.body["stepResults"]) == 4 and results.body["finalOutput"] == {"decision": "approved"}
+
+    hook_template = "/v1/webhooks/{path}"
+    hook_definition = webhook_kyc_workflow(kyc, "/conformance/hook", token="conformance-token")
+    hook_id = (await api.post("/v1/workflows", hook_definition)).body["workflowId"]
+    assert (await api.post(f"/v1/workflows/{hook_id}/activate")).status == 200
+    hook, token = "/v1/webhooks/conformance/hook", {"X-Webhook-Token": "conformance-token"}
+    delivered = await send("post", hook_template, hook, 201, {"document": "12345"}, headers=token)
+    await eventually(
+        lambda: api.get(f"/v1/executions/{delivered.body['executionId']}"),
+        lambda r: r.body["status"] in ENDED,
+    )
+    await send("post", hook_template, hook, 200, {"document": "12345"}, headers=token)  # the same delivery
+    await send("post", hook_template, hook, 401, {"document": "12345"})
+    await send("post", hook_template, "/v1/webhooks/conformance/none", 404, {"document": "12345"})
+    await send(
+        "post", hook_template, hook, 400, headers={**token, "Content-Type": "application/json"}, data=b"["
+    )
+    await send("post", hook_template, hook, 409, {"document": "other"}, headers={**token, **key})
+    big = io.BytesIO(b'{"document": "' + b"x" * (1 << 20) + b'"}')
+    await send(
+        "post", hook_template, hook, 413, headers={**token, "Content-Type": "application/json"}, data=big
+    )
+    assert (await api.post(f"/v1/workflows/{hook_id}/deactivate")).status == 200
 
     await send("post", "/v1/workflows/{id}/deactivate", f"{workflow}/deactivate", 200)
     await send("post", "/v1/workflows/{id}/draft", f"{workflow}/draft", 200)

@@ -67,9 +67,13 @@ def v1_routes() -> list[tuple[str, str]]:
     )
     app = create_app(Settings(api_keys=(API_KEY,)), services, (API_KEY,))
     found = {
-        (route.method, route.resource.canonical)
+        (method, route.resource.canonical)
         for route in app.router.routes()
         if route.resource is not None and route.resource.canonical.startswith("/v1")
+        # A route of any method stands for each method it declares.
+        for method in (
+            route.handler.openapi_operation["methods"] if route.method == "*" else [route.method]  # type: ignore[attr-defined]
+        )
     }
     return sorted(found)
 

@@ -290,3 +290,24 @@ async def test_a_file_of_schema_version_4_gets_the_checkpoints_table(tmp_path: P
     finally:
         await second.close()
     assert db_rows(data_dir, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+
+
+async def test_a_file_of_schema_version_6_gets_the_webhook_route_table(tmp_path: Path) -> None:
+    data_dir = tmp_path / "v6"
+    first = await EmbeddedStore(data_dir).open()
+    await first.workflows.create(make_workflow())
+    await first.close()
+    # The file a version-6 Flowker left: no webhook routes.
+    with sqlite3.connect(data_dir / DB_FILE) as db:
+        db.execute("DROP TABLE webhook_routes")
+        db.execute("PRAGMA user_version = 6")
+
+    second = await EmbeddedStore(data_dir).open()
+    try:
+        assert await second.webhook_routes.find("POST", "/e2e/webhook-test") is None
+        assert await second.workflows.count_by_status() == {"draft": 1}
+    finally:
+        await second.close()
+    indexes = {row[1] for row in db_rows(data_dir, "PRAGMA index_list(webhook_routes)")}
+    assert "webhook_routes_workflow" in indexes
+    assert db_rows(data_dir, "PRAGMA user_version") == [(SCHEMA_VERSION,)]

@@ -22,14 +22,14 @@ from flowker.store.embedded import EmbeddedStore
 from flowker.store.embedded.audit import EmbeddedAuditLog
 from flowker.store.embedded.breakers import EmbeddedBreakerStates
 from flowker.store.embedded.executions import EmbeddedExecutions
-from flowker.store.embedded.store import EmbeddedExecutorConfigs, EmbeddedWorkflows
+from flowker.store.embedded.store import EmbeddedExecutorConfigs, EmbeddedWebhookRoutes, EmbeddedWorkflows
 from flowker.store.mongo import MongoStore
 from flowker.store.mongo.audit import MongoAuditLog
 from flowker.store.mongo.breakers import MongoBreakerStates
 from flowker.store.mongo.executions import MongoExecutions
 from flowker.store.mongo.executor_configs import MongoExecutorConfigs
 from flowker.store.mongo.schema import WORKFLOWS
-from flowker.store.mongo.workflows import MongoWorkflows
+from flowker.store.mongo.workflows import MongoWebhookRoutes, MongoWorkflows
 from flowker.store.ports import ListQuery, Store
 from tests.fakes.memory_store import (
     MemoryAuditLog,
@@ -37,6 +37,7 @@ from tests.fakes.memory_store import (
     MemoryExecutions,
     MemoryExecutorConfigs,
     MemoryStore,
+    MemoryWebhookRoutes,
     MemoryWorkflows,
 )
 from tests.store.builders import (
@@ -69,6 +70,7 @@ ADAPTERS = {
         EmbeddedExecutions,
         EmbeddedAuditLog,
         EmbeddedBreakerStates,
+        EmbeddedWebhookRoutes,
     ),
     "mongo": (
         MongoStore,
@@ -77,6 +79,7 @@ ADAPTERS = {
         MongoExecutions,
         MongoAuditLog,
         MongoBreakerStates,
+        MongoWebhookRoutes,
     ),
     "memory": (
         MemoryStore,
@@ -85,6 +88,7 @@ ADAPTERS = {
         MemoryExecutions,
         MemoryAuditLog,
         MemoryBreakerStates,
+        MemoryWebhookRoutes,
     ),
 }
 PORTS = (
@@ -94,6 +98,7 @@ PORTS = (
     ports.ExecutionRepository,
     ports.AuditLog,
     ports.BreakerStateRepository,
+    ports.WebhookRouteRepository,
 )
 
 

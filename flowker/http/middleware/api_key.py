@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from flowker.codes import METHOD_OR_ORIGIN_NOT_ALLOWED
-from flowker.domain.api_keys import ApiKey, KeyRing
+from flowker.domain.api_keys import ApiKey, KeyRing, Scope
 from flowker.errors import Forbidden, Unauthorized
 from flowker.http.auth_throttle import AuthThrottle
 from flowker.http.keys import API_KEY_ID
@@ -25,6 +25,8 @@ from flowker.http.middleware.headers import raw_bytes, shown
 
 HEADER = "X-API-Key"
 PROTECTED_PREFIX = "/v1"
+#: Any method here starts an execution: a read-only key may not, even with GET.
+WEBHOOKS_PREFIX = "/v1/webhooks/"
 log = logging.getLogger("flowker.http")
 
 #: Told of an address's first failed attempt in a window: ``(address, method, path)``.
@@ -65,6 +67,11 @@ def api_key_middleware(
             if not key.allows(request.method):
                 raise Forbidden(
                     f"API key {key.id} is read-only: {request.method} is not allowed",
+                    code=METHOD_OR_ORIGIN_NOT_ALLOWED,
+                )
+            if key.scope is not Scope.FULL and request.path.startswith(WEBHOOKS_PREFIX):
+                raise Forbidden(
+                    f"API key {key.id} is read-only: a webhook starts an execution",
                     code=METHOD_OR_ORIGIN_NOT_ALLOWED,
                 )
             request[API_KEY_ID] = key.id

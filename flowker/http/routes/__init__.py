@@ -10,6 +10,7 @@ from flowker.http.routes import (
     executions,
     executors,
     system,
+    webhooks,
     workflows,
 )
 
@@ -25,4 +26,5 @@ MODULES = (
     audit_proofs,
     audit_checkpoints,
     dashboards,
+    webhooks,
 )

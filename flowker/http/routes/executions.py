@@ -30,7 +30,7 @@ from flowker.http.spec import (
     status_parameter,
 )
 from flowker.tunables import MAX_WAIT_SECONDS
-from flowker.usecases.executions import MAX_IDEMPOTENCY_KEY
+from flowker.usecases.executions import MAX_IDEMPOTENCY_KEY, Started
 from flowker.usecases.executions import SORT_FIELDS as EXECUTION_SORT_FIELDS
 from flowker.usecases.pagination import render_page
 
@@ -170,16 +170,26 @@ async def start_execution(request: web.Request) -> web.Response:
     started = await request.app[SERVICES].executions.start(
         workflow_id, body.inputData, request.headers.get("Idempotency-Key"), request_actor(request)
     )
+    return await answer_start(request, started)
+
+
+async def answer_start(
+    request: web.Request, started: Started, headers: dict[str, str] | None = None
+) -> web.Response:
+    """The answer to a start (here and from a webhook): ``Prefer: wait``, else 201, or 200 for a replay
+    of an execution that has ended."""
     wait = prefer_wait(request.headers.get("Prefer"))
     if wait:
         results = await request.app[SERVICES].executions.wait_for_end(started, wait)
         if results is not None:
-            applied = {"Preference-Applied": f"wait={wait:g}"}
+            applied = {**(headers or {}), "Preference-Applied": f"wait={wait:g}"}
             return json_response(results, headers=applied, model=schemas.ExecutionResultsOutput)
     execution = started.execution
     # A replay of an execution that has ended answers 200, as in the original; anything else 201.
     status = 200 if not started.created and execution.is_terminal else 201
-    return json_response(execution.created_output(), status=status, model=schemas.ExecutionCreateOutput)
+    return json_response(
+        execution.created_output(), status=status, headers=headers, model=schemas.ExecutionCreateOutput
+    )
 
 
 def prefer_wait(header: str | None) -> float:

@@ -79,6 +79,11 @@ DRAFT_CODES = (
     ),
     line(codes.DUPLICATE_EDGE_ID, "two edges share an id"),
     line(codes.EDGE_NAMES_NO_NODE, "an edge's source or target names no node of the workflow"),
+    line(
+        codes.INVALID_TRIGGER_CONFIG,
+        "a webhook trigger's `path`, `method` or `verify_token` is invalid, it has another property, "
+        "or its `verify_token` is the mask `********` while the node has no token",
+    ),
     *METADATA_CODES,
 )
 CATALOG_EXECUTOR = line(
@@ -120,7 +125,11 @@ ACTIVATION_ERRORS = {
         "Conflict",
         [
             f"{STATE_CHANGED} (including an executor configuration it uses being disabled or "
-            "deleted meanwhile)"
+            "deleted meanwhile)",
+            line(
+                codes.WEBHOOK_PATH_TAKEN,
+                "another active workflow's webhook trigger has the same method and path",
+            ),
         ],
     ),
     "422": error(

@@ -23,7 +23,7 @@ from flowker.tunables import BUSY_TIMEOUT_SECONDS, STORE_MAX_BATCH
 T = TypeVar("T")
 
 #: Bumped with every change of the tables; an older file is migrated (MIGRATIONS), a newer one refused.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _BREAKER_STATES = """CREATE TABLE IF NOT EXISTS breaker_states (
         executor_config_id TEXT PRIMARY KEY, updated_at REAL NOT NULL, doc BLOB NOT NULL)"""
@@ -42,6 +42,15 @@ _AUDIT_CHECKPOINTS = """CREATE TABLE IF NOT EXISTS audit_checkpoints (
 #: The dashboards count executions of a time window by status from this index alone (a covering index).
 _EXECUTIONS_STARTED_STATUS = (
     "CREATE INDEX IF NOT EXISTS executions_started_status ON executions (started_at, status)"
+)
+
+#: The webhook routes of active workflows; the primary key makes METHOD+path unique (FLK-0360).
+_WEBHOOK_ROUTES = """CREATE TABLE IF NOT EXISTS webhook_routes (
+        method TEXT NOT NULL, path TEXT NOT NULL,
+        workflow_id TEXT NOT NULL REFERENCES workflows (id) ON DELETE CASCADE,
+        token_hash TEXT, PRIMARY KEY (method, path)) WITHOUT ROWID"""
+_WEBHOOK_ROUTES_WORKFLOW = (
+    "CREATE INDEX IF NOT EXISTS webhook_routes_workflow ON webhook_routes (workflow_id)"
 )
 
 SCHEMA = (
@@ -91,6 +100,8 @@ SCHEMA = (
     _BREAKER_STATES,
     _MERKLE_NODES,
     _AUDIT_CHECKPOINTS,
+    _WEBHOOK_ROUTES,
+    _WEBHOOK_ROUTES_WORKFLOW,
 )
 
 #: Statements that bring a file of an older schema version to the next one, by the version they start from.
@@ -105,6 +116,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # Checkpoints start with the first issued after the upgrade.
     4: (_AUDIT_CHECKPOINTS,),
     5: (_EXECUTIONS_STARTED_STATUS,),
+    # Workflows active before the upgrade get their routes when next activated (deactivate, draft, activate).
+    6: (_WEBHOOK_ROUTES, _WEBHOOK_ROUTES_WORKFLOW),
 }
 
 

@@ -12,6 +12,7 @@ from flowker.domain.audit import AuditEvent
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.dsl.model import Workflow, WorkflowStatus
 from flowker.dsl.validation import executor_bindings
+from flowker.dsl.webhook_trigger import WebhookRoute, path_taken, routes_of
 from flowker.errors import StateChanged, Unprocessable
 from flowker.store.embedded.audit import EmbeddedAuditLog
 from flowker.store.embedded.breakers import EmbeddedBreakerStates
@@ -57,6 +58,7 @@ class EmbeddedWorkflows:
                 self._check_bindings(conn, workflow)
             stored = self._table.update(conn, workflow)
             _write_refs(conn, workflow)
+            _write_routes(conn, workflow)
             outbox.stage(conn, events)
             return stored
 
@@ -88,6 +90,42 @@ class EmbeddedWorkflows:
             lambda conn: conn.execute("SELECT status, COUNT(*) FROM workflows GROUP BY status").fetchall()
         )
         return {row[0]: row[1] for row in rows}
+
+
+def _write_routes(conn: sqlite3.Connection, workflow: Workflow) -> None:
+    """The workflow's webhook routes when it is active, none otherwise; a taken one is 409 FLK-0360."""
+    conn.execute("DELETE FROM webhook_routes WHERE workflow_id = ?", (workflow.id,))
+    if workflow.status != WorkflowStatus.ACTIVE:
+        return
+    for route in routes_of(workflow, workflow.id):
+        try:
+            conn.execute(
+                "INSERT INTO webhook_routes (method, path, workflow_id, token_hash) VALUES (?, ?, ?, ?)",
+                (route.method, route.path, route.workflow_id, route.token_hash),
+            )
+        except sqlite3.IntegrityError:
+            owner = conn.execute(
+                "SELECT w.name FROM webhook_routes r JOIN workflows w ON w.id = r.workflow_id"
+                " WHERE r.method = ? AND r.path = ?",
+                (route.method, route.path),
+            ).fetchone()
+            raise path_taken(route, owner[0] if owner else "?") from None
+
+
+class EmbeddedWebhookRoutes:
+    """The route table ``webhook_routes``, read by primary key."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def find(self, method: str, path: str) -> WebhookRoute | None:
+        row = await self._db.read(
+            lambda conn: conn.execute(
+                "SELECT workflow_id, token_hash FROM webhook_routes WHERE method = ? AND path = ?",
+                (method, path),
+            ).fetchone()
+        )
+        return WebhookRoute(method, path, row[0], row[1]) if row else None
 
 
 def _write_refs(conn: sqlite3.Connection, workflow: Workflow) -> None:
@@ -195,6 +233,7 @@ class EmbeddedStore:
     def __init__(self, data_dir: Path) -> None:
         self.db = Database(data_dir / DB_FILE)
         self.workflows = EmbeddedWorkflows(self.db)
+        self.webhook_routes = EmbeddedWebhookRoutes(self.db)
         self.executor_configs = EmbeddedExecutorConfigs(self.db)
         self.executions = EmbeddedExecutions(self.db)
         self.breakers = EmbeddedBreakerStates(self.db)

@@ -17,7 +17,7 @@ from flowker.errors import ConfigError
 from flowker.store.mongo.database import MongoDatabase
 
 #: Bumped with every change of collections or indexes; a database of a newer version is refused.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 WORKFLOWS = "workflows"
 EXECUTOR_CONFIGS = "executor_configurations"
@@ -28,6 +28,7 @@ OUTBOX = "audit_outbox"
 MERKLE_NODES = "merkle_nodes"
 CHECKPOINTS = "audit_checkpoints"
 BREAKERS = "breaker_states"
+WEBHOOK_ROUTES = "webhook_routes"
 META = "meta"
 
 _UNIQUE = {"unique": True}
@@ -79,6 +80,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     CHECKPOINTS: [],  # _id is the tree size: one checkpoint per size
     BREAKERS: [],  # _id is the executor configuration's id
+    # _id is "METHOD path": one active workflow per route (FLK-0360)
+    WEBHOOK_ROUTES: [IndexModel([("workflowId", ASCENDING)], name="workflow")],
     META: [],
 }
 

@@ -19,7 +19,7 @@ from flowker.store.mongo.executions import MongoExecutions
 from flowker.store.mongo.executor_configs import MongoExecutorConfigs
 from flowker.store.mongo.schema import prepare
 from flowker.store.mongo.uri import client_options, redacted
-from flowker.store.mongo.workflows import MongoWorkflows
+from flowker.store.mongo.workflows import MongoWebhookRoutes, MongoWorkflows
 
 
 class MongoStore:
@@ -35,6 +35,7 @@ class MongoStore:
         self.uri = uri
         self.database = MongoDatabase(client, database, uri)
         self.workflows = MongoWorkflows(self.database)
+        self.webhook_routes = MongoWebhookRoutes(self.database)
         self.executor_configs = MongoExecutorConfigs(self.database)
         self.executions = MongoExecutions(self.database)
         self.breakers = MongoBreakerStates(self.database)
