@@ -102,6 +102,9 @@ class Settings:
     mongo_db: str = "flowker"
     #: Accept a MongoDB URI without TLS in production mode (FLOWKER_MONGO_ALLOW_INSECURE).
     mongo_allow_insecure: bool = False
+    #: ``FLOWKER_SANDBOX`` / ``--sandbox``: serve the simulated providers under ``/sandbox`` and create the
+    #: configurations that use them (``docs/sandbox.md``); development mode only.
+    sandbox: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -127,6 +130,8 @@ class Settings:
             raise ConfigError(
                 f'FLOWKER_MONGO_DB={self.mongo_db!r} must be 1-63 characters, none of /\\. "$ or a space'
             )
+        if self.sandbox and self.production:
+            raise ConfigError("the sandbox (FLOWKER_SANDBOX, --sandbox) is refused in production mode")
 
     @property
     def production(self) -> bool:
@@ -238,6 +243,7 @@ class Settings:
             "mongo_uri": env.get("FLOWKER_MONGO_URI", "").strip() or None,
             "mongo_db": env.get("FLOWKER_MONGO_DB", "").strip() or cls.mongo_db,
             "mongo_allow_insecure": _bool(env, "FLOWKER_MONGO_ALLOW_INSECURE", cls.mongo_allow_insecure),
+            "sandbox": _bool(env, "FLOWKER_SANDBOX", cls.sandbox),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

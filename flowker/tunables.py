@@ -97,3 +97,8 @@ MONGO_COMMIT_ATTEMPTS = 3
 
 #: How long the audit actor waits for FLOWKER_AUDIT_CHECKPOINT_URL to take one checkpoint.
 AUDIT_CHECKPOINT_POST_TIMEOUT_SECONDS = 10.0
+
+# --- Sandbox (flowker serve --sandbox) -------------------------------------------------------
+#: How long a simulated provider holds a ``timeout`` failure before answering 504: longer than the
+#: endpoint timeout of every sandbox configuration, so the caller times out first.
+SANDBOX_TIMEOUT_HOLD_SECONDS = 30.0
