@@ -19,6 +19,7 @@ from flowker.actors.config import RuntimeConfig
 from flowker.actors.runtime import RayRuntime
 from flowker.bootstrap import build_services
 from flowker.domain.outbound import OutboundPolicy
+from flowker.domain.sandbox_configs import sandbox_base_url
 from flowker.errors import ConfigError, StoreUnavailable
 from flowker.http.app import create_app
 from flowker.http.tls import server_context
@@ -26,6 +27,7 @@ from flowker.secretbox import SecretBox, load_secret_key, write_private
 from flowker.settings import Settings
 from flowker.signing_key import load_signing_key
 from flowker.store.opening import location_from, open_store
+from flowker.usecases.sandbox import SandboxConfig, ensure_sandbox_configs
 
 API_KEY_FILE = "api-key"
 log = logging.getLogger("flowker")
@@ -47,6 +49,13 @@ def main(argv: list[str] | None = None) -> int:
         "--tls-cert", type=Path, help="serve HTTPS with this PEM certificate chain (FLOWKER_TLS_CERT)"
     )
     serve.add_argument("--tls-key", type=Path, help="the certificate's PEM private key (FLOWKER_TLS_KEY)")
+    serve.add_argument(
+        "--sandbox",
+        action="store_true",
+        default=None,
+        help="serve simulated providers under /sandbox and create configurations using them "
+        "(FLOWKER_SANDBOX; development mode only; docs/sandbox.md)",
+    )
     audit = commands.add_parser("audit", help="work with the audit log offline")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser(
@@ -79,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             ray_address=args.ray_address,
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
+            sandbox=args.sandbox,
         )
         return asyncio.run(serve_forever(settings))
     except ConfigError as exc:
@@ -162,9 +172,15 @@ async def serve_forever(settings: Settings) -> int:
             raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
         host, port = runner.addresses[0][:2]
         scheme = "https" if tls else "http"
+        # Before the banner: once it is printed, the sandbox's configurations exist.
+        sandbox = sandbox_base_url(scheme, settings.host, port) if settings.sandbox else None
+        made = await ensure_sandbox_configs(services.executor_configs, sandbox) if sandbox else []
         print(f"Flowker {__version__} listening on {scheme}://{host}:{port}", flush=True)
         if settings.production:
             print("Mode: production (HTTPS only)", flush=True)
+        if sandbox:
+            print(f"Sandbox: on, simulated providers at {sandbox} (docs/sandbox.md)", flush=True)
+            print(f"Sandbox configurations: {sandbox_summary(made, sandbox)}", flush=True)
         print(f"API key: {key_note}", flush=True)
         print(f"Store: {location.describe()}", flush=True)
         print(f"Ray cluster: {info.alive_nodes} node(s) on {len(hosts(info.nodes))} host(s)", flush=True)
@@ -183,6 +199,18 @@ async def serve_forever(settings: Settings) -> int:
         await asyncio.to_thread(cluster.disconnect)
     print("Stopped", flush=True)
     return 0
+
+
+def sandbox_summary(configs: list[SandboxConfig], base_url: str) -> str:
+    """One line naming each sandbox configuration: created now or kept, and where a kept one points
+    when that is not this start's sandbox (a start on another port)."""
+    parts = []
+    for config in configs:
+        state = "created" if config.created else "kept"
+        if not config.base_url.startswith(base_url + "/"):
+            state += f", points at {config.base_url}"
+        parts.append(f"{config.name} ({state}, id {config.id})")
+    return "; ".join(parts) or "none"
 
 
 async def _wait_for_signal() -> None:
