@@ -257,3 +257,52 @@ def test_the_configurations_point_at_routes_the_sandbox_serves() -> None:
         urls = {v for k, v in config["config"].items() if k.endswith("base_url")}
         assert urls and urls <= roots, urls
         assert config["name"] == f"sandbox-{config['providerId']}"
+
+
+def _kyc_only(kyc_id: str) -> dict[str, object]:
+    """KYC alone, with the sandbox mode passed on from the input as docs/sandbox.md says."""
+    return {
+        "name": f"kyc with modes {uuid.uuid4().hex[:6]}",
+        "nodes": [
+            {"id": "start", "type": "trigger", "position": {"x": 0, "y": 0}},
+            {
+                "id": "kyc",
+                "type": "executor",
+                "position": {"x": 0, "y": 100},
+                "data": {
+                    "executorConfigId": kyc_id,
+                    "endpointName": "validate",
+                    "inputMapping": [
+                        {"source": "workflow.document", "target": "document", "required": True},
+                        {"source": "workflow.sandbox", "target": "sandbox"},
+                    ],
+                },
+            },
+        ],
+        "edges": [{"id": "e1", "source": "start", "target": "kyc"}],
+    }
+
+
+async def test_failure_modes_from_the_input_show_retries_recovering_and_giving_up(
+    server: str, services: Services, api: ApiClient
+) -> None:
+    made = await ensure_sandbox_configs(services.executor_configs, f"{server}/sandbox")
+    kyc = next(c.id for c in made if c.name == "sandbox-kyc")
+    workflow = (await api.post("/v1/workflows", _kyc_only(kyc))).body["workflowId"]
+    assert (await api.post(f"/v1/workflows/{workflow}/activate")).status == 200
+
+    async def run(mode: dict[str, object]) -> dict[str, object]:
+        reply = await api.post(
+            f"/v1/workflows/{workflow}/executions",
+            {"inputData": {"document": "1", "sandbox": mode}},
+            headers={"Idempotency-Key": str(uuid.uuid4()), "Prefer": "wait=30"},
+        )
+        assert reply.status == 200, reply.text
+        return reply.body
+
+    recovered = await run({"fail": "503", "times": 2})
+    assert recovered["status"] == "completed", recovered
+    assert recovered["stepResults"][0]["output"]["body"]["customerId"] == "CUST-001"
+    gave_up = await run({"fail": "500"})
+    assert gave_up["status"] == "failed"
+    assert "after 5 attempts" in gave_up["stepResults"][0]["errorMessage"], gave_up
