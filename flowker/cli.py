@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import secrets
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -139,6 +141,11 @@ async def serve_forever(settings: Settings) -> int:
         if settings.tls_cert and settings.tls_key
         else None
     )
+    # In sandbox mode the port is taken now, before the actors start (it opens later): they must know the
+    # origin of the sandbox they call, so that exactly it is reached without the loopback warning.
+    bound = _bind(settings.host, settings.port) if settings.sandbox else None
+    if bound is not None:
+        settings = dataclasses.replace(settings, port=bound.getsockname()[1])
     location = location_from(settings)
     store = await open_store(location)
     try:
@@ -156,7 +163,7 @@ async def serve_forever(settings: Settings) -> int:
             runtime,
             execution_timeout_seconds=settings.execution_timeout_seconds,
             extra_checks={"ray": cluster.check, "cluster": cluster.fits(location.shared_across_hosts)},
-            outbound=OutboundPolicy.of(settings.production, settings.outbound_allow),
+            outbound=OutboundPolicy.of(settings.production, settings.outbound_allow, settings.sandbox_origin),
             verifier_key=signer.verifier(),
         )
         runner = web.AppRunner(
@@ -165,7 +172,11 @@ async def serve_forever(settings: Settings) -> int:
             access_log=None,
         )
         await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls)
+        site = (
+            web.SockSite(runner, bound, ssl_context=tls)
+            if bound is not None
+            else web.TCPSite(runner, settings.host, settings.port, ssl_context=tls)
+        )
         try:
             await site.start()
         except OSError as exc:
@@ -173,7 +184,8 @@ async def serve_forever(settings: Settings) -> int:
         host, port = runner.addresses[0][:2]
         scheme = "https" if tls else "http"
         # Before the banner: once it is printed, the sandbox's configurations exist.
-        sandbox = sandbox_base_url(scheme, settings.host, port) if settings.sandbox else None
+        origin = settings.sandbox_origin
+        sandbox = sandbox_base_url(scheme, *origin) if origin else None
         made = await ensure_sandbox_configs(services.executor_configs, sandbox) if sandbox else []
         print(f"Flowker {__version__} listening on {scheme}://{host}:{port}", flush=True)
         if settings.production:
@@ -197,6 +209,8 @@ async def serve_forever(settings: Settings) -> int:
     finally:
         await store.close()
         await asyncio.to_thread(cluster.disconnect)
+        if bound is not None:
+            bound.close()
     print("Stopped", flush=True)
     return 0
 
@@ -211,6 +225,24 @@ def sandbox_summary(configs: list[SandboxConfig], base_url: str) -> str:
             state += f", points at {config.base_url}"
         parts.append(f"{config.name} ({state}, id {config.id})")
     return "; ".join(parts) or "none"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (the first address ``host`` resolves to), not yet listening."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
 
 
 async def _wait_for_signal() -> None:

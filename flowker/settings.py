@@ -139,6 +139,13 @@ class Settings:
         return self.environment == PRODUCTION
 
     @property
+    def sandbox_origin(self) -> tuple[str, int] | None:
+        """Where Flowker reaches its own sandbox, ``(host, port)``, once the port is known (not 0)."""
+        if not self.sandbox or self.port == 0:
+            return None
+        return (loopback_for(self.host), self.port)
+
+    @property
     def tls(self) -> bool:
         """Whether the service itself serves HTTPS."""
         return self.tls_cert is not None
@@ -247,6 +254,16 @@ class Settings:
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def loopback_for(host: str) -> str:
+    """The address Flowker's own calls reach it at when it listens on ``host``: a wildcard address
+    (every interface) is reached on loopback."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "::1"
+    return host.lower()
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

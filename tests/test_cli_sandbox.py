@@ -107,6 +107,8 @@ def test_the_readme_first_workflow_completes_against_flowker_serve_sandbox(
         assert results["stepResults"][2]["output"]["body"]["amlStatus"] == "cleared"
     finally:
         assert serve.stop() == 0
+    # The front door and the executor actors reached exactly their own sandbox: no loopback warning.
+    assert "loopback address" not in serve.log.read_text()
 
     # A second start keeps both configurations and creates nothing.
     again = Serve(serve_env(data_dir, ray_tmp), tmp_path / "serve2.log", args)

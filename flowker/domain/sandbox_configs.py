@@ -20,14 +20,9 @@ SANDBOX_LEDGER_ID = "0190a1b2-0000-7000-8000-000000000002"
 
 
 def sandbox_base_url(scheme: str, host: str, port: int) -> str:
-    """The sandbox's base URL on the serving origin; a wildcard listening address is reached on loopback."""
-    if host in ("", "0.0.0.0"):
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{scheme}://{host}:{port}/sandbox"
+    """The sandbox's base URL on the serving origin ``host`` (as :func:`flowker.settings.loopback_for`
+    gives it) and ``port``."""
+    return f"{scheme}://[{host}]:{port}/sandbox" if ":" in host else f"{scheme}://{host}:{port}/sandbox"
 
 
 def _api_key() -> dict[str, Any]:
