@@ -22,6 +22,8 @@ from flowker.domain.sandbox_modes import FAILURES, Attempts, ModeError, split_mo
 
 #: The credential every sandbox provider expects (``X-API-Key``, or ``Authorization: Bearer``).
 SANDBOX_API_KEY = "sandbox-key"
+#: Deeper request bodies are refused (400): no simulated API needs them, and hashing them would fail.
+MAX_DEPTH = 32
 #: Tracer validations remembered for its list at most (oldest forgotten first).
 MAX_VALIDATIONS = 1000
 #: Tracer's decision thresholds (amounts in the transaction's currency).
@@ -112,6 +114,10 @@ class Sandbox:
                 401, "SANDBOX_UNAUTHORIZED", "missing or wrong X-API-Key (the sandbox's key: docs/sandbox.md)"
             )
             return SandboxAnswer(status, body)
+        if _too_deep(request.body, MAX_DEPTH):
+            return SandboxAnswer(
+                *_error(400, "SANDBOX_INVALID_REQUEST", f"body nested deeper than {MAX_DEPTH}")
+            )
         try:
             mode, body = split_mode(request.body, request.query)
         except ModeError as exc:
@@ -135,6 +141,16 @@ class Sandbox:
         self.validations[validation["validationId"]] = validation
         while len(self.validations) > MAX_VALIDATIONS:
             self.validations.popitem(last=False)
+
+
+def _too_deep(value: Any, budget: int) -> bool:
+    if budget < 0:
+        return True
+    if isinstance(value, dict):
+        return any(_too_deep(v, budget - 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_too_deep(v, budget - 1) for v in value)
+    return False
 
 
 def _call_key(request: SandboxRequest, body: Any) -> str:

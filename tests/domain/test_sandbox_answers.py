@@ -342,3 +342,16 @@ def test_an_unknown_mode_is_refused_with_400(sandbox: Sandbox, mode: Any) -> Non
 def test_the_credential_is_checked_before_any_mode(sandbox: Sandbox) -> None:
     body = {"document": "1", "sandbox": {"fail": "500"}}
     assert ask(sandbox, "kyc.validate", body, credential="wrong").status == 401
+
+
+def test_a_body_nested_too_deep_is_a_400_not_an_error(sandbox: Sandbox) -> None:
+    deep: Any = "x"
+    for _ in range(300):  # beyond what the hashing's encoder takes (254 levels)
+        deep = {"a": deep}
+    body = {**tracer_body(), "metadata": deep}
+    answer = ask(sandbox, "tracer.validate-transaction", body)
+    assert (answer.status, answer.body["code"]) == (400, "SANDBOX_INVALID_REQUEST")
+    shallow: Any = "x"
+    for _ in range(20):
+        shallow = {"a": shallow}
+    assert ask(sandbox, "tracer.validate-transaction", {**tracer_body(), "metadata": shallow}).status == 201
