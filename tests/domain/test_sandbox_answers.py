@@ -355,3 +355,38 @@ def test_a_body_nested_too_deep_is_a_400_not_an_error(sandbox: Sandbox) -> None:
     for _ in range(20):
         shallow = {"a": shallow}
     assert ask(sandbox, "tracer.validate-transaction", {**tracer_body(), "metadata": shallow}).status == 201
+
+
+def test_the_template_sample_of_reference_9_1_is_allowed_then_booked(sandbox: Sandbox) -> None:
+    """What tracer-midaz-validation sends: tracer-validate's mapped input, then workflow.transaction as
+    ``send`` once ``tracer-validate.body.decision == "ALLOW"``."""
+    sample = {
+        "requestId": "6f1c0e4a-8b2d-4c3e-9a57-0f10e4b5a001",
+        "transactionType": "PIX",
+        "amount": "1000.00",
+        "currency": "BRL",
+        "transactionTimestamp": "2026-01-02T03:04:05Z",
+        "account": {
+            "accountId": "7a2d0e4a-8b2d-4c3e-9a57-0f10e4b5a002",
+            "type": "checking",
+            "status": "active",
+        },
+        "transaction": {
+            "asset": "BRL",
+            "value": "1000.00",
+            "source": {"from": [{"accountAlias": "@payer"}]},
+            "distribute": {"to": [{"accountAlias": "@payee"}]},
+        },
+        "transactionDescription": "first PIX",
+    }
+    tracer_input = {k: sample[k] for k in ("requestId", "transactionType", "amount", "currency")}
+    tracer_input |= {"transactionTimestamp": sample["transactionTimestamp"], "account": sample["account"]}
+    decision = ask(sandbox, "tracer.validate-transaction", tracer_input)
+    assert (decision.status, decision.body["decision"]) == (201, "ALLOW")
+    booked = ask(
+        sandbox,
+        "midaz.create-transaction",
+        {"send": sample["transaction"], "description": sample["transactionDescription"]},
+        params=LEDGER_PARAMS,
+    )
+    assert booked.status == 201 and booked.body["description"] == "first PIX"
