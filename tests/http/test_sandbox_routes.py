@@ -283,7 +283,7 @@ def _kyc_only(kyc_id: str) -> dict[str, object]:
     }
 
 
-async def test_failure_modes_from_the_input_show_retries_recovering_and_giving_up(
+async def test_failure_modes_from_the_input_show_retries_and_the_breaker_at_work(
     server: str, services: Services, api: ApiClient
 ) -> None:
     made = await ensure_sandbox_configs(services.executor_configs, f"{server}/sandbox")
@@ -306,3 +306,9 @@ async def test_failure_modes_from_the_input_show_retries_recovering_and_giving_u
     gave_up = await run({"fail": "500"})
     assert gave_up["status"] == "failed"
     assert "after 5 attempts" in gave_up["stepResults"][0]["errorMessage"], gave_up
+    # Five failed attempts in a row (FLOWKER_BREAKER_FAILURES): the breaker is open, calls fail at once.
+    assert (await api.get(f"/v1/executors/{kyc}")).body["breaker"]["state"] == "open"
+    refused = await run({})
+    assert refused["status"] == "failed" and "circuit open" in refused["errorMessage"], refused
+    assert (await api.post(f"/v1/executors/{kyc}/breaker/reset")).status == 200
+    assert (await run({}))["status"] == "completed"
