@@ -216,12 +216,14 @@ async def serve_forever(settings: Settings) -> int:
 
 
 def sandbox_summary(configs: list[SandboxConfig], base_url: str) -> str:
-    """One line naming each sandbox configuration: created now or kept, and where a kept one points
-    when that is not this start's sandbox (a start on another port)."""
+    """One line naming each sandbox configuration: created now, moved here from a previous start's port,
+    or kept (and where a kept one points when that is not this start's sandbox)."""
     parts = []
     for config in configs:
-        state = "created" if config.created else "kept"
-        if not config.base_url.startswith(base_url + "/"):
+        state = config.state
+        if config.moved_from is not None:
+            state += f" from {config.moved_from}"
+        elif not config.base_url.startswith(base_url + "/"):
             state += f", points at {config.base_url}"
         parts.append(f"{config.name} ({state}, id {config.id})")
     return "; ".join(parts) or "none"

@@ -110,14 +110,19 @@ def test_the_readme_first_workflow_completes_against_flowker_serve_sandbox(
     # The front door and the executor actors reached exactly their own sandbox: no loopback warning.
     assert "loopback address" not in serve.log.read_text()
 
-    # A second start keeps both configurations and creates nothing.
+    # A second start (on another free port) creates nothing; the untouched configurations follow it.
+    first_url = banner["url"]
     again = Serve(serve_env(data_dir, ray_tmp), tmp_path / "serve2.log", args)
     try:
         banner = again.banner()
         log = again.log.read_text()
-        assert "sandbox-kyc (kept" in log and "sandbox-aml (kept" in log and "created" not in log
+        assert f"sandbox-kyc (moved from {first_url}/sandbox/kyc" in log, log
+        assert f"sandbox-aml (moved from {first_url}/sandbox/aml" in log and "created" not in log
         key = (data_dir / "api-key").read_text().strip()
-        names = [c["name"] for c in _get(f"{banner['url']}/v1/executors?limit=100", key)["items"]]
-        assert sorted(names) == ["sandbox-aml", "sandbox-kyc"]
+        items = _get(f"{banner['url']}/v1/executors?limit=100", key)["items"]
+        assert sorted((c["name"], c["baseUrl"]) for c in items) == [
+            ("sandbox-aml", f"{banner['url']}/sandbox/aml"),
+            ("sandbox-kyc", f"{banner['url']}/sandbox/kyc"),
+        ]
     finally:
         assert again.stop() == 0

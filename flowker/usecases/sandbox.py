@@ -1,13 +1,18 @@
 """Creating the sandbox's configurations at start, idempotently by name (``flowker serve --sandbox``).
 
 A configuration whose name is taken is left as it is, whoever made it and however it was edited since:
-a second start creates nothing, and a user's changes stand. Creation goes through the use case, so it is
-validated, sealed and audited like any other.
+a second start creates nothing, and a user's changes stand. One exception keeps the sandbox usable when
+the service moves to another port: a configuration never changed since it was created (``updatedAt`` is
+its ``createdAt``), whose base URL is the same sandbox path on a loopback origin, is moved to this
+start's origin, credentials included (they are bound to their origin). Creation and moves go through the
+use case, so they are validated, sealed and audited like any other.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from flowker.codes import EXECUTOR_CONFIG_NAME_TAKEN
 from flowker.domain.executor_config import ExecutorConfig, ExecutorConfigInput
@@ -18,17 +23,22 @@ from flowker.usecases.executor_configs import ExecutorConfigs
 
 #: Configurations read per page while looking one up by name.
 _PAGE = 100
+_LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+State = Literal["created", "kept", "moved"]
 
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    """One configuration the sandbox wants: its id, whether this start created it, and its base URL
-    (another than this start's when a previous start on another port created it)."""
+    """One configuration the sandbox wants: its id, what this start did with it, and its base URL now
+    (another than this start's for a kept one that a previous start on another port created and someone
+    changed since). ``moved_from``: the base URL a moved one had."""
 
     name: str
     id: str
-    created: bool
+    state: State
     base_url: str
+    moved_from: str | None = None
 
 
 async def ensure_sandbox_configs(configs: ExecutorConfigs, base_url: str) -> list[SandboxConfig]:
@@ -37,14 +47,31 @@ async def ensure_sandbox_configs(configs: ExecutorConfigs, base_url: str) -> lis
     for body in sandbox_executor_configs(base_url):
         try:
             made = await configs.create(ExecutorConfigInput.model_validate(body))
-            result.append(SandboxConfig(made.name, made.id, True, made.baseUrl))
+            result.append(SandboxConfig(made.name, made.id, "created", made.baseUrl))
+            continue
         except Conflict as exc:
             if exc.code != EXECUTOR_CONFIG_NAME_TAKEN:
                 raise
-            found = await _by_name(configs, body["name"])
-            if found is not None:  # None: deleted again since; the next start creates it
-                result.append(SandboxConfig(found.name, found.id, False, found.baseUrl))
+        found = await _by_name(configs, body["name"])
+        if found is None:  # deleted again since; the next start creates it
+            continue
+        if _left_behind(found, body):
+            patch = ExecutorConfigInput.model_validate(
+                {"baseUrl": body["baseUrl"], "authentication": body["authentication"]}
+            )
+            moved = await configs.patch(found.id, patch)
+            result.append(SandboxConfig(moved.name, moved.id, "moved", moved.baseUrl, found.baseUrl))
+        else:
+            result.append(SandboxConfig(found.name, found.id, "kept", found.baseUrl))
     return result
+
+
+def _left_behind(found: ExecutorConfig, wanted: dict[str, Any]) -> bool:
+    """Whether ``found`` is an untouched sandbox configuration of a start on another loopback origin."""
+    if found.baseUrl == wanted["baseUrl"] or found.updatedAt != found.createdAt:
+        return False
+    old, new = urlsplit(found.baseUrl), urlsplit(wanted["baseUrl"])
+    return old.path == new.path and (old.hostname or "") in (*_LOOPBACK_HOSTS, new.hostname)
 
 
 async def _by_name(configs: ExecutorConfigs, name: str) -> ExecutorConfig | None:

@@ -201,9 +201,9 @@ async def test_the_created_configurations_run_the_readme_workflow(
 ) -> None:
     base_url = f"{server}/sandbox"
     made = await ensure_sandbox_configs(services.executor_configs, base_url)
-    assert [(c.name, c.created, c.base_url) for c in made] == [
-        ("sandbox-kyc", True, f"{base_url}/kyc"),
-        ("sandbox-aml", True, f"{base_url}/aml"),
+    assert [(c.name, c.state, c.base_url) for c in made] == [
+        ("sandbox-kyc", "created", f"{base_url}/kyc"),
+        ("sandbox-aml", "created", f"{base_url}/aml"),
     ]
     ids = {c.name: c.id for c in made}
     shown = await api.get(f"/v1/executors/{ids['sandbox-kyc']}")
@@ -232,16 +232,40 @@ async def test_a_second_start_creates_nothing_and_keeps_the_users_edits(
 ) -> None:
     base_url = f"{server}/sandbox"
     first = await ensure_sandbox_configs(services.executor_configs, base_url)
-    kyc = next(c for c in first if c.name == "sandbox-kyc")
+    again = await ensure_sandbox_configs(services.executor_configs, base_url)
+    assert [(c.name, c.id, c.state) for c in again] == [(c.name, c.id, "kept") for c in first]
+    kyc, aml = first
     edited = await api.call("PATCH", f"/v1/executors/{kyc.id}", {"description": "mine now"})
     assert edited.status == 200, edited.text
-    again = await ensure_sandbox_configs(services.executor_configs, "http://127.0.0.1:1/sandbox")
-    assert [(c.name, c.id, c.created) for c in again] == [(c.name, c.id, False) for c in first]
-    # A start on another port reports the base URL the configuration still has.
-    assert [c.base_url for c in again] == [c.base_url for c in first]
+
+    # A start on another port: the edited one is kept as it is, the untouched one follows the sandbox.
+    elsewhere = "http://127.0.0.1:1/sandbox"
+    moved = await ensure_sandbox_configs(services.executor_configs, elsewhere)
+    assert [(c.name, c.id, c.state, c.base_url, c.moved_from) for c in moved] == [
+        ("sandbox-kyc", kyc.id, "kept", f"{base_url}/kyc", None),
+        ("sandbox-aml", aml.id, "moved", f"{elsewhere}/aml", f"{base_url}/aml"),
+    ]
     listed = await api.get("/v1/executors", params={"limit": "100"})
-    assert sorted(i["name"] for i in listed.body["items"]) == ["sandbox-aml", "sandbox-kyc"]
+    assert sorted((i["name"], i["baseUrl"]) for i in listed.body["items"]) == [
+        ("sandbox-aml", f"{elsewhere}/aml"),
+        ("sandbox-kyc", f"{base_url}/kyc"),
+    ]
     assert (await api.get(f"/v1/executors/{kyc.id}")).body["description"] == "mine now"
+    # Moved once, it has changed since it was created: from now on it is kept like an edited one.
+    later = await ensure_sandbox_configs(services.executor_configs, base_url)
+    assert [c.state for c in later] == ["kept", "kept"]
+
+
+async def test_a_configuration_of_that_name_elsewhere_is_never_moved(
+    server: str, services: Services, api: ApiClient
+) -> None:
+    mine = sandbox_executor_configs("http://kyc.internal.example/sandbox")[0]
+    created = await api.post("/v1/executors", mine)
+    assert created.status == 201, created.text
+    made = await ensure_sandbox_configs(services.executor_configs, f"{server}/sandbox")
+    assert [(c.name, c.state) for c in made] == [("sandbox-kyc", "kept"), ("sandbox-aml", "created")]
+    shown = await api.get(f"/v1/executors/{created.body['id']}")
+    assert shown.body["baseUrl"] == "http://kyc.internal.example/sandbox/kyc"
 
 
 def test_the_configurations_point_at_routes_the_sandbox_serves() -> None:
