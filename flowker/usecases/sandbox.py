@@ -2,10 +2,10 @@
 
 A configuration whose name is taken is left as it is, whoever made it and however it was edited since:
 a second start creates nothing, and a user's changes stand. One exception keeps the sandbox usable when
-the service moves to another port: a configuration never changed since it was created (``updatedAt`` is
-its ``createdAt``), whose base URL is the same sandbox path on a loopback origin, is moved to this
-start's origin, credentials included (they are bound to their origin). Creation and moves go through the
-use case, so they are validated, sealed and audited like any other.
+the service moves to another port: a configuration that is still the sandbox's own (every field as the
+sandbox makes it but the base URL, which is the same sandbox path on a loopback origin; secrets are not
+compared) is moved to this start's origin, credentials included (they are bound to their origin).
+Creation and moves go through the use case, so they are validated, sealed and audited like any other.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from flowker.codes import EXECUTOR_CONFIG_NAME_TAKEN
-from flowker.domain.executor_config import ExecutorConfig, ExecutorConfigInput
+from flowker.domain.authentication import check_authentication, mask_authentication
+from flowker.domain.executor_config import ExecutorConfig, ExecutorConfigInput, ExecutorStatus, normalize
 from flowker.domain.sandbox_configs import sandbox_executor_configs
 from flowker.errors import Conflict
 from flowker.store.ports import ListQuery
@@ -24,6 +25,8 @@ from flowker.usecases.executor_configs import ExecutorConfigs
 #: Configurations read per page while looking one up by name.
 _PAGE = 100
 _LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+#: The fields besides the base URL and authentication that must be as the sandbox makes them.
+_COMPARED = ("description", "endpoints", "metadata", "circuitBreaker")
 
 State = Literal["created", "kept", "moved"]
 
@@ -67,11 +70,16 @@ async def ensure_sandbox_configs(configs: ExecutorConfigs, base_url: str) -> lis
 
 
 def _left_behind(found: ExecutorConfig, wanted: dict[str, Any]) -> bool:
-    """Whether ``found`` is an untouched sandbox configuration of a start on another loopback origin."""
-    if found.baseUrl == wanted["baseUrl"] or found.updatedAt != found.createdAt:
+    """Whether ``found`` is the sandbox's own ``wanted`` as a start on another loopback origin made it."""
+    if found.baseUrl == wanted["baseUrl"] or found.status != ExecutorStatus.ACTIVE:
         return False
     old, new = urlsplit(found.baseUrl), urlsplit(wanted["baseUrl"])
-    return old.path == new.path and (old.hostname or "") in (*_LOOPBACK_HOSTS, new.hostname)
+    if old.path != new.path or (old.hostname or "") not in (*_LOOPBACK_HOSTS, new.hostname):
+        return False
+    fields = normalize(ExecutorConfigInput.model_validate(wanted))
+    auth = check_authentication(wanted["authentication"]["type"], wanted["authentication"]["config"])
+    same = all(getattr(found, name) == fields[name] for name in _COMPARED)
+    return same and mask_authentication(found.authentication) == mask_authentication(auth)
 
 
 async def _by_name(configs: ExecutorConfigs, name: str) -> ExecutorConfig | None:

@@ -251,9 +251,23 @@ async def test_a_second_start_creates_nothing_and_keeps_the_users_edits(
         ("sandbox-kyc", f"{base_url}/kyc"),
     ]
     assert (await api.get(f"/v1/executors/{kyc.id}")).body["description"] == "mine now"
-    # Moved once, it has changed since it was created: from now on it is kept like an edited one.
+    # Moved, it is still the sandbox's own: it follows the next move too (--port 0 at every start).
     later = await ensure_sandbox_configs(services.executor_configs, base_url)
-    assert [c.state for c in later] == ["kept", "kept"]
+    assert [(c.state, c.base_url) for c in later] == [
+        ("kept", f"{base_url}/kyc"),
+        ("moved", f"{base_url}/aml"),
+    ]
+    # Disabled, or with an endpoint changed, it is the user's: kept where it is.
+    assert (await api.post(f"/v1/executors/{aml.id}/disable")).status == 200
+    assert [c.state for c in await ensure_sandbox_configs(services.executor_configs, elsewhere)] == [
+        "kept"
+    ] * 2
+    assert (await api.post(f"/v1/executors/{aml.id}/enable")).status == 200
+    endpoints = [{"name": "check", "path": "/check", "method": "POST", "timeout": 9}]
+    assert (await api.call("PATCH", f"/v1/executors/{aml.id}", {"endpoints": endpoints})).status == 200
+    assert [c.state for c in await ensure_sandbox_configs(services.executor_configs, elsewhere)] == [
+        "kept"
+    ] * 2
 
 
 async def test_a_configuration_of_that_name_elsewhere_is_never_moved(
