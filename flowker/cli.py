@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import secrets
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from flowker.actors.config import RuntimeConfig
 from flowker.actors.runtime import RayRuntime
 from flowker.bootstrap import build_services
 from flowker.domain.outbound import OutboundPolicy
+from flowker.domain.sandbox_configs import sandbox_base_url
 from flowker.errors import ConfigError, StoreUnavailable
 from flowker.http.app import create_app
 from flowker.http.tls import server_context
@@ -26,6 +29,7 @@ from flowker.secretbox import SecretBox, load_secret_key, write_private
 from flowker.settings import Settings
 from flowker.signing_key import load_signing_key
 from flowker.store.opening import location_from, open_store
+from flowker.usecases.sandbox import SandboxConfig, ensure_sandbox_configs
 
 API_KEY_FILE = "api-key"
 log = logging.getLogger("flowker")
@@ -47,6 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         "--tls-cert", type=Path, help="serve HTTPS with this PEM certificate chain (FLOWKER_TLS_CERT)"
     )
     serve.add_argument("--tls-key", type=Path, help="the certificate's PEM private key (FLOWKER_TLS_KEY)")
+    serve.add_argument(
+        "--sandbox",
+        action="store_true",
+        default=None,
+        help="serve simulated providers under /sandbox and create configurations using them "
+        "(FLOWKER_SANDBOX; development mode only; docs/sandbox.md)",
+    )
     audit = commands.add_parser("audit", help="work with the audit log offline")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_commands.add_parser(
@@ -79,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             ray_address=args.ray_address,
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
+            sandbox=args.sandbox,
         )
         return asyncio.run(serve_forever(settings))
     except ConfigError as exc:
@@ -129,6 +141,11 @@ async def serve_forever(settings: Settings) -> int:
         if settings.tls_cert and settings.tls_key
         else None
     )
+    # In sandbox mode the port is taken now, before the actors start (it opens later): they must know the
+    # origin of the sandbox they call, so that exactly it is reached without the loopback warning.
+    bound = _bind(settings.host, settings.port) if settings.sandbox else None
+    if bound is not None:
+        settings = dataclasses.replace(settings, port=bound.getsockname()[1])
     location = location_from(settings)
     store = await open_store(location)
     try:
@@ -147,7 +164,7 @@ async def serve_forever(settings: Settings) -> int:
             execution_timeout_seconds=settings.execution_timeout_seconds,
             webhook_dedup_seconds=settings.webhook_dedup_seconds,
             extra_checks={"ray": cluster.check, "cluster": cluster.fits(location.shared_across_hosts)},
-            outbound=OutboundPolicy.of(settings.production, settings.outbound_allow),
+            outbound=OutboundPolicy.of(settings.production, settings.outbound_allow, settings.sandbox_origin),
             verifier_key=signer.verifier(),
         )
         runner = web.AppRunner(
@@ -156,16 +173,27 @@ async def serve_forever(settings: Settings) -> int:
             access_log=None,
         )
         await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls)
+        site = (
+            web.SockSite(runner, bound, ssl_context=tls)
+            if bound is not None
+            else web.TCPSite(runner, settings.host, settings.port, ssl_context=tls)
+        )
         try:
             await site.start()
         except OSError as exc:
             raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
         host, port = runner.addresses[0][:2]
         scheme = "https" if tls else "http"
+        # Before the banner: once it is printed, the sandbox's configurations exist.
+        origin = settings.sandbox_origin
+        sandbox = sandbox_base_url(scheme, *origin) if origin else None
+        made = await ensure_sandbox_configs(services.executor_configs, sandbox) if sandbox else []
         print(f"Flowker {__version__} listening on {scheme}://{host}:{port}", flush=True)
         if settings.production:
             print("Mode: production (HTTPS only)", flush=True)
+        if sandbox:
+            print(f"Sandbox: on, simulated providers at {sandbox} (docs/sandbox.md)", flush=True)
+            print(f"Sandbox configurations: {sandbox_summary(made, sandbox)}", flush=True)
         print(f"API key: {key_note}", flush=True)
         print(f"Store: {location.describe()}", flush=True)
         print(f"Ray cluster: {info.alive_nodes} node(s) on {len(hosts(info.nodes))} host(s)", flush=True)
@@ -182,8 +210,42 @@ async def serve_forever(settings: Settings) -> int:
     finally:
         await store.close()
         await asyncio.to_thread(cluster.disconnect)
+        if bound is not None:
+            bound.close()
     print("Stopped", flush=True)
     return 0
+
+
+def sandbox_summary(configs: list[SandboxConfig], base_url: str) -> str:
+    """One line naming each sandbox configuration: created now, moved here from a previous start's port,
+    or kept (and where a kept one points when that is not this start's sandbox)."""
+    parts = []
+    for config in configs:
+        state = config.state
+        if config.moved_from is not None:
+            state += f" from {config.moved_from}"
+        elif not config.base_url.startswith(base_url + "/"):
+            state += f", points at {config.base_url}"
+        parts.append(f"{config.name} ({state}, id {config.id})")
+    return "; ".join(parts) or "none"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (the first address ``host`` resolves to), not yet listening."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
 
 
 async def _wait_for_signal() -> None:

@@ -105,6 +105,9 @@ class Settings:
     #: FLOWKER_WEBHOOK_DEDUP_SECONDS: a webhook delivery without an Idempotency-Key that repeats one of
     #: up to this many seconds ago (same workflow, method, path, body and delivery id) answers its execution.
     webhook_dedup_seconds: float = 86400.0
+    #: ``FLOWKER_SANDBOX`` / ``--sandbox``: serve the simulated providers under ``/sandbox`` and create the
+    #: configurations that use them (``docs/sandbox.md``); development mode only.
+    sandbox: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -130,11 +133,20 @@ class Settings:
             raise ConfigError(
                 f'FLOWKER_MONGO_DB={self.mongo_db!r} must be 1-63 characters, none of /\\. "$ or a space'
             )
+        if self.sandbox and self.production:
+            raise ConfigError("the sandbox (FLOWKER_SANDBOX, --sandbox) is refused in production mode")
 
     @property
     def production(self) -> bool:
         """Whether the service runs in production mode."""
         return self.environment == PRODUCTION
+
+    @property
+    def sandbox_origin(self) -> tuple[str, int] | None:
+        """Where Flowker reaches its own sandbox, ``(host, port)``, once the port is known (not 0)."""
+        if not self.sandbox or self.port == 0:
+            return None
+        return (loopback_for(self.host), self.port)
 
     @property
     def tls(self) -> bool:
@@ -244,9 +256,20 @@ class Settings:
             "webhook_dedup_seconds": _float(
                 env, "FLOWKER_WEBHOOK_DEDUP_SECONDS", cls.webhook_dedup_seconds, 1.0, 30 * 86400.0
             ),
+            "sandbox": _bool(env, "FLOWKER_SANDBOX", cls.sandbox),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def loopback_for(host: str) -> str:
+    """The address Flowker's own calls reach it at when it listens on ``host``: a wildcard address
+    (every interface) is reached on loopback."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "::1"
+    return host.lower()
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -120,3 +120,8 @@ WEBHOOK_DELIVERY_ID_HEADERS = (
 WEBHOOK_HIDDEN_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "x-api-key", "x-webhook-token", "cookie"}
 )
+
+# --- Sandbox (flowker serve --sandbox) -------------------------------------------------------
+#: How long a simulated provider holds a ``timeout`` failure before answering 504: longer than the
+#: endpoint timeout of every sandbox configuration, so the caller times out first.
+SANDBOX_TIMEOUT_HOLD_SECONDS = 30.0

@@ -71,6 +71,8 @@ class RuntimeConfig:
     store_kind: str
     #: The MongoDB database (unused by the embedded store).
     mongo_db: str
+    #: Flowker's own sandbox origin ``(host, port)`` in sandbox mode, reached without a warning; else None.
+    sandbox_origin: tuple[str, int] | None
     prefix: str = ""
     #: Crash-test fault injection (:mod:`flowker.actors.faults`); empty in production.
     pause_points: tuple[str, ...] = ()
@@ -84,12 +86,13 @@ class RuntimeConfig:
             data_dir=str(settings.data_dir.resolve()),
             store_kind=kind_for(settings.mongo_uri),
             prefix=prefix,
+            sandbox_origin=settings.sandbox_origin,
             **{name: getattr(settings, name) for name in shared},
         )
 
     def outbound(self) -> OutboundPolicy:
         """The outbound policy of this runtime's provider and issuer requests."""
-        return OutboundPolicy.of(self.environment == "production", self.outbound_allow)
+        return OutboundPolicy.of(self.environment == "production", self.outbound_allow, self.sandbox_origin)
 
     def name(self, actor: str) -> str:
         """The actor's name in namespace ``flowker``."""

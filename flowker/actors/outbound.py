@@ -53,7 +53,7 @@ class GuardedResolver(AbstractResolver):
         results = await self._inner.resolve(host, port, family)
         try:
             for result in results:
-                self._policy.check_address(host, ipaddress.ip_address(result["host"]))
+                self._policy.check_address(host, ipaddress.ip_address(result["host"]), port)
         except rules.DestinationRefused as exc:
             raise DestinationRefused(str(exc)) from None
         return results
@@ -75,7 +75,7 @@ class GuardedConnector(aiohttp.TCPConnector):
         # Before a pooled connection is reused or a new one opened: the scheme and an IP literal host,
         # which aiohttp does not hand to the resolver.
         try:
-            self.policy.check_url(req.url.scheme, req.url.raw_host or "")
+            self.policy.check_url(req.url.scheme, req.url.raw_host or "", req.url.port)
         except rules.DestinationRefused as exc:
             raise DestinationRefused(str(exc)) from None
         return await super().connect(req, traces, timeout)

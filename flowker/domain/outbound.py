@@ -10,6 +10,7 @@ import ipaddress
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from urllib.parse import SplitResult
 
 from flowker.domain.urls import http_url
 
@@ -24,6 +25,7 @@ _METADATA = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "169.254.170.2")
 )
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Warnings remembered at most (development mode), so a stream of new names costs bounded memory.
 _MAX_WARNED = 1000
 
@@ -70,23 +72,41 @@ class OutboundPolicy:
         production: Refuse non-public addresses (unless allowed) and plain http; otherwise only warn.
         allow_hosts: Host names (lower case) allowed whatever their addresses, and to use http.
         allow_networks: Addresses allowed although not public.
+        own_origin: Flowker's own serving origin ``(host, port)`` in sandbox mode: its simulated providers
+            are reached there without a warning, in development mode only (the sandbox exists only
+            there). Exactly that host and port: the rest of loopback is judged as always.
     """
 
     production: bool = False
     allow_hosts: frozenset[str] = frozenset()
     allow_networks: tuple[IPNetwork, ...] = ()
+    own_origin: tuple[str, int] | None = None
     _warned: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
 
     @classmethod
-    def of(cls, production: bool, allow: Iterable[str]) -> OutboundPolicy:
-        """A policy from the mode and ``FLOWKER_OUTBOUND_ALLOW`` entries (host names, addresses, networks)."""
+    def of(
+        cls, production: bool, allow: Iterable[str], own_origin: tuple[str, int] | None = None
+    ) -> OutboundPolicy:
+        """A policy from the mode and ``FLOWKER_OUTBOUND_ALLOW`` entries (host names, addresses, networks),
+        and the sandbox's origin, if any."""
         hosts, networks = set(), []
         for entry in allow:
             try:
                 networks.append(ipaddress.ip_network(entry, strict=False))
             except ValueError:
                 hosts.add(entry.lower().rstrip("."))
-        return cls(production=production, allow_hosts=frozenset(hosts), allow_networks=tuple(networks))
+        return cls(
+            production=production,
+            allow_hosts=frozenset(hosts),
+            allow_networks=tuple(networks),
+            own_origin=own_origin,
+        )
+
+    def is_own_origin(self, host: str, port: int | None) -> bool:
+        """Whether ``host:port`` is Flowker's own sandbox origin (never in production mode)."""
+        if self.production or self.own_origin is None or port is None:
+            return False
+        return (host.lower().strip("[]").rstrip("."), port) == self.own_origin
 
     def host_allowed(self, host: str) -> bool:
         """Whether ``host`` is on the allow-list: by name, or an IP literal in an allowed network."""
@@ -95,10 +115,12 @@ class OutboundPolicy:
             return any(literal in network for network in self.allow_networks)
         return host.lower().rstrip(".") in self.allow_hosts
 
-    def check_address(self, host: str, address: IPAddress) -> None:
-        """Raise :class:`DestinationRefused` when ``address`` (of ``host``) may not be reached."""
+    def check_address(self, host: str, address: IPAddress, port: int | None = None) -> None:
+        """Raise :class:`DestinationRefused` when ``address`` (of ``host``:``port``) may not be reached."""
         kind = category(address)
         if kind is None or self.host_allowed(host) or any(address in n for n in self.allow_networks):
+            return
+        if self.is_own_origin(host, port):
             return
         if self.production:
             # The address itself goes to the operator's log only: an API client must not map the
@@ -117,7 +139,7 @@ class OutboundPolicy:
                 address,
             )
 
-    def check_url(self, scheme: str, host: str) -> None:
+    def check_url(self, scheme: str, host: str, port: int | None = None) -> None:
         """Raise :class:`DestinationRefused` for plain http in production mode (unless the host is allowed),
         and for an IP literal host that :meth:`check_address` refuses."""
         if self.production and scheme != "https" and not self.host_allowed(host):
@@ -126,7 +148,7 @@ class OutboundPolicy:
             )
         literal = _literal(host)
         if literal is not None:
-            self.check_address(host, literal)
+            self.check_address(host, literal, port)
 
     def refusal(self, url: str) -> str | None:
         """Why ``url`` would be refused before any resolution (plain http in production, an IP literal in
@@ -135,9 +157,16 @@ class OutboundPolicy:
         if parts is None:
             return None  # not an http(s) URL: validation refuses it with its own code
         try:
-            self.check_url(parts.scheme, parts.hostname or "")
+            self.check_url(parts.scheme, parts.hostname or "", _port(parts.scheme, parts))
         except DestinationRefused as exc:
             return str(exc)
+        return None
+
+
+def _port(scheme: str, parts: SplitResult) -> int | None:
+    try:
+        return parts.port or _DEFAULT_PORTS[scheme]
+    except ValueError:  # not a port: validation refuses the URL with its own code
         return None
 
 

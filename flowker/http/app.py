@@ -19,6 +19,7 @@ from flowker.http.middleware.request_id import request_id_middleware
 from flowker.http.middleware.transport_security import add_hsts, forwarded_https_middleware
 from flowker.http.openapi import openapi_document
 from flowker.http.routes import MODULES
+from flowker.http.routes.sandbox import add_sandbox_routes
 from flowker.settings import Settings
 
 
@@ -60,4 +61,6 @@ def create_app(
     app[OPENAPI_DOCUMENT] = openapi_document()
     for module in MODULES:
         app.router.add_routes(with_expect_handler(module.routes))
+    if settings.sandbox:  # never in production mode: Settings refuses the two together
+        add_sandbox_routes(app)
     return app

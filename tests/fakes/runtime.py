@@ -75,7 +75,9 @@ class InProcessRuntime:
         self._persisters: dict[str, BreakerPersister] = {}
         self._runs: dict[str, tuple[ExecutionRunner, asyncio.Task[Any]]] = {}
         self._tokens = TokenSettings.of(settings)
-        self._outbound = OutboundPolicy.of(settings.production, settings.outbound_allow)
+        self._outbound = OutboundPolicy.of(
+            settings.production, settings.outbound_allow, settings.sandbox_origin
+        )
 
     async def start(self, execution_id: str) -> None:
         runner = ExecutionRunner(
