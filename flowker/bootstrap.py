@@ -14,6 +14,7 @@ from flowker.usecases.audit import AuditTrail
 from flowker.usecases.dashboards import Dashboards
 from flowker.usecases.executions import Executions
 from flowker.usecases.executor_configs import ExecutorConfigs
+from flowker.usecases.metrics import Metrics
 from flowker.usecases.ports import Runtime
 from flowker.usecases.workflows import Workflows
 
@@ -40,5 +41,6 @@ def build_services(
         executions=Executions(store, runtime, execution_timeout_seconds, clock),
         audit=AuditTrail(store, runtime, verifier_key),
         dashboards=Dashboards(store),
+        metrics=Metrics(runtime),
         readiness={"store": store.ping, **(extra_checks or {})},
     )

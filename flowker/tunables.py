@@ -97,3 +97,10 @@ MONGO_COMMIT_ATTEMPTS = 3
 
 #: How long the audit actor waits for FLOWKER_AUDIT_CHECKPOINT_URL to take one checkpoint.
 AUDIT_CHECKPOINT_POST_TIMEOUT_SECONDS = 10.0
+
+# --- Metrics ---------------------------------------------------------------------------------
+#: Seconds a /metrics scrape waits for the actors' snapshots; one that does not answer is counted in
+#: flowker_scrape_errors_total and its series keep their last values.
+METRICS_SCRAPE_SECONDS = 2.0
+#: Seconds after which an actor that stopped answering (exited) is folded into the retired totals.
+METRICS_FOLD_AFTER_SECONDS = 600.0

@@ -27,6 +27,8 @@ from flowker.actors.store_access import open_actor_store
 from flowker.domain.audit import AuditEvent
 from flowker.domain.signed_note import SignerKey
 from flowker.store.ports import Store
+from flowker.telemetry import catalog
+from flowker.telemetry.recorder import RECORDER, Snapshot
 from flowker.tunables import OUTBOX_DRAIN_SECONDS
 
 log = logging.getLogger("flowker.audit")
@@ -101,6 +103,13 @@ class AuditActor:
                     "draining the audit outbox failed; trying again in %.1f s", OUTBOX_DRAIN_SECONDS
                 )
             await asyncio.sleep(OUTBOX_DRAIN_SECONDS)
+
+    async def metrics(self) -> Snapshot:
+        """What this process recorded, with the chain's length now (``GET /metrics``)."""
+        length = (await self._opened()).chain_length
+        if length is not None:
+            RECORDER.set(catalog.AUDIT_CHAIN_LENGTH, value=length)
+        return RECORDER.snapshot("audit")
 
     async def pid(self) -> int:
         """This actor's process id (crash tests kill it)."""

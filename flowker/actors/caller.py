@@ -60,6 +60,8 @@ from flowker.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
+from flowker.telemetry import catalog
+from flowker.telemetry.recorder import RECORDER
 from flowker.tunables import MAX_RESPONSE_BYTES
 
 log = logging.getLogger("flowker.executor")
@@ -190,10 +192,14 @@ class ProviderCaller:
             )
         progress = _Progress()
         try:
-            return await self._call(outgoing, progress, self._policy.merged(request.retry))
+            result = await self._call(outgoing, progress, self._policy.merged(request.retry))
         except Exception as exc:
             log.exception("executor %s: call %s failed in Flowker", self.config.id, request.idempotency_key)
-            return CallResult.internal_error(exc, may_have_reached=progress.sent > 0, attempts=progress.sent)
+            result = CallResult.internal_error(
+                exc, may_have_reached=progress.sent > 0, attempts=progress.sent
+            )
+        RECORDER.inc(catalog.PROVIDER_CALLS, self.config.id, "ok" if result.ok else str(result.code))
+        return result
 
     async def _call(self, outgoing: ProviderRequest, progress: _Progress, policy: RetryPolicy) -> CallResult:
         started = time.perf_counter()
@@ -215,6 +221,7 @@ class ProviderCaller:
                 if exc.retryable and not self.halted and policy.should_retry(attempt, Verdict.RETRY):
                     pause = policy.wait(attempt, self._draw())
                     assert isinstance(pause, float)  # only a Retry-After can be too long
+                    RECORDER.inc(catalog.PROVIDER_RETRIES, self.config.id)
                     await self._sleep(pause)
                     continue
                 return CallResult.failed(
@@ -267,6 +274,7 @@ class ProviderCaller:
                     duration_ms=_since(started),
                     response=response.envelope() if response else None,
                 )
+            RECORDER.inc(catalog.PROVIDER_RETRIES, self.config.id)
             await self._sleep(next_step.seconds)
 
     def _circuit_open(
@@ -299,6 +307,7 @@ class ProviderCaller:
             return Verdict.FAIL, None, str(exc), DestinationNotAllowed, ended
         except (AnswerOutOfBounds, aiohttp.ClientError, OSError, TimeoutError) as exc:
             verdict = self._policy.classify_error(exc)
+            _count_request(self.config.id, "timeout" if isinstance(exc, TimeoutError) else "network", begun)
             # The breaker judges by its own rules (breaker.py): what it counts, and slow calls.
             self._breaker.record_outcome(permit, outcome_of_error(exc), time.perf_counter() - begun)
             reached = isinstance(exc, AnswerOutOfBounds) or delivery.may_have_reached(exc)
@@ -308,12 +317,18 @@ class ProviderCaller:
             self._breaker.release(permit)
             raise
         verdict = self._policy.classify_status(response.status)
+        _count_request(self.config.id, f"{response.status // 100}xx", begun)
         self._breaker.record_outcome(permit, outcome_of_status(response.status), time.perf_counter() - begun)
         kind = UpstreamFailed if verdict == Verdict.RETRY else UpstreamRejected
         ended = Attempt(
             number, request.method, status=response.status, retry_after=response.headers.get("Retry-After")
         )
         return verdict, response, f"provider answered HTTP {response.status}", kind, ended
+
+
+def _count_request(config_id: str, outcome: str, begun: float) -> None:
+    RECORDER.inc(catalog.PROVIDER_REQUESTS, config_id, outcome)
+    RECORDER.observe(catalog.PROVIDER_REQUEST_SECONDS, config_id, value=time.perf_counter() - begun)
 
 
 def _failure_of(error: BaseException) -> type[ProviderCallFailed]:

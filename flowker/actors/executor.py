@@ -52,6 +52,8 @@ from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.secretbox import SecretBox
 from flowker.store.ports import Store
+from flowker.telemetry import catalog
+from flowker.telemetry.recorder import RECORDER, Snapshot
 
 log = logging.getLogger("flowker.executor")
 
@@ -164,6 +166,19 @@ class ExecutorActor:
             log.exception("executor %s: call %s failed in Flowker", self._id, request.idempotency_key)
             return CallResult.internal_error(exc, may_have_reached=True)
         return result
+
+    async def metrics(self) -> Snapshot:
+        """What this process recorded, with its breaker's state now (``GET /metrics``)."""
+        RECORDER.clear(catalog.BREAKER_STATE)
+        for state in BreakerState:
+            current = 1.0 if self._breaker.state == state else 0.0
+            RECORDER.set(catalog.BREAKER_STATE, self._id, state.value, value=current)
+        return RECORDER.snapshot("executor")
+
+    def __repr__(self) -> str:
+        # The Ray dashboard shows an actor's repr: what it holds now.
+        state = self._breaker.state.value
+        return f"ExecutorActor({self._id}, breaker {state}, calls in flight: {self._in_flight})"
 
     async def pid(self) -> int:
         """This actor's process id (crash tests kill it)."""

@@ -37,6 +37,8 @@ from flowker.dsl.interpreter import Decision, Interpreter, Outcome
 from flowker.dsl.run_state import ExecutionStatus, ExecutorCall, RunState
 from flowker.errors import StateChanged
 from flowker.store.ports import Store
+from flowker.telemetry import catalog
+from flowker.telemetry.recorder import RECORDER
 from flowker.tunables import MAX_REASON_CHARS, MAX_RUN_ATTEMPTS
 from flowker.usecases.outbox import publish
 
@@ -142,6 +144,7 @@ class ExecutionRunner:
         self._starter = Actor.from_dict(execution.startedBy) if execution.startedBy else SYSTEM
         ending = await self._guarded()
         await self._end(ending)
+        RECORDER.inc(catalog.EXECUTIONS_FINISHED, execution.workflowId, self._execution.status.value)
         return ending.outcome.status
 
     async def _guarded(self) -> _Ending:
@@ -212,6 +215,7 @@ class ExecutionRunner:
             await self._persist(
                 decision, [started, *self._announce(decision.calls)], status=ExecutionStatus.RUNNING
             )
+            RECORDER.inc(catalog.EXECUTIONS_STARTED, execution.workflowId)
         else:
             state = RunState.from_dict(execution.runState or {})
             decision = Decision(state=state, steps=[], calls=interpreter.resume(state), outcome=None)
@@ -277,6 +281,10 @@ class ExecutionRunner:
         result: CallResult,
     ) -> tuple[Decision, AuditEvent]:
         now = iso(self._clock())
+        outcome = "success" if result.ok else "failure"
+        RECORDER.observe(
+            catalog.STEP_SECONDS, call.executor_config_id, outcome, value=result.duration_ms / 1000
+        )
         if result.ok and result.response is not None:
             decision = interpreter.call_succeeded(
                 state,

@@ -31,6 +31,8 @@ from flowker.actors.store_access import open_actor_store
 from flowker.domain.audit import AuditEvent
 from flowker.errors import StateChanged
 from flowker.store.ports import Store
+from flowker.telemetry import catalog
+from flowker.telemetry.recorder import RECORDER, Snapshot
 
 log = logging.getLogger("flowker.supervisor")
 
@@ -101,6 +103,15 @@ class SupervisorActor:
         """Ids of the executions running here."""
         return list(self._runs)
 
+    async def metrics(self) -> Snapshot:
+        """What this process recorded, with the executions it hosts now (``GET /metrics``)."""
+        RECORDER.set(catalog.LIVE_EXECUTIONS, self._owner, _node_id(), value=len(self._runs))
+        return RECORDER.snapshot("supervisor")
+
+    def __repr__(self) -> str:
+        # The Ray dashboard shows an actor's repr: what it holds now.
+        return f"SupervisorActor({self._owner}, live executions: {len(self._runs)})"
+
     async def pid(self) -> int:
         """This actor's process id (crash tests kill it)."""
         return os.getpid()
@@ -138,3 +149,7 @@ class SupervisorActor:
 
     async def _record(self, events: Sequence[AuditEvent]) -> None:
         await self._audit.submit(events)
+
+
+def _node_id() -> str:
+    return str(ray.get_runtime_context().get_node_id())

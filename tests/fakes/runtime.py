@@ -41,6 +41,7 @@ from flowker.secretbox import SecretBox
 from flowker.settings import Settings
 from flowker.signing_key import load_signing_key
 from flowker.store.ports import Store
+from flowker.telemetry.recorder import Snapshot
 
 
 class InProcessRuntime:
@@ -197,6 +198,10 @@ class InProcessRuntime:
         )
         caller = await source.resolve()
         return caller if isinstance(caller, CallResult) else await caller.call(request)
+
+    async def snapshots(self) -> tuple[list[Snapshot], dict[str, int]]:
+        # Everything runs in this process: its own recorder, which /metrics reads anyway, holds it all.
+        return [], {}
 
     async def close(self) -> None:
         for _runner, task in list(self._runs.values()):

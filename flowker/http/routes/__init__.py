@@ -8,9 +8,21 @@ from flowker.http.routes import (
     docs,
     executions,
     executors,
+    metrics,
     system,
     workflows,
 )
 
 #: In the order of the API document.
-MODULES = (system, docs, workflows, executors, executions, audit, audit_proofs, audit_checkpoints, dashboards)
+MODULES = (
+    system,
+    metrics,
+    docs,
+    workflows,
+    executors,
+    executions,
+    audit,
+    audit_proofs,
+    audit_checkpoints,
+    dashboards,
+)
