@@ -19,13 +19,14 @@ from flowker.actors.config import RuntimeConfig
 from flowker.actors.runtime import RayRuntime
 from flowker.bootstrap import build_services
 from flowker.domain.outbound import OutboundPolicy
-from flowker.errors import ConfigError, StoreUnavailable
+from flowker.errors import ConfigError, StoreUnavailable, TelemetryRefused
 from flowker.http.app import create_app
 from flowker.http.tls import server_context
 from flowker.secretbox import SecretBox, load_secret_key, write_private
 from flowker.settings import Settings
 from flowker.signing_key import load_signing_key
 from flowker.store.opening import location_from, open_store
+from flowker.telemetry import tracing
 
 API_KEY_FILE = "api-key"
 log = logging.getLogger("flowker")
@@ -81,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
             tls_key=args.tls_key,
         )
         return asyncio.run(serve_forever(settings))
+    except TelemetryRefused as exc:
+        print(f"flowker: {exc}", file=sys.stderr)
+        return 1
     except ConfigError as exc:
         print(f"flowker: {exc}", file=sys.stderr)
         return 2
@@ -130,6 +134,7 @@ async def serve_forever(settings: Settings) -> int:
         else None
     )
     location = location_from(settings)
+    tracing.setup(settings.otel_enabled, settings.otel_endpoint, settings.otel_service_name, "front-door")
     store = await open_store(location)
     try:
         # On the loop's thread, before anything else runs: Ray installs its signal handlers only there.
@@ -179,6 +184,7 @@ async def serve_forever(settings: Settings) -> int:
         await runner.cleanup()
         await runtime.close()
     finally:
+        await asyncio.to_thread(tracing.flush)
         await store.close()
         await asyncio.to_thread(cluster.disconnect)
     print("Stopped", flush=True)

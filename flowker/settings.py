@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from flowker.domain.api_keys import parse_api_keys
 from flowker.domain.signed_note import is_valid_key_name
-from flowker.errors import ConfigError
+from flowker.errors import ConfigError, TelemetryRefused
 from flowker.tunables import MAX_RESPONSE_BYTES
 
 #: Bodies larger than this are refused with 413 before they are parsed.
@@ -139,7 +139,7 @@ class Settings:
         if self.metrics_key is not None and not _sane_key(self.metrics_key):
             raise ConfigError("FLOWKER_METRICS_KEY must be 16-256 visible ASCII characters")
         if self.otel_enabled and not self.otel_endpoint:
-            raise ConfigError(
+            raise TelemetryRefused(
                 "FLOWKER_OTEL_ENABLED is on but no endpoint is set: set FLOWKER_OTEL_ENDPOINT or "
                 "OTEL_EXPORTER_OTLP_ENDPOINT"
             )

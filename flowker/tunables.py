@@ -104,3 +104,7 @@ AUDIT_CHECKPOINT_POST_TIMEOUT_SECONDS = 10.0
 METRICS_SCRAPE_SECONDS = 2.0
 #: Seconds after which an actor that stopped answering (exited) is folded into the retired totals.
 METRICS_FOLD_AFTER_SECONDS = 600.0
+
+# --- Traces ----------------------------------------------------------------------------------
+#: Seconds between exports of the spans a process recorded (OTLP over HTTP, batched).
+TRACE_EXPORT_DELAY_SECONDS = 1.0

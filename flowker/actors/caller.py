@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+from opentelemetry.trace import SpanKind
 
 from flowker.actors import transport
 from flowker.actors.breaker import BreakerState, CircuitBreaker, Permit, outcome_of_error, outcome_of_status
@@ -60,7 +61,7 @@ from flowker.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from flowker.telemetry import catalog
+from flowker.telemetry import catalog, tracing
 from flowker.telemetry.recorder import RECORDER
 from flowker.tunables import MAX_RESPONSE_BYTES
 
@@ -80,6 +81,8 @@ class CallRequest:
     request_id: str
     #: The node's own retry policy (``data.retry``), merged with the server's by the executor.
     retry: NodeRetry | None = None
+    #: The W3C trace context of the step's span (``traceparent``), when tracing is on.
+    trace: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,20 @@ class ProviderCaller:
 
     async def call(self, request: CallRequest) -> CallResult:
         """Make the call, retrying transient failures; never raises but for cancellation."""
+        with tracing.tracer().start_as_current_span(
+            tracing.EXECUTE_WITH_PROVIDER,
+            context=tracing.parent(request.trace),
+            attributes={
+                "flowker.executor_config_id": self.config.id,
+                "flowker.endpoint_name": request.endpoint_name,
+            },
+        ) as span:
+            result = await self._traced(request)
+            span.set_attribute("flowker.outcome", "ok" if result.ok else str(result.code))
+            span.set_attribute("flowker.attempts", result.attempts)
+            return result
+
+    async def _traced(self, request: CallRequest) -> CallResult:
         try:
             outgoing = build_request(
                 self.config,
@@ -296,6 +313,21 @@ class ProviderCaller:
     ) -> tuple[Verdict, ProviderResponse | None, str, type[ProviderCallFailed], Attempt]:
         """One attempt: its verdict, the answer if any, a description, the kind of failure it is, and
         how it ended (for the retry decision)."""
+        with tracing.tracer().start_as_current_span(
+            tracing.PROVIDER_REQUEST,
+            kind=SpanKind.CLIENT,
+            attributes={"http.request.method": request.method, "flowker.attempt": number},
+        ) as span:
+            for name, value in tracing.carrier().items():
+                request = request.with_header(name, value)
+            ended = await self._attempt_sent(request, permit, number)
+            if ended[1] is not None:
+                span.set_attribute("http.response.status_code", ended[1].status)
+            return ended
+
+    async def _attempt_sent(
+        self, request: ProviderRequest, permit: Permit, number: int
+    ) -> tuple[Verdict, ProviderResponse | None, str, type[ProviderCallFailed], Attempt]:
         delivery = Delivery()
         begun = time.perf_counter()
         try:

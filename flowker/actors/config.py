@@ -71,6 +71,10 @@ class RuntimeConfig:
     store_kind: str
     #: The MongoDB database (unused by the embedded store).
     mongo_db: str
+    #: OpenTelemetry: whether every actor exports spans, where to (OTLP/HTTP), under which service name.
+    otel_enabled: bool
+    otel_endpoint: str | None
+    otel_service_name: str
     prefix: str = ""
     #: Crash-test fault injection (:mod:`flowker.actors.faults`); empty in production.
     pause_points: tuple[str, ...] = ()

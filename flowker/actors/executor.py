@@ -52,7 +52,7 @@ from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.secretbox import SecretBox
 from flowker.store.ports import Store
-from flowker.telemetry import catalog
+from flowker.telemetry import catalog, tracing
 from flowker.telemetry.recorder import RECORDER, Snapshot
 
 log = logging.getLogger("flowker.executor")
@@ -63,6 +63,7 @@ class ExecutorActor:
 
     def __init__(self, config: RuntimeConfig, executor_config_id: str) -> None:
         self._runtime = config
+        tracing.setup(config.otel_enabled, config.otel_endpoint, config.otel_service_name, "executor")
         self._id = executor_config_id
         # Read from Ray's internal store: the key is no constructor argument, which Ray would show.
         self._box = SecretBox.from_text(actor_secrets.fetch(config, actor_secrets.SECRET_KEY))

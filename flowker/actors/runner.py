@@ -37,7 +37,7 @@ from flowker.dsl.interpreter import Decision, Interpreter, Outcome
 from flowker.dsl.run_state import ExecutionStatus, ExecutorCall, RunState
 from flowker.errors import StateChanged
 from flowker.store.ports import Store
-from flowker.telemetry import catalog
+from flowker.telemetry import catalog, tracing
 from flowker.telemetry.recorder import RECORDER
 from flowker.tunables import MAX_REASON_CHARS, MAX_RUN_ATTEMPTS
 from flowker.usecases.outbox import publish
@@ -121,14 +121,25 @@ class ExecutionRunner:
         """Stop before the next step: calls in flight finish and are recorded, no new one starts."""
         self._cancel.set()
 
-    async def run(self, execution_id: str) -> ExecutionStatus | None:
+    async def run(self, execution_id: str, trace: dict[str, str] | None = None) -> ExecutionStatus | None:
         """Run (or resume) the execution; return its final status.
 
         ``None`` when there is nothing to run here: it is unknown, or another live supervisor holds it.
+        ``trace``: the W3C context (``traceparent``) of the request that started it, for its spans.
 
         Raises:
             StateChanged: The lease was lost: another runner owns the execution now.
         """
+        with tracing.tracer().start_as_current_span(
+            tracing.EXECUTE,
+            context=tracing.parent(trace),
+            attributes={"flowker.execution_id": execution_id, "flowker.supervisor": self._owner},
+        ) as span:
+            status = await self._run(execution_id)
+            span.set_attribute("flowker.status", status.value if status else "not run here")
+            return status
+
+    async def _run(self, execution_id: str) -> ExecutionStatus | None:
         now = time.time()
         claimed = await self._store.executions.claim(
             execution_id, self._owner, now + self._lease_seconds, now
@@ -246,7 +257,7 @@ class ExecutionRunner:
                 # next decision, not one already recorded.
                 for call in pending:
                     await self._pauses.reach("before_call", f"{self._execution.id}-{call.step_number}")
-                    task = asyncio.create_task(self._call(self._request(call)))
+                    task = asyncio.create_task(self._traced_call(call))
                     in_flight[task] = (call, iso(self._clock()))
                 pending = []
                 if not in_flight:
@@ -362,6 +373,23 @@ class ExecutionRunner:
                 self._execution = saving.result()
             raise
         await publish(self._audit, events)
+
+    async def _traced_call(self, call: ExecutorCall) -> CallResult:
+        with tracing.tracer().start_as_current_span(
+            tracing.EXECUTE_NODE,
+            attributes={
+                "flowker.node_id": call.node_id,
+                "flowker.step_number": call.step_number,
+                "flowker.executor_config_id": call.executor_config_id,
+            },
+        ) as span:
+            request = self._request(call)
+            carrier = tracing.carrier()
+            if carrier:
+                request = dataclasses.replace(request, trace=carrier)
+            result = await self._call(request)
+            span.set_attribute("flowker.outcome", "ok" if result.ok else str(result.code))
+            return result
 
     def _request(self, call: ExecutorCall) -> CallRequest:
         return CallRequest(

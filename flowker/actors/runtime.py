@@ -32,6 +32,7 @@ from flowker.domain.signed_note import SignerKey, VerifierKey
 from flowker.secretbox import SecretBox
 from flowker.signing_key import load_signing_key
 from flowker.store.opening import MONGODB
+from flowker.telemetry import tracing
 from flowker.telemetry.recorder import Snapshot
 from flowker.tunables import BREAKER_LOOKUP_SECONDS, METRICS_SCRAPE_SECONDS
 
@@ -116,7 +117,9 @@ class RayRuntime:
     async def start(self, execution_id: str) -> None:
         """Hand the execution to its supervisor; returns once the call is submitted, not when it ends."""
         ref = (
-            self._supervisor(execution_id).run.options(name=f"execution:{execution_id}").remote(execution_id)
+            self._supervisor(execution_id)
+            .run.options(name=f"execution:{execution_id}")
+            .remote(execution_id, tracing.carrier() or None)
         )
         watcher = asyncio.ensure_future(self._watch(execution_id, ref))
         self._runs[execution_id] = watcher

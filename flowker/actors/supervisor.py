@@ -31,7 +31,7 @@ from flowker.actors.store_access import open_actor_store
 from flowker.domain.audit import AuditEvent
 from flowker.errors import StateChanged
 from flowker.store.ports import Store
-from flowker.telemetry import catalog
+from flowker.telemetry import catalog, tracing
 from flowker.telemetry.recorder import RECORDER, Snapshot
 
 log = logging.getLogger("flowker.supervisor")
@@ -43,6 +43,7 @@ class SupervisorActor:
     def __init__(self, config: RuntimeConfig, index: int, audit: ActorHandle) -> None:
         """``audit`` is the handle of the audit actor, which the events of every hosted run go to."""
         self._config = config
+        tracing.setup(config.otel_enabled, config.otel_endpoint, config.otel_service_name, "supervisor")
         self._owner = config.name(f"supervisor-{index}")
         self._store: Store | None = None
         self._opening = asyncio.Lock()
@@ -59,8 +60,11 @@ class SupervisorActor:
                 self._store = await open_actor_store(self._config)
         return self._store
 
-    async def run(self, execution_id: str) -> str | None:
-        """Run the execution to its end (or resume it); return its final status."""
+    async def run(self, execution_id: str, trace: dict[str, str] | None = None) -> str | None:
+        """Run the execution to its end (or resume it); return its final status.
+
+        ``trace``: the W3C context of the request that started it (none for an adopted run).
+        """
         if execution_id in self._runs:
             return None
         # Registered before the first await: two calls for one execution (a hand-over and an adoption
@@ -76,7 +80,7 @@ class SupervisorActor:
                 pauses=self._pauses,
             )
             self._runs[execution_id] = (runner, asyncio.current_task())
-            status = await runner.run(execution_id)
+            status = await runner.run(execution_id, trace)
         except (StateChanged, asyncio.CancelledError):
             # Someone else wrote the execution (a supervisor that adopted it after this one lost its
             # lease): it is not ours any more.

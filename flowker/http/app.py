@@ -18,6 +18,7 @@ from flowker.http.middleware.expect import with_expect_handler
 from flowker.http.middleware.request_head import PARSER_LIMITS, request_head_middleware
 from flowker.http.middleware.request_id import request_id_middleware
 from flowker.http.middleware.request_metrics import request_metrics_middleware
+from flowker.http.middleware.tracing import tracing_middleware
 from flowker.http.middleware.transport_security import add_hsts, forwarded_https_middleware
 from flowker.http.openapi import openapi_document
 from flowker.http.routes import MODULES
@@ -38,6 +39,7 @@ def create_app(
     """
     middlewares = [
         request_id_middleware(),
+        tracing_middleware(),
         request_metrics_middleware(),
         cors_middleware(allowed_origins=settings.cors_allowed_origins),
         errors_middleware(max_body_bytes=settings.max_body_bytes),

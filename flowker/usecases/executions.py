@@ -35,6 +35,7 @@ from flowker.dsl.model import WorkflowStatus
 from flowker.dsl.run_state import ExecutionStatus
 from flowker.errors import BadRequest, Conflict, NotFound, StateChanged, Unprocessable
 from flowker.store.ports import ExecutionQuery, Page, Store
+from flowker.telemetry import tracing
 from flowker.tunables import WAIT_POLL_SECONDS
 from flowker.usecases.outbox import publish
 from flowker.usecases.pagination import parse_page, parse_status
@@ -104,7 +105,11 @@ class Executions:
         execution, created = await self._store.executions.create_or_get(candidate)
         if not created:
             return self._same_request(execution, fingerprint)
-        await self._runtime.start(execution.id)
+        with tracing.tracer().start_as_current_span(
+            tracing.START_EXECUTION,
+            attributes={"flowker.execution_id": execution.id, "flowker.workflow_id": workflow.id},
+        ):
+            await self._runtime.start(execution.id)
         return Started(execution, created=True)
 
     @staticmethod
