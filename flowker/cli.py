@@ -26,7 +26,7 @@ from flowker.secretbox import SecretBox, load_secret_key, write_private
 from flowker.settings import Settings
 from flowker.signing_key import load_signing_key
 from flowker.store.opening import location_from, open_store
-from flowker.telemetry import tracing
+from flowker.telemetry import logs, tracing
 
 API_KEY_FILE = "api-key"
 log = logging.getLogger("flowker")
@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
         )
+        logs.configure(settings.log_format, role="front-door")
         return asyncio.run(serve_forever(settings))
     except TelemetryRefused as exc:
         print(f"flowker: {exc}", file=sys.stderr)
@@ -139,6 +140,7 @@ async def serve_forever(settings: Settings) -> int:
     try:
         # On the loop's thread, before anything else runs: Ray installs its signal handlers only there.
         info = cluster.connect(settings.ray_address)
+        logs.configure(settings.log_format, node_id=cluster.node_id())
         reason = refusal(info.nodes, location.shared_across_hosts)
         if reason is not None:
             raise ConfigError(reason)

@@ -17,6 +17,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import ray
+
 from flowker.actors import actor_secrets
 from flowker.actors.checkpoint_sink import CheckpointPoster
 from flowker.actors.checkpointer import Checkpointer, CheckpointPolicy
@@ -27,7 +29,7 @@ from flowker.actors.store_access import open_actor_store
 from flowker.domain.audit import AuditEvent
 from flowker.domain.signed_note import SignerKey
 from flowker.store.ports import Store
-from flowker.telemetry import catalog
+from flowker.telemetry import catalog, logs
 from flowker.telemetry.recorder import RECORDER, Snapshot
 from flowker.tunables import OUTBOX_DRAIN_SECONDS
 
@@ -38,6 +40,7 @@ class AuditActor:
     """Ray actor shell around :class:`Sequencer`; reloads the chain head from the store when it starts."""
 
     def __init__(self, config: RuntimeConfig) -> None:
+        logs.configure(config.log_format, node_id=ray.get_runtime_context().get_node_id(), role="audit")
         self._pauses = PausePoints(config.pause_points, config.data_dir)
         self._config = config
         self._store: Store | None = None

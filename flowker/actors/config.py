@@ -75,6 +75,8 @@ class RuntimeConfig:
     otel_enabled: bool
     otel_endpoint: str | None
     otel_service_name: str
+    #: ``text`` or ``json`` log lines (FLOWKER_LOG_FORMAT).
+    log_format: str
     prefix: str = ""
     #: Crash-test fault injection (:mod:`flowker.actors.faults`); empty in production.
     pause_points: tuple[str, ...] = ()

@@ -52,7 +52,7 @@ from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.secretbox import SecretBox
 from flowker.store.ports import Store
-from flowker.telemetry import catalog, tracing
+from flowker.telemetry import catalog, logs, tracing
 from flowker.telemetry.recorder import RECORDER, Snapshot
 
 log = logging.getLogger("flowker.executor")
@@ -64,6 +64,7 @@ class ExecutorActor:
     def __init__(self, config: RuntimeConfig, executor_config_id: str) -> None:
         self._runtime = config
         tracing.setup(config.otel_enabled, config.otel_endpoint, config.otel_service_name, "executor")
+        logs.configure(config.log_format, node_id=ray.get_runtime_context().get_node_id(), role="executor")
         self._id = executor_config_id
         # Read from Ray's internal store: the key is no constructor argument, which Ray would show.
         self._box = SecretBox.from_text(actor_secrets.fetch(config, actor_secrets.SECRET_KEY))
@@ -145,6 +146,7 @@ class ExecutorActor:
             )
         self._in_flight += 1
         self._last_active = time.monotonic()
+        logs.EXECUTION_ID.set(request.request_id)  # the execution's id, for this call's log lines
         try:
             return await self._call(request)
         finally:

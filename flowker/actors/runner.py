@@ -37,7 +37,7 @@ from flowker.dsl.interpreter import Decision, Interpreter, Outcome
 from flowker.dsl.run_state import ExecutionStatus, ExecutorCall, RunState
 from flowker.errors import StateChanged
 from flowker.store.ports import Store
-from flowker.telemetry import catalog, tracing
+from flowker.telemetry import catalog, logs, tracing
 from flowker.telemetry.recorder import RECORDER
 from flowker.tunables import MAX_REASON_CHARS, MAX_RUN_ATTEMPTS
 from flowker.usecases.outbox import publish
@@ -130,6 +130,7 @@ class ExecutionRunner:
         Raises:
             StateChanged: The lease was lost: another runner owns the execution now.
         """
+        logs.EXECUTION_ID.set(execution_id)  # this run's task, and the tasks it makes
         with tracing.tracer().start_as_current_span(
             tracing.EXECUTE,
             context=tracing.parent(trace),

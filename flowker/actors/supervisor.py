@@ -31,7 +31,7 @@ from flowker.actors.store_access import open_actor_store
 from flowker.domain.audit import AuditEvent
 from flowker.errors import StateChanged
 from flowker.store.ports import Store
-from flowker.telemetry import catalog, tracing
+from flowker.telemetry import catalog, logs, tracing
 from flowker.telemetry.recorder import RECORDER, Snapshot
 
 log = logging.getLogger("flowker.supervisor")
@@ -44,6 +44,7 @@ class SupervisorActor:
         """``audit`` is the handle of the audit actor, which the events of every hosted run go to."""
         self._config = config
         tracing.setup(config.otel_enabled, config.otel_endpoint, config.otel_service_name, "supervisor")
+        logs.configure(config.log_format, node_id=_node_id(), role="supervisor")
         self._owner = config.name(f"supervisor-{index}")
         self._store: Store | None = None
         self._opening = asyncio.Lock()
