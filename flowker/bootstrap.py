@@ -14,6 +14,7 @@ from flowker.usecases.audit import AuditTrail
 from flowker.usecases.dashboards import Dashboards
 from flowker.usecases.executions import Executions
 from flowker.usecases.executor_configs import ExecutorConfigs
+from flowker.usecases.live import LiveExecutions
 from flowker.usecases.metrics import Metrics
 from flowker.usecases.ports import Runtime
 from flowker.usecases.workflows import Workflows
@@ -42,5 +43,6 @@ def build_services(
         audit=AuditTrail(store, runtime, verifier_key),
         dashboards=Dashboards(store),
         metrics=Metrics(runtime),
+        live=LiveExecutions(runtime, clock),
         readiness={"store": store.ping, **(extra_checks or {})},
     )

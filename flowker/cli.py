@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from flowker import __version__, audit_offline
+from flowker import __version__, audit_offline, live_cli
 from flowker.actors import cluster
 from flowker.actors.cluster_hosts import hosts, refusal
 from flowker.actors.config import RuntimeConfig
@@ -68,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY_FILE",
         help="the verifier key as GET /v1/audit/public-key gives it (checks the checkpoints' signatures)",
     )
+    _add_live_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in ("ps", "executions"):
+        return live_cli.run(args.command, args.url, args.data_dir, getattr(args, "id", None), args.json)
     if args.command == "audit":
         return audit_offline.main(args.file, args.checkpoint, args.public_key)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -93,6 +96,26 @@ def main(argv: list[str] | None = None) -> int:
         # At start only (later an outage is a 503 per request): the service manager starts it again.
         print(f"flowker: the store cannot be reached: {exc}", file=sys.stderr)
         return 1
+
+
+def _add_live_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    def common(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--url", help="the API's base URL (FLOWKER_URL; default http://FLOWKER_HOST:FLOWKER_PORT)"
+        )
+        parser.add_argument(
+            "--data-dir",
+            type=Path,
+            help="where the API key file is, unless FLOWKER_API_KEY is set (FLOWKER_DATA_DIR)",
+        )
+        parser.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+
+    common(commands.add_parser("ps", help="list the executions running now, cluster-wide (through the API)"))
+    executions = commands.add_parser("executions", help="look at executions (through the API)")
+    executions_commands = executions.add_subparsers(dest="executions_command", required=True)
+    show = executions_commands.add_parser("show", help="one execution with its step timeline")
+    show.add_argument("id", help="the execution's id")
+    common(show)
 
 
 def api_keys_for(settings: Settings) -> tuple[tuple[str, ...], str]:

@@ -114,6 +114,10 @@ class AuditActor:
             RECORDER.set(catalog.AUDIT_CHAIN_LENGTH, value=length)
         return RECORDER.snapshot("audit")
 
+    def __repr__(self) -> str:
+        # Ray takes an actor's repr once, when it starts (dashboard, log prefix).
+        return f"AuditActor({self._config.name('audit')}, the audit chain's one writer)"
+
     async def pid(self) -> int:
         """This actor's process id (crash tests kill it)."""
         return os.getpid()

@@ -179,9 +179,9 @@ class ExecutorActor:
         return RECORDER.snapshot("executor")
 
     def __repr__(self) -> str:
-        # The Ray dashboard shows an actor's repr: what it holds now.
-        state = self._breaker.state.value
-        return f"ExecutorActor({self._id}, breaker {state}, calls in flight: {self._in_flight})"
+        # Ray takes an actor's repr once, when it starts (dashboard, log prefix): the breaker state it
+        # started with; the current one is GET /v1/executors/{id} and /metrics (flowker_breaker_state).
+        return f"ExecutorActor(configuration {self._id}, breaker {self._breaker.state.value} at start)"
 
     async def pid(self) -> int:
         """This actor's process id (crash tests kill it)."""

@@ -116,6 +116,23 @@ class ExecutionRunner:
         self._cancel = asyncio.Event()
         #: Whether this runner took the execution's lease (until then, there is none to renew).
         self.holds_lease = False
+        #: The nodes whose provider calls are in flight, by node id: their step numbers.
+        self._calling: dict[str, int] = {}
+
+    def describe(self) -> dict[str, Any] | None:
+        """What this run is doing now (``GET /v1/runtime/executions``); None before it read its execution."""
+        execution: Execution | None = getattr(self, "_execution", None)  # set once it is claimed
+        if execution is None:
+            return None
+        return {
+            "executionId": execution.id,
+            "workflowId": execution.workflowId,
+            "status": execution.status.value,
+            "currentStepNumber": execution.currentStepNumber,
+            "totalSteps": execution.totalSteps,
+            "currentNodeIds": sorted(self._calling),
+            "startedAt": execution.startedAt,
+        }
 
     def cancel(self) -> None:
         """Stop before the next step: calls in flight finish and are recorded, no new one starts."""
@@ -388,7 +405,11 @@ class ExecutionRunner:
             carrier = tracing.carrier()
             if carrier:
                 request = dataclasses.replace(request, trace=carrier)
-            result = await self._call(request)
+            self._calling[call.node_id] = call.step_number
+            try:
+                result = await self._call(request)
+            finally:
+                self._calling.pop(call.node_id, None)
             span.set_attribute("flowker.outcome", "ok" if result.ok else str(result.code))
             return result
 

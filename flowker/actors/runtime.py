@@ -210,6 +210,23 @@ class RayRuntime:
             return None
         return record
 
+    async def live_executions(self) -> tuple[list[dict[str, Any]], int]:
+        """The executions every supervisor runs now, and how many supervisors did not answer within
+        :data:`METRICS_SCRAPE_SECONDS`."""
+        self.start_pool()
+        calls = [asyncio.ensure_future(_answer(s.live.remote())) for s in self._supervisors]
+        done, late = await asyncio.wait(calls, timeout=METRICS_SCRAPE_SECONDS)
+        for task in late:
+            task.cancel()
+        found: list[dict[str, Any]] = []
+        silent = 0
+        for task in calls:
+            if task in done and not task.cancelled() and task.exception() is None:
+                found.extend(task.result())
+            else:
+                silent += 1
+        return found, silent
+
     async def snapshots(self) -> tuple[list[Snapshot], dict[str, int]]:
         """The metrics of every supervisor, the audit actor and every live executor actor of this service,
         and how many of each kind did not answer within :data:`METRICS_SCRAPE_SECONDS`. Creates no actor

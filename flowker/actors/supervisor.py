@@ -108,14 +108,27 @@ class SupervisorActor:
         """Ids of the executions running here."""
         return list(self._runs)
 
+    async def live(self) -> list[dict[str, object]]:
+        """The executions running here now, each as :meth:`ExecutionRunner.describe` says, with this
+        supervisor's name and node (``GET /v1/runtime/executions``)."""
+        node = _node_id()
+        found: list[dict[str, object]] = []
+        for runner, _task in list(self._runs.values()):
+            described = runner.describe() if runner is not None else None
+            if described is not None:
+                found.append({**described, "supervisor": self._owner, "nodeId": node})
+        return found
+
     async def metrics(self) -> Snapshot:
         """What this process recorded, with the executions it hosts now (``GET /metrics``)."""
         RECORDER.set(catalog.LIVE_EXECUTIONS, self._owner, _node_id(), value=len(self._runs))
         return RECORDER.snapshot("supervisor")
 
     def __repr__(self) -> str:
-        # The Ray dashboard shows an actor's repr: what it holds now.
-        return f"SupervisorActor({self._owner}, live executions: {len(self._runs)})"
+        # Ray takes an actor's repr once, when it starts, for the dashboard and the log prefix: what the
+        # actor is, not what it holds now (that is GET /v1/runtime/executions, /metrics, and the RUNNING
+        # tasks named execution:<id>).
+        return f"SupervisorActor({self._owner}, node {_node_id()[:12]})"
 
     async def pid(self) -> int:
         """This actor's process id (crash tests kill it)."""

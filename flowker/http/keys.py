@@ -12,6 +12,7 @@ from flowker.usecases.audit import AuditTrail
 from flowker.usecases.dashboards import Dashboards
 from flowker.usecases.executions import Executions
 from flowker.usecases.executor_configs import ExecutorConfigs
+from flowker.usecases.live import LiveExecutions
 from flowker.usecases.metrics import Metrics
 from flowker.usecases.workflows import Workflows
 
@@ -29,6 +30,7 @@ class Services:
     audit: AuditTrail
     dashboards: Dashboards
     metrics: Metrics
+    live: LiveExecutions
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
     draining: bool = False
 

@@ -52,3 +52,7 @@ class Runtime(AuditSink, Protocol):
 
     async def snapshots(self) -> tuple[list[Snapshot], dict[str, int]]:
         """The metrics of the actors in other processes, and how many of each kind did not answer."""
+
+    async def live_executions(self) -> tuple[list[dict[str, Any]], int]:
+        """What every supervisor runs now (each run's ``describe()`` with ``supervisor`` and ``nodeId``),
+        and how many supervisors did not answer in time."""

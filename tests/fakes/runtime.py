@@ -199,6 +199,14 @@ class InProcessRuntime:
         caller = await source.resolve()
         return caller if isinstance(caller, CallResult) else await caller.call(request)
 
+    async def live_executions(self) -> tuple[list[dict[str, Any]], int]:
+        found = []
+        for runner, _task in list(self._runs.values()):
+            described = runner.describe()
+            if described is not None:
+                found.append({**described, "supervisor": "in-process", "nodeId": "in-process"})
+        return found, 0
+
     async def snapshots(self) -> tuple[list[Snapshot], dict[str, int]]:
         # Everything runs in this process: its own recorder, which /metrics reads anyway, holds it all.
         return [], {}

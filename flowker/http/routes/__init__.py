@@ -9,6 +9,7 @@ from flowker.http.routes import (
     executions,
     executors,
     metrics,
+    runtime,
     system,
     workflows,
 )
@@ -21,6 +22,7 @@ MODULES = (
     workflows,
     executors,
     executions,
+    runtime,
     audit,
     audit_proofs,
     audit_checkpoints,
