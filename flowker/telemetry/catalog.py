@@ -115,7 +115,8 @@ HTTP_REQUEST_SECONDS = Metric(
 SCRAPE_ERRORS = Metric(
     "flowker_scrape_errors",
     COUNTER,
-    "Actors that did not answer a /metrics scrape in time (their series are missing from it).",
+    "Actors that did not answer a /metrics scrape in time (their counters keep their last values); "
+    "actor_kind runtime: the cluster could not be asked at all.",
     ("actor_kind",),
 )
 SCRAPE_SOURCES = Metric(

@@ -9,6 +9,7 @@ count, not a failed scrape: its counters keep the values it last reported
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 
@@ -18,6 +19,8 @@ from flowker.telemetry.exposition import render
 from flowker.telemetry.recorder import RECORDER, Recorder
 from flowker.tunables import METRICS_FOLD_AFTER_SECONDS
 from flowker.usecases.ports import Runtime
+
+log = logging.getLogger("flowker.metrics")
 
 
 class Metrics:
@@ -37,7 +40,12 @@ class Metrics:
     async def scrape(self) -> bytes:
         """The Prometheus text of the cluster's series."""
         async with self._lock:
-            remote, errors = await self._runtime.snapshots()
+            try:
+                remote, errors = await self._runtime.snapshots()
+            except Exception as exc:
+                # The cluster cannot be asked at all (Ray down): the front door's own series still serve.
+                log.warning("metrics: the actors could not be asked (%s)", type(exc).__name__)
+                remote, errors = [], {"runtime": 1}
             for kind, count in errors.items():
                 self._recorder.inc(catalog.SCRAPE_ERRORS, kind, by=count)
             self._recorder.set(catalog.SCRAPE_SOURCES, value=len(remote) + 1)

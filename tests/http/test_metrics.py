@@ -136,3 +136,15 @@ def test_the_metrics_key_is_checked_and_never_shown() -> None:
         Settings.from_env({"FLOWKER_METRICS_KEY": "short"})
     settings = Settings.from_env({"FLOWKER_METRICS_KEY": METRICS_KEY})
     assert settings.metrics_key == METRICS_KEY and METRICS_KEY not in repr(settings)
+
+
+async def test_a_runtime_that_cannot_be_asked_leaves_the_front_doors_series() -> None:
+    from flowker.usecases.metrics import Metrics
+
+    class Down:
+        async def snapshots(self) -> object:
+            raise ConnectionError("ray is down")
+
+    found = Scrape((await Metrics(Down()).scrape()).decode())  # type: ignore[arg-type]
+    assert found.value("flowker_scrape_errors_total", actor_kind="runtime") >= 1
+    assert found.value("flowker_scrape_sources") == 1
