@@ -143,8 +143,13 @@ class Settings:
                 "FLOWKER_OTEL_ENABLED is on but no endpoint is set: set FLOWKER_OTEL_ENDPOINT or "
                 "OTEL_EXPORTER_OTLP_ENDPOINT"
             )
-        if self.otel_endpoint and urlsplit(self.otel_endpoint).scheme not in ("http", "https"):
-            raise ConfigError("FLOWKER_OTEL_ENDPOINT must be an http:// or https:// URL")
+        if self.otel_endpoint:
+            parts = urlsplit(self.otel_endpoint)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError("FLOWKER_OTEL_ENDPOINT must be an http:// or https:// URL")
+            if parts.username is not None or parts.password is not None or parts.query:
+                # It reaches every actor as an argument, which Ray shows: it must hold no credential.
+                raise ConfigError("FLOWKER_OTEL_ENDPOINT must hold no credentials (user, password or query)")
         if self.log_format not in LOG_FORMATS:
             raise ConfigError(
                 f"FLOWKER_LOG_FORMAT={self.log_format!r} is not one of {', '.join(LOG_FORMATS)}"

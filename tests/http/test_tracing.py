@@ -137,3 +137,13 @@ def test_the_endpoint_comes_from_either_variable() -> None:
         }
     )
     assert own.otel_endpoint == "https://o:4318"
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["collector:4318", "ftp://c:4318", "http://user:pw@c:4318", "http://c:4318/?token=abc"]
+)
+def test_an_endpoint_that_is_no_plain_url_is_refused(endpoint: str) -> None:
+    from flowker.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="FLOWKER_OTEL_ENDPOINT"):
+        Settings(otel_enabled=True, otel_endpoint=endpoint)
