@@ -15,6 +15,8 @@ from flowker.usecases.audit import AuditTrail
 from flowker.usecases.dashboards import Dashboards
 from flowker.usecases.executions import Executions
 from flowker.usecases.executor_configs import ExecutorConfigs
+from flowker.usecases.live import LiveExecutions
+from flowker.usecases.metrics import Metrics
 from flowker.usecases.ports import Runtime
 from flowker.usecases.webhooks import Webhooks
 from flowker.usecases.workflows import Workflows
@@ -45,5 +47,7 @@ def build_services(
         webhooks=Webhooks(store, executions, webhook_dedup_seconds, clock),
         audit=AuditTrail(store, runtime, verifier_key),
         dashboards=Dashboards(store),
+        metrics=Metrics(runtime),
+        live=LiveExecutions(runtime, clock),
         readiness={"store": store.ping, **(extra_checks or {})},
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from flowker import __version__, audit_offline
+from flowker import __version__, audit_offline, live_cli
 from flowker.actors import cluster
 from flowker.actors.cluster_hosts import hosts, refusal
 from flowker.actors.config import RuntimeConfig
@@ -22,13 +22,14 @@ from flowker.actors.runtime import RayRuntime
 from flowker.bootstrap import build_services
 from flowker.domain.outbound import OutboundPolicy
 from flowker.domain.sandbox_configs import sandbox_base_url
-from flowker.errors import ConfigError, StoreUnavailable
+from flowker.errors import ConfigError, StoreUnavailable, TelemetryRefused
 from flowker.http.app import create_app
 from flowker.http.tls import server_context
 from flowker.secretbox import SecretBox, load_secret_key, write_private
 from flowker.settings import Settings
 from flowker.signing_key import load_signing_key
 from flowker.store.opening import location_from, open_store
+from flowker.telemetry import logs, tracing
 from flowker.usecases.sandbox import SandboxConfig, ensure_sandbox_configs
 
 API_KEY_FILE = "api-key"
@@ -78,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY_FILE",
         help="the verifier key as GET /v1/audit/public-key gives it (checks the checkpoints' signatures)",
     )
+    _add_live_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in ("ps", "executions"):
+        return live_cli.run(args.command, args.url, args.data_dir, getattr(args, "id", None), args.json)
     if args.command == "audit":
         return audit_offline.main(args.file, args.checkpoint, args.public_key)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -92,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
             tls_key=args.tls_key,
             sandbox=args.sandbox,
         )
+        logs.configure(settings.log_format, role="front-door")
         return asyncio.run(serve_forever(settings))
+    except TelemetryRefused as exc:
+        print(f"flowker: {exc}", file=sys.stderr)
+        return 1
     except ConfigError as exc:
         print(f"flowker: {exc}", file=sys.stderr)
         return 2
@@ -100,6 +108,26 @@ def main(argv: list[str] | None = None) -> int:
         # At start only (later an outage is a 503 per request): the service manager starts it again.
         print(f"flowker: the store cannot be reached: {exc}", file=sys.stderr)
         return 1
+
+
+def _add_live_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    def common(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--url", help="the API's base URL (FLOWKER_URL; default http://FLOWKER_HOST:FLOWKER_PORT)"
+        )
+        parser.add_argument(
+            "--data-dir",
+            type=Path,
+            help="where the API key file is, unless FLOWKER_API_KEY is set (FLOWKER_DATA_DIR)",
+        )
+        parser.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+
+    common(commands.add_parser("ps", help="list the executions running now, cluster-wide (through the API)"))
+    executions = commands.add_parser("executions", help="look at executions (through the API)")
+    executions_commands = executions.add_subparsers(dest="executions_command", required=True)
+    show = executions_commands.add_parser("show", help="one execution with its step timeline")
+    show.add_argument("id", help="the execution's id")
+    common(show)
 
 
 def api_keys_for(settings: Settings) -> tuple[tuple[str, ...], str]:
@@ -147,10 +175,12 @@ async def serve_forever(settings: Settings) -> int:
     if bound is not None:
         settings = dataclasses.replace(settings, port=bound.getsockname()[1])
     location = location_from(settings)
+    tracing.setup(settings.otel_enabled, settings.otel_endpoint, settings.otel_service_name, "front-door")
     store = await open_store(location)
     try:
         # On the loop's thread, before anything else runs: Ray installs its signal handlers only there.
         info = cluster.connect(settings.ray_address)
+        logs.configure(settings.log_format, node_id=cluster.node_id())
         reason = refusal(info.nodes, location.shared_across_hosts)
         if reason is not None:
             raise ConfigError(reason)
@@ -208,6 +238,7 @@ async def serve_forever(settings: Settings) -> int:
         await runner.cleanup()
         await runtime.close()
     finally:
+        await asyncio.to_thread(tracing.flush)
         await store.close()
         await asyncio.to_thread(cluster.disconnect)
         if bound is not None:

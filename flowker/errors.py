@@ -281,3 +281,7 @@ class InternalCallError(ProviderCallFailed):
 
 class ConfigError(Exception):
     """Invalid service configuration; ``flowker serve`` exits non-zero with this one-line reason."""
+
+
+class TelemetryRefused(ConfigError):
+    """Telemetry is on but cannot start (no endpoint): ``flowker serve`` exits 1, as the original does."""

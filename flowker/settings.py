@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from flowker.domain.api_keys import parse_api_keys
 from flowker.domain.signed_note import is_valid_key_name
-from flowker.errors import ConfigError
+from flowker.errors import ConfigError, TelemetryRefused
 from flowker.tunables import MAX_RESPONSE_BYTES
 
 #: Bodies larger than this are refused with 413 before they are parsed.
@@ -28,6 +28,8 @@ ENVIRONMENTS = (DEVELOPMENT, PRODUCTION)
 DEFAULT_AUDIT_LOG_ORIGIN = "flowker.local/audit"
 
 MONGO_SCHEMES = ("mongodb://", "mongodb+srv://")
+
+LOG_FORMATS = ("text", "json")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -108,6 +110,17 @@ class Settings:
     #: ``FLOWKER_SANDBOX`` / ``--sandbox``: serve the simulated providers under ``/sandbox`` and create the
     #: configurations that use them (``docs/sandbox.md``); development mode only.
     sandbox: bool = False
+    #: ``FLOWKER_METRICS_KEY``: the key ``GET /metrics`` asks for (Bearer or X-API-Key); None: open in
+    #: development, any API key in production.
+    metrics_key: str | None = field(default=None, repr=False)
+    #: ``FLOWKER_OTEL_ENABLED``: export OpenTelemetry traces (OTLP over HTTP) to ``otel_endpoint``.
+    otel_enabled: bool = False
+    #: ``FLOWKER_OTEL_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_ENDPOINT``): the OTLP/HTTP collector's base URL.
+    otel_endpoint: str | None = None
+    #: ``FLOWKER_OTEL_SERVICE_NAME`` (or ``OTEL_SERVICE_NAME``): the traces' ``service.name``.
+    otel_service_name: str = "flowker"
+    #: ``FLOWKER_LOG_FORMAT``: ``text`` (for a person at a terminal) or ``json`` (one object a line).
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -129,6 +142,24 @@ class Settings:
             _check_checkpoint_url(self.audit_checkpoint_url, self.production)
         if self.mongo_uri is not None and not self.mongo_uri.startswith(MONGO_SCHEMES):
             raise ConfigError("FLOWKER_MONGO_URI must start with mongodb:// or mongodb+srv://")
+        if self.metrics_key is not None and not _sane_key(self.metrics_key):
+            raise ConfigError("FLOWKER_METRICS_KEY must be 16-256 visible ASCII characters")
+        if self.otel_enabled and not self.otel_endpoint:
+            raise TelemetryRefused(
+                "FLOWKER_OTEL_ENABLED is on but no endpoint is set: set FLOWKER_OTEL_ENDPOINT or "
+                "OTEL_EXPORTER_OTLP_ENDPOINT"
+            )
+        if self.otel_endpoint:
+            parts = urlsplit(self.otel_endpoint)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError("FLOWKER_OTEL_ENDPOINT must be an http:// or https:// URL")
+            if parts.username is not None or parts.password is not None or parts.query:
+                # It reaches every actor as an argument, which Ray shows: it must hold no credential.
+                raise ConfigError("FLOWKER_OTEL_ENDPOINT must hold no credentials (user, password or query)")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(
+                f"FLOWKER_LOG_FORMAT={self.log_format!r} is not one of {', '.join(LOG_FORMATS)}"
+            )
         if not _valid_mongo_db(self.mongo_db):
             raise ConfigError(
                 f'FLOWKER_MONGO_DB={self.mongo_db!r} must be 1-63 characters, none of /\\. "$ or a space'
@@ -257,6 +288,19 @@ class Settings:
                 env, "FLOWKER_WEBHOOK_DEDUP_SECONDS", cls.webhook_dedup_seconds, 1.0, 30 * 86400.0
             ),
             "sandbox": _bool(env, "FLOWKER_SANDBOX", cls.sandbox),
+            "metrics_key": env.get("FLOWKER_METRICS_KEY") or None,
+            "otel_enabled": _bool(env, "FLOWKER_OTEL_ENABLED", cls.otel_enabled),
+            "otel_endpoint": (
+                env.get("FLOWKER_OTEL_ENDPOINT", "").strip()
+                or env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+                or None
+            ),
+            "otel_service_name": (
+                env.get("FLOWKER_OTEL_SERVICE_NAME", "").strip()
+                or env.get("OTEL_SERVICE_NAME", "").strip()
+                or cls.otel_service_name
+            ),
+            "log_format": (env.get("FLOWKER_LOG_FORMAT") or cls.log_format).strip().lower(),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -361,3 +405,7 @@ def _check_checkpoint_url(url: str, production: bool) -> None:
         raise ConfigError("FLOWKER_AUDIT_CHECKPOINT_URL must be an absolute http:// or https:// URL")
     if production and parts.scheme != "https":
         raise ConfigError("FLOWKER_AUDIT_CHECKPOINT_URL must be https:// in production mode")
+
+
+def _sane_key(key: str) -> bool:
+    return 16 <= len(key) <= 256 and all("\x21" <= c <= "\x7e" for c in key)

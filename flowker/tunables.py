@@ -125,3 +125,14 @@ WEBHOOK_HIDDEN_HEADERS = frozenset(
 #: How long a simulated provider holds a ``timeout`` failure before answering 504: longer than the
 #: endpoint timeout of every sandbox configuration, so the caller times out first.
 SANDBOX_TIMEOUT_HOLD_SECONDS = 30.0
+
+# --- Metrics ---------------------------------------------------------------------------------
+#: Seconds a /metrics scrape waits for the actors' snapshots; one that does not answer is counted in
+#: flowker_scrape_errors_total and its series keep their last values.
+METRICS_SCRAPE_SECONDS = 2.0
+#: Seconds after which an actor that stopped answering (exited) is folded into the retired totals.
+METRICS_FOLD_AFTER_SECONDS = 600.0
+
+# --- Traces ----------------------------------------------------------------------------------
+#: Seconds between exports of the spans a process recorded (OTLP over HTTP, batched).
+TRACE_EXPORT_DELAY_SECONDS = 1.0

@@ -17,7 +17,7 @@ ALLOWED = {
     "ray": ("actors/",),
     "sqlite3": ("store/",),
     "pymongo": ("store/",),
-    "aiohttp": ("http/", "actors/", "cli.py"),
+    "aiohttp": ("http/", "actors/", "cli.py", "live_cli.py"),
     "flowker.http": ("http/", "cli.py", "bootstrap.py"),
     "flowker.actors": ("actors/", "cli.py", "bootstrap.py"),
     # One composition point (flowker/store/opening.py) chooses and opens the store for everyone.

@@ -17,6 +17,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import ray
+
 from flowker.actors import actor_secrets
 from flowker.actors.checkpoint_sink import CheckpointPoster
 from flowker.actors.checkpointer import Checkpointer, CheckpointPolicy
@@ -27,6 +29,8 @@ from flowker.actors.store_access import open_actor_store
 from flowker.domain.audit import AuditEvent
 from flowker.domain.signed_note import SignerKey
 from flowker.store.ports import Store
+from flowker.telemetry import catalog, logs
+from flowker.telemetry.recorder import RECORDER, Snapshot
 from flowker.tunables import OUTBOX_DRAIN_SECONDS
 
 log = logging.getLogger("flowker.audit")
@@ -36,6 +40,7 @@ class AuditActor:
     """Ray actor shell around :class:`Sequencer`; reloads the chain head from the store when it starts."""
 
     def __init__(self, config: RuntimeConfig) -> None:
+        logs.configure(config.log_format, node_id=ray.get_runtime_context().get_node_id(), role="audit")
         self._pauses = PausePoints(config.pause_points, config.data_dir)
         self._config = config
         self._store: Store | None = None
@@ -101,6 +106,17 @@ class AuditActor:
                     "draining the audit outbox failed; trying again in %.1f s", OUTBOX_DRAIN_SECONDS
                 )
             await asyncio.sleep(OUTBOX_DRAIN_SECONDS)
+
+    async def metrics(self) -> Snapshot:
+        """What this process recorded, with the chain's length now (``GET /metrics``)."""
+        length = (await self._opened()).chain_length
+        if length is not None:
+            RECORDER.set(catalog.AUDIT_CHAIN_LENGTH, value=length)
+        return RECORDER.snapshot("audit")
+
+    def __repr__(self) -> str:
+        # Ray takes an actor's repr once, when it starts (dashboard, log prefix).
+        return f"AuditActor({self._config.name('audit')}, the audit chain's one writer)"
 
     async def pid(self) -> int:
         """This actor's process id (crash tests kill it)."""

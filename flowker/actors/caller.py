@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+from opentelemetry.trace import SpanKind
 
 from flowker.actors import transport
 from flowker.actors.breaker import BreakerState, CircuitBreaker, Permit, outcome_of_error, outcome_of_status
@@ -60,6 +61,8 @@ from flowker.errors import (
     UpstreamTimeout,
     UpstreamUnreachable,
 )
+from flowker.telemetry import catalog, tracing
+from flowker.telemetry.recorder import RECORDER
 from flowker.tunables import MAX_RESPONSE_BYTES
 
 log = logging.getLogger("flowker.executor")
@@ -78,6 +81,8 @@ class CallRequest:
     request_id: str
     #: The node's own retry policy (``data.retry``), merged with the server's by the executor.
     retry: NodeRetry | None = None
+    #: The W3C trace context of the step's span (``traceparent``), when tracing is on.
+    trace: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +177,20 @@ class ProviderCaller:
 
     async def call(self, request: CallRequest) -> CallResult:
         """Make the call, retrying transient failures; never raises but for cancellation."""
+        with tracing.tracer().start_as_current_span(
+            tracing.EXECUTE_WITH_PROVIDER,
+            context=tracing.parent(request.trace),
+            attributes={
+                "flowker.executor_config_id": self.config.id,
+                "flowker.endpoint_name": request.endpoint_name,
+            },
+        ) as span:
+            result = await self._traced(request)
+            span.set_attribute("flowker.outcome", "ok" if result.ok else str(result.code))
+            span.set_attribute("flowker.attempts", result.attempts)
+            return result
+
+    async def _traced(self, request: CallRequest) -> CallResult:
         try:
             outgoing = build_request(
                 self.config,
@@ -190,10 +209,14 @@ class ProviderCaller:
             )
         progress = _Progress()
         try:
-            return await self._call(outgoing, progress, self._policy.merged(request.retry))
+            result = await self._call(outgoing, progress, self._policy.merged(request.retry))
         except Exception as exc:
             log.exception("executor %s: call %s failed in Flowker", self.config.id, request.idempotency_key)
-            return CallResult.internal_error(exc, may_have_reached=progress.sent > 0, attempts=progress.sent)
+            result = CallResult.internal_error(
+                exc, may_have_reached=progress.sent > 0, attempts=progress.sent
+            )
+        RECORDER.inc(catalog.PROVIDER_CALLS, self.config.id, "ok" if result.ok else str(result.code))
+        return result
 
     async def _call(self, outgoing: ProviderRequest, progress: _Progress, policy: RetryPolicy) -> CallResult:
         started = time.perf_counter()
@@ -215,6 +238,7 @@ class ProviderCaller:
                 if exc.retryable and not self.halted and policy.should_retry(attempt, Verdict.RETRY):
                     pause = policy.wait(attempt, self._draw())
                     assert isinstance(pause, float)  # only a Retry-After can be too long
+                    RECORDER.inc(catalog.PROVIDER_RETRIES, self.config.id)
                     await self._sleep(pause)
                     continue
                 return CallResult.failed(
@@ -267,6 +291,7 @@ class ProviderCaller:
                     duration_ms=_since(started),
                     response=response.envelope() if response else None,
                 )
+            RECORDER.inc(catalog.PROVIDER_RETRIES, self.config.id)
             await self._sleep(next_step.seconds)
 
     def _circuit_open(
@@ -288,6 +313,21 @@ class ProviderCaller:
     ) -> tuple[Verdict, ProviderResponse | None, str, type[ProviderCallFailed], Attempt]:
         """One attempt: its verdict, the answer if any, a description, the kind of failure it is, and
         how it ended (for the retry decision)."""
+        with tracing.tracer().start_as_current_span(
+            tracing.PROVIDER_REQUEST,
+            kind=SpanKind.CLIENT,
+            attributes={"http.request.method": request.method, "flowker.attempt": number},
+        ) as span:
+            for name, value in tracing.carrier().items():
+                request = request.with_header(name, value)
+            ended = await self._attempt_sent(request, permit, number)
+            if ended[1] is not None:
+                span.set_attribute("http.response.status_code", ended[1].status)
+            return ended
+
+    async def _attempt_sent(
+        self, request: ProviderRequest, permit: Permit, number: int
+    ) -> tuple[Verdict, ProviderResponse | None, str, type[ProviderCallFailed], Attempt]:
         delivery = Delivery()
         begun = time.perf_counter()
         try:
@@ -299,6 +339,7 @@ class ProviderCaller:
             return Verdict.FAIL, None, str(exc), DestinationNotAllowed, ended
         except (AnswerOutOfBounds, aiohttp.ClientError, OSError, TimeoutError) as exc:
             verdict = self._policy.classify_error(exc)
+            _count_request(self.config.id, "timeout" if isinstance(exc, TimeoutError) else "network", begun)
             # The breaker judges by its own rules (breaker.py): what it counts, and slow calls.
             self._breaker.record_outcome(permit, outcome_of_error(exc), time.perf_counter() - begun)
             reached = isinstance(exc, AnswerOutOfBounds) or delivery.may_have_reached(exc)
@@ -308,12 +349,18 @@ class ProviderCaller:
             self._breaker.release(permit)
             raise
         verdict = self._policy.classify_status(response.status)
+        _count_request(self.config.id, f"{response.status // 100}xx", begun)
         self._breaker.record_outcome(permit, outcome_of_status(response.status), time.perf_counter() - begun)
         kind = UpstreamFailed if verdict == Verdict.RETRY else UpstreamRejected
         ended = Attempt(
             number, request.method, status=response.status, retry_after=response.headers.get("Retry-After")
         )
         return verdict, response, f"provider answered HTTP {response.status}", kind, ended
+
+
+def _count_request(config_id: str, outcome: str, begun: float) -> None:
+    RECORDER.inc(catalog.PROVIDER_REQUESTS, config_id, outcome)
+    RECORDER.observe(catalog.PROVIDER_REQUEST_SECONDS, config_id, value=time.perf_counter() - begun)
 
 
 def _failure_of(error: BaseException) -> type[ProviderCallFailed]:

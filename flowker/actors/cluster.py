@@ -117,3 +117,8 @@ def disconnect() -> None:
     """Leave the cluster; a cluster started here stops with it."""
     if ray.is_initialized():
         ray.shutdown()
+
+
+def node_id() -> str | None:
+    """The Ray node this process runs on (None when not connected)."""
+    return str(ray.get_runtime_context().get_node_id()) if ray.is_initialized() else None

@@ -73,6 +73,12 @@ class RuntimeConfig:
     mongo_db: str
     #: Flowker's own sandbox origin ``(host, port)`` in sandbox mode, reached without a warning; else None.
     sandbox_origin: tuple[str, int] | None
+    #: OpenTelemetry: whether every actor exports spans, where to (OTLP/HTTP), under which service name.
+    otel_enabled: bool
+    otel_endpoint: str | None
+    otel_service_name: str
+    #: ``text`` or ``json`` log lines (FLOWKER_LOG_FORMAT).
+    log_format: str
     prefix: str = ""
     #: Crash-test fault injection (:mod:`flowker.actors.faults`); empty in production.
     pause_points: tuple[str, ...] = ()

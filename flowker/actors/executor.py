@@ -52,6 +52,8 @@ from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.secretbox import SecretBox
 from flowker.store.ports import Store
+from flowker.telemetry import catalog, logs, tracing
+from flowker.telemetry.recorder import RECORDER, Snapshot
 
 log = logging.getLogger("flowker.executor")
 
@@ -61,6 +63,8 @@ class ExecutorActor:
 
     def __init__(self, config: RuntimeConfig, executor_config_id: str) -> None:
         self._runtime = config
+        tracing.setup(config.otel_enabled, config.otel_endpoint, config.otel_service_name, "executor")
+        logs.configure(config.log_format, node_id=ray.get_runtime_context().get_node_id(), role="executor")
         self._id = executor_config_id
         # Read from Ray's internal store: the key is no constructor argument, which Ray would show.
         self._box = SecretBox.from_text(actor_secrets.fetch(config, actor_secrets.SECRET_KEY))
@@ -142,6 +146,7 @@ class ExecutorActor:
             )
         self._in_flight += 1
         self._last_active = time.monotonic()
+        logs.EXECUTION_ID.set(request.request_id)  # the execution's id, for this call's log lines
         try:
             return await self._call(request)
         finally:
@@ -164,6 +169,19 @@ class ExecutorActor:
             log.exception("executor %s: call %s failed in Flowker", self._id, request.idempotency_key)
             return CallResult.internal_error(exc, may_have_reached=True)
         return result
+
+    async def metrics(self) -> Snapshot:
+        """What this process recorded, with its breaker's state now (``GET /metrics``)."""
+        RECORDER.clear(catalog.BREAKER_STATE)
+        for state in BreakerState:
+            current = 1.0 if self._breaker.state == state else 0.0
+            RECORDER.set(catalog.BREAKER_STATE, self._id, state.value, value=current)
+        return RECORDER.snapshot("executor")
+
+    def __repr__(self) -> str:
+        # Ray takes an actor's repr once, when it starts (dashboard, log prefix): the breaker state it
+        # started with; the current one is GET /v1/executors/{id} and /metrics (flowker_breaker_state).
+        return f"ExecutorActor(configuration {self._id}, breaker {self._breaker.state.value} at start)"
 
     async def pid(self) -> int:
         """This actor's process id (crash tests kill it)."""

@@ -37,6 +37,8 @@ from flowker.dsl.interpreter import Decision, Interpreter, Outcome
 from flowker.dsl.run_state import ExecutionStatus, ExecutorCall, RunState
 from flowker.errors import StateChanged
 from flowker.store.ports import Store
+from flowker.telemetry import catalog, logs, tracing
+from flowker.telemetry.recorder import RECORDER
 from flowker.tunables import MAX_REASON_CHARS, MAX_RUN_ATTEMPTS
 from flowker.usecases.outbox import publish
 
@@ -114,19 +116,48 @@ class ExecutionRunner:
         self._cancel = asyncio.Event()
         #: Whether this runner took the execution's lease (until then, there is none to renew).
         self.holds_lease = False
+        #: The nodes whose provider calls are in flight, by node id: their step numbers.
+        self._calling: dict[str, int] = {}
+
+    def describe(self) -> dict[str, Any] | None:
+        """What this run is doing now (``GET /v1/runtime/executions``); None before it read its execution."""
+        execution: Execution | None = getattr(self, "_execution", None)  # set once it is claimed
+        if execution is None:
+            return None
+        return {
+            "executionId": execution.id,
+            "workflowId": execution.workflowId,
+            "status": execution.status.value,
+            "currentStepNumber": execution.currentStepNumber,
+            "totalSteps": execution.totalSteps,
+            "currentNodeIds": sorted(self._calling),
+            "startedAt": execution.startedAt,
+        }
 
     def cancel(self) -> None:
         """Stop before the next step: calls in flight finish and are recorded, no new one starts."""
         self._cancel.set()
 
-    async def run(self, execution_id: str) -> ExecutionStatus | None:
+    async def run(self, execution_id: str, trace: dict[str, str] | None = None) -> ExecutionStatus | None:
         """Run (or resume) the execution; return its final status.
 
         ``None`` when there is nothing to run here: it is unknown, or another live supervisor holds it.
+        ``trace``: the W3C context (``traceparent``) of the request that started it, for its spans.
 
         Raises:
             StateChanged: The lease was lost: another runner owns the execution now.
         """
+        logs.EXECUTION_ID.set(execution_id)  # this run's task, and the tasks it makes
+        with tracing.tracer().start_as_current_span(
+            tracing.EXECUTE,
+            context=tracing.parent(trace),
+            attributes={"flowker.execution_id": execution_id, "flowker.supervisor": self._owner},
+        ) as span:
+            status = await self._run(execution_id)
+            span.set_attribute("flowker.status", status.value if status else "not run here")
+            return status
+
+    async def _run(self, execution_id: str) -> ExecutionStatus | None:
         now = time.time()
         claimed = await self._store.executions.claim(
             execution_id, self._owner, now + self._lease_seconds, now
@@ -142,6 +173,7 @@ class ExecutionRunner:
         self._starter = Actor.from_dict(execution.startedBy) if execution.startedBy else SYSTEM
         ending = await self._guarded()
         await self._end(ending)
+        RECORDER.inc(catalog.EXECUTIONS_FINISHED, execution.workflowId, self._execution.status.value)
         return ending.outcome.status
 
     async def _guarded(self) -> _Ending:
@@ -212,6 +244,7 @@ class ExecutionRunner:
             await self._persist(
                 decision, [started, *self._announce(decision.calls)], status=ExecutionStatus.RUNNING
             )
+            RECORDER.inc(catalog.EXECUTIONS_STARTED, execution.workflowId)
         else:
             state = RunState.from_dict(execution.runState or {})
             decision = Decision(state=state, steps=[], calls=interpreter.resume(state), outcome=None)
@@ -242,7 +275,7 @@ class ExecutionRunner:
                 # next decision, not one already recorded.
                 for call in pending:
                     await self._pauses.reach("before_call", f"{self._execution.id}-{call.step_number}")
-                    task = asyncio.create_task(self._call(self._request(call)))
+                    task = asyncio.create_task(self._traced_call(call))
                     in_flight[task] = (call, iso(self._clock()))
                 pending = []
                 if not in_flight:
@@ -277,6 +310,10 @@ class ExecutionRunner:
         result: CallResult,
     ) -> tuple[Decision, AuditEvent]:
         now = iso(self._clock())
+        outcome = "success" if result.ok else "failure"
+        RECORDER.observe(
+            catalog.STEP_SECONDS, call.executor_config_id, outcome, value=result.duration_ms / 1000
+        )
         if result.ok and result.response is not None:
             decision = interpreter.call_succeeded(
                 state,
@@ -354,6 +391,27 @@ class ExecutionRunner:
                 self._execution = saving.result()
             raise
         await publish(self._audit, events)
+
+    async def _traced_call(self, call: ExecutorCall) -> CallResult:
+        with tracing.tracer().start_as_current_span(
+            tracing.EXECUTE_NODE,
+            attributes={
+                "flowker.node_id": call.node_id,
+                "flowker.step_number": call.step_number,
+                "flowker.executor_config_id": call.executor_config_id,
+            },
+        ) as span:
+            request = self._request(call)
+            carrier = tracing.carrier()
+            if carrier:
+                request = dataclasses.replace(request, trace=carrier)
+            self._calling[call.node_id] = call.step_number
+            try:
+                result = await self._call(request)
+            finally:
+                self._calling.pop(call.node_id, None)
+            span.set_attribute("flowker.outcome", "ok" if result.ok else str(result.code))
+            return result
 
     def _request(self, call: ExecutorCall) -> CallRequest:
         return CallRequest(

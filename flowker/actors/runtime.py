@@ -32,7 +32,9 @@ from flowker.domain.signed_note import SignerKey, VerifierKey
 from flowker.secretbox import SecretBox
 from flowker.signing_key import load_signing_key
 from flowker.store.opening import MONGODB
-from flowker.tunables import BREAKER_LOOKUP_SECONDS
+from flowker.telemetry import tracing
+from flowker.telemetry.recorder import Snapshot
+from flowker.tunables import BREAKER_LOOKUP_SECONDS, METRICS_SCRAPE_SECONDS
 
 log = logging.getLogger("flowker.runtime")
 
@@ -115,7 +117,9 @@ class RayRuntime:
     async def start(self, execution_id: str) -> None:
         """Hand the execution to its supervisor; returns once the call is submitted, not when it ends."""
         ref = (
-            self._supervisor(execution_id).run.options(name=f"execution:{execution_id}").remote(execution_id)
+            self._supervisor(execution_id)
+            .run.options(name=f"execution:{execution_id}")
+            .remote(execution_id, tracing.carrier() or None)
         )
         watcher = asyncio.ensure_future(self._watch(execution_id, ref))
         self._runs[execution_id] = watcher
@@ -206,6 +210,58 @@ class RayRuntime:
             return None
         return record
 
+    async def live_executions(self) -> tuple[list[dict[str, Any]], int]:
+        """The executions every supervisor runs now, and how many supervisors did not answer within
+        :data:`METRICS_SCRAPE_SECONDS`."""
+        self.start_pool()
+        calls = [asyncio.ensure_future(_answer(s.live.remote())) for s in self._supervisors]
+        done, late = await asyncio.wait(calls, timeout=METRICS_SCRAPE_SECONDS)
+        for task in late:
+            task.cancel()
+        found: list[dict[str, Any]] = []
+        silent = 0
+        for task in calls:
+            if task in done and not task.cancelled() and task.exception() is None:
+                found.extend(task.result())
+            else:
+                silent += 1
+        return found, silent
+
+    async def snapshots(self) -> tuple[list[Snapshot], dict[str, int]]:
+        """The metrics of every supervisor, the audit actor and every live executor actor of this service,
+        and how many of each kind did not answer within :data:`METRICS_SCRAPE_SECONDS`. Creates no actor
+        but the pool (which serving needs anyway)."""
+        self.start_pool()
+        targets: list[tuple[str, Any]] = [("supervisor", s) for s in self._supervisors]
+        targets.append(("audit", self._audit))
+        try:
+            executors = await asyncio.to_thread(self._live_executor_handles)
+        except Exception as exc:
+            log.info("metrics: live executor actors not listed (%s)", type(exc).__name__)
+            executors = []
+        targets += [("executor", handle) for handle in executors]
+        calls = {asyncio.ensure_future(_answer(handle.metrics.remote())): kind for kind, handle in targets}
+        done, late = await asyncio.wait(calls, timeout=METRICS_SCRAPE_SECONDS)
+        for task in late:
+            task.cancel()
+        snapshots: list[Snapshot] = []
+        errors: dict[str, int] = {}
+        for task, kind in calls.items():
+            if task in done and not task.cancelled() and task.exception() is None:
+                snapshots.append(task.result())
+            else:
+                errors[kind] = errors.get(kind, 0) + 1
+        return snapshots, errors
+
+    def _live_executor_handles(self) -> list[Any]:
+        prefix = factory.executor_name(self.config, "")
+        handles = []
+        for name in _actor_names(self.config):
+            if name.startswith(prefix):
+                with contextlib.suppress(ValueError):  # exited since it was listed
+                    handles.append(ray.get_actor(name, namespace=factory.NAMESPACE))
+        return handles
+
     async def close(self) -> None:
         """Wait briefly for submitted runs; kill this service's actors when they are private to it."""
         if self._runs:
@@ -226,3 +282,7 @@ def _actor_names(config: RuntimeConfig) -> list[str]:
         for a in named
         if a["namespace"] == factory.NAMESPACE and a["name"].startswith(config.prefix)
     ]
+
+
+async def _answer(ref: Any) -> Any:
+    return await ref

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,8 @@ from flowker.clock import Clock, iso, utc_now
 from flowker.domain.audit import AuditEvent, seal
 from flowker.errors import StateChanged
 from flowker.store.ports import AuditLog
+from flowker.telemetry import catalog
+from flowker.telemetry.recorder import RECORDER
 from flowker.tunables import AUDIT_MAX_ATTEMPTS, AUDIT_MAX_BATCH
 
 log = logging.getLogger("flowker.audit")
@@ -58,6 +61,11 @@ class Sequencer:
         self._writer: asyncio.Task[None] | None = None
         self._head: tuple[int, str | None] | None = None
         self._tree = TreeWriter(audit_log)
+
+    @property
+    def chain_length(self) -> int | None:
+        """The sequence number of the last event this writer chained or loaded; None before it knows."""
+        return self._head[0] if self._head is not None else None
 
     async def append(self, events: Sequence[AuditEvent]) -> list[int]:
         """Chain and store ``events`` in order; return their sequence numbers once durable."""
@@ -110,7 +118,10 @@ class Sequencer:
                     batch_key = str(records[0]["sequence"]) if records else "outbox"
                     await self._pauses.reach("audit_before_write", batch_key)
                     grown, nodes = self._tree.extend(self._head[0], records)
+                    began = time.perf_counter()
                     await self._log.append(records, unstage, nodes)
+                    RECORDER.observe(catalog.AUDIT_APPEND_SECONDS, value=time.perf_counter() - began)
+                    RECORDER.inc(catalog.AUDIT_EVENTS, by=len(records))
                     self._tree.adopt(grown)
                     await self._pauses.reach("audit_after_write", batch_key)
             except StateChanged:

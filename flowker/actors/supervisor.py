@@ -31,6 +31,8 @@ from flowker.actors.store_access import open_actor_store
 from flowker.domain.audit import AuditEvent
 from flowker.errors import StateChanged
 from flowker.store.ports import Store
+from flowker.telemetry import catalog, logs, tracing
+from flowker.telemetry.recorder import RECORDER, Snapshot
 
 log = logging.getLogger("flowker.supervisor")
 
@@ -41,6 +43,8 @@ class SupervisorActor:
     def __init__(self, config: RuntimeConfig, index: int, audit: ActorHandle) -> None:
         """``audit`` is the handle of the audit actor, which the events of every hosted run go to."""
         self._config = config
+        tracing.setup(config.otel_enabled, config.otel_endpoint, config.otel_service_name, "supervisor")
+        logs.configure(config.log_format, node_id=_node_id(), role="supervisor")
         self._owner = config.name(f"supervisor-{index}")
         self._store: Store | None = None
         self._opening = asyncio.Lock()
@@ -57,8 +61,11 @@ class SupervisorActor:
                 self._store = await open_actor_store(self._config)
         return self._store
 
-    async def run(self, execution_id: str) -> str | None:
-        """Run the execution to its end (or resume it); return its final status."""
+    async def run(self, execution_id: str, trace: dict[str, str] | None = None) -> str | None:
+        """Run the execution to its end (or resume it); return its final status.
+
+        ``trace``: the W3C context of the request that started it (none for an adopted run).
+        """
         if execution_id in self._runs:
             return None
         # Registered before the first await: two calls for one execution (a hand-over and an adoption
@@ -74,7 +81,7 @@ class SupervisorActor:
                 pauses=self._pauses,
             )
             self._runs[execution_id] = (runner, asyncio.current_task())
-            status = await runner.run(execution_id)
+            status = await runner.run(execution_id, trace)
         except (StateChanged, asyncio.CancelledError):
             # Someone else wrote the execution (a supervisor that adopted it after this one lost its
             # lease): it is not ours any more.
@@ -100,6 +107,28 @@ class SupervisorActor:
     async def hosted(self) -> list[str]:
         """Ids of the executions running here."""
         return list(self._runs)
+
+    async def live(self) -> list[dict[str, object]]:
+        """The executions running here now, each as :meth:`ExecutionRunner.describe` says, with this
+        supervisor's name and node (``GET /v1/runtime/executions``)."""
+        node = _node_id()
+        found: list[dict[str, object]] = []
+        for runner, _task in list(self._runs.values()):
+            described = runner.describe() if runner is not None else None
+            if described is not None:
+                found.append({**described, "supervisor": self._owner, "nodeId": node})
+        return found
+
+    async def metrics(self) -> Snapshot:
+        """What this process recorded, with the executions it hosts now (``GET /metrics``)."""
+        RECORDER.set(catalog.LIVE_EXECUTIONS, self._owner, _node_id(), value=len(self._runs))
+        return RECORDER.snapshot("supervisor")
+
+    def __repr__(self) -> str:
+        # Ray takes an actor's repr once, when it starts, for the dashboard and the log prefix: what the
+        # actor is, not what it holds now (that is GET /v1/runtime/executions, /metrics, and the RUNNING
+        # tasks named execution:<id>).
+        return f"SupervisorActor({self._owner}, node {_node_id()[:12]})"
 
     async def pid(self) -> int:
         """This actor's process id (crash tests kill it)."""
@@ -138,3 +167,7 @@ class SupervisorActor:
 
     async def _record(self, events: Sequence[AuditEvent]) -> None:
         await self._audit.submit(events)
+
+
+def _node_id() -> str:
+    return str(ray.get_runtime_context().get_node_id())

@@ -48,6 +48,8 @@ from flowker.actors.oidc_discovery import Discovery
 from flowker.actors.transport import ProviderRequest
 from flowker.domain.authentication import DEFAULT_REFRESH_ON
 from flowker.errors import TokenRefused
+from flowker.telemetry import catalog
+from flowker.telemetry.recorder import RECORDER
 from flowker.tunables import MAX_TOKEN_ANSWER_BYTES, MAX_TOKEN_CHARS
 
 log = logging.getLogger("flowker.tokens")
@@ -234,6 +236,15 @@ class TokenSource:
         return await self._discovery.token_endpoint(self._session)
 
     async def _grant(self, grant: str, refresh_token: str | None, params: dict[str, str]) -> Token:
+        try:
+            token = await self._request_grant(grant, refresh_token, params)
+        except Exception:
+            RECORDER.inc(catalog.TOKEN_FETCHES, grant, "failed")
+            raise
+        RECORDER.inc(catalog.TOKEN_FETCHES, grant, "ok")
+        return token
+
+    async def _request_grant(self, grant: str, refresh_token: str | None, params: dict[str, str]) -> Token:
         client = self.client
         endpoint = await self._endpoint()
         form: dict[str, Any] = {}

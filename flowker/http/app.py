@@ -9,13 +9,16 @@ from aiohttp.log import server_logger
 
 from flowker.domain.api_keys import parse_api_keys
 from flowker.http.auth_throttle import AuthThrottle
-from flowker.http.keys import OPENAPI_DOCUMENT, SERVICES, STARTED_AT, Services
+from flowker.http.keys import METRICS_ACCESS, OPENAPI_DOCUMENT, SERVICES, STARTED_AT, Services
+from flowker.http.metrics_access import MetricsAccess
 from flowker.http.middleware.api_key import api_key_middleware
 from flowker.http.middleware.cors import cors_middleware
 from flowker.http.middleware.errors import ProtocolLog, errors_middleware
 from flowker.http.middleware.expect import with_expect_handler
 from flowker.http.middleware.request_head import PARSER_LIMITS, request_head_middleware
 from flowker.http.middleware.request_id import request_id_middleware
+from flowker.http.middleware.request_metrics import request_metrics_middleware
+from flowker.http.middleware.tracing import tracing_middleware
 from flowker.http.middleware.transport_security import add_hsts, forwarded_https_middleware
 from flowker.http.openapi import openapi_document
 from flowker.http.routes import MODULES
@@ -37,6 +40,8 @@ def create_app(
     """
     middlewares = [
         request_id_middleware(),
+        tracing_middleware(),
+        request_metrics_middleware(),
         cors_middleware(allowed_origins=settings.cors_allowed_origins),
         errors_middleware(max_body_bytes=settings.max_body_bytes),
         request_head_middleware(),
@@ -59,6 +64,7 @@ def create_app(
     app[SERVICES] = services
     app[STARTED_AT] = time.monotonic()
     app[OPENAPI_DOCUMENT] = openapi_document()
+    app[METRICS_ACCESS] = MetricsAccess(settings.metrics_key, settings.production, parse_api_keys(api_keys))
     for module in MODULES:
         app.router.add_routes(with_expect_handler(module.routes))
     if settings.sandbox:  # never in production mode: Settings refuses the two together

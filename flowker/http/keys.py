@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from flowker.http.metrics_access import MetricsAccess
 from flowker.usecases.audit import AuditTrail
 from flowker.usecases.dashboards import Dashboards
 from flowker.usecases.executions import Executions
 from flowker.usecases.executor_configs import ExecutorConfigs
+from flowker.usecases.live import LiveExecutions
+from flowker.usecases.metrics import Metrics
 from flowker.usecases.webhooks import Webhooks
 from flowker.usecases.workflows import Workflows
 
@@ -28,6 +31,8 @@ class Services:
     audit: AuditTrail
     dashboards: Dashboards
     webhooks: Webhooks
+    metrics: Metrics
+    live: LiveExecutions
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
     draining: bool = False
 
@@ -36,6 +41,8 @@ SERVICES = web.AppKey("services", Services)
 STARTED_AT = web.AppKey("started_at", float)
 #: The OpenAPI document served at ``/openapi.json`` (generated from the routes, so not imported by them).
 OPENAPI_DOCUMENT = web.AppKey("openapi_document", dict)
+#: Who may read /metrics (:mod:`flowker.http.metrics_access`).
+METRICS_ACCESS = web.AppKey("metrics_access", MetricsAccess)
 REQUEST_ID = web.RequestKey("request_id", str)
 #: The id of the API key that authenticated the request (never the key itself).
 API_KEY_ID = web.RequestKey("api_key_id", str)

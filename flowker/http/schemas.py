@@ -887,3 +887,28 @@ class AuditPublicKeyOutput(Output):
     verifierKey: str = Field(
         description="The C2SP signed-note verifier key: `<name>+<8 hex key id>+<base64(0x01 ‖ Ed25519 key)>`."
     )
+
+
+# --- what runs now --------------------------------------------------------------------------------
+
+
+class LiveExecutionOutput(Output):
+    """An execution a supervisor is driving now."""
+
+    executionId: UUID = Field(description=_EXECUTION_ID)
+    workflowId: UUID = Field(description=_WORKFLOW_ID)
+    status: ExecutionStatus = Field(description="`running`, or `pending` while its first step is written.")
+    currentStepNumber: int = Field(ge=0, description="Steps recorded so far.")
+    totalSteps: int = Field(ge=0, description="The workflow's nodes but the trigger.")
+    currentNodeIds: list[str] = Field(description="The nodes whose provider calls are in flight now.")
+    supervisor: str = Field(description="The supervisor actor hosting it.")
+    nodeId: str = Field(description="The Ray node that supervisor runs on.")
+    startedAt: Timestamp
+    ageSeconds: float = Field(ge=0, description="Seconds since it started.")
+
+
+class LiveExecutionsOutput(Output):
+    items: list[LiveExecutionOutput] = Field(description="Oldest first.")
+    unansweredSupervisors: int = Field(
+        ge=0, description="Supervisors that did not answer in time: their executions are missing here."
+    )

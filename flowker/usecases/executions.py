@@ -34,6 +34,7 @@ from flowker.dsl.model import Workflow, WorkflowStatus
 from flowker.dsl.run_state import ExecutionStatus
 from flowker.errors import BadRequest, Conflict, NotFound, StateChanged, Unprocessable, WorkflowChanged
 from flowker.store.ports import AuditQuery, ExecutionQuery, Page, Store
+from flowker.telemetry import tracing
 from flowker.tunables import START_ATTEMPTS, WAIT_POLL_SECONDS, WORKFLOW_CACHE_SIZE
 from flowker.usecases.definition_cache import DefinitionCache
 from flowker.usecases.execution_timeline import build_timeline
@@ -110,7 +111,11 @@ class Executions:
                 continue
             if not created:
                 return self._same_request(execution, fingerprint)
-            await self._runtime.start(execution.id)
+            with tracing.tracer().start_as_current_span(
+                tracing.START_EXECUTION,
+                attributes={"flowker.execution_id": execution.id, "flowker.workflow_id": workflow.id},
+            ):
+                await self._runtime.start(execution.id)
             return Started(execution, created=True)
         raise StateChanged(f"workflow {workflow_id}")
 

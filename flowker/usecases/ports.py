@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from flowker.domain.audit import AuditEvent
 from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
+from flowker.telemetry.recorder import Snapshot
 
 
 class AuditSink(Protocol):
@@ -48,3 +49,10 @@ class Runtime(AuditSink, Protocol):
     async def reset_executor_breaker(self, executor_config_id: str) -> BreakerRecord | None:
         """Force the breaker of the configuration's executor actor closed if one runs (none is created);
         its state afterwards, or None when none runs or it does not answer in time."""
+
+    async def snapshots(self) -> tuple[list[Snapshot], dict[str, int]]:
+        """The metrics of the actors in other processes, and how many of each kind did not answer."""
+
+    async def live_executions(self) -> tuple[list[dict[str, Any]], int]:
+        """What every supervisor runs now (each run's ``describe()`` with ``supervisor`` and ``nodeId``),
+        and how many supervisors did not answer in time."""

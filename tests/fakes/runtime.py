@@ -41,6 +41,7 @@ from flowker.secretbox import SecretBox
 from flowker.settings import Settings
 from flowker.signing_key import load_signing_key
 from flowker.store.ports import Store
+from flowker.telemetry.recorder import Snapshot
 
 
 class InProcessRuntime:
@@ -199,6 +200,18 @@ class InProcessRuntime:
         )
         caller = await source.resolve()
         return caller if isinstance(caller, CallResult) else await caller.call(request)
+
+    async def live_executions(self) -> tuple[list[dict[str, Any]], int]:
+        found = []
+        for runner, _task in list(self._runs.values()):
+            described = runner.describe()
+            if described is not None:
+                found.append({**described, "supervisor": "in-process", "nodeId": "in-process"})
+        return found, 0
+
+    async def snapshots(self) -> tuple[list[Snapshot], dict[str, int]]:
+        # Everything runs in this process: its own recorder, which /metrics reads anyway, holds it all.
+        return [], {}
 
     async def close(self) -> None:
         for _runner, task in list(self._runs.values()):

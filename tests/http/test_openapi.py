@@ -139,6 +139,10 @@ def test_v1_operations_require_the_api_key_and_system_routes_do_not() -> None:
             assert operation["security"] == [{"ApiKeyAuth": []}], (method, path)
             unauthorized = resolve(operation["responses"]["401"])
             assert "`UNAUTHORIZED`" in unauthorized["description"], (method, path)
+        elif path == "/metrics":
+            # Its own optional key (flowker/http/metrics_access.py), not the API's scheme.
+            assert operation["security"] == [], (method, path)
+            assert "`UNAUTHORIZED`" in resolve(operation["responses"]["401"])["description"]
         else:
             assert path in PUBLIC_PATHS
             assert operation["security"] == [], (method, path)

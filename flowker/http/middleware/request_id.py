@@ -9,6 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from flowker.http.keys import REQUEST_ID
+from flowker.telemetry import logs
 
 HEADER = "X-Request-Id"
 _SANE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -24,7 +25,12 @@ def request_id_middleware() -> web.Middleware:
         # would let a trailing newline through, and the ASCII class refuses the surrogates that stand
         # for bytes that are not UTF-8.
         request[REQUEST_ID] = incoming if _SANE.fullmatch(incoming) else str(uuid.uuid4())
-        response = await handler(request)
+        # For the log lines written while it is handled (FLOWKER_LOG_FORMAT=json shows it).
+        token = logs.REQUEST_ID.set(request[REQUEST_ID])
+        try:
+            response = await handler(request)
+        finally:
+            logs.REQUEST_ID.reset(token)
         response.headers[HEADER] = request[REQUEST_ID]
         return response
 

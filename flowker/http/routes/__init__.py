@@ -9,6 +9,8 @@ from flowker.http.routes import (
     docs,
     executions,
     executors,
+    metrics,
+    runtime,
     system,
     webhooks,
     workflows,
@@ -17,11 +19,13 @@ from flowker.http.routes import (
 #: In the order of the API document.
 MODULES = (
     system,
+    metrics,
     docs,
     console,
     workflows,
     executors,
     executions,
+    runtime,
     audit,
     audit_proofs,
     audit_checkpoints,
