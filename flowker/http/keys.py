@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from flowker.usecases.audit import AuditTrail
+from flowker.usecases.catalog import Catalog
 from flowker.usecases.dashboards import Dashboards
 from flowker.usecases.executions import Executions
 from flowker.usecases.executor_configs import ExecutorConfigs
@@ -26,6 +27,7 @@ class Services:
     executions: Executions
     audit: AuditTrail
     dashboards: Dashboards
+    catalog: Catalog = field(default_factory=Catalog)
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
     draining: bool = False
 

@@ -31,6 +31,8 @@ TAGS = {
     spec.TAG_EXECUTIONS: "Runs of active workflows: start, follow, results, cancel.",
     spec.TAG_AUDIT: "The append-only, hash-chained audit trail.",
     spec.TAG_DASHBOARDS: "Counts of workflows and executions by status, computed by the store.",
+    spec.TAG_CATALOG: "The static catalog: providers, their executors, triggers and workflow templates.",
+    spec.TAG_PROVIDER_CONFIGS: "Instances of catalog providers: where and with which credentials to call.",
 }
 SHARED_RESPONSES = {
     "Unauthorized": error(

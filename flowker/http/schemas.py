@@ -851,3 +851,100 @@ class AuditPublicKeyOutput(Output):
     verifierKey: str = Field(
         description="The C2SP signed-note verifier key: `<name>+<8 hex key id>+<base64(0x01 ‖ Ed25519 key)>`."
     )
+
+
+# --- catalog --------------------------------------------------------------------------------------
+
+_SCHEMA_STRING = "A JSON Schema (draft 2020-12, formats asserted), as a JSON string, as the original answers."
+
+
+class CatalogExecutorSummary(Output):
+    id: str = Field(examples=["tracer.validate-transaction"])
+    name: str
+    category: str
+    version: str
+    providerId: str
+
+
+class CatalogExecutorDetail(CatalogExecutorSummary):
+    schema_: str = Field(alias="schema", description=f"Of the executor's input. {_SCHEMA_STRING}")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+
+class CatalogExecutorList(RootModel[list[CatalogExecutorSummary]]):
+    """Every executor, sorted by id (a plain array, no pagination)."""
+
+
+class CatalogTriggerSummary(Output):
+    id: str = Field(examples=["webhook"])
+    name: str
+    version: str
+
+
+class CatalogTriggerDetail(CatalogTriggerSummary):
+    schema_: str = Field(alias="schema", description=f"Of the trigger node's data. {_SCHEMA_STRING}")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+
+class CatalogTriggerList(RootModel[list[CatalogTriggerSummary]]):
+    """Every trigger, sorted by id."""
+
+
+class CatalogProviderSummary(Output):
+    id: str = Field(examples=["tracer"])
+    name: str
+    description: str
+    version: str
+
+
+class CatalogProviderDetail(CatalogProviderSummary):
+    configSchema: str = Field(
+        description=(
+            f"Of a provider configuration's `config`. {_SCHEMA_STRING} Properties marked `writeOnly` "
+            f"are secrets: encrypted at rest, answered as `{auth.MASK}`."
+        )
+    )
+
+
+class CatalogProviderList(RootModel[list[CatalogProviderSummary]]):
+    """Every provider, sorted by id."""
+
+
+class CatalogTemplateSummary(Output):
+    id: str = Field(examples=["tracer-midaz-validation"])
+    name: str
+    description: str
+    version: str
+    category: str
+
+
+class CatalogTemplateDetail(CatalogTemplateSummary):
+    paramSchema: str = Field(
+        description=(
+            f"Of `params`. {_SCHEMA_STRING} A parameter naming a provider configuration carries "
+            "`oneOf: [{const: <id>, title: <name>}]` of the provider's currently active configurations "
+            "(an empty array when there is none)."
+        )
+    )
+
+
+class CatalogTemplateList(RootModel[list[CatalogTemplateSummary]]):
+    """Every template, sorted by id."""
+
+
+class ExecutorValidationInput(BaseModel):
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="The executor input to check against its schema."
+    )
+
+
+class TemplateValidationInput(BaseModel):
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="The template parameters to check against its paramSchema."
+    )
+
+
+class ValidationOutput(Output):
+    valid: Literal[True]

@@ -35,6 +35,8 @@ TAG_EXECUTORS = "Executor configurations"
 TAG_EXECUTIONS = "Executions"
 TAG_AUDIT = "Audit"
 TAG_DASHBOARDS = "Dashboards"
+TAG_CATALOG = "Catalog"
+TAG_PROVIDER_CONFIGS = "Provider configurations"
 
 
 def component(kind: str, name: str) -> Schema:

@@ -130,6 +130,18 @@ ALWAYS_PRESENT = {
     "AuditEntryListOutput": ("items", "nextCursor", "hasMore"),
     "HashChainVerificationOutput": ("isValid", "totalChecked", "message"),
 }  # fmt: skip
+_CATALOG = "internal_adapters_http_in_catalog."
+#: The same for the catalog's answers (reference 1.6).
+ALWAYS_PRESENT_CATALOG = {
+    "ExecutorSummary": ("id", "name", "category", "version", "providerId"),
+    "ExecutorDetail": ("id", "name", "category", "version", "providerId", "schema"),
+    "TriggerSummary": ("id", "name", "version"),
+    "TriggerDetail": ("id", "name", "version", "schema"),
+    "ProviderSummary": ("id", "name", "description", "version"),
+    "ProviderDetail": ("id", "name", "description", "version", "configSchema"),
+    "TemplateSummary": ("id", "name", "description", "version", "category"),
+    "TemplateDetail": ("id", "name", "description", "version", "category", "paramSchema"),
+}
 #: Operations both documents have that this test does not drive, with why (none today).
 NOT_DRIVEN: dict[tuple[str, str], str] = {}
 
@@ -148,6 +160,8 @@ def _validator(original: dict[str, Any], schema: dict[str, Any], exclusions: tup
     components = copy.deepcopy(original["components"])
     for name, fields in ALWAYS_PRESENT.items():
         components["schemas"][_MODEL + name]["required"] = list(fields)
+    for name, fields in ALWAYS_PRESENT_CATALOG.items():
+        components["schemas"][_CATALOG + name]["required"] = list(fields)
     components["schemas"]["internal_adapters_http_in_readyz.Response"]["required"] = ["status", "checks"]
     for exclusion in exclusions:
         exclusion.relax(components["schemas"])
@@ -288,6 +302,8 @@ async def drive_every_operation(api: ApiClient, anon: ApiClient, stub: StubProvi
     await send("get", "/v1/audit-events/{id}", f"/v1/audit-events/{unknown}", 404)
     await send("get", "/v1/audit-events/{id}/verify", f"/v1/audit-events/{unknown}/verify", 404)
 
+    await drive_the_catalog(send)
+
     # Oldest first, so that the page holds the first event of the chain.
     events = await send("get", "/v1/audit-events", "/v1/audit-events", 200, params={"sortOrder": "ASC"})
     for item in (events.body["items"][0], events.body["items"][-1]):
@@ -295,6 +311,55 @@ async def drive_every_operation(api: ApiClient, anon: ApiClient, stub: StubProvi
         await send("get", "/v1/audit-events/{id}/verify", f"/v1/audit-events/{item['eventId']}/verify", 200)
     send.samples.extend(send_anon.samples)
     return send
+
+
+async def drive_the_catalog(send: Driver) -> None:
+    """Every catalog operation: its success and each error a client can cause."""
+    for kind, entry in (
+        ("executors", "tracer.validate-transaction"),
+        ("triggers", "webhook"),
+        ("providers", "midaz"),
+        ("templates", "tracer-midaz-validation"),
+    ):
+        await send("get", f"/v1/catalog/{kind}", f"/v1/catalog/{kind}", 200)
+        await send("get", f"/v1/catalog/{kind}/{{id}}", f"/v1/catalog/{kind}/{entry}", 200)
+        await send("get", f"/v1/catalog/{kind}/{{id}}", f"/v1/catalog/{kind}/unknown", 404)
+    providers = "/v1/catalog/providers/{id}/executors"
+    await send("get", providers, "/v1/catalog/providers/tracer/executors", 200)
+    await send("get", providers, "/v1/catalog/providers/unknown/executors", 404)
+    validate = "/v1/catalog/executors/{id}/validate"
+    config = {
+        "requestId": str(uuid.uuid4()),
+        "transactionType": "PIX",
+        "amount": "10.00",
+        "currency": "BRL",
+        "transactionTimestamp": "2026-05-01T12:00:00Z",
+        "account": {"accountId": "a-1", "type": "checking", "status": "active"},
+    }
+    await send(
+        "post",
+        validate,
+        "/v1/catalog/executors/tracer.validate-transaction/validate",
+        200,
+        {"config": config},
+    )
+    await send(
+        "post", validate, "/v1/catalog/executors/tracer.validate-transaction/validate", 400, {"config": {}}
+    )
+    await send("post", validate, "/v1/catalog/executors/unknown/validate", 404, {"config": {}})
+    template = "/v1/catalog/templates/{id}/validate"
+    params = {
+        "workflowName": "conformance template",
+        "tracerProviderConfigId": str(uuid.uuid4()),
+        "midazProviderConfigId": str(uuid.uuid4()),
+    }
+    await send(
+        "post", template, "/v1/catalog/templates/tracer-midaz-validation/validate", 200, {"params": params}
+    )
+    await send(
+        "post", template, "/v1/catalog/templates/tracer-midaz-validation/validate", 400, {"params": {}}
+    )
+    await send("post", template, "/v1/catalog/templates/unknown/validate", 404, {"params": {}})
 
 
 def _failures(

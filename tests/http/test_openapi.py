@@ -143,7 +143,16 @@ def test_operations_are_complete() -> None:
     ids = [operation["operationId"] for _, _, operation in operations()]
     assert len(ids) == len(set(ids))
     tags = {tag["name"] for tag in DOC["tags"]}
-    assert tags == {"System", "Workflows", "Executor configurations", "Executions", "Audit", "Dashboards"}
+    assert tags == {
+        "System",
+        "Workflows",
+        "Executor configurations",
+        "Executions",
+        "Audit",
+        "Dashboards",
+        "Catalog",
+        "Provider configurations",
+    }
     request_id = {"$ref": "#/components/parameters/XRequestId"}
     for method, path, operation in operations():
         assert operation["summary"] and set(operation["tags"]) <= tags, (method, path)
@@ -151,7 +160,13 @@ def test_operations_are_complete() -> None:
         if "{id}" in path:
             parameters = [resolve(p) for p in operation["parameters"]]
             assert {"name": "id", "in": "path"}.items() <= parameters[0].items(), (method, path)
-            assert parameters[0]["schema"] == {"type": "string", "format": "uuid"}
+            # Catalog ids are names (`midaz.create-transaction`), every other id a UUID.
+            id_schema = (
+                {"type": "string"}
+                if path.startswith("/v1/catalog/")
+                else {"type": "string", "format": "uuid"}
+            )
+            assert parameters[0]["schema"] == id_schema, (method, path)
             assert "404" in operation["responses"], (method, path)
         for status, response in operation["responses"].items():
             response = resolve(response)

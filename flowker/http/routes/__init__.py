@@ -4,6 +4,7 @@ from flowker.http.routes import (
     audit,
     audit_checkpoints,
     audit_proofs,
+    catalog,
     dashboards,
     docs,
     executions,
@@ -13,4 +14,15 @@ from flowker.http.routes import (
 )
 
 #: In the order of the API document.
-MODULES = (system, docs, workflows, executors, executions, audit, audit_proofs, audit_checkpoints, dashboards)
+MODULES = (
+    system,
+    docs,
+    workflows,
+    executors,
+    executions,
+    audit,
+    audit_proofs,
+    audit_checkpoints,
+    dashboards,
+    catalog,
+)
