@@ -11,10 +11,12 @@ from flowker.http.keys import ReadinessCheck, Services
 from flowker.secretbox import SecretBox
 from flowker.store.ports import Store
 from flowker.usecases.audit import AuditTrail
+from flowker.usecases.catalog import Catalog
 from flowker.usecases.dashboards import Dashboards
 from flowker.usecases.executions import Executions
 from flowker.usecases.executor_configs import ExecutorConfigs
 from flowker.usecases.ports import Runtime
+from flowker.usecases.provider_configs import ProviderConfigs
 from flowker.usecases.workflows import Workflows
 
 
@@ -34,11 +36,14 @@ def build_services(
     ``verifier_key``: the audit signing key's public half (required: the verify endpoint checks the
     stored checkpoints with it, and ``GET /v1/audit/public-key`` shows it).
     """
+    provider_configs = ProviderConfigs(store, box, runtime, clock, outbound)
     return Services(
         workflows=Workflows(store, runtime, clock),
         executor_configs=ExecutorConfigs(store, box, runtime, clock, outbound),
         executions=Executions(store, runtime, execution_timeout_seconds, clock),
         audit=AuditTrail(store, runtime, verifier_key),
         dashboards=Dashboards(store),
+        provider_configs=provider_configs,
+        catalog=Catalog(provider_configs.active),
         readiness={"store": store.ping, **(extra_checks or {})},
     )

@@ -35,7 +35,8 @@ class RequestSpec:
     base_url_key: str = "base_url"
     path_params: Mapping[str, str] = field(default_factory=dict)
     body_methods: tuple[str, ...] = ("POST", "PUT", "PATCH")
-    #: The provider configuration's authentication: ``{"type": ..., <auth field>: <config key>}``.
+    #: The provider configuration's authentication: ``{"type": ..., <auth field>: <config key path>}``;
+    #: a ``type`` of ``$key`` is read from the configuration's ``key``; ``header`` is a literal header name.
     auth: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -100,7 +100,7 @@ LIST_VALIDATIONS: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-_AUTH = {"type": "api_key", "key": "api_key", "header_name": "X-API-Key"}
+_AUTH = {"type": "api_key", "key": "api_key", "header": "X-API-Key"}
 
 EXECUTORS = (
     CatalogExecutor(

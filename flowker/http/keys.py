@@ -12,6 +12,7 @@ from flowker.usecases.catalog import Catalog
 from flowker.usecases.dashboards import Dashboards
 from flowker.usecases.executions import Executions
 from flowker.usecases.executor_configs import ExecutorConfigs
+from flowker.usecases.provider_configs import ProviderConfigs
 from flowker.usecases.workflows import Workflows
 
 #: A readiness check: returns when the dependency answers, raises when it does not.
@@ -27,7 +28,8 @@ class Services:
     executions: Executions
     audit: AuditTrail
     dashboards: Dashboards
-    catalog: Catalog = field(default_factory=Catalog)
+    provider_configs: ProviderConfigs
+    catalog: Catalog
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
     draining: bool = False
 

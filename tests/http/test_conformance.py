@@ -129,6 +129,15 @@ ALWAYS_PRESENT = {
     "AuditActorOutput": ("type", "id"),
     "AuditEntryListOutput": ("items", "nextCursor", "hasMore"),
     "HashChainVerificationOutput": ("isValid", "totalChecked", "message"),
+    "ProviderConfigurationOutput": (
+        "id", "name", "providerId", "config", "status", "createdAt", "updatedAt"
+    ),
+    "ProviderConfigurationCreateOutput": ("id", "name", "status", "createdAt"),
+    "ProviderConfigurationListOutput": ("items", "nextCursor", "hasMore"),
+    "ProviderConfigTestResultOutput": (
+        "providerConfigId", "providerId", "overallStatus", "durationMs", "stages", "summary", "startedAt"
+    ),
+    "StageTestResultOutput": ("name", "status", "durationMs"),
 }  # fmt: skip
 _CATALOG = "internal_adapters_http_in_catalog."
 #: The same for the catalog's answers (reference 1.6).
@@ -303,6 +312,7 @@ async def drive_every_operation(api: ApiClient, anon: ApiClient, stub: StubProvi
     await send("get", "/v1/audit-events/{id}/verify", f"/v1/audit-events/{unknown}/verify", 404)
 
     await drive_the_catalog(send)
+    await drive_provider_configurations(send, stub)
 
     # Oldest first, so that the page holds the first event of the chain.
     events = await send("get", "/v1/audit-events", "/v1/audit-events", 200, params={"sortOrder": "ASC"})
@@ -360,6 +370,49 @@ async def drive_the_catalog(send: Driver) -> None:
         "post", template, "/v1/catalog/templates/tracer-midaz-validation/validate", 400, {"params": {}}
     )
     await send("post", template, "/v1/catalog/templates/unknown/validate", 404, {"params": {}})
+
+
+async def drive_provider_configurations(send: Driver, stub: StubProvider) -> None:
+    """Every provider-configuration operation: its success and each error a client can cause."""
+    stub.route("GET", "/tracer", (200, {"status": "up"}))
+    body = {
+        "name": "conformance tracer",
+        "providerId": "tracer",
+        "config": {"base_url": stub.url + "/tracer", "api_key": "conformance-key"},
+        "metadata": {"team": "risk"},
+    }
+    base = "/v1/provider-configurations"
+    item = base + "/{id}"
+    created = await send("post", base, base, 201, body)
+    config = f"{base}/{created.body['id']}"
+    other = (await send("post", base, base, 201, {**body, "name": "conformance other"})).body["id"]
+    await send("post", base, base, 400, {**body, "name": ""})
+    await send("post", base, base, 404, {**body, "name": "x", "providerId": "s3"})
+    await send("post", base, base, 409, body)
+    await send("post", base, base, 422, {**body, "name": "y", "config": {"base_url": "nope", "api_key": "k"}})
+    await send("get", base, base, 200, params={"providerId": "tracer"})
+    await send("get", base, base, 400, params={"limit": "0"})
+    await send("get", item, config, 200)
+    await send("get", item, f"{base}/not-a-uuid", 400)
+    unknown = f"{base}/{uuid.uuid4()}"
+    await send("get", item, unknown, 404)
+    await send("patch", item, config, 200, {"description": "patched"})
+    await send("patch", item, config, 400, {"name": ""})
+    await send("patch", item, unknown, 404, {"description": "x"})
+    await send("patch", item, config, 409, {"name": "conformance other"})
+    await send("patch", item, config, 422, {"config": {"base_url": "https://tracer.example.com"}})
+    for action, wrong in (("disable", 422), ("enable", 422)):
+        path = item + f"/{action}"
+        await send("post", path, f"{config}/{action}", 200)
+        await send("post", path, f"{config}/{action}", wrong)
+        await send("post", path, f"{unknown}/{action}", 404)
+        await send("post", path, f"{base}/not-a-uuid/{action}", 400)
+    await send("post", item + "/test", f"{config}/test", 200)
+    await send("post", item + "/test", f"{unknown}/test", 404)
+    await send("post", item + "/test", f"{base}/not-a-uuid/test", 400)
+    await send("delete", item, f"{base}/{other}", 204)
+    await send("delete", item, f"{base}/{other}", 404)
+    await send("delete", item, f"{base}/not-a-uuid", 400)
 
 
 def _failures(

@@ -9,6 +9,7 @@ from flowker.http.routes import (
     docs,
     executions,
     executors,
+    provider_configs,
     system,
     workflows,
 )
@@ -25,4 +26,5 @@ MODULES = (
     audit_checkpoints,
     dashboards,
     catalog,
+    provider_configs,
 )

@@ -23,7 +23,7 @@ from flowker.tunables import BUSY_TIMEOUT_SECONDS, STORE_MAX_BATCH
 T = TypeVar("T")
 
 #: Bumped with every change of the tables; an older file is migrated (MIGRATIONS), a newer one refused.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _BREAKER_STATES = """CREATE TABLE IF NOT EXISTS breaker_states (
         executor_config_id TEXT PRIMARY KEY, updated_at REAL NOT NULL, doc BLOB NOT NULL)"""
@@ -42,6 +42,17 @@ _AUDIT_CHECKPOINTS = """CREATE TABLE IF NOT EXISTS audit_checkpoints (
 #: The dashboards count executions of a time window by status from this index alone (a covering index).
 _EXECUTIONS_STARTED_STATUS = (
     "CREATE INDEX IF NOT EXISTS executions_started_status ON executions (started_at, status)"
+)
+
+#: Provider configurations (the catalog's provider instances), listed by status and by provider.
+_PROVIDER_CONFIGS = (
+    """CREATE TABLE IF NOT EXISTS provider_configs (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, status TEXT NOT NULL, provider_id TEXT NOT NULL,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL, revision INTEGER NOT NULL, doc BLOB NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS provider_configs_status ON provider_configs (status, created_at)",
+    "CREATE INDEX IF NOT EXISTS provider_configs_provider ON provider_configs (provider_id, status)",
+    "CREATE INDEX IF NOT EXISTS provider_configs_created ON provider_configs (created_at, id)",
+    "CREATE INDEX IF NOT EXISTS provider_configs_updated ON provider_configs (updated_at, id)",
 )
 
 SCHEMA = (
@@ -91,6 +102,7 @@ SCHEMA = (
     _BREAKER_STATES,
     _MERKLE_NODES,
     _AUDIT_CHECKPOINTS,
+    *_PROVIDER_CONFIGS,
 )
 
 #: Statements that bring a file of an older schema version to the next one, by the version they start from.
@@ -105,6 +117,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # Checkpoints start with the first issued after the upgrade.
     4: (_AUDIT_CHECKPOINTS,),
     5: (_EXECUTIONS_STARTED_STATUS,),
+    6: _PROVIDER_CONFIGS,
 }
 
 
