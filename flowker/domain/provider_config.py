@@ -47,6 +47,11 @@ class ProviderConfigInput(BaseModel):
     config: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
 
+    def __repr__(self) -> str:  # config holds clear secrets
+        return f"ProviderConfigInput(name={self.name!r}, providerId={self.providerId!r})"
+
+    __str__ = __repr__
+
 
 class ProviderConfig(BaseModel):
     """A stored provider configuration; ``config`` holds sealed secrets."""
@@ -70,6 +75,8 @@ class ProviderConfig(BaseModel):
 
     def __repr__(self) -> str:
         return f"ProviderConfig(id={self.id!r}, name={self.name!r}, providerId={self.providerId!r})"
+
+    __str__ = __repr__
 
 
 def check_fields(body: ProviderConfigInput) -> dict[str, Any]:

@@ -935,6 +935,13 @@ class CatalogTemplateList(RootModel[list[CatalogTemplateSummary]]):
     """Every template, sorted by id."""
 
 
+class WorkflowFromTemplateInput(BaseModel):
+    templateId: str = Field(description="A catalog template.", examples=["tracer-midaz-validation"])
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="The template's parameters, checked against its paramSchema."
+    )
+
+
 class ExecutorValidationInput(BaseModel):
     config: dict[str, Any] = Field(
         default_factory=dict, description="The executor input to check against its schema."

@@ -13,6 +13,8 @@ from flowker.catalog import registry
 from flowker.catalog.model import DRAFT
 from flowker.catalog.templates import build_tracer_midaz
 from flowker.catalog.validation import first_problem, problems
+from flowker.dsl.model import WorkflowDefinition
+from flowker.dsl.validation import check_draft
 
 ORG, LEDGER = str(uuid.uuid4()), str(uuid.uuid4())
 
@@ -163,6 +165,7 @@ def test_the_template_builds_the_reference_workflow() -> None:
         "label": "Approved",
     }
     assert definition["metadata"] == {"templateId": "tracer-midaz-validation", "templateVersion": "v1"}
+    check_draft(WorkflowDefinition.model_validate(definition), frozenset(registry.EXECUTORS))
 
 
 def test_template_params_are_checked() -> None:

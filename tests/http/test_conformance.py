@@ -313,6 +313,7 @@ async def drive_every_operation(api: ApiClient, anon: ApiClient, stub: StubProvi
 
     await drive_the_catalog(send)
     await drive_provider_configurations(send, stub)
+    await drive_from_template(send)
 
     # Oldest first, so that the page holds the first event of the chain.
     events = await send("get", "/v1/audit-events", "/v1/audit-events", 200, params={"sortOrder": "ASC"})
@@ -413,6 +414,38 @@ async def drive_provider_configurations(send: Driver, stub: StubProvider) -> Non
     await send("delete", item, f"{base}/{other}", 204)
     await send("delete", item, f"{base}/{other}", 404)
     await send("delete", item, f"{base}/not-a-uuid", 400)
+
+
+async def drive_from_template(send: Driver) -> None:
+    """``POST /v1/workflows/from-template``: created, and each error a client can cause."""
+    ids = {}
+    for provider, config in (
+        ("tracer", {"base_url": "https://tracer.example.com", "api_key": "k-123456"}),
+        (
+            "midaz",
+            {
+                "onboarding_base_url": "https://onboarding.example.com",
+                "transaction_base_url": "https://transaction.example.com",
+                "organization_id": str(uuid.uuid4()),
+                "ledger_id": str(uuid.uuid4()),
+            },
+        ),
+    ):
+        body = {"name": f"template {provider}", "providerId": provider, "config": config}
+        created = await send.api.post("/v1/provider-configurations", body)
+        assert created.status == 201, created.text
+        ids[provider] = created.body["id"]
+    params = {
+        "workflowName": "conformance from template",
+        "tracerProviderConfigId": ids["tracer"],
+        "midazProviderConfigId": ids["midaz"],
+    }
+    path = "/v1/workflows/from-template"
+    body = {"templateId": "tracer-midaz-validation", "params": params}
+    await send("post", path, path, 201, body)
+    await send("post", path, path, 409, body)
+    await send("post", path, path, 400, {**body, "params": {}})
+    await send("post", path, path, 404, {**body, "templateId": "unknown"})
 
 
 def _failures(
