@@ -66,8 +66,12 @@ async def _run(
     stages = [await _stage("connectivity", session, bare, lambda s: s < 500)]
     if stages[-1]["status"] == "passed":
         if not headers:
-            why = "OIDC tokens are not tested here" if kind.startswith("oidc") else "no static credentials"
-            stages.append(_skipped("authentication", f"the configuration has {why}"))
+            why = (
+                "OIDC client credentials: this test requests no token"
+                if kind.startswith("oidc")
+                else "the configuration has no static credentials"
+            )
+            stages.append(_skipped("authentication", why))
         else:
             stage = await _stage(
                 "authentication", session, with_credentials, lambda s: s not in (401, 403) and s < 500

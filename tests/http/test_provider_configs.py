@@ -285,3 +285,21 @@ async def test_connectivity_test_of_an_unreachable_provider_is_a_result(
     assert result.body["stages"][0]["status"] == "failed"
     assert result.body["stages"][0]["message"].startswith("no answer: ")
     (await api.post(f"{BASE}/{uuid.uuid4()}/test")).error(404, codes.PROVIDER_CONFIG_NOT_FOUND)
+
+
+async def test_a_midaz_configuration_is_tested_on_its_onboarding_url_without_static_credentials(
+    api: ApiClient, stub: StubProvider
+) -> None:
+    stub.route("GET", "/onboarding", (200, {"status": "up"}))
+    body = midaz(onboarding_base_url=stub.url + "/onboarding", transaction_base_url=stub.url + "/transaction")
+    created = await create(api, body)
+    result = (await api.post(f"{BASE}/{created['id']}/test")).body
+    assert [(s["name"], s["status"]) for s in result["stages"]] == [
+        ("connectivity", "passed"),
+        ("authentication", "skipped"),
+        ("end_to_end", "passed"),
+    ]
+    assert result["stages"][1]["message"] == "OIDC client credentials: this test requests no token"
+    assert all(
+        MIDAZ_SECRET not in call.raw.decode() + str(dict(call.headers)) for call in stub.calls("/onboarding")
+    )
