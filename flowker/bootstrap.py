@@ -12,12 +12,14 @@ from flowker.secretbox import SecretBox
 from flowker.settings import Settings
 from flowker.store.ports import Store
 from flowker.usecases.audit import AuditTrail
+from flowker.usecases.catalog import Catalog
 from flowker.usecases.dashboards import Dashboards
 from flowker.usecases.executions import Executions
 from flowker.usecases.executor_configs import ExecutorConfigs
 from flowker.usecases.live import LiveExecutions
 from flowker.usecases.metrics import Metrics
 from flowker.usecases.ports import Runtime
+from flowker.usecases.provider_configs import ProviderConfigs
 from flowker.usecases.webhooks import Webhooks
 from flowker.usecases.workflows import Workflows
 
@@ -40,6 +42,7 @@ def build_services(
     stored checkpoints with it, and ``GET /v1/audit/public-key`` shows it).
     """
     executions = Executions(store, runtime, execution_timeout_seconds, clock)
+    provider_configs = ProviderConfigs(store, box, runtime, clock, outbound)
     return Services(
         workflows=Workflows(store, runtime, clock),
         executor_configs=ExecutorConfigs(store, box, runtime, clock, outbound),
@@ -49,5 +52,7 @@ def build_services(
         dashboards=Dashboards(store),
         metrics=Metrics(runtime),
         live=LiveExecutions(runtime, clock),
+        provider_configs=provider_configs,
+        catalog=Catalog(provider_configs.active),
         readiness={"store": store.ping, **(extra_checks or {})},
     )

@@ -64,6 +64,8 @@ EDGE_FIELD_TOO_LONG = "FLK-0134"  # 400: id, source, target, sourceHandle or lab
 INVALID_INPUT_MAPPING = "FLK-0140"  # 400
 INVALID_OUTPUT_MAPPING = "FLK-0141"  # 400
 RAW_TRANSFORMS = "FLK-0142"  # 400: raw transforms are not supported
+INVALID_PROVIDER_CONFIG_REF = "FLK-0150"  # 400: providerConfigId names no provider configuration
+PROVIDER_EXECUTOR_MISMATCH = "FLK-0151"  # 400: the provider configuration is not of the executor's provider
 EXECUTOR_CONFIG_ID_REQUIRED = "FLK-0152"  # 400: an executor node without data.executorConfigId
 UNKNOWN_ENDPOINT = "FLK-0153"  # 400 (or a step's error): endpointName is not an endpoint of the config
 EXECUTOR_CONFIG_DISABLED = "FLK-0154"  # 422 (or a step's error): the executor configuration is disabled
@@ -95,6 +97,27 @@ ENDPOINT_FIELD_TOO_LONG = "FLK-0277"  # 400: name longer than 50 or path longer 
 TOO_MANY_ENDPOINTS = "FLK-0278"  # 400: more than 50 endpoints
 INVALID_BREAKER_OVERRIDE = "FLK-0279"  # 400: a circuitBreaker field unknown, mistyped or out of bounds
 CREDENTIALS_BOUND_TO_ORIGIN = "FLK-0289"  # 422: baseUrl or the issuer moved to another origin, secrets kept
+
+# --- Catalog --------------------------------------------------------------------------------------
+CATALOG_EXECUTOR_NOT_FOUND = "FLK-0200"  # 404: no catalog executor with that id
+INVALID_EXECUTOR_INPUT = "FLK-0201"  # 400: a catalog executor's input does not match its schema
+CATALOG_TRIGGER_NOT_FOUND = "FLK-0210"  # 404: no catalog trigger with that id
+CATALOG_PROVIDER_NOT_FOUND = "FLK-0230"  # 404: no catalog provider with that id
+TEMPLATE_NOT_FOUND = "FLK-0240"  # 404: no catalog template with that id
+INVALID_TEMPLATE_PARAMS = "FLK-0242"  # 400: a template's params do not match its paramSchema
+
+# --- Provider configurations ----------------------------------------------------------------------
+PROVIDER_CONFIG_NOT_FOUND = "FLK-0290"  # 404
+PROVIDER_CONFIG_NAME_TAKEN = "FLK-0291"  # 409: a provider configuration with that name exists
+PROVIDER_CONFIG_NOT_ALLOWED = "FLK-0292"  # 422: enable/disable from the wrong status
+INVALID_PROVIDER_CONFIG = "FLK-0293"  # 422: config does not match the provider's schema (path named)
+PROVIDER_NOT_IN_CATALOG = "FLK-0294"  # 404: providerId names no catalog provider
+PROVIDER_CONFIG_NAME_REQUIRED = "FLK-0295"  # 400
+PROVIDER_CONFIG_NAME_TOO_LONG = "FLK-0296"  # 400: longer than 100
+PROVIDER_ID_REQUIRED = "FLK-0297"  # 400
+PROVIDER_CONFIG_REQUIRED = "FLK-0298"  # 400: config missing or empty
+PROVIDER_CONFIG_DESCRIPTION_TOO_LONG = "FLK-0299"  # 400: longer than 500
+NO_BASE_URL = "FLK-0340"  # 422: the provider configuration has no base URL to test
 
 # --- Step errors (no HTTP status; docs/errors.md, "Step errors") ------------------------------------
 ANSWER_OUT_OF_BOUNDS = "FLK-0254"  # the provider's answer is too large or too deep

@@ -23,11 +23,13 @@ from flowker.actors import actor_secrets, factory
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.connectivity import check_connectivity
 from flowker.actors.executor_handle import ExecutorHandles
+from flowker.actors.provider_connectivity import check_provider
 from flowker.actors.supervisor import SupervisorActor
 from flowker.actors.token_source import TokenSettings
 from flowker.domain.audit import AuditEvent
 from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
+from flowker.domain.provider_config import ProviderConfig
 from flowker.domain.signed_note import SignerKey, VerifierKey
 from flowker.secretbox import SecretBox
 from flowker.signing_key import load_signing_key
@@ -156,6 +158,10 @@ class RayRuntime:
     async def test_executor(self, config: ExecutorConfig) -> dict[str, Any]:
         """Run the connectivity test of ``config`` (secrets sealed) here; creates no actor."""
         return await check_connectivity(config, self._box, self.config.outbound(), self._tokens)
+
+    async def test_provider(self, config: ProviderConfig, base_url: str) -> dict[str, Any]:
+        """Run the connectivity test of a provider configuration here; creates no actor."""
+        return await check_provider(config, base_url, self._box, self.config.outbound())
 
     async def release_executor(self, executor_config_id: str) -> None:
         """End the configuration's executor actor, if it runs: its configuration is deleted or disabled.

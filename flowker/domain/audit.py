@@ -59,6 +59,7 @@ class ResourceType(StrEnum):
     EXECUTION = "execution"
     EXECUTOR_CONFIG = "executor_config"
     API_KEY = "api_key"
+    PROVIDER_CONFIG = "provider_config"
 
 
 EVENT_TYPES = (
@@ -84,6 +85,11 @@ EVENT_TYPES = (
     "EXECUTOR_CONFIG_DISABLED",
     "AUTHENTICATION_FAILED",
     "EXECUTOR_BREAKER_RESET",
+    "PROVIDER_CONFIG_CREATED",
+    "PROVIDER_CONFIG_UPDATED",
+    "PROVIDER_CONFIG_DELETED",
+    "PROVIDER_CONFIG_ENABLED",
+    "PROVIDER_CONFIG_DISABLED",
 )
 
 

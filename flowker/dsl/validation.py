@@ -84,8 +84,12 @@ class ExecutorRef:
     endpoints: frozenset[str]
 
 
-def check_draft(definition: WorkflowDefinition) -> None:
-    """Check what every saved workflow must satisfy; raise :class:`BadRequest` on the first failure."""
+def check_draft(definition: WorkflowDefinition, catalog_executors: frozenset[str] = frozenset()) -> None:
+    """Check what every saved workflow must satisfy; raise :class:`BadRequest` on the first failure.
+
+    ``catalog_executors``: the ids of the catalog's executors, which an executor node may name in
+    ``data.executorId`` (with ``data.providerConfigId``) instead of an executor configuration.
+    """
     name = (definition.name or "").strip()
     if not name:
         raise BadRequest("name is required", code=WORKFLOW_NAME_REQUIRED)
@@ -101,13 +105,13 @@ def check_draft(definition: WorkflowDefinition) -> None:
         raise BadRequest(f"a workflow has at most {MAX_EDGES} edges", code=TOO_MANY_EDGES)
     seen: set[str] = set()
     for index, node in enumerate(definition.nodes):
-        _check_node(index, node, seen)
+        _check_node(index, node, seen, catalog_executors)
     edge_ids: set[str] = set()
     for index, edge in enumerate(definition.edges):
         _check_edge(index, edge, seen, edge_ids)
 
 
-def _check_node(index: int, node: Node, seen: set[str]) -> None:
+def _check_node(index: int, node: Node, seen: set[str], catalog_executors: frozenset[str]) -> None:
     where = f"nodes[{index}]"
     if not node.id.strip():
         raise BadRequest(f"{where}.id is required", code=NODE_ID_REQUIRED)
@@ -127,7 +131,7 @@ def _check_node(index: int, node: Node, seen: set[str]) -> None:
     if node.type == NodeType.CONDITIONAL and data.get("condition") is not None:
         _parse(data["condition"], f"{where}.condition")
     elif node.type == NodeType.EXECUTOR:
-        _check_executor_data(where, data)
+        _check_executor_data(where, data, catalog_executors)
     elif node.type == NodeType.TRIGGER:
         check_trigger_data(where, node)
     elif (
@@ -168,7 +172,7 @@ def _check_node_id(where: str, node_id: str) -> None:
             )
 
 
-def _check_executor_data(where: str, data: Mapping[str, object]) -> None:
+def _check_executor_data(where: str, data: Mapping[str, object], catalog_executors: frozenset[str]) -> None:
     for key in UNSUPPORTED_EXECUTOR_KEYS:
         if key in data:
             raise BadRequest(
@@ -182,11 +186,24 @@ def _check_executor_data(where: str, data: Mapping[str, object]) -> None:
                 raise BadRequest(str(exc), code=code) from None
     parse_node_retry(data.get("retry"), f"{where}.retry")
     if "executorConfigId" not in data and "executorId" in data:
-        raise NotFound(
-            f"{where}.executorId {data['executorId']!r}: catalog executors are not available; "
-            "name an executor configuration in data.executorConfigId",
-            code=UNKNOWN_EXECUTOR_REFERENCE,
-        )
+        executor_id = data["executorId"]
+        if not isinstance(executor_id, str) or executor_id not in catalog_executors:
+            raise NotFound(
+                f"{where}.executorId {executor_id!r} is not an executor of the catalog "
+                "(GET /v1/catalog/executors)",
+                code=UNKNOWN_EXECUTOR_REFERENCE,
+            )
+
+
+def catalog_bindings(definition: WorkflowDefinition) -> list[tuple[str, str, object]]:
+    """``(node id, executorId, providerConfigId)`` of each executor node in catalog form, in node order."""
+    return [
+        (node.id, str(node.settings["executorId"]), node.settings.get("providerConfigId"))
+        for node in definition.nodes
+        if node.type == NodeType.EXECUTOR
+        and "executorConfigId" not in node.settings
+        and isinstance(node.settings.get("executorId"), str)
+    ]
 
 
 def _check_edge(index: int, edge: Edge, nodes: set[str], seen: set[str]) -> None:
@@ -285,6 +302,12 @@ def check_activation(definition: WorkflowDefinition, executors: Mapping[str, Exe
 
 def _check_executor_binding(where: str, node: Node, executors: Mapping[str, ExecutorRef]) -> None:
     ref = node.settings.get("executorConfigId")
+    if (not isinstance(ref, str) or not ref) and "executorId" in node.settings:
+        raise BadRequest(
+            f"{where}: executor nodes in catalog form (executorId + providerConfigId) can be saved but not "
+            "activated yet; name an executor configuration in data.executorConfigId to run it",
+            code=EXECUTOR_CONFIG_ID_REQUIRED,
+        )
     if not isinstance(ref, str) or not ref:
         raise BadRequest(f"{where}.executorConfigId is required", code=EXECUTOR_CONFIG_ID_REQUIRED)
     executor = executors.get(ref)

@@ -9,11 +9,13 @@ from aiohttp import web
 
 from flowker.http.metrics_access import MetricsAccess
 from flowker.usecases.audit import AuditTrail
+from flowker.usecases.catalog import Catalog
 from flowker.usecases.dashboards import Dashboards
 from flowker.usecases.executions import Executions
 from flowker.usecases.executor_configs import ExecutorConfigs
 from flowker.usecases.live import LiveExecutions
 from flowker.usecases.metrics import Metrics
+from flowker.usecases.provider_configs import ProviderConfigs
 from flowker.usecases.webhooks import Webhooks
 from flowker.usecases.workflows import Workflows
 
@@ -33,6 +35,8 @@ class Services:
     webhooks: Webhooks
     metrics: Metrics
     live: LiveExecutions
+    provider_configs: ProviderConfigs
+    catalog: Catalog
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
     draining: bool = False
 

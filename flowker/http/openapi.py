@@ -33,6 +33,8 @@ TAGS = {
     spec.TAG_AUDIT: "The append-only, hash-chained audit trail.",
     spec.TAG_DASHBOARDS: "Counts of workflows and executions by status, computed by the store.",
     spec.TAG_WEBHOOKS: "Deliveries that start the active workflow whose webhook trigger owns the path.",
+    spec.TAG_CATALOG: "The static catalog: providers, their executors, triggers and workflow templates.",
+    spec.TAG_PROVIDER_CONFIGS: "Instances of catalog providers: where and with which credentials to call.",
 }
 #: ``{name:regex}`` of an aiohttp path, which the document writes ``{name}``.
 _PATH_REGEX = re.compile(r"\{(\w+):[^}]+\}")

@@ -27,6 +27,7 @@ from flowker.domain import authentication as auth
 from flowker.domain import breaker_state as bs
 from flowker.domain import executor_config as ec
 from flowker.domain import metadata as meta
+from flowker.domain import provider_config as pc
 from flowker.dsl import validation as dsl
 from flowker.dsl.model import NodeType, WorkflowStatus
 from flowker.dsl.run_state import ExecutionStatus, StepStatus
@@ -912,3 +913,190 @@ class LiveExecutionsOutput(Output):
     unansweredSupervisors: int = Field(
         ge=0, description="Supervisors that did not answer in time: their executions are missing here."
     )
+
+
+# --- catalog --------------------------------------------------------------------------------------
+
+_SCHEMA_STRING = "A JSON Schema (draft 2020-12, formats asserted), as a JSON string, as the original answers."
+
+
+class CatalogExecutorSummary(Output):
+    id: str = Field(examples=["tracer.validate-transaction"])
+    name: str
+    category: str
+    version: str
+    providerId: str
+
+
+class CatalogExecutorDetail(CatalogExecutorSummary):
+    schema_: str = Field(alias="schema", description=f"Of the executor's input. {_SCHEMA_STRING}")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+
+class CatalogExecutorList(RootModel[list[CatalogExecutorSummary]]):
+    """Every executor, sorted by id (a plain array, no pagination)."""
+
+
+class CatalogTriggerSummary(Output):
+    id: str = Field(examples=["webhook"])
+    name: str
+    version: str
+
+
+class CatalogTriggerDetail(CatalogTriggerSummary):
+    schema_: str = Field(alias="schema", description=f"Of the trigger node's data. {_SCHEMA_STRING}")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+
+class CatalogTriggerList(RootModel[list[CatalogTriggerSummary]]):
+    """Every trigger, sorted by id."""
+
+
+class CatalogProviderSummary(Output):
+    id: str = Field(examples=["tracer"])
+    name: str
+    description: str
+    version: str
+
+
+class CatalogProviderDetail(CatalogProviderSummary):
+    configSchema: str = Field(
+        description=(
+            f"Of a provider configuration's `config`. {_SCHEMA_STRING} Properties marked `writeOnly` "
+            f"are secrets: encrypted at rest, answered as `{auth.MASK}`."
+        )
+    )
+
+
+class CatalogProviderList(RootModel[list[CatalogProviderSummary]]):
+    """Every provider, sorted by id."""
+
+
+class CatalogTemplateSummary(Output):
+    id: str = Field(examples=["tracer-midaz-validation"])
+    name: str
+    description: str
+    version: str
+    category: str
+
+
+class CatalogTemplateDetail(CatalogTemplateSummary):
+    paramSchema: str = Field(
+        description=(
+            f"Of `params`. {_SCHEMA_STRING} A parameter naming a provider configuration carries "
+            "`oneOf: [{const: <id>, title: <name>}]` of the provider's currently active configurations "
+            "(an empty array when there is none)."
+        )
+    )
+
+
+class CatalogTemplateList(RootModel[list[CatalogTemplateSummary]]):
+    """Every template, sorted by id."""
+
+
+class WorkflowFromTemplateInput(BaseModel):
+    templateId: str = Field(description="A catalog template.", examples=["tracer-midaz-validation"])
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="The template's parameters, checked against its paramSchema."
+    )
+
+
+class ExecutorValidationInput(BaseModel):
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="The executor input to check against its schema."
+    )
+
+
+class TemplateValidationInput(BaseModel):
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="The template parameters to check against its paramSchema."
+    )
+
+
+class ValidationOutput(Output):
+    valid: Literal[True]
+
+
+# --- provider configurations ----------------------------------------------------------------------
+
+_CONFIG = (
+    "Checked against the provider's `configSchema` (`GET /v1/catalog/providers/{id}`; 422 "
+    f"{codes.INVALID_PROVIDER_CONFIG} naming the path and rule). Its secrets (`writeOnly` in the schema) "
+    f"are encrypted at rest and answered as `{pc.MASK}`; sending `{pc.MASK}` back keeps the stored one."
+)
+
+
+class ProviderConfigurationCreateInput(BaseModel):
+    name: str = Field(min_length=1, max_length=pc.MAX_NAME, description="Unique; spaces trimmed.")
+    description: Annotated[str, Field(max_length=pc.MAX_DESCRIPTION)] | NotNull = None
+    providerId: str = Field(
+        description="A catalog provider: `http`, `midaz` or `tracer`.", examples=["tracer"]
+    )
+    config: dict[str, Any] = Field(min_length=1, description=_CONFIG)
+    metadata: Metadata | NotNull = Field(None, description=_METADATA)
+
+
+class ProviderConfigurationPatchInput(BaseModel):
+    """The fields to change; `providerId` cannot change. `config` replaces the whole map."""
+
+    name: Annotated[str, Field(min_length=1, max_length=pc.MAX_NAME)] | NotNull = None
+    description: Annotated[str, Field(max_length=pc.MAX_DESCRIPTION)] | NotNull = None
+    config: Annotated[dict[str, Any], Field(min_length=1, description=_CONFIG)] | NotNull = None
+    metadata: Metadata | NotNull = Field(None, description=_METADATA)
+
+
+class ProviderConfigurationCreateOutput(Output):
+    id: UUID
+    name: str
+    status: pc.ProviderConfigStatus
+    createdAt: Timestamp
+
+
+class ProviderConfigurationOutput(Output):
+    model_config = ConfigDict(
+        json_schema_extra={"description": f"A stored provider configuration; every secret reads `{pc.MASK}`."}
+    )
+
+    id: UUID
+    name: str
+    description: str | None = None
+    providerId: str
+    config: dict[str, Any]
+    status: pc.ProviderConfigStatus
+    metadata: dict[str, Any] | None = None
+    createdAt: Timestamp
+    updatedAt: Timestamp
+
+
+class ProviderConfigurationListOutput(_Page):
+    items: list[ProviderConfigurationOutput]
+
+
+class ProviderTestStageDetails(Output):
+    url: str = Field(description="The base URL called, without its query string.")
+    statusCode: int | None = Field(None, description="When the service answered.")
+    responseTimeMs: int | None = None
+    hasApiKey: bool | None = Field(None, description="Authentication stage: static credentials were sent.")
+    headerCount: int | None = Field(None, description="Authentication stage: how many credential headers.")
+
+
+class ProviderTestStage(Output):
+    name: Literal[STAGES]
+    status: Literal["passed", "failed", "skipped"]
+    durationMs: int = Field(ge=0)
+    message: str = Field(examples=["HTTP 200", "no answer: ClientConnectorError"])
+    error: str | None = Field(None, description="The kind of failure when the service did not answer.")
+    details: ProviderTestStageDetails | None = Field(None, description="For a stage that ran.")
+
+
+class ProviderConfigTestOutput(Output):
+    providerConfigId: UUID
+    providerId: str
+    overallStatus: Literal["passed", "failed", "partial"]
+    durationMs: int = Field(ge=0)
+    stages: list[ProviderTestStage] = Field(min_length=len(STAGES), max_length=len(STAGES))
+    summary: str
+    startedAt: Timestamp
+    completedAt: Timestamp

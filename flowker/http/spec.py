@@ -36,6 +36,8 @@ TAG_EXECUTIONS = "Executions"
 TAG_AUDIT = "Audit"
 TAG_DASHBOARDS = "Dashboards"
 TAG_WEBHOOKS = "Webhooks"
+TAG_CATALOG = "Catalog"
+TAG_PROVIDER_CONFIGS = "Provider configurations"
 
 
 def component(kind: str, name: str) -> Schema:

@@ -21,6 +21,7 @@ from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.execution import Execution
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.domain.merkle import NodeId
+from flowker.domain.provider_config import ProviderConfig
 from flowker.dsl.model import Workflow
 from flowker.dsl.run_state import StepRecord
 from flowker.dsl.webhook_trigger import WebhookRoute
@@ -39,6 +40,13 @@ class ListQuery:
     sort_order: str = "DESC"
     status: str | None = None
     after: tuple[str, str] | None = None  # (sort value, id) of the last item already seen
+
+
+@dataclass(frozen=True)
+class ProviderConfigQuery(ListQuery):
+    """A page of provider configurations, of one catalog provider only when ``provider_id`` is set."""
+
+    provider_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,22 @@ class ExecutorConfigRepository(Protocol):
 
     async def used_by_active_workflows(self, config_id: str) -> list[WorkflowUsage]:
         """The active workflows whose executor nodes name the configuration."""
+
+
+class ProviderConfigRepository(Protocol):
+    async def create(self, config: ProviderConfig, events: Sequence[AuditEvent] = ()) -> ProviderConfig:
+        """Insert; :class:`Conflict` FLK-0291 when the name is taken."""
+
+    async def get(self, config_id: str) -> ProviderConfig | None: ...
+
+    async def list(self, query: ProviderConfigQuery) -> Page[ProviderConfig]:
+        """One page, filtered by ``status`` and ``provider_id`` when set, over an index of each."""
+
+    async def replace(self, config: ProviderConfig, events: Sequence[AuditEvent] = ()) -> ProviderConfig:
+        """Write ``config`` if its ``revision`` is still current (FLK-0291 when the new name is taken)."""
+
+    async def delete(self, config: ProviderConfig, events: Sequence[AuditEvent] = ()) -> None:
+        """Delete if ``config.revision`` is still current."""
 
 
 class BreakerStateRepository(Protocol):
@@ -298,6 +322,7 @@ class Store(Protocol):
     workflows: WorkflowRepository
     webhook_routes: WebhookRouteRepository
     executor_configs: ExecutorConfigRepository
+    provider_configs: ProviderConfigRepository
     executions: ExecutionRepository
     breakers: BreakerStateRepository
     audit: AuditLog

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from flowker.domain.audit import AuditEvent
 from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
+from flowker.domain.provider_config import ProviderConfig
 from flowker.telemetry.recorder import Snapshot
 
 
@@ -34,6 +35,10 @@ class Runtime(AuditSink, Protocol):
 
         Returns the result document, or ``{"error", "code"}`` when the configuration cannot be tested.
         """
+
+    async def test_provider(self, config: ProviderConfig, base_url: str) -> dict[str, Any]:
+        """Run the connectivity test of a provider configuration (as stored: secrets sealed) against
+        ``base_url``; the result document, or ``{"error"}`` when a secret cannot be opened."""
 
     async def release_executor(self, executor_config_id: str) -> None:
         """Stop the configuration's executor actor, if one runs: it was deleted or disabled."""

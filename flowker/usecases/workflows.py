@@ -12,20 +12,37 @@ one wins and the other gets 409 FLK-0350.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
+from flowker.catalog import registry
 from flowker.clock import Clock, iso, utc_now
-from flowker.codes import WORKFLOW_NOT_EDITABLE, WORKFLOW_NOT_FOUND, WORKFLOW_TRANSITION_NOT_ALLOWED
+from flowker.codes import (
+    INVALID_PROVIDER_CONFIG_REF,
+    PROVIDER_EXECUTOR_MISMATCH,
+    WORKFLOW_NOT_EDITABLE,
+    WORKFLOW_NOT_FOUND,
+    WORKFLOW_TRANSITION_NOT_ALLOWED,
+)
 from flowker.domain.audit import SYSTEM, Actor, AuditAction, AuditEvent, ResourceType
 from flowker.domain.executor_config import ExecutorStatus
 from flowker.domain.metadata import check_metadata
 from flowker.dsl.model import Workflow, WorkflowDefinition, WorkflowStatus
-from flowker.dsl.validation import ExecutorRef, check_activation, check_draft, executor_config_ids
+from flowker.dsl.validation import (
+    ExecutorRef,
+    catalog_bindings,
+    check_activation,
+    check_draft,
+    executor_config_ids,
+)
 from flowker.dsl.webhook_trigger import masked_data, seal_tokens
-from flowker.errors import NotFound, Unprocessable
+from flowker.errors import BadRequest, NotFound, Unprocessable
 from flowker.store.ports import ListQuery, Page, Store
+from flowker.usecases.catalog import Catalog
 from flowker.usecases.outbox import publish
 from flowker.usecases.ports import AuditSink
 
+CATALOG_EXECUTORS = frozenset(registry.EXECUTORS)
 #: (from, action) -> to. Anything else is 422 FLK-0102.
 TRANSITIONS: dict[tuple[WorkflowStatus, str], WorkflowStatus] = {
     (WorkflowStatus.DRAFT, "activate"): WorkflowStatus.ACTIVE,
@@ -59,6 +76,25 @@ class Workflows:
             metadata={"workflow.name": workflow.name, "workflow.status": workflow.status.value},
         )
 
+    async def _check_definition(self, definition: WorkflowDefinition) -> None:
+        """What every saved definition must satisfy, its catalog executor nodes' references included."""
+        check_draft(definition, CATALOG_EXECUTORS)
+        check_metadata(definition.metadata)
+        for node_id, executor_id, config_id in catalog_bindings(definition):
+            where = f"nodes[{node_id}].data.providerConfigId"
+            config = await self._store.provider_configs.get(config_id) if isinstance(config_id, str) else None
+            if config is None:
+                raise BadRequest(
+                    f"{where} {config_id!r}: no such provider configuration", code=INVALID_PROVIDER_CONFIG_REF
+                )
+            wanted = registry.EXECUTORS[executor_id].provider_id
+            if config.providerId != wanted:
+                raise BadRequest(
+                    f"{where}: provider configuration {config.name!r} is of provider {config.providerId!r}; "
+                    f"executor {executor_id!r} needs one of provider {wanted!r}",
+                    code=PROVIDER_EXECUTOR_MISMATCH,
+                )
+
     async def create(
         self, definition: WorkflowDefinition, actor: Actor = SYSTEM, *, tokens_from: Workflow | None = None
     ) -> Workflow:
@@ -67,8 +103,7 @@ class Workflows:
         A webhook trigger's ``verify_token`` is kept as its hash only; ``tokens_from`` (a clone's source)
         is the workflow whose hashes a masked token stands for.
         """
-        check_draft(definition)
-        check_metadata(definition.metadata)
+        await self._check_definition(definition)
         seal_tokens(definition, tokens_from)
         now = iso(self._clock())
         workflow = _with_definition(
@@ -78,6 +113,15 @@ class Workflows:
         created = await self._store.workflows.create(workflow, [event])
         await publish(self._audit.record, [event])
         return created
+
+    async def from_template(
+        self, template_id: str, params: Mapping[str, Any], actor: Actor = SYSTEM
+    ) -> Workflow:
+        """Build the template's workflow from ``params`` (checked against its paramSchema: 404 FLK-0240,
+        400 FLK-0242) and save it as a new draft, as :meth:`create` does."""
+        Catalog().validate_template(template_id, params)
+        definition = WorkflowDefinition.model_validate(registry.BUILDERS[template_id](params))
+        return await self.create(definition, actor)
 
     async def get(self, workflow_id: str) -> Workflow:
         """The workflow, or 404 FLK-0100."""
@@ -100,8 +144,7 @@ class Workflows:
                 f"workflow is {current.status.value}; only a draft can be edited (move it to draft first)",
                 code=WORKFLOW_NOT_EDITABLE,
             )
-        check_draft(definition)
-        check_metadata(definition.metadata)
+        await self._check_definition(definition)
         # A verify_token sent back masked (a PUT of what was read) keeps the node's token.
         seal_tokens(definition, current)
         updated = _with_definition(

@@ -635,11 +635,11 @@ async def test_date_filters_use_real_event_times(api: ApiClient, populated: dict
 BAD_FILTERS = [
     ({"eventType": "NOPE"}, "FLK-0601"),
     ({"eventType": "workflow_created"}, "FLK-0601"),
-    ({"eventType": "PROVIDER_CONFIG_CREATED"}, "FLK-0601"),
+    ({"eventType": "SCHEDULE_CREATED"}, "FLK-0601"),  # no such event (PROVIDER_CONFIG_* are real now)
     ({"action": "FLY"}, "FLK-0602"),
     ({"action": "create"}, "FLK-0602"),
     ({"result": "MAYBE"}, "FLK-0603"),
-    ({"resourceType": "provider_config"}, "FLK-0605"),
+    ({"resourceType": "schedule"}, "FLK-0605"),
     ({"resourceType": "WORKFLOW"}, "FLK-0605"),
     ({"resourceId": "not-a-uuid"}, "FLK-0002"),
     ({"resourceId": "12345"}, "FLK-0002"),

@@ -23,12 +23,18 @@ from typing import Any, Generic, TypeVar
 import orjson
 from pydantic import BaseModel
 
-from flowker.codes import EXECUTOR_CONFIG_NAME_TAKEN, EXECUTOR_CONFIG_NOT_ALLOWED, WORKFLOW_NAME_TAKEN
+from flowker.codes import (
+    EXECUTOR_CONFIG_NAME_TAKEN,
+    EXECUTOR_CONFIG_NOT_ALLOWED,
+    PROVIDER_CONFIG_NAME_TAKEN,
+    WORKFLOW_NAME_TAKEN,
+)
 from flowker.domain.audit import AuditEvent
 from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.execution import Execution
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.domain.merkle import NodeId
+from flowker.domain.provider_config import ProviderConfig
 from flowker.dsl.model import Workflow, WorkflowStatus
 from flowker.dsl.run_state import StepRecord
 from flowker.dsl.validation import executor_bindings
@@ -39,6 +45,7 @@ from flowker.store.ports import (
     ExecutionQuery,
     ListQuery,
     Page,
+    ProviderConfigQuery,
     StoredCheckpoint,
     StoredRecord,
     WorkflowUsage,
@@ -98,6 +105,8 @@ class _DocumentRow:
     doc: bytes
     #: For workflows: the (executorConfigId, endpointName) pairs it calls (the refs table).
     refs: tuple[tuple[str, str], ...] = ()
+    #: For provider configurations: the provider_id column.
+    provider_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,7 @@ class _Tables:
     def __init__(self) -> None:
         self.workflows: dict[str, _DocumentRow] = {}
         self.executor_configs: dict[str, _DocumentRow] = {}
+        self.provider_configs: dict[str, _DocumentRow] = {}
         self.executions: dict[str, _ExecutionRow] = {}
         self.steps: dict[tuple[str, int], bytes] = {}
         self.audit: dict[int, _AuditRow] = {}
@@ -249,6 +259,7 @@ class _Documents(Generic[M]):
             revision=revision,
             doc=orjson.dumps(item.model_dump(mode="json", exclude_none=True)),
             refs=tuple(executor_bindings(item)) if isinstance(item, Workflow) else (),
+            provider_id=item.providerId if isinstance(item, ProviderConfig) else None,
         )
 
     def _name_taken(self, tables: _Tables, item: Any) -> Conflict | None:
@@ -294,15 +305,24 @@ class _Documents(Generic[M]):
         row = self.rows(tables).get(item_id)
         return self.load(row) if row else None
 
-    def list(self, tables: _Tables, query: ListQuery) -> Page[M]:
+    def list(self, tables: _Tables, query: ListQuery, provider_id: str | None = None) -> Page[M]:
         column = _COLUMNS[query.sort_by]
-        rows = [row for row in self.rows(tables).values() if not query.status or row.status == query.status]
+        rows = [
+            row
+            for row in self.rows(tables).values()
+            if (not query.status or row.status == query.status)
+            and (provider_id is None or row.provider_id == provider_id)
+        ]
         return _page(rows, lambda row: getattr(row, column), query, self.load)
 
 
 _WORKFLOWS = _Documents("workflows", Workflow, "workflow", WORKFLOW_NAME_TAKEN)
 _CONFIGS = _Documents(
     "executor_configs", ExecutorConfig, "executor configuration", EXECUTOR_CONFIG_NAME_TAKEN
+)
+
+_PROVIDER_CONFIGS = _Documents(
+    "provider_configs", ProviderConfig, "provider configuration", PROVIDER_CONFIG_NAME_TAKEN
 )
 
 
@@ -471,6 +491,40 @@ class MemoryExecutorConfigs:
 
     async def used_by_active_workflows(self, config_id: str) -> list[WorkflowUsage]:
         return await self._db.read(lambda tables: _usage(tables, config_id))
+
+
+class MemoryProviderConfigs:
+    def __init__(self, db: _Database) -> None:
+        self._db = db
+
+    async def create(self, config: ProviderConfig, events: Sequence[AuditEvent] = ()) -> ProviderConfig:
+        def insert(tables: _Tables, tx: _Transaction) -> ProviderConfig:
+            stored = _PROVIDER_CONFIGS.insert(tables, tx, config)
+            _stage(tables, tx, events)
+            return stored
+
+        return await self._db.write(insert)
+
+    async def get(self, config_id: str) -> ProviderConfig | None:
+        return await self._db.read(lambda tables: _PROVIDER_CONFIGS.get(tables, config_id))
+
+    async def list(self, query: ProviderConfigQuery) -> Page[ProviderConfig]:
+        return await self._db.read(lambda tables: _PROVIDER_CONFIGS.list(tables, query, query.provider_id))
+
+    async def replace(self, config: ProviderConfig, events: Sequence[AuditEvent] = ()) -> ProviderConfig:
+        def update(tables: _Tables, tx: _Transaction) -> ProviderConfig:
+            stored = _PROVIDER_CONFIGS.update(tables, tx, config)
+            _stage(tables, tx, events)
+            return stored
+
+        return await self._db.write(update)
+
+    async def delete(self, config: ProviderConfig, events: Sequence[AuditEvent] = ()) -> None:
+        def remove(tables: _Tables, tx: _Transaction) -> None:
+            _PROVIDER_CONFIGS.remove(tables, tx, config)
+            _stage(tables, tx, events)
+
+        await self._db.write(remove)
 
 
 # ------------------------------------------------------------------------------------- executions
@@ -929,6 +983,7 @@ class MemoryStore:
         self.workflows = MemoryWorkflows(self._db)
         self.webhook_routes = MemoryWebhookRoutes(self._db)
         self.executor_configs = MemoryExecutorConfigs(self._db)
+        self.provider_configs = MemoryProviderConfigs(self._db)
         self.executions = MemoryExecutions(self._db)
         self.breakers = MemoryBreakerStates(self._db)
         self.audit = MemoryAuditLog(self._db)

@@ -27,6 +27,7 @@ from flowker.actors.checkpointer import Checkpointer, CheckpointPolicy
 from flowker.actors.connectivity import check_connectivity
 from flowker.actors.outbound import outbound_session
 from flowker.actors.provider_auth import authenticator_for
+from flowker.actors.provider_connectivity import check_provider
 from flowker.actors.retry_budget import BudgetConfig, RetryBudget
 from flowker.actors.retry_policy import RetryPolicy
 from flowker.actors.runner import ExecutionRunner
@@ -36,6 +37,7 @@ from flowker.domain.audit import AuditEvent
 from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.domain.outbound import OutboundPolicy
+from flowker.domain.provider_config import ProviderConfig
 from flowker.domain.signed_note import SignerKey, VerifierKey
 from flowker.secretbox import SecretBox
 from flowker.settings import Settings
@@ -116,6 +118,9 @@ class InProcessRuntime:
 
     async def test_executor(self, config: ExecutorConfig) -> dict[str, Any]:
         return await check_connectivity(config, self._box, self._outbound, self._tokens)
+
+    async def test_provider(self, config: ProviderConfig, base_url: str) -> dict[str, Any]:
+        return await check_provider(config, base_url, self._box, self._outbound)
 
     async def release_executor(self, executor_config_id: str) -> None:
         self._sources.pop(executor_config_id, None)

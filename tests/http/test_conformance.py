@@ -131,7 +131,28 @@ ALWAYS_PRESENT = {
     "AuditActorOutput": ("type", "id"),
     "AuditEntryListOutput": ("items", "nextCursor", "hasMore"),
     "HashChainVerificationOutput": ("isValid", "totalChecked", "message"),
+    "ProviderConfigurationOutput": (
+        "id", "name", "providerId", "config", "status", "createdAt", "updatedAt"
+    ),
+    "ProviderConfigurationCreateOutput": ("id", "name", "status", "createdAt"),
+    "ProviderConfigurationListOutput": ("items", "nextCursor", "hasMore"),
+    "ProviderConfigTestResultOutput": (
+        "providerConfigId", "providerId", "overallStatus", "durationMs", "stages", "summary", "startedAt"
+    ),
+    "StageTestResultOutput": ("name", "status", "durationMs"),
 }  # fmt: skip
+_CATALOG = "internal_adapters_http_in_catalog."
+#: The same for the catalog's answers (reference 1.6).
+ALWAYS_PRESENT_CATALOG = {
+    "ExecutorSummary": ("id", "name", "category", "version", "providerId"),
+    "ExecutorDetail": ("id", "name", "category", "version", "providerId", "schema"),
+    "TriggerSummary": ("id", "name", "version"),
+    "TriggerDetail": ("id", "name", "version", "schema"),
+    "ProviderSummary": ("id", "name", "description", "version"),
+    "ProviderDetail": ("id", "name", "description", "version", "configSchema"),
+    "TemplateSummary": ("id", "name", "description", "version", "category"),
+    "TemplateDetail": ("id", "name", "description", "version", "category", "paramSchema"),
+}
 #: Operations both documents have that this test does not drive, with why (none today).
 NOT_DRIVEN: dict[tuple[str, str], str] = {}
 
@@ -150,6 +171,8 @@ def _validator(original: dict[str, Any], schema: dict[str, Any], exclusions: tup
     components = copy.deepcopy(original["components"])
     for name, fields in ALWAYS_PRESENT.items():
         components["schemas"][_MODEL + name]["required"] = list(fields)
+    for name, fields in ALWAYS_PRESENT_CATALOG.items():
+        components["schemas"][_CATALOG + name]["required"] = list(fields)
     components["schemas"]["internal_adapters_http_in_readyz.Response"]["required"] = ["status", "checks"]
     for exclusion in exclusions:
         exclusion.relax(components["schemas"])
@@ -313,6 +336,10 @@ async def drive_every_operation(api: ApiClient, anon: ApiClient, stub: StubProvi
     await send("get", "/v1/audit-events/{id}", f"/v1/audit-events/{unknown}", 404)
     await send("get", "/v1/audit-events/{id}/verify", f"/v1/audit-events/{unknown}/verify", 404)
 
+    await drive_the_catalog(send)
+    await drive_provider_configurations(send, stub)
+    await drive_from_template(send)
+
     # Oldest first, so that the page holds the first event of the chain.
     events = await send("get", "/v1/audit-events", "/v1/audit-events", 200, params={"sortOrder": "ASC"})
     for item in (events.body["items"][0], events.body["items"][-1]):
@@ -320,6 +347,130 @@ async def drive_every_operation(api: ApiClient, anon: ApiClient, stub: StubProvi
         await send("get", "/v1/audit-events/{id}/verify", f"/v1/audit-events/{item['eventId']}/verify", 200)
     send.samples.extend(send_anon.samples)
     return send
+
+
+async def drive_the_catalog(send: Driver) -> None:
+    """Every catalog operation: its success and each error a client can cause."""
+    for kind, entry in (
+        ("executors", "tracer.validate-transaction"),
+        ("triggers", "webhook"),
+        ("providers", "midaz"),
+        ("templates", "tracer-midaz-validation"),
+    ):
+        await send("get", f"/v1/catalog/{kind}", f"/v1/catalog/{kind}", 200)
+        await send("get", f"/v1/catalog/{kind}/{{id}}", f"/v1/catalog/{kind}/{entry}", 200)
+        await send("get", f"/v1/catalog/{kind}/{{id}}", f"/v1/catalog/{kind}/unknown", 404)
+    providers = "/v1/catalog/providers/{id}/executors"
+    await send("get", providers, "/v1/catalog/providers/tracer/executors", 200)
+    await send("get", providers, "/v1/catalog/providers/unknown/executors", 404)
+    validate = "/v1/catalog/executors/{id}/validate"
+    config = {
+        "requestId": str(uuid.uuid4()),
+        "transactionType": "PIX",
+        "amount": "10.00",
+        "currency": "BRL",
+        "transactionTimestamp": "2026-05-01T12:00:00Z",
+        "account": {"accountId": "a-1", "type": "checking", "status": "active"},
+    }
+    await send(
+        "post",
+        validate,
+        "/v1/catalog/executors/tracer.validate-transaction/validate",
+        200,
+        {"config": config},
+    )
+    await send(
+        "post", validate, "/v1/catalog/executors/tracer.validate-transaction/validate", 400, {"config": {}}
+    )
+    await send("post", validate, "/v1/catalog/executors/unknown/validate", 404, {"config": {}})
+    template = "/v1/catalog/templates/{id}/validate"
+    params = {
+        "workflowName": "conformance template",
+        "tracerProviderConfigId": str(uuid.uuid4()),
+        "midazProviderConfigId": str(uuid.uuid4()),
+    }
+    await send(
+        "post", template, "/v1/catalog/templates/tracer-midaz-validation/validate", 200, {"params": params}
+    )
+    await send(
+        "post", template, "/v1/catalog/templates/tracer-midaz-validation/validate", 400, {"params": {}}
+    )
+    await send("post", template, "/v1/catalog/templates/unknown/validate", 404, {"params": {}})
+
+
+async def drive_provider_configurations(send: Driver, stub: StubProvider) -> None:
+    """Every provider-configuration operation: its success and each error a client can cause."""
+    stub.route("GET", "/tracer", (200, {"status": "up"}))
+    body = {
+        "name": "conformance tracer",
+        "providerId": "tracer",
+        "config": {"base_url": stub.url + "/tracer", "api_key": "conformance-key"},
+        "metadata": {"team": "risk"},
+    }
+    base = "/v1/provider-configurations"
+    item = base + "/{id}"
+    created = await send("post", base, base, 201, body)
+    config = f"{base}/{created.body['id']}"
+    other = (await send("post", base, base, 201, {**body, "name": "conformance other"})).body["id"]
+    await send("post", base, base, 400, {**body, "name": ""})
+    await send("post", base, base, 404, {**body, "name": "x", "providerId": "s3"})
+    await send("post", base, base, 409, body)
+    await send("post", base, base, 422, {**body, "name": "y", "config": {"base_url": "nope", "api_key": "k"}})
+    await send("get", base, base, 200, params={"providerId": "tracer"})
+    await send("get", base, base, 400, params={"limit": "0"})
+    await send("get", item, config, 200)
+    await send("get", item, f"{base}/not-a-uuid", 400)
+    unknown = f"{base}/{uuid.uuid4()}"
+    await send("get", item, unknown, 404)
+    await send("patch", item, config, 200, {"description": "patched"})
+    await send("patch", item, config, 400, {"name": ""})
+    await send("patch", item, unknown, 404, {"description": "x"})
+    await send("patch", item, config, 409, {"name": "conformance other"})
+    await send("patch", item, config, 422, {"config": {"base_url": "https://tracer.example.com"}})
+    for action, wrong in (("disable", 422), ("enable", 422)):
+        path = item + f"/{action}"
+        await send("post", path, f"{config}/{action}", 200)
+        await send("post", path, f"{config}/{action}", wrong)
+        await send("post", path, f"{unknown}/{action}", 404)
+        await send("post", path, f"{base}/not-a-uuid/{action}", 400)
+    await send("post", item + "/test", f"{config}/test", 200)
+    await send("post", item + "/test", f"{unknown}/test", 404)
+    await send("post", item + "/test", f"{base}/not-a-uuid/test", 400)
+    await send("delete", item, f"{base}/{other}", 204)
+    await send("delete", item, f"{base}/{other}", 404)
+    await send("delete", item, f"{base}/not-a-uuid", 400)
+
+
+async def drive_from_template(send: Driver) -> None:
+    """``POST /v1/workflows/from-template``: created, and each error a client can cause."""
+    ids = {}
+    for provider, config in (
+        ("tracer", {"base_url": "https://tracer.example.com", "api_key": "k-123456"}),
+        (
+            "midaz",
+            {
+                "onboarding_base_url": "https://onboarding.example.com",
+                "transaction_base_url": "https://transaction.example.com",
+                "organization_id": str(uuid.uuid4()),
+                "ledger_id": str(uuid.uuid4()),
+            },
+        ),
+    ):
+        body = {"name": f"template {provider}", "providerId": provider, "config": config}
+        created = await send.api.post("/v1/provider-configurations", body)
+        assert created.status == 201, created.text
+        ids[provider] = created.body["id"]
+    params = {
+        "workflowName": "conformance from template",
+        "tracerProviderConfigId": ids["tracer"],
+        "midazProviderConfigId": ids["midaz"],
+    }
+    path = "/v1/workflows/from-template"
+    body = {"templateId": "tracer-midaz-validation", "params": params}
+    await send("post", path, path, 201, body)
+    await send("post", path, path, 409, body)
+    await send("post", path, path, 400, {**body, "params": {}})
+    await send("post", path, path, 404, {**body, "templateId": "unknown"})
 
 
 def _failures(

@@ -161,6 +161,8 @@ def test_operations_are_complete() -> None:
         "Audit",
         "Dashboards",
         "Webhooks",
+        "Catalog",
+        "Provider configurations",
     }
     request_id = {"$ref": "#/components/parameters/XRequestId"}
     for method, path, operation in operations():
@@ -169,7 +171,13 @@ def test_operations_are_complete() -> None:
         if "{id}" in path:
             parameters = [resolve(p) for p in operation["parameters"]]
             assert {"name": "id", "in": "path"}.items() <= parameters[0].items(), (method, path)
-            assert parameters[0]["schema"] == {"type": "string", "format": "uuid"}
+            # Catalog ids are names (`midaz.create-transaction`), every other id a UUID.
+            id_schema = (
+                {"type": "string"}
+                if path.startswith("/v1/catalog/")
+                else {"type": "string", "format": "uuid"}
+            )
+            assert parameters[0]["schema"] == id_schema, (method, path)
             assert "404" in operation["responses"], (method, path)
         for status, response in operation["responses"].items():
             response = resolve(response)

@@ -15,12 +15,14 @@ from typing import Any
 import pytest
 
 from flowker.domain.breaker_state import BreakerRecord
+from flowker.domain.provider_config import ProviderConfig
 from flowker.dsl.model import WorkflowStatus
 from flowker.errors import ConfigError, Conflict, Unprocessable
 from flowker.store import ports
 from flowker.store.embedded import EmbeddedStore
 from flowker.store.embedded.database import SCHEMA_VERSION
 from flowker.store.embedded.store import DB_FILE, EmbeddedExecutorConfigs, EmbeddedWorkflows
+from flowker.store.ports import ProviderConfigQuery
 from tests.store.builders import db_rows, make_config, make_item, make_workflow, repository
 
 PROCESSES = 6
@@ -221,6 +223,37 @@ async def test_a_file_of_schema_version_5_gets_the_index_the_dashboards_count_wi
         await second.close()
     indexes = {row[1] for row in db_rows(data_dir, "PRAGMA index_list(executions)")}
     assert "executions_started_status" in indexes
+    assert db_rows(data_dir, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+
+
+async def test_a_file_of_schema_version_6_gets_the_provider_configurations_table(tmp_path: Path) -> None:
+    data_dir = tmp_path / "v6"
+    first = await EmbeddedStore(data_dir).open()
+    workflow = await first.workflows.create(make_workflow())
+    await first.close()
+    # The file a version-6 Flowker left: no provider_configs table.
+    with sqlite3.connect(data_dir / DB_FILE) as db:
+        db.execute("DROP TABLE provider_configs")
+        db.execute("PRAGMA user_version = 6")
+
+    second = await EmbeddedStore(data_dir).open()
+    try:
+        assert await second.workflows.get(workflow.id) == workflow
+        config = ProviderConfig(
+            id=str(uuid.uuid4()),
+            name="tracer",
+            providerId="tracer",
+            config={"base_url": "https://tracer.example.com"},
+            createdAt="2026-05-01T00:00:00.000000Z",
+            updatedAt="2026-05-01T00:00:00.000000Z",
+        )
+        await second.provider_configs.create(config)
+        page = await second.provider_configs.list(ProviderConfigQuery(provider_id="tracer"))
+        assert [c.id for c in page.items] == [config.id]
+    finally:
+        await second.close()
+    indexes = {row[1] for row in db_rows(data_dir, "PRAGMA index_list(provider_configs)")}
+    assert {"provider_configs_status", "provider_configs_provider"} <= indexes
     assert db_rows(data_dir, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
 

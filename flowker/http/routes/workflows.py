@@ -84,11 +84,19 @@ DRAFT_CODES = (
         "a webhook trigger's `path`, `method` or `verify_token` is invalid, it has another property, "
         "or its `verify_token` is the mask `********` while the node has no token",
     ),
+    line(
+        codes.INVALID_PROVIDER_CONFIG_REF,
+        "an executor node in catalog form names no provider configuration in `providerConfigId`",
+    ),
+    line(
+        codes.PROVIDER_EXECUTOR_MISMATCH,
+        "an executor node's provider configuration is not of its catalog executor's provider",
+    ),
     *METADATA_CODES,
 )
 CATALOG_EXECUTOR = line(
     codes.UNKNOWN_EXECUTOR_REFERENCE,
-    "an executor node names a catalog `executorId`; catalog executors are not available",
+    "an executor node's `executorId` is not an executor of the catalog",
 )
 ACTIVATION_ERRORS = {
     "400": error(
@@ -192,6 +200,46 @@ def _render(workflow: Workflow) -> dict[str, Any]:
 async def create_workflow(request: web.Request) -> web.Response:
     definition = await read_json(request, WorkflowDefinition)
     return _created(await request.app[SERVICES].workflows.create(definition, request_actor(request)))
+
+
+class _FromTemplate(BaseModel):
+    templateId: str
+    params: dict[str, Any] = {}
+
+
+@routes.post("/v1/workflows/from-template")
+@operation(
+    "createWorkflowFromTemplate",
+    "Create a workflow from a template",
+    TAG_WORKFLOWS,
+    "Build the catalog template's workflow from `params` (checked against its `paramSchema`, `GET "
+    "/v1/catalog/templates/{id}`) and save it as a draft, as `POST /v1/workflows` does.",
+    {"201": CREATED},
+    {
+        "400": error(
+            "Invalid parameters or definition",
+            [
+                line(codes.INVALID_TEMPLATE_PARAMS, "`params` do not match the template's paramSchema"),
+                *DRAFT_CODES,
+            ],
+        ),
+        "404": error(
+            "Unknown template or executor",
+            [
+                line(codes.TEMPLATE_NOT_FOUND, "no template with this `templateId` in the catalog"),
+                CATALOG_EXECUTOR,
+            ],
+        ),
+        **NAME_TAKEN,
+        **TOO_LARGE,
+    },
+    body=schemas.WorkflowFromTemplateInput,
+    body_description="The template and its parameters.",
+)
+async def create_workflow_from_template(request: web.Request) -> web.Response:
+    body = await read_json(request, _FromTemplate)
+    workflows = request.app[SERVICES].workflows
+    return _created(await workflows.from_template(body.templateId, body.params, request_actor(request)))
 
 
 @routes.get("/v1/workflows")

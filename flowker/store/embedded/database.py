@@ -23,7 +23,7 @@ from flowker.tunables import BUSY_TIMEOUT_SECONDS, STORE_MAX_BATCH
 T = TypeVar("T")
 
 #: Bumped with every change of the tables; an older file is migrated (MIGRATIONS), a newer one refused.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _BREAKER_STATES = """CREATE TABLE IF NOT EXISTS breaker_states (
         executor_config_id TEXT PRIMARY KEY, updated_at REAL NOT NULL, doc BLOB NOT NULL)"""
@@ -51,6 +51,16 @@ _WEBHOOK_ROUTES = """CREATE TABLE IF NOT EXISTS webhook_routes (
         token_hash TEXT, PRIMARY KEY (method, path)) WITHOUT ROWID"""
 _WEBHOOK_ROUTES_WORKFLOW = (
     "CREATE INDEX IF NOT EXISTS webhook_routes_workflow ON webhook_routes (workflow_id)"
+)
+#: Provider configurations (the catalog's provider instances), listed by status and by provider.
+_PROVIDER_CONFIGS = (
+    """CREATE TABLE IF NOT EXISTS provider_configs (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, status TEXT NOT NULL, provider_id TEXT NOT NULL,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL, revision INTEGER NOT NULL, doc BLOB NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS provider_configs_status ON provider_configs (status, created_at)",
+    "CREATE INDEX IF NOT EXISTS provider_configs_provider ON provider_configs (provider_id, status)",
+    "CREATE INDEX IF NOT EXISTS provider_configs_created ON provider_configs (created_at, id)",
+    "CREATE INDEX IF NOT EXISTS provider_configs_updated ON provider_configs (updated_at, id)",
 )
 
 SCHEMA = (
@@ -102,6 +112,7 @@ SCHEMA = (
     _AUDIT_CHECKPOINTS,
     _WEBHOOK_ROUTES,
     _WEBHOOK_ROUTES_WORKFLOW,
+    *_PROVIDER_CONFIGS,
 )
 
 #: Statements that bring a file of an older schema version to the next one, by the version they start from.
@@ -118,6 +129,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     5: (_EXECUTIONS_STARTED_STATUS,),
     # Workflows active before the upgrade get their routes when next activated (deactivate, draft, activate).
     6: (_WEBHOOK_ROUTES, _WEBHOOK_ROUTES_WORKFLOW),
+    7: _PROVIDER_CONFIGS,
 }
 
 

@@ -6,6 +6,7 @@ Workflows and executor configurations are both stored this way; the repositories
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -23,12 +24,22 @@ _COLUMNS = {"createdAt": "created_at", "updatedAt": "updated_at", "name": "name"
 class DocumentTable(Generic[M]):
     """CRUD with check-and-set on ``revision`` for one table of documents of model ``M``."""
 
-    def __init__(self, db: Database, table: str, model: type[M], label: str, duplicate_code: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        table: str,
+        model: type[M],
+        label: str,
+        duplicate_code: str,
+        extra_columns: Mapping[str, str] | None = None,
+    ) -> None:
+        """``extra_columns``: column -> model attribute, written with every insert and update."""
         self.db = db
         self.table = table
         self.model = model
         self.label = label
         self.duplicate_code = duplicate_code
+        self.extra = dict(extra_columns or {})
 
     def load(self, row: tuple[Any, ...]) -> M:
         """A model from a ``(doc, revision)`` row."""
@@ -43,14 +54,18 @@ class DocumentTable(Generic[M]):
             item.createdAt,
             item.updatedAt,
             orjson.dumps(item.model_dump(mode="json", exclude_none=True)),
+            *(getattr(item, attribute) for attribute in self.extra.values()),
         )
+
+    def _extra_names(self) -> str:
+        return "".join(f", {column}" for column in self.extra)
 
     def insert(self, conn: sqlite3.Connection, item: M) -> M:
         """Insert ``item`` at revision 1."""
         try:
             conn.execute(
-                f"INSERT INTO {self.table} (id, name, status, created_at, updated_at, doc, revision)"
-                " VALUES (?, ?, ?, ?, ?, ?, 1)",
+                f"INSERT INTO {self.table} (id, name, status, created_at, updated_at, doc"
+                f"{self._extra_names()}, revision) VALUES (?, ?, ?, ?, ?, ?{', ?' * len(self.extra)}, 1)",
                 (item.id, *self._values(item)),  # type: ignore[attr-defined]
             )
         except sqlite3.IntegrityError as exc:
@@ -63,7 +78,8 @@ class DocumentTable(Generic[M]):
         try:
             cursor = conn.execute(
                 f"UPDATE {self.table} SET name = ?, status = ?, created_at = ?, updated_at = ?, doc = ?,"
-                " revision = revision + 1 WHERE id = ? AND revision = ?",
+                + "".join(f" {column} = ?," for column in self.extra)
+                + " revision = revision + 1 WHERE id = ? AND revision = ?",
                 (*self._values(item), item.id, revision),  # type: ignore[attr-defined]
             )
         except sqlite3.IntegrityError as exc:
@@ -93,7 +109,8 @@ class DocumentTable(Generic[M]):
 
         return await self.db.read(read)
 
-    async def list(self, query: ListQuery) -> Page[M]:
+    async def list(self, query: ListQuery, filters: Mapping[str, Any] | None = None) -> Page[M]:
+        """One page; ``filters``: column -> the value it must have (``None`` values are no filter)."""
         column = _COLUMNS[query.sort_by]
         descending = query.sort_order == "DESC"
         where: list[str] = []
@@ -101,6 +118,10 @@ class DocumentTable(Generic[M]):
         if query.status:
             where.append("status = ?")
             params.append(query.status)
+        for name, value in (filters or {}).items():
+            if value is not None:
+                where.append(f"{name} = ?")
+                params.append(value)
         if query.after:
             where.append(f"({column}, id) {'<' if descending else '>'} (?, ?)")
             params.extend(query.after)

@@ -7,9 +7,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import flowker.store.embedded.outbox as outbox
-from flowker.codes import EXECUTOR_CONFIG_NAME_TAKEN, EXECUTOR_CONFIG_NOT_ALLOWED, WORKFLOW_NAME_TAKEN
+from flowker.codes import (
+    EXECUTOR_CONFIG_NAME_TAKEN,
+    EXECUTOR_CONFIG_NOT_ALLOWED,
+    PROVIDER_CONFIG_NAME_TAKEN,
+    WORKFLOW_NAME_TAKEN,
+)
 from flowker.domain.audit import AuditEvent
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
+from flowker.domain.provider_config import ProviderConfig
 from flowker.dsl.model import Workflow, WorkflowStatus
 from flowker.dsl.validation import executor_bindings
 from flowker.dsl.webhook_trigger import WebhookRoute, path_taken, routes_of
@@ -20,7 +26,7 @@ from flowker.store.embedded.checkpoints import EmbeddedCheckpoints
 from flowker.store.embedded.database import Database
 from flowker.store.embedded.documents import DocumentTable
 from flowker.store.embedded.executions import EmbeddedExecutions
-from flowker.store.ports import ListQuery, Page, WorkflowUsage
+from flowker.store.ports import ListQuery, Page, ProviderConfigQuery, WorkflowUsage
 
 DB_FILE = "flowker.db"
 
@@ -227,6 +233,50 @@ class EmbeddedExecutorConfigs:
         return await self._db.read(lambda conn: _usage(conn, config_id))
 
 
+class EmbeddedProviderConfigs:
+    """Provider configurations: a document table with the provider's id as a column of its own."""
+
+    def __init__(self, db: Database) -> None:
+        self._table = DocumentTable(
+            db,
+            "provider_configs",
+            ProviderConfig,
+            "provider configuration",
+            PROVIDER_CONFIG_NAME_TAKEN,
+            extra_columns={"provider_id": "providerId"},
+        )
+        self._db = db
+
+    async def create(self, config: ProviderConfig, events: Sequence[AuditEvent] = ()) -> ProviderConfig:
+        def insert(conn: sqlite3.Connection) -> ProviderConfig:
+            stored = self._table.insert(conn, config)
+            outbox.stage(conn, events)
+            return stored
+
+        return await self._db.write(insert)
+
+    async def get(self, config_id: str) -> ProviderConfig | None:
+        return await self._table.get(config_id)
+
+    async def list(self, query: ProviderConfigQuery) -> Page[ProviderConfig]:
+        return await self._table.list(query, {"provider_id": query.provider_id})
+
+    async def replace(self, config: ProviderConfig, events: Sequence[AuditEvent] = ()) -> ProviderConfig:
+        def update(conn: sqlite3.Connection) -> ProviderConfig:
+            stored = self._table.update(conn, config)
+            outbox.stage(conn, events)
+            return stored
+
+        return await self._db.write(update)
+
+    async def delete(self, config: ProviderConfig, events: Sequence[AuditEvent] = ()) -> None:
+        def remove(conn: sqlite3.Connection) -> None:
+            self._table.remove(conn, config)
+            outbox.stage(conn, events)
+
+        await self._db.write(remove)
+
+
 class EmbeddedStore:
     """The store of a single machine: ``<data_dir>/flowker.db``."""
 
@@ -235,6 +285,7 @@ class EmbeddedStore:
         self.workflows = EmbeddedWorkflows(self.db)
         self.webhook_routes = EmbeddedWebhookRoutes(self.db)
         self.executor_configs = EmbeddedExecutorConfigs(self.db)
+        self.provider_configs = EmbeddedProviderConfigs(self.db)
         self.executions = EmbeddedExecutions(self.db)
         self.breakers = EmbeddedBreakerStates(self.db)
         self.audit = EmbeddedAuditLog(self.db)

@@ -109,9 +109,10 @@ class DocumentCollection(Generic[M]):
         found = await self.database.run(lambda: self.collection.find_one({"_id": item_id}))
         return self.load(found) if found else None
 
-    async def list(self, query: ListQuery) -> Page[M]:
+    async def list(self, query: ListQuery, filters: dict[str, Any] | None = None) -> Page[M]:
+        """One page; ``filters``: field -> the value it must have (``None`` values are no filter)."""
         descending = query.sort_order == "DESC"
-        where: dict[str, Any] = {}
+        where: dict[str, Any] = {k: v for k, v in (filters or {}).items() if v is not None}
         if query.status:
             where["status"] = query.status
         where.update(keyset(query.sort_by, descending, query.after))

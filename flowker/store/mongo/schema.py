@@ -21,6 +21,7 @@ SCHEMA_VERSION = 3
 
 WORKFLOWS = "workflows"
 EXECUTOR_CONFIGS = "executor_configurations"
+PROVIDER_CONFIGS = "provider_configurations"
 EXECUTIONS = "workflow_executions"
 STEPS = "execution_steps"
 AUDIT_EVENTS = "audit_events"
@@ -45,6 +46,13 @@ INDEXES: dict[str, list[IndexModel]] = {
     EXECUTOR_CONFIGS: [
         IndexModel([("name", ASCENDING)], name="name_unique", **_UNIQUE),
         IndexModel([("status", ASCENDING), ("createdAt", DESCENDING)], name="status_created"),
+        IndexModel([("createdAt", ASCENDING), ("_id", ASCENDING)], name="created"),
+        IndexModel([("updatedAt", ASCENDING), ("_id", ASCENDING)], name="updated"),
+    ],
+    PROVIDER_CONFIGS: [
+        IndexModel([("name", ASCENDING)], name="name_unique", **_UNIQUE),
+        IndexModel([("status", ASCENDING), ("createdAt", DESCENDING)], name="status_created"),
+        IndexModel([("providerId", ASCENDING), ("status", ASCENDING)], name="provider_status"),
         IndexModel([("createdAt", ASCENDING), ("_id", ASCENDING)], name="created"),
         IndexModel([("updatedAt", ASCENDING), ("_id", ASCENDING)], name="updated"),
     ],

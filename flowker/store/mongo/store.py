@@ -17,6 +17,7 @@ from flowker.store.mongo.checkpoints import MongoCheckpoints
 from flowker.store.mongo.database import MongoDatabase
 from flowker.store.mongo.executions import MongoExecutions
 from flowker.store.mongo.executor_configs import MongoExecutorConfigs
+from flowker.store.mongo.provider_configs import MongoProviderConfigs
 from flowker.store.mongo.schema import prepare
 from flowker.store.mongo.uri import client_options, redacted
 from flowker.store.mongo.workflows import MongoWebhookRoutes, MongoWorkflows
@@ -37,6 +38,7 @@ class MongoStore:
         self.workflows = MongoWorkflows(self.database)
         self.webhook_routes = MongoWebhookRoutes(self.database)
         self.executor_configs = MongoExecutorConfigs(self.database)
+        self.provider_configs = MongoProviderConfigs(self.database)
         self.executions = MongoExecutions(self.database)
         self.breakers = MongoBreakerStates(self.database)
         self.audit = MongoAuditLog(self.database)

@@ -1,0 +1,1 @@
+"""The static catalog of providers, executors, triggers and templates (``/v1/catalog``)."""
