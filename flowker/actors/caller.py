@@ -39,6 +39,7 @@ from flowker.actors.transport import (
     ProviderResponse,
     ResponseTooDeep,
     ResponseTooLarge,
+    UnfilledPath,
     UnknownEndpoint,
     build_request,
     send,
@@ -48,6 +49,7 @@ from flowker.codes import (
 )
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.dsl.retry import NodeRetry
+from flowker.dsl.run_state import Route
 from flowker.errors import (
     CallRefused,
     CircuitOpen,
@@ -83,6 +85,8 @@ class CallRequest:
     retry: NodeRetry | None = None
     #: The W3C trace context of the step's span (``traceparent``), when tracing is on.
     trace: dict[str, str] | None = None
+    #: A catalog-form node's route (its provider configuration's call target; see build_request).
+    route: Route | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +203,10 @@ class ProviderCaller:
                 idempotency_key=request.idempotency_key,
                 request_id=request.request_id,
                 max_response_bytes=self._max_response_bytes,
+                route=request.route,
             )
+        except UnfilledPath as exc:
+            return CallResult.refused(f"executor configuration {self.config.name!r}: {exc}", UNKNOWN_ENDPOINT)
         except UnknownEndpoint:
             # The configuration changed under a run that uses it (a PATCH removed the endpoint).
             return CallResult.refused(

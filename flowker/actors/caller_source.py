@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import orjson
 
@@ -30,10 +31,18 @@ from flowker.codes import (
 from flowker.domain.authentication import UnreadableSecret, open_authentication
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.secretbox import SecretBox
-from flowker.store.ports import ExecutorConfigRepository
 from flowker.tunables import CONFIG_TTL_SECONDS
 
 MakeCaller = Callable[[ExecutorConfig, Authenticator], ProviderCaller]
+
+
+class ConfigReader(Protocol):
+    """Where a configuration is read by id (the store's executor configurations, or
+    :class:`~flowker.actors.call_targets.CallTargets`, which adds provider configurations)."""
+
+    async def get(self, config_id: str, /) -> ExecutorConfig | None: ...
+
+
 #: Builds the authenticator of a clear configuration (raises as :func:`authenticator_for` does).
 MakeAuthenticator = Callable[[ExecutorConfig], Authenticator]
 
@@ -55,7 +64,7 @@ class CallerSource:
     def __init__(
         self,
         config_id: str,
-        configs: ExecutorConfigRepository,
+        configs: ConfigReader,
         box: SecretBox,
         make_caller: MakeCaller,
         *,

@@ -37,6 +37,7 @@ from flowker.actors import actor_secrets, delivery
 from flowker.actors.breaker import BreakerState, CircuitBreaker
 from flowker.actors.breaker_persistence import BreakerPersister
 from flowker.actors.breaker_settings import breaker_config
+from flowker.actors.call_targets import CallTargets
 from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
 from flowker.actors.config import RuntimeConfig
@@ -106,7 +107,7 @@ class ExecutorActor:
                 self._persister.attach(store.breakers)
                 self._source = CallerSource(
                     self._id,
-                    store.executor_configs,
+                    CallTargets(store),
                     self._box,
                     self._caller(session),
                     make_authenticator=lambda clear: authenticator_for(

@@ -421,6 +421,7 @@ class ExecutionRunner:
             idempotency_key=call_idempotency_key(self._execution.id, call.node_id),
             request_id=self._execution.id,
             retry=call.retry,
+            route=call.route,
         )
 
     def _event(

@@ -29,6 +29,7 @@ from flowker.actors.delivery import Delivery
 from flowker.domain.authentication import MASK
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.domain.sensitive import is_sensitive_name
+from flowker.dsl.run_state import Route
 from flowker.tunables import MAX_ANSWER_DEPTH, MAX_RESPONSE_BYTES
 
 USER_AGENT = f"flowker/{__version__}"
@@ -38,6 +39,13 @@ _CHUNK = 64 * 1024
 
 class UnknownEndpoint(ValueError):
     """The executor configuration has no endpoint of that name."""
+
+
+class UnfilledPath(ValueError):
+    """A ``{placeholder}`` of a catalog endpoint's path has no value in the node's data or the body."""
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class AnswerOutOfBounds(Exception):
@@ -161,6 +169,7 @@ def build_request(
     idempotency_key: str | None = None,
     request_id: str | None = None,
     max_response_bytes: int = MAX_RESPONSE_BYTES,
+    route: Route | None = None,
 ) -> ProviderRequest:
     """The unauthenticated request for one endpoint of an executor configuration.
 
@@ -171,15 +180,27 @@ def build_request(
         idempotency_key: Sent as ``Idempotency-Key`` so the provider can dedupe retried calls.
         request_id: Sent as ``X-Request-Id``.
         max_response_bytes: The longest answer body kept (``FLOWKER_MAX_RESPONSE_BYTES``).
+        route: A catalog-form node's method, path and values (a provider configuration's call target,
+            :mod:`flowker.catalog.call_target`): a ``generic`` endpoint takes the node's method and path
+            under its base URL, and every endpoint's ``{placeholders}`` are filled from the node's data,
+            then the body, each value percent-encoded as one segment.
 
     Raises:
         UnknownEndpoint: The configuration has no endpoint named ``endpoint_name``.
+        UnfilledPath: A placeholder has no value.
     """
     endpoint = next((e for e in config.endpoints if e["name"] == endpoint_name), None)
     if endpoint is None:
         raise UnknownEndpoint(f"executor configuration {config.name!r} has no endpoint {endpoint_name!r}")
-    method = endpoint["method"].upper()
-    sent = None if method in BODYLESS_METHODS else body
+    method, path = endpoint["method"].upper(), endpoint["path"]
+    if route is not None:
+        if endpoint.get("builder") == "generic":
+            method = route.method or method
+            path += route.path or endpoint.get("defaultPath", "")
+        path = _filled(path, dict(route.params), body)
+    body_methods = endpoint.get("bodyMethods")
+    dropped = method in BODYLESS_METHODS or (body_methods is not None and method not in body_methods)
+    sent = None if dropped else body
     headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
     if sent is not None:
         headers["Content-Type"] = "application/json"
@@ -189,12 +210,25 @@ def build_request(
         headers["X-Request-Id"] = request_id
     return ProviderRequest(
         method=method,
-        url=config.baseUrl + endpoint["path"],
+        url=config.baseUrl + path,
         headers=headers,
         body=sent,
         timeout=float(endpoint["timeout"]),
         max_response_bytes=max_response_bytes,
     )
+
+
+def _filled(path: str, params: dict[str, str], body: Any) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        found = params.get(name)
+        if found is None and isinstance(body, dict) and isinstance(body.get(name), str | int):
+            found = str(body[name])
+        if found is None or found in ("", ".", ".."):
+            raise UnfilledPath(f"the path parameter {{{name}}} has no value in the node's data or the body")
+        return quote(found, safe="")
+
+    return _PLACEHOLDER.sub(value, path)
 
 
 async def send(

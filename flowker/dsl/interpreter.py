@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -29,6 +30,7 @@ from flowker.dsl.run_state import (
     ExecutionStatus,
     ExecutorCall,
     NodeState,
+    Route,
     RunState,
     StepRecord,
     StepStatus,
@@ -146,7 +148,7 @@ class Interpreter:
         if node.type == NodeType.CONDITIONAL:
             self._conditions[node.id] = parse_condition(_text(data.get("condition"), f"{where}.condition"))
         elif node.type == NodeType.EXECUTOR:
-            for key in ("executorConfigId", "endpointName"):
+            for key in ("providerConfigId", "executorId") if is_catalog_node(data) else _BOUND:
                 _text(data.get(key), f"{where}.{key}")
             for key, plans in (("inputMapping", self._input_plans), ("outputMapping", self._output_plans)):
                 if data.get(key) is not None:
@@ -349,9 +351,12 @@ class Interpreter:
 
     def _call(self, context: dict[str, Any], node_id: str, step: int) -> ExecutorCall:
         data, body = self._nodes[node_id].settings, self.step_input(context, node_id)
-        return ExecutorCall(
-            step, node_id, data["executorConfigId"], data["endpointName"], body, self._retries.get(node_id)
-        )
+        retry = self._retries.get(node_id)
+        if is_catalog_node(data):
+            return ExecutorCall(
+                step, node_id, data["providerConfigId"], data["executorId"], body, retry, route_of(data)
+            )
+        return ExecutorCall(step, node_id, data["executorConfigId"], data["endpointName"], body, retry)
 
     def _finish(
         self,
@@ -389,6 +394,29 @@ class Interpreter:
                     turn.error = f'edge "{edge.id}": {exc.message}'
                     return
             turn.state.edges[edge.id] = fired
+
+
+_BOUND = ("executorConfigId", "endpointName")
+
+
+def is_catalog_node(data: Mapping[str, Any]) -> bool:
+    """Whether executor node ``data`` is in catalog form (``executorId`` + ``providerConfigId``)."""
+    return "executorConfigId" not in data and "executorId" in data
+
+
+def route_of(data: Mapping[str, Any]) -> Route:
+    """The route a catalog-form node adds to its executor's request (see :class:`Route`)."""
+    method, path = data.get("method"), data.get("path")
+    params = tuple(
+        (key, str(value))
+        for key, value in data.items()
+        if isinstance(value, str | int) and not isinstance(value, bool) and key not in ("method", "path")
+    )
+    return Route(
+        method=method.upper() if isinstance(method, str) and method else None,
+        path=path if isinstance(path, str) and path else None,
+        params=params,
+    )
 
 
 def _text(value: Any, where: str) -> str:

@@ -110,6 +110,17 @@ class StepRecord:
 
 
 @dataclass(frozen=True)
+class Route:
+    """What an executor node in catalog form adds to its executor's request: the node's ``data.method``
+    and ``data.path`` (the generic builder of reference 4.3) and the values its ``{placeholders}`` may
+    be looked up under (the node's other scalar ``data``, before the request body)."""
+
+    method: str | None = None
+    path: str | None = None
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class ExecutorCall:
     """A provider call the supervisor must make, then report with ``call_succeeded``/``call_failed``.
 
@@ -120,6 +131,8 @@ class ExecutorCall:
         endpoint_name: The endpoint of that configuration.
         body: The request body.
         retry: The node's own retry policy (``data.retry``), when it has one.
+        route: For a node in catalog form (``executorId`` + ``providerConfigId``, called through the
+            provider configuration, ``endpoint_name`` being the catalog executor): its route.
     """
 
     step_number: int
@@ -128,6 +141,7 @@ class ExecutorCall:
     endpoint_name: str
     body: Any
     retry: NodeRetry | None = None
+    route: Route | None = None
 
 
 @dataclass

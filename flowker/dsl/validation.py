@@ -25,13 +25,16 @@ from flowker.codes import (
     EXECUTOR_CONFIG_DISABLED,
     EXECUTOR_CONFIG_ID_REQUIRED,
     INVALID_CONDITION,
+    INVALID_EXECUTOR_INPUT,
     INVALID_INPUT_MAPPING,
     INVALID_OUTPUT_MAPPING,
+    INVALID_PROVIDER_CONFIG_REF,
     MISREADABLE_NODE_ID,
     NODE_ID_REQUIRED,
     NODE_ID_TOO_LONG,
     NODE_TYPE_REQUIRED,
     NOT_ONE_TRIGGER,
+    PROVIDER_EXECUTOR_MISMATCH,
     RAW_TRANSFORMS,
     SET_OUTPUT_NOT_OBJECT,
     TOO_MANY_EDGES,
@@ -193,6 +196,37 @@ def _check_executor_data(where: str, data: Mapping[str, object], catalog_executo
                 "(GET /v1/catalog/executors)",
                 code=UNKNOWN_EXECUTOR_REFERENCE,
             )
+        _check_route(where, data)
+
+
+#: The methods a catalog-form node's ``data.method`` may name.
+ROUTE_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+MAX_ROUTE_PATH = 500
+
+
+def _check_route(where: str, data: Mapping[str, object]) -> None:
+    """A catalog-form node's ``method`` and ``path`` (reference 4.3): the path stays under the provider
+    configuration's base URL, so no scheme, host, query, fragment or dot segment."""
+    method = data.get("method")
+    if method is not None and (not isinstance(method, str) or method.upper() not in ROUTE_METHODS):
+        raise BadRequest(
+            f"{where}.method must be one of {', '.join(sorted(ROUTE_METHODS))}", code=INVALID_EXECUTOR_INPUT
+        )
+    path = data.get("path")
+    if path is None:
+        return
+    problem = None
+    if not isinstance(path, str) or not path.startswith("/") or len(path) > MAX_ROUTE_PATH:
+        problem = f"must be a path starting with / of at most {MAX_ROUTE_PATH} characters"
+    elif any(c in path for c in "?#\\") or "//" in path or any(ord(c) < 0x21 or ord(c) > 0x7E for c in path):
+        problem = "must hold no query, fragment, backslash, empty segment, space or control character"
+    elif any(
+        segment in (".", "..") or segment.lower() in ("%2e", "%2e%2e", ".%2e", "%2e.")
+        for segment in path.split("/")
+    ):
+        problem = "must hold no dot segment: it stays under the provider configuration's base URL"
+    if problem:
+        raise BadRequest(f"{where}.path {problem}", code=INVALID_EXECUTOR_INPUT)
 
 
 def catalog_bindings(definition: WorkflowDefinition) -> list[tuple[str, str, object]]:
@@ -303,11 +337,8 @@ def check_activation(definition: WorkflowDefinition, executors: Mapping[str, Exe
 def _check_executor_binding(where: str, node: Node, executors: Mapping[str, ExecutorRef]) -> None:
     ref = node.settings.get("executorConfigId")
     if (not isinstance(ref, str) or not ref) and "executorId" in node.settings:
-        raise BadRequest(
-            f"{where}: executor nodes in catalog form (executorId + providerConfigId) can be saved but not "
-            "activated yet; name an executor configuration in data.executorConfigId to run it",
-            code=EXECUTOR_CONFIG_ID_REQUIRED,
-        )
+        _check_catalog_binding(where, node, executors)
+        return
     if not isinstance(ref, str) or not ref:
         raise BadRequest(f"{where}.executorConfigId is required", code=EXECUTOR_CONFIG_ID_REQUIRED)
     executor = executors.get(ref)
@@ -328,6 +359,30 @@ def _check_executor_binding(where: str, node: Node, executors: Mapping[str, Exec
         raise Unprocessable(
             f"{where}.executorConfigId {ref!r}: executor configuration {executor.name!r} is disabled",
             code=EXECUTOR_CONFIG_DISABLED,
+        )
+
+
+def _check_catalog_binding(where: str, node: Node, executors: Mapping[str, ExecutorRef]) -> None:
+    # ``executors`` holds the provider configurations a catalog node names, their endpoints being the
+    # catalog executors of their provider (the provider match itself is checked when saved).
+    ref = node.settings.get("providerConfigId")
+    config = executors.get(ref) if isinstance(ref, str) else None
+    if config is None:
+        raise BadRequest(
+            f"{where}.providerConfigId {ref!r}: no such provider configuration",
+            code=INVALID_PROVIDER_CONFIG_REF,
+        )
+    executor = node.settings.get("executorId")
+    if executor not in config.endpoints:
+        raise BadRequest(
+            f"{where}.executorId {executor!r} is not an executor of provider configuration {config.name!r}'s "
+            "provider",
+            code=PROVIDER_EXECUTOR_MISMATCH,
+        )
+    if not config.active:
+        raise BadRequest(
+            f"{where}.providerConfigId {ref!r}: provider configuration {config.name!r} is disabled",
+            code=INVALID_PROVIDER_CONFIG_REF,
         )
 
 

@@ -5,7 +5,6 @@ Secrets are sealed here, before anything reaches the store, and never leave exce
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import uuid
@@ -40,7 +39,7 @@ from flowker.domain.outbound import OutboundPolicy
 from flowker.errors import BadRequest, NotFound, StateChanged, Unprocessable
 from flowker.secretbox import SecretBox
 from flowker.store.ports import ListQuery, Page, Store
-from flowker.tunables import CONFIG_NOTICE_SECONDS
+from flowker.usecases.executor_notices import notify_changed, release
 from flowker.usecases.outbox import publish
 from flowker.usecases.ports import Runtime
 
@@ -157,11 +156,7 @@ class ExecutorConfigs:
         return stored
 
     async def _notify(self, config_id: str) -> None:
-        # Best effort: an actor not told reads the change within CONFIG_TTL_SECONDS anyway.
-        try:
-            await asyncio.wait_for(self._runtime.config_changed(config_id), timeout=CONFIG_NOTICE_SECONDS)
-        except Exception as exc:
-            log.warning("executor actor of %s not told of its change (%s)", config_id, type(exc).__name__)
+        await notify_changed(self._runtime, config_id)
 
     async def delete(self, config_id: str, actor: Actor = SYSTEM) -> None:
         """Delete, unless an active workflow uses it (422 FLK-0252)."""
@@ -189,11 +184,7 @@ class ExecutorConfigs:
         return stored
 
     async def _release(self, config_id: str) -> None:
-        # The change is made; an actor left running refuses calls by itself and exits when idle.
-        try:
-            await self._runtime.release_executor(config_id)
-        except Exception as exc:
-            log.warning("executor actor of %s not released now (%s)", config_id, type(exc).__name__)
+        await release(self._runtime, config_id)
 
     async def breaker(self, config: ExecutorConfig) -> dict[str, Any]:
         """The ``breaker`` block: the live executor actor's state if one runs, else the stored one."""

@@ -45,6 +45,7 @@ from flowker.domain.urls import http_url
 from flowker.errors import NotFound, Unprocessable
 from flowker.secretbox import SecretBox
 from flowker.store.ports import Page, ProviderConfigQuery, Store
+from flowker.usecases.executor_notices import notify_changed, release
 from flowker.usecases.outbox import publish
 from flowker.usecases.ports import Runtime
 
@@ -202,6 +203,7 @@ class ProviderConfigs:
         event = self._event("PROVIDER_CONFIG_UPDATED", AuditAction.UPDATE, updated, actor)
         stored = await self._store.provider_configs.replace(updated, [event])
         await publish(self._runtime.record, [event])
+        await notify_changed(self._runtime, config_id)  # a new secret or URL takes effect at once
         return stored
 
     async def delete(self, config_id: str, actor: Actor = SYSTEM) -> None:
@@ -209,6 +211,7 @@ class ProviderConfigs:
         event = self._event("PROVIDER_CONFIG_DELETED", AuditAction.DELETE, current, actor)
         await self._store.provider_configs.delete(current, [event])
         await publish(self._runtime.record, [event])
+        await release(self._runtime, config_id)
 
     async def toggle(self, config_id: str, action: str, actor: Actor = SYSTEM) -> ProviderConfig:
         """``disable`` an active configuration or ``enable`` a disabled one (else 422 FLK-0292); audited."""
@@ -223,6 +226,8 @@ class ProviderConfigs:
         event = self._event(event_type, audit_action, updated, actor)
         stored = await self._store.provider_configs.replace(updated, [event])
         await publish(self._runtime.record, [event])
+        if action == "disable":
+            await release(self._runtime, config_id)
         return stored
 
     async def test(self, config_id: str) -> dict[str, Any]:

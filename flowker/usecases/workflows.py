@@ -27,6 +27,7 @@ from flowker.codes import (
 from flowker.domain.audit import SYSTEM, Actor, AuditAction, AuditEvent, ResourceType
 from flowker.domain.executor_config import ExecutorStatus
 from flowker.domain.metadata import check_metadata
+from flowker.domain.provider_config import ProviderConfigStatus
 from flowker.dsl.model import Workflow, WorkflowDefinition, WorkflowStatus
 from flowker.dsl.validation import (
     ExecutorRef,
@@ -198,12 +199,27 @@ class Workflows:
                 c.id: ExecutorRef(c.id, c.name, c.status == ExecutorStatus.ACTIVE, c.endpoint_names())
                 for c in configs.values()
             }
+            refs.update(await self._provider_refs(current))
             check_activation(current, refs)
         updated = current.model_copy(update={"status": target, "updatedAt": iso(self._clock())})
         event = self._event(*TRANSITION_EVENTS[action], updated, actor)
         changed = await self._store.workflows.replace(updated, [event], check_executors=activating)
         await publish(self._audit.record, [event])
         return changed
+
+    async def _provider_refs(self, definition: WorkflowDefinition) -> dict[str, ExecutorRef]:
+        """The provider configurations its catalog-form nodes name, each with its provider's executors."""
+        refs: dict[str, ExecutorRef] = {}
+        for _node, _executor, config_id in catalog_bindings(definition):
+            if not isinstance(config_id, str) or config_id in refs:
+                continue
+            config = await self._store.provider_configs.get(config_id)
+            if config is not None:
+                executors = frozenset(e.id for e in registry.provider_executors(config.providerId))
+                refs[config_id] = ExecutorRef(
+                    config.id, config.name, config.status == ProviderConfigStatus.ACTIVE, executors
+                )
+        return refs
 
 
 def _with_definition(definition: WorkflowDefinition, **identity: object) -> Workflow:

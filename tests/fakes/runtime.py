@@ -21,6 +21,7 @@ from flowker.actors import delivery
 from flowker.actors.breaker import CircuitBreaker
 from flowker.actors.breaker_persistence import BreakerPersister
 from flowker.actors.breaker_settings import breaker_config
+from flowker.actors.call_targets import CallTargets
 from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
 from flowker.actors.checkpointer import Checkpointer, CheckpointPolicy
@@ -195,7 +196,7 @@ class InProcessRuntime:
             config_id,
             CallerSource(
                 config_id,
-                self._store.executor_configs,
+                CallTargets(self._store),
                 self._box,
                 self._make_caller(breaker, session, policy, budget),
                 make_authenticator=lambda clear: authenticator_for(

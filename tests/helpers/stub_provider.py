@@ -45,6 +45,7 @@ class RecordedRequest:
         raw: The body bytes.
         json: The body parsed as JSON, or ``None`` when it is empty or not JSON.
         received_at: ``time.monotonic()`` when the request arrived, before any route delay.
+        raw_path: The path as sent, still percent-encoded.
     """
 
     method: str
@@ -55,6 +56,7 @@ class RecordedRequest:
     raw: bytes
     json: Any
     received_at: float
+    raw_path: str = ""
 
 
 @dataclass
@@ -143,6 +145,7 @@ class StubProvider:
                 raw=raw,
                 json=payload,
                 received_at=received_at,
+                raw_path=request.rel_url.raw_path,
             )
         )
         route = self._routes.get((request.method, request.path))

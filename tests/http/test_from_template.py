@@ -123,14 +123,19 @@ async def test_from_template_errors(api: ApiClient) -> None:
     )
 
 
-async def test_catalog_form_nodes_are_saved_but_not_activated_yet(api: ApiClient) -> None:
+async def test_catalog_form_nodes_are_checked_at_activation(api: ApiClient) -> None:
     tracer = await provider_config(api, "tracer", "tracer")
     midaz = await provider_config(api, "midaz", "midaz")
     params = {"workflowName": "w", "tracerProviderConfigId": tracer, "midazProviderConfigId": midaz}
     created = await api.post("/v1/workflows/from-template", {"templateId": TEMPLATE, "params": params})
-    activated = await api.post(f"/v1/workflows/{created.body['workflowId']}/activate")
-    refused = activated.error(400, codes.EXECUTOR_CONFIG_ID_REQUIRED)
-    assert "catalog form" in refused.body["message"]
+    workflow = created.body["workflowId"]
+    assert (await api.post(f"/v1/provider-configurations/{midaz}/disable")).status == 200
+    refused = (await api.post(f"/v1/workflows/{workflow}/activate")).error(
+        400, codes.INVALID_PROVIDER_CONFIG_REF
+    )
+    assert "disabled" in refused.body["message"]
+    assert (await api.post(f"/v1/provider-configurations/{midaz}/enable")).status == 200
+    assert (await api.post(f"/v1/workflows/{workflow}/activate")).status == 200
 
 
 async def test_template_detail_lists_the_active_configurations_of_each_provider(api: ApiClient) -> None:
