@@ -30,7 +30,7 @@ from flowker.settings import Settings
 from flowker.signing_key import load_signing_key
 from flowker.store.opening import location_from, open_store
 from flowker.telemetry import logs, tracing
-from flowker.usecases.sandbox import SandboxConfig, ensure_sandbox_configs
+from flowker.usecases.sandbox import SandboxConfig, ensure_sandbox_configs, ensure_sandbox_provider_configs
 
 API_KEY_FILE = "api-key"
 log = logging.getLogger("flowker")
@@ -217,7 +217,10 @@ async def serve_forever(settings: Settings) -> int:
         # Before the banner: once it is printed, the sandbox's configurations exist.
         origin = settings.sandbox_origin
         sandbox = sandbox_base_url(scheme, *origin) if origin else None
-        made = await ensure_sandbox_configs(services.executor_configs, sandbox) if sandbox else []
+        made = []
+        if sandbox:
+            made = await ensure_sandbox_configs(services.executor_configs, sandbox)
+            made += await ensure_sandbox_provider_configs(services.provider_configs, sandbox)
         print(f"Flowker {__version__} listening on {scheme}://{host}:{port}", flush=True)
         if settings.production:
             print("Mode: production (HTTPS only)", flush=True)

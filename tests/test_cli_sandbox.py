@@ -80,8 +80,10 @@ def test_the_readme_first_workflow_completes_against_flowker_serve_sandbox(
         log = serve.log.read_text()
         assert f"Sandbox: on, simulated providers at {banner['url']}/sandbox" in log
         assert re.search(
-            r"Sandbox configurations: sandbox-kyc \(created, id [0-9a-f-]{36}\); sandbox-aml \(created", log
-        )
+            r"Sandbox configurations: sandbox-kyc \(created, id [0-9a-f-]{36}\); sandbox-aml \(created, id "
+            r"[0-9a-f-]{36}\); sandbox-tracer \(created, id [0-9a-f-]{36}\); sandbox-midaz \(created, id ",
+            log,
+        ), log
         script = "set -euo pipefail\n" + "\n".join(b.replace(README_ORIGIN, banner["url"]) for b in commands)
         script += '\necho "EXEC_ID=$EXEC_ID"\n'
         ran = subprocess.run(
@@ -118,7 +120,24 @@ def test_the_readme_first_workflow_completes_against_flowker_serve_sandbox(
         log = again.log.read_text()
         assert f"sandbox-kyc (moved from {first_url}/sandbox/kyc" in log, log
         assert f"sandbox-aml (moved from {first_url}/sandbox/aml" in log and "created" not in log
+        assert f"sandbox-tracer (moved from {first_url}/sandbox/tracer" in log
+        assert f"sandbox-midaz (moved from {first_url}/sandbox/midaz/onboarding" in log
         key = (data_dir / "api-key").read_text().strip()
+        providers = _get(f"{banner['url']}/v1/provider-configurations?limit=100", key)["items"]
+        assert sorted((c["name"], c["config"].get("base_url")) for c in providers) == [
+            ("sandbox-midaz", None),
+            ("sandbox-tracer", f"{banner['url']}/sandbox/tracer"),
+        ]
+        for config in providers:
+            with urllib.request.urlopen(
+                urllib.request.Request(
+                    f"{banner['url']}/v1/provider-configurations/{config['id']}/test",
+                    method="POST",
+                    headers={"X-API-Key": key},
+                ),
+                timeout=30,
+            ) as response:
+                assert json.loads(response.read())["overallStatus"] == "passed", config["name"]
         items = _get(f"{banner['url']}/v1/executors?limit=100", key)["items"]
         assert sorted((c["name"], c["baseUrl"]) for c in items) == [
             ("sandbox-aml", f"{banner['url']}/sandbox/aml"),

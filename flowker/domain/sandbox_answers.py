@@ -93,6 +93,10 @@ _TITLES = {
     504: "Gateway Timeout",
 }
 
+#: The base paths whose ``GET`` needs no credential: Midaz's, whose configurations authenticate with OIDC
+#: client credentials, for which a connectivity test requests no token (its stages send nothing).
+PUBLIC_ROOTS = ("midaz/onboarding", "midaz/transaction")
+
 
 class Sandbox:
     """Every simulated provider: :meth:`answer` checks the credential and the mode, then answers.
@@ -109,7 +113,8 @@ class Sandbox:
     def answer(self, request: SandboxRequest) -> SandboxAnswer:
         """The answer to ``request``."""
         credential = (request.credential or "").encode()
-        if not hmac.compare_digest(credential, self._api_key):
+        public = request.operation == "root" and request.params.get("provider") in PUBLIC_ROOTS
+        if not public and not hmac.compare_digest(credential, self._api_key):
             status, body = _error(
                 401, "SANDBOX_UNAUTHORIZED", "missing or wrong X-API-Key (the sandbox's key: docs/sandbox.md)"
             )

@@ -52,8 +52,7 @@ def sandbox_executor_configs(base_url: str) -> list[dict[str, Any]]:
 
 def sandbox_provider_configs(base_url: str) -> list[dict[str, Any]]:
     """The provider configurations ``sandbox-<providerId>`` of the catalog's providers (reference §4.2),
-    as ``POST /v1/provider-configurations`` bodies. Not created yet: the provider configurations arrive
-    with the catalog; creating these is then one call beside the executor configurations'."""
+    as ``POST /v1/provider-configurations`` bodies."""
     return [
         {
             "name": "sandbox-tracer",

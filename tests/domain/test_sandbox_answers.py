@@ -68,6 +68,17 @@ def test_a_missing_or_wrong_credential_is_refused_with_401(sandbox: Sandbox, cre
     assert SANDBOX_API_KEY not in str(answer.body)
 
 
+def test_only_midaz_base_paths_answer_without_a_credential(sandbox: Sandbox) -> None:
+    # A Midaz configuration authenticates with OIDC, and a connectivity test requests no token.
+    for provider in ("midaz/onboarding", "midaz/transaction"):
+        answer = ask(sandbox, "root", params={"provider": provider}, credential=None)
+        assert (answer.status, answer.body["provider"]) == (200, provider)
+    for provider in ("kyc", "aml", "tracer"):
+        assert ask(sandbox, "root", params={"provider": provider}, credential=None).status == 401
+    account = {"org": ORG, "ledger": LEDGER, "accountId": ACCOUNT}
+    assert ask(sandbox, "midaz.get-account", params=account, credential=None).status == 401
+
+
 # --- KYC and AML (reference 9.2) --------------------------------------------------------------
 def test_kyc_approves_a_document_starting_with_1_and_reviews_any_other(sandbox: Sandbox) -> None:
     approved = ask(sandbox, "kyc.validate", {"document": "12345678900", "fullName": "JOHN DOE"})

@@ -20,7 +20,7 @@ from flowker.http.app import create_app
 from flowker.http.keys import Services
 from flowker.http.routes.sandbox import PREFIX, ROOTS, ROUTES
 from flowker.settings import Settings
-from flowker.usecases.sandbox import ensure_sandbox_configs
+from flowker.usecases.sandbox import ensure_sandbox_configs, ensure_sandbox_provider_configs
 from tests.conftest import API_KEY
 from tests.helpers.client import ApiClient
 from tests.helpers.fixtures import compliance_workflow
@@ -280,6 +280,96 @@ async def test_a_configuration_of_that_name_elsewhere_is_never_moved(
     assert [(c.name, c.state) for c in made] == [("sandbox-kyc", "kept"), ("sandbox-aml", "created")]
     shown = await api.get(f"/v1/executors/{created.body['id']}")
     assert shown.body["baseUrl"] == "http://kyc.internal.example/sandbox/kyc"
+
+
+async def test_the_provider_configurations_are_created_sealed_audited_and_pass_their_test(
+    server: str, services: Services, api: ApiClient
+) -> None:
+    base_url = f"{server}/sandbox"
+    made = await ensure_sandbox_provider_configs(services.provider_configs, base_url)
+    assert [(c.name, c.state, c.base_url) for c in made] == [
+        ("sandbox-tracer", "created", f"{base_url}/tracer"),
+        ("sandbox-midaz", "created", f"{base_url}/midaz/onboarding"),
+    ]
+    ids = {c.name: c.id for c in made}
+    tracer = (await api.get(f"/v1/provider-configurations/{ids['sandbox-tracer']}")).body
+    assert (tracer["providerId"], tracer["status"]) == ("tracer", "active")
+    assert tracer["config"] == {"base_url": f"{base_url}/tracer", "api_key": "********"}
+    midaz = (await api.get(f"/v1/provider-configurations/{ids['sandbox-midaz']}")).body
+    assert midaz["config"]["auth"]["client_secret"] == "********"
+    assert midaz["config"]["transaction_base_url"] == f"{base_url}/midaz/transaction"
+    # Sealed at rest like any other: the clear secret is nowhere in the stored record.
+    stored = await services.provider_configs.get(ids["sandbox-tracer"])
+    assert SANDBOX_API_KEY not in str(stored.config)
+    audit = await api.get("/v1/audit-events", params={"eventType": "PROVIDER_CONFIG_CREATED", "limit": "10"})
+    assert audit.status == 200, audit.text
+    assert {e["resourceId"] for e in audit.body["items"]} >= set(ids.values())
+    # The connectivity test of each passes against the sandbox.
+    for name, auth in (("sandbox-tracer", "passed"), ("sandbox-midaz", "skipped")):
+        tested = await api.post(f"/v1/provider-configurations/{ids[name]}/test")
+        assert tested.status == 200, tested.text
+        assert [(s["name"], s["status"]) for s in tested.body["stages"]] == [
+            ("connectivity", "passed"),
+            ("authentication", auth),
+            ("end_to_end", "passed"),
+        ], (name, tested.body)
+        assert tested.body["overallStatus"] == "passed", tested.body
+        assert SANDBOX_API_KEY not in tested.text
+
+
+async def test_provider_configurations_a_second_start_keeps_edits_and_moves_untouched_ones(
+    server: str, services: Services, api: ApiClient
+) -> None:
+    base_url = f"{server}/sandbox"
+    first = await ensure_sandbox_provider_configs(services.provider_configs, base_url)
+    again = await ensure_sandbox_provider_configs(services.provider_configs, base_url)
+    assert [(c.name, c.id, c.state) for c in again] == [(c.name, c.id, "kept") for c in first]
+    tracer, midaz = first
+    edited = await api.call(
+        "PATCH", f"/v1/provider-configurations/{tracer.id}", {"description": "my tracer now"}
+    )
+    assert edited.status == 200, edited.text
+
+    elsewhere = "http://127.0.0.1:1/sandbox"
+    moved = await ensure_sandbox_provider_configs(services.provider_configs, elsewhere)
+    assert [(c.name, c.id, c.state, c.base_url, c.moved_from) for c in moved] == [
+        ("sandbox-tracer", tracer.id, "kept", f"{base_url}/tracer", None),
+        ("sandbox-midaz", midaz.id, "moved", f"{elsewhere}/midaz/onboarding", f"{base_url}/midaz/onboarding"),
+    ]
+    shown = (await api.get(f"/v1/provider-configurations/{midaz.id}")).body["config"]
+    assert (shown["transaction_base_url"], shown["auth"]["issuer_url"]) == (
+        f"{elsewhere}/midaz/transaction",
+        f"{elsewhere}/oidc",
+    )
+    # Its secret went with it (sent again, sealed again), not left behind.
+    opened = await services.provider_configs.get(midaz.id)
+    assert SANDBOX_API_KEY not in str(opened.config)
+    tracer_now = (await api.get(f"/v1/provider-configurations/{tracer.id}")).body
+    assert (tracer_now["description"], tracer_now["config"]["base_url"]) == (
+        "my tracer now",
+        f"{base_url}/tracer",
+    )
+    # Disabled, it is the user's: kept where it is.
+    assert (await api.post(f"/v1/provider-configurations/{midaz.id}/disable")).status == 200
+    assert [c.state for c in await ensure_sandbox_provider_configs(services.provider_configs, base_url)] == [
+        "kept"
+    ] * 2
+    # Deleted, the next start creates it again.
+    assert (await api.call("DELETE", f"/v1/provider-configurations/{tracer.id}")).status == 204
+    remade = await ensure_sandbox_provider_configs(services.provider_configs, base_url)
+    assert [(c.name, c.state) for c in remade] == [("sandbox-tracer", "created"), ("sandbox-midaz", "kept")]
+
+
+async def test_a_provider_configuration_of_that_name_elsewhere_is_never_moved(
+    server: str, services: Services, api: ApiClient
+) -> None:
+    mine = sandbox_provider_configs("http://tracer.internal.example/sandbox")[0]
+    created = await api.post("/v1/provider-configurations", mine)
+    assert created.status == 201, created.text
+    made = await ensure_sandbox_provider_configs(services.provider_configs, f"{server}/sandbox")
+    assert [(c.name, c.state) for c in made] == [("sandbox-tracer", "kept"), ("sandbox-midaz", "created")]
+    shown = await api.get(f"/v1/provider-configurations/{created.body['id']}")
+    assert shown.body["config"]["base_url"] == "http://tracer.internal.example/sandbox/tracer"
 
 
 def test_the_configurations_point_at_routes_the_sandbox_serves() -> None:
