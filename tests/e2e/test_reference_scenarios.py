@@ -11,8 +11,9 @@ how our executor configurations express a provider with its own endpoints (``end
 each executor step's ``input``) and checked against the sandbox, whose answers are functions of the
 request: the same body sent to it directly gets the answer the step recorded.
 
-9.1 (the ``tracer-midaz-validation`` template over ``sandbox-tracer`` and ``sandbox-midaz``) needs executor
-nodes in catalog form to run; :func:`tracer_midaz_workflow` and :func:`tracer_midaz_input` build it.
+9.1 is the ``tracer-midaz-validation`` template over ``sandbox-tracer`` and ``sandbox-midaz`` (its nodes in
+catalog form, run through each provider configuration's executor actor; Midaz with the sandbox's OIDC
+issuer).
 """
 
 from __future__ import annotations
@@ -198,6 +199,54 @@ def compliance_with_modes(kyc_id: str, aml_id: str) -> dict[str, Any]:
 
 
 # --- 9.2: KYC -> risk branch -> AML / reject -------------------------------------------------------
+
+
+async def from_template(api: ApiClient, sandbox_ids: dict[str, str], name: str) -> str:
+    body = tracer_midaz_workflow(name, sandbox_ids["sandbox-tracer"], sandbox_ids["sandbox-midaz"])
+    created = await api.post("/v1/workflows/from-template", body)
+    assert created.status == 201, created.text
+    workflow_id = str(created.body["workflowId"])
+    activated = await api.post(f"/v1/workflows/{workflow_id}/activate")
+    assert activated.status == 200, activated.text
+    return workflow_id
+
+
+async def test_9_1_the_template_validates_with_tracer_then_books_with_midaz(
+    api: ApiClient, sandbox_ids: dict[str, str]
+) -> None:
+    workflow_id = await from_template(api, sandbox_ids, "tracer midaz 9.1")
+    sample = tracer_midaz_input()
+    results, timeline = await run(api, workflow_id, sample)
+    assert results["status"] == "completed", results
+    assert [(s["nodeId"], s["status"]) for s in results["stepResults"]] == [
+        ("tracer-validate", "completed"),
+        ("decision-check", "completed"),
+        ("midaz-create-tx", "completed"),
+    ]
+    validate, decision, transact = results["stepResults"]
+    assert validate["output"]["body"]["decision"] == "ALLOW"
+    assert decision["output"]["branchTaken"] == "true"
+    assert transact["output"]["status"] in (200, 201), transact
+    # What each provider was sent, as the template maps it.
+    assert step(timeline, "tracer-validate")["input"] == {
+        key: sample[key]
+        for key in ("requestId", "transactionType", "amount", "currency", "transactionTimestamp", "account")
+    }
+    assert step(timeline, "midaz-create-tx")["input"] == {
+        "send": sample["transaction"],
+        "description": sample["transactionDescription"],
+    }
+
+
+async def test_9_1_a_transaction_tracer_does_not_allow_ends_after_two_steps(
+    api: ApiClient, sandbox_ids: dict[str, str]
+) -> None:
+    workflow_id = await from_template(api, sandbox_ids, "tracer midaz 9.1 review")
+    results, _ = await run(api, workflow_id, tracer_midaz_input(amount="25000.00"))
+    assert results["status"] == "completed", results
+    assert [s["nodeId"] for s in results["stepResults"]] == ["tracer-validate", "decision-check"]
+    assert results["stepResults"][0]["output"]["body"]["decision"] == "REVIEW"
+    assert results["stepResults"][1]["output"]["branchTaken"] == "false"
 
 
 async def test_9_2_the_low_risk_customer_is_approved_after_aml(
