@@ -81,7 +81,8 @@ def test_the_readme_first_workflow_completes_against_flowker_serve_sandbox(
         assert f"Sandbox: on, simulated providers at {banner['url']}/sandbox" in log
         assert re.search(
             r"Sandbox configurations: sandbox-kyc \(created, id [0-9a-f-]{36}\); sandbox-aml \(created, id "
-            r"[0-9a-f-]{36}\); sandbox-tracer \(created, id [0-9a-f-]{36}\); sandbox-midaz \(created, id ",
+            r"[0-9a-f-]{36}\); sandbox-tracer \(created, id [0-9a-f-]{36}\); sandbox-midaz \(created, id "
+            r"[0-9a-f-]{36}\); sandbox-http \(created, id ",
             log,
         ), log
         script = "set -euo pipefail\n" + "\n".join(b.replace(README_ORIGIN, banner["url"]) for b in commands)
@@ -122,9 +123,11 @@ def test_the_readme_first_workflow_completes_against_flowker_serve_sandbox(
         assert f"sandbox-aml (moved from {first_url}/sandbox/aml" in log and "created" not in log
         assert f"sandbox-tracer (moved from {first_url}/sandbox/tracer" in log
         assert f"sandbox-midaz (moved from {first_url}/sandbox/midaz/onboarding" in log
+        assert f"sandbox-http (moved from {first_url}/sandbox/kyc" in log
         key = (data_dir / "api-key").read_text().strip()
         providers = _get(f"{banner['url']}/v1/provider-configurations?limit=100", key)["items"]
         assert sorted((c["name"], c["config"].get("base_url")) for c in providers) == [
+            ("sandbox-http", f"{banner['url']}/sandbox/kyc"),
             ("sandbox-midaz", None),
             ("sandbox-tracer", f"{banner['url']}/sandbox/tracer"),
         ]

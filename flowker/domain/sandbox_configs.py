@@ -52,7 +52,8 @@ def sandbox_executor_configs(base_url: str) -> list[dict[str, Any]]:
 
 def sandbox_provider_configs(base_url: str) -> list[dict[str, Any]]:
     """The provider configurations ``sandbox-<providerId>`` of the catalog's providers (reference §4.2),
-    as ``POST /v1/provider-configurations`` bodies."""
+    as ``POST /v1/provider-configurations`` bodies: one for each provider of the catalog (``http`` calls
+    the simulated KYC: a node with ``path`` ``/validate``)."""
     return [
         {
             "name": "sandbox-tracer",
@@ -75,6 +76,17 @@ def sandbox_provider_configs(base_url: str) -> list[dict[str, Any]]:
                     "client_secret": SANDBOX_CLIENT_SECRET,
                     "scopes": [],
                 },
+            },
+        },
+        {
+            "name": "sandbox-http",
+            "description": "Simulated KYC of flowker serve --sandbox, as an HTTP provider (docs/sandbox.md)",
+            "providerId": "http",
+            "config": {
+                "base_url": f"{base_url}/kyc",
+                "auth_type": "api_key",
+                "api_key": SANDBOX_API_KEY,
+                "api_key_header": "X-API-Key",
             },
         },
     ]

@@ -67,7 +67,7 @@ async def sandbox_ids(server: str, services: Services) -> dict[str, str]:
     """The sandbox's configurations, created as ``flowker serve --sandbox`` creates them: name -> id."""
     made = await ensure_sandbox_configs(services.executor_configs, f"{server}/sandbox")
     made += await ensure_sandbox_provider_configs(services.provider_configs, f"{server}/sandbox")
-    assert [c.state for c in made] == ["created"] * 4
+    assert [c.state for c in made] == ["created"] * 5
     return {c.name: c.id for c in made}
 
 
@@ -541,3 +541,26 @@ async def test_the_negative_fixtures(api: ApiClient, sandbox_ids: dict[str, str]
     # The workflow the refusals left alone still runs against the sandbox.
     results, _ = await run(api, workflow_id, APPROVE_INPUT)
     assert (results["status"], results["finalOutput"]) == ("completed", {"decision": "approved"})
+
+
+async def test_the_generic_http_provider_calls_the_sandbox_kyc(
+    api: ApiClient, sandbox_ids: dict[str, str]
+) -> None:
+    node = {
+        "id": "kyc-http",
+        "type": "executor",
+        "name": "KYC over the generic HTTP provider",
+        "position": {"x": 0, "y": 100},
+        "data": {
+            "executorId": "http",
+            "providerConfigId": sandbox_ids["sandbox-http"],
+            "method": "POST",
+            "path": "/validate",
+            "inputMapping": [{"source": "workflow.cpf", "target": "document"}],
+        },
+    }
+    workflow_id = await activate(api, linear("generic http KYC", node))
+    results, timeline = await run(api, workflow_id, {"cpf": "12345678900"})
+    assert results["status"] == "completed", results
+    assert results["stepResults"][0]["output"]["body"]["customerId"] == "CUST-001"
+    assert step(timeline, "kyc-http")["input"] == {"document": "12345678900"}

@@ -290,6 +290,7 @@ async def test_the_provider_configurations_are_created_sealed_audited_and_pass_t
     assert [(c.name, c.state, c.base_url) for c in made] == [
         ("sandbox-tracer", "created", f"{base_url}/tracer"),
         ("sandbox-midaz", "created", f"{base_url}/midaz/onboarding"),
+        ("sandbox-http", "created", f"{base_url}/kyc"),
     ]
     ids = {c.name: c.id for c in made}
     tracer = (await api.get(f"/v1/provider-configurations/{ids['sandbox-tracer']}")).body
@@ -305,7 +306,11 @@ async def test_the_provider_configurations_are_created_sealed_audited_and_pass_t
     assert audit.status == 200, audit.text
     assert {e["resourceId"] for e in audit.body["items"]} >= set(ids.values())
     # The connectivity test of each passes against the sandbox.
-    for name, auth in (("sandbox-tracer", "passed"), ("sandbox-midaz", "skipped")):
+    for name, auth in (
+        ("sandbox-tracer", "passed"),
+        ("sandbox-midaz", "skipped"),
+        ("sandbox-http", "passed"),
+    ):
         tested = await api.post(f"/v1/provider-configurations/{ids[name]}/test")
         assert tested.status == 200, tested.text
         assert [(s["name"], s["status"]) for s in tested.body["stages"]] == [
@@ -324,7 +329,7 @@ async def test_provider_configurations_a_second_start_keeps_edits_and_moves_unto
     first = await ensure_sandbox_provider_configs(services.provider_configs, base_url)
     again = await ensure_sandbox_provider_configs(services.provider_configs, base_url)
     assert [(c.name, c.id, c.state) for c in again] == [(c.name, c.id, "kept") for c in first]
-    tracer, midaz = first
+    tracer, midaz, http = first
     edited = await api.call(
         "PATCH", f"/v1/provider-configurations/{tracer.id}", {"description": "my tracer now"}
     )
@@ -335,6 +340,7 @@ async def test_provider_configurations_a_second_start_keeps_edits_and_moves_unto
     assert [(c.name, c.id, c.state, c.base_url, c.moved_from) for c in moved] == [
         ("sandbox-tracer", tracer.id, "kept", f"{base_url}/tracer", None),
         ("sandbox-midaz", midaz.id, "moved", f"{elsewhere}/midaz/onboarding", f"{base_url}/midaz/onboarding"),
+        ("sandbox-http", http.id, "moved", f"{elsewhere}/kyc", f"{base_url}/kyc"),
     ]
     shown = (await api.get(f"/v1/provider-configurations/{midaz.id}")).body["config"]
     assert (shown["transaction_base_url"], shown["auth"]["issuer_url"]) == (
@@ -352,12 +358,18 @@ async def test_provider_configurations_a_second_start_keeps_edits_and_moves_unto
     # Disabled, it is the user's: kept where it is.
     assert (await api.post(f"/v1/provider-configurations/{midaz.id}/disable")).status == 200
     assert [c.state for c in await ensure_sandbox_provider_configs(services.provider_configs, base_url)] == [
-        "kept"
-    ] * 2
+        "kept",
+        "kept",
+        "moved",
+    ]
     # Deleted, the next start creates it again.
     assert (await api.call("DELETE", f"/v1/provider-configurations/{tracer.id}")).status == 204
     remade = await ensure_sandbox_provider_configs(services.provider_configs, base_url)
-    assert [(c.name, c.state) for c in remade] == [("sandbox-tracer", "created"), ("sandbox-midaz", "kept")]
+    assert [(c.name, c.state) for c in remade] == [
+        ("sandbox-tracer", "created"),
+        ("sandbox-midaz", "kept"),
+        ("sandbox-http", "kept"),
+    ]
 
 
 async def test_a_provider_configuration_of_that_name_elsewhere_is_never_moved(
@@ -367,7 +379,11 @@ async def test_a_provider_configuration_of_that_name_elsewhere_is_never_moved(
     created = await api.post("/v1/provider-configurations", mine)
     assert created.status == 201, created.text
     made = await ensure_sandbox_provider_configs(services.provider_configs, f"{server}/sandbox")
-    assert [(c.name, c.state) for c in made] == [("sandbox-tracer", "kept"), ("sandbox-midaz", "created")]
+    assert [(c.name, c.state) for c in made] == [
+        ("sandbox-tracer", "kept"),
+        ("sandbox-midaz", "created"),
+        ("sandbox-http", "created"),
+    ]
     shown = await api.get(f"/v1/provider-configurations/{created.body['id']}")
     assert shown.body["config"]["base_url"] == "http://tracer.internal.example/sandbox/tracer"
 
