@@ -85,17 +85,27 @@ def test_the_readme_first_workflow_completes_against_flowker_serve_sandbox(
             r"[0-9a-f-]{36}\); sandbox-http \(created, id ",
             log,
         ), log
-        script = "set -euo pipefail\n" + "\n".join(b.replace(README_ORIGIN, banner["url"]) for b in commands)
-        script += '\necho "EXEC_ID=$EXEC_ID"\n'
+        # The blocks run in one shell, as a user pastes them one after another; a marker after each
+        # separates what each printed.
+        script = "set -euo pipefail\n" + "".join(
+            b.replace(README_ORIGIN, banner["url"]) + f'\necho "@@block {n}@@"\n'
+            for n, b in enumerate(commands)
+        )
+        script += 'echo "EXEC_ID=$EXEC_ID"\n'
         ran = subprocess.run(
             ["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
         )
         assert ran.returncode == 0, ran.stdout + ran.stderr
-        printed = ran.stdout.rsplit("EXEC_ID=", 1)
-        execution_id = printed[1].strip()
-        # What the README says the last command prints.
-        summary = json.loads(printed[0][printed[0].index("{") :])
+        outputs, execution_id = ran.stdout.rsplit("EXEC_ID=", 1)
+        execution_id = execution_id.strip()
+        first, template = (outputs.split(f"@@block {n}@@")[0].split(f"@@block {n - 1}@@")[-1] for n in (0, 1))
+        # What the README says each block's last command prints.
+        summary = json.loads(first[first.index("{") :])
         assert summary == {"status": "completed", "finalOutput": {"decision": "approved"}}
+        assert json.loads(template.strip().splitlines()[-1]) == {
+            "status": "completed",
+            "steps": ["tracer-validate", "decision-check", "midaz-create-tx"],
+        }
 
         key = (data_dir / "api-key").read_text().strip()
         results = _get(f"{banner['url']}/v1/executions/{execution_id}/results", key)
