@@ -6,6 +6,10 @@ is set), 10 s each: ``connectivity`` without credentials (passes below 500), ``a
 configuration's static credentials (skipped when it has none; fails on 401, 403 and 5xx),
 ``end_to_end`` with them (passes on 2xx only). A failed stage skips the ones after it. The answer never
 says more than the status and the timing of each request; nothing is changed, no actor is started.
+
+A configuration whose provider authenticates with OIDC client credentials (Midaz's ``auth`` block) goes
+further than the original, which sends no credential then: its ``authentication`` stage obtains a token
+from the issuer (reporting the issuer's answer, never the token), and ``end_to_end`` sends it.
 """
 
 from __future__ import annotations
@@ -15,11 +19,16 @@ from typing import Any
 
 import aiohttp
 
+from flowker.actors.issuer_http import shown_url
 from flowker.actors.outbound import DestinationRefused, outbound_session
+from flowker.actors.provider_auth import Authenticator, authenticator_for
+from flowker.actors.token_source import OidcAuth, TokenSettings
 from flowker.actors.transport import ProviderRequest, send
+from flowker.catalog.call_target import authentication
 from flowker.catalog.credentials import auth_type, static_headers
 from flowker.domain.outbound import OutboundPolicy
 from flowker.domain.provider_config import ProviderConfig, open_config
+from flowker.errors import TokenUnavailable
 from flowker.secretbox import SecretBox
 from flowker.tunables import STAGE_TIMEOUT_SECONDS
 
@@ -32,10 +41,14 @@ SUMMARIES = {
 
 
 async def check_provider(
-    config: ProviderConfig, base_url: str, box: SecretBox, policy: OutboundPolicy
+    config: ProviderConfig,
+    base_url: str,
+    box: SecretBox,
+    policy: OutboundPolicy,
+    tokens: TokenSettings | None = None,
 ) -> dict[str, Any]:
     """Open ``config``'s secrets and run the stages against ``base_url``; ``{"error"}`` when a sealed
-    secret cannot be opened."""
+    secret cannot be opened or its authentication is unusable."""
     try:
         clear = open_config(config.config, box)
     except ValueError:
@@ -43,7 +56,18 @@ async def check_provider(
     headers = static_headers(config.providerId, clear)
     kind = auth_type(config.providerId, clear)
     async with outbound_session(policy) as session:
-        return await _run(config, base_url, headers, kind, session)
+        oidc = None
+        if kind == "oidc_client_credentials":
+            try:
+                oidc = authenticator_for(
+                    authentication(config.providerId, clear),
+                    session=session,
+                    tokens=tokens,
+                    config_name=config.name,
+                )
+            except ValueError as exc:  # messages name fields, never values
+                return {"error": f"provider configuration {config.name!r}: {exc}"}
+        return await _run(config, base_url, headers, kind, session, oidc)
 
 
 async def _run(
@@ -52,6 +76,7 @@ async def _run(
     headers: dict[str, str],
     kind: str,
     session: aiohttp.ClientSession,
+    oidc: Authenticator | None = None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     bare = ProviderRequest("GET", base_url, {"Accept": "*/*"}, None, STAGE_TIMEOUT_SECONDS)
@@ -64,7 +89,11 @@ async def _run(
         sensitive=frozenset(name.lower() for name in headers),
     )
     stages = [await _stage("connectivity", session, bare, lambda s: s < 500)]
-    if stages[-1]["status"] == "passed":
+    if stages[-1]["status"] == "passed" and isinstance(oidc, OidcAuth):
+        stages.append(await _token_stage(oidc))
+        if stages[-1]["status"] == "passed":
+            with_credentials = await oidc.apply(with_credentials)
+    elif stages[-1]["status"] == "passed":
         if not headers:
             why = (
                 "OIDC client credentials: this test requests no token"
@@ -123,6 +152,32 @@ async def _stage(
         "durationMs": _ms(started),
         "message": f"HTTP {response.status}",
         "details": details,
+    }
+
+
+async def _token_stage(oidc: OidcAuth) -> dict[str, Any]:
+    """``authentication`` for OIDC: a token obtained from the issuer (its answer shown, never the token)."""
+    started = time.perf_counter()
+    try:
+        token = await oidc.source.token()
+    except TokenUnavailable as exc:
+        _method, url = oidc.source.asked or ("POST", "")
+        details: dict[str, Any] = {"url": shown_url(url), "responseTimeMs": _ms(started)}
+        if exc.status is not None:
+            details["statusCode"] = exc.status
+        return {
+            "name": "authentication",
+            "status": "failed",
+            "durationMs": _ms(started),
+            "message": exc.message,
+            "details": details,
+        }
+    return {
+        "name": "authentication",
+        "status": "passed",
+        "durationMs": _ms(started),
+        "message": f"token obtained ({token.grant} grant, HTTP {token.status})",
+        "details": {"url": token.endpoint, "statusCode": token.status, "responseTimeMs": _ms(started)},
     }
 
 

@@ -161,7 +161,7 @@ class RayRuntime:
 
     async def test_provider(self, config: ProviderConfig, base_url: str) -> dict[str, Any]:
         """Run the connectivity test of a provider configuration here; creates no actor."""
-        return await check_provider(config, base_url, self._box, self.config.outbound())
+        return await check_provider(config, base_url, self._box, self.config.outbound(), self._tokens)
 
     async def release_executor(self, executor_config_id: str) -> None:
         """End the configuration's executor actor, if it runs: its configuration is deleted or disabled.

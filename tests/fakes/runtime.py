@@ -121,7 +121,7 @@ class InProcessRuntime:
         return await check_connectivity(config, self._box, self._outbound, self._tokens)
 
     async def test_provider(self, config: ProviderConfig, base_url: str) -> dict[str, Any]:
-        return await check_provider(config, base_url, self._box, self._outbound)
+        return await check_provider(config, base_url, self._box, self._outbound, self._tokens)
 
     async def release_executor(self, executor_config_id: str) -> None:
         self._sources.pop(executor_config_id, None)

@@ -16,6 +16,7 @@ from flowker.settings import Settings
 from flowker.store.embedded import EmbeddedStore
 from tests.helpers.audit import all_events
 from tests.helpers.client import ApiClient
+from tests.helpers.oidc_provider import OidcProvider
 from tests.helpers.stub_provider import StubProvider
 from tests.store.builders import db_rows
 
@@ -287,19 +288,40 @@ async def test_connectivity_test_of_an_unreachable_provider_is_a_result(
     (await api.post(f"{BASE}/{uuid.uuid4()}/test")).error(404, codes.PROVIDER_CONFIG_NOT_FOUND)
 
 
-async def test_a_midaz_configuration_is_tested_on_its_onboarding_url_without_static_credentials(
+async def test_a_midaz_configuration_obtains_a_token_and_sends_it_end_to_end(
     api: ApiClient, stub: StubProvider
 ) -> None:
-    stub.route("GET", "/onboarding", (200, {"status": "up"}))
-    body = midaz(onboarding_base_url=stub.url + "/onboarding", transaction_base_url=stub.url + "/transaction")
-    created = await create(api, body)
-    result = (await api.post(f"{BASE}/{created['id']}/test")).body
-    assert [(s["name"], s["status"]) for s in result["stages"]] == [
-        ("connectivity", "passed"),
-        ("authentication", "skipped"),
-        ("end_to_end", "passed"),
-    ]
-    assert result["stages"][1]["message"] == "OIDC client credentials: this test requests no token"
-    assert all(
-        MIDAZ_SECRET not in call.raw.decode() + str(dict(call.headers)) for call in stub.calls("/onboarding")
-    )
+    async with OidcProvider() as issuer:
+        issuer.add_client("flowker", MIDAZ_SECRET)
+        stub.route("GET", "/onboarding", issuer.protected((200, {"status": "up"})))
+        urls = {
+            "onboarding_base_url": stub.url + "/onboarding",
+            "transaction_base_url": stub.url + "/transaction",
+        }
+        body = midaz(
+            **urls, auth={"issuer_url": issuer.url, "client_id": "flowker", "client_secret": MIDAZ_SECRET}
+        )
+        created = await create(api, body)
+        result = (await api.post(f"{BASE}/{created['id']}/test")).body
+        assert [(s["name"], s["status"]) for s in result["stages"]] == [
+            ("connectivity", "passed"),  # unauthenticated: 401 is an answer below 500
+            ("authentication", "passed"),
+            ("end_to_end", "passed"),
+        ], result
+        assert result["stages"][1]["message"] == "token obtained (client_credentials grant, HTTP 200)"
+        assert result["stages"][1]["details"]["url"] == issuer.token_endpoint
+        assert issuer.issued() == 1
+        token = issuer.tokens_issued()[-1]
+        assert stub.calls("/onboarding")[-1].headers["Authorization"] == f"Bearer {token}"
+        assert token not in str(result) and MIDAZ_SECRET not in str(result)
+        # A refused secret fails the stage with the issuer's answer, and nothing is sent end to end.
+        issuer.add_client("flowker", "another-secret-5566")
+        calls = len(stub.calls("/onboarding"))
+        refused = (await api.post(f"{BASE}/{created['id']}/test")).body
+        assert [(s["name"], s["status"]) for s in refused["stages"]] == [
+            ("connectivity", "passed"),
+            ("authentication", "failed"),
+            ("end_to_end", "skipped"),
+        ], refused
+        assert refused["stages"][1]["details"]["statusCode"] == 401
+        assert len(stub.calls("/onboarding")) == calls + 1  # the connectivity stage only

@@ -308,7 +308,7 @@ async def test_the_provider_configurations_are_created_sealed_audited_and_pass_t
     # The connectivity test of each passes against the sandbox.
     for name, auth in (
         ("sandbox-tracer", "passed"),
-        ("sandbox-midaz", "skipped"),
+        ("sandbox-midaz", "passed"),
         ("sandbox-http", "passed"),
     ):
         tested = await api.post(f"/v1/provider-configurations/{ids[name]}/test")
