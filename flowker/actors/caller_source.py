@@ -30,7 +30,7 @@ from flowker.codes import (
 )
 from flowker.domain.authentication import UnreadableSecret, open_authentication
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
-from flowker.secretbox import SecretBox
+from flowker.secretbox import SecretBox, is_sealed
 from flowker.tunables import CONFIG_TTL_SECONDS
 
 MakeCaller = Callable[[ExecutorConfig, Authenticator], ProviderCaller]
@@ -47,6 +47,19 @@ class ConfigReader(Protocol):
 MakeAuthenticator = Callable[[ExecutorConfig], Authenticator]
 
 
+def open_headers(headers: dict[str, str] | None, box: SecretBox) -> dict[str, str] | None:
+    """A configuration's static headers with their sealed values opened (:class:`UnreadableSecret`
+    when one cannot be)."""
+    if not headers:
+        return headers
+    try:
+        return {name: box.open(value) if is_sealed(value) else value for name, value in headers.items()}
+    except ValueError:
+        raise UnreadableSecret(
+            "a header value cannot be opened: it was sealed with another secret key or is corrupt"
+        ) from None
+
+
 def static_authenticator(clear: ExecutorConfig) -> Authenticator:
     """The authenticator of a configuration without an HTTP session: the OIDC types are refused."""
     return authenticator_for(clear.authentication, config_name=clear.name)
@@ -54,7 +67,11 @@ def static_authenticator(clear: ExecutorConfig) -> Authenticator:
 
 def credentials_digest(clear: ExecutorConfig) -> str:
     """What a kept authenticator depends on: the clear authentication block and the base URL."""
-    material = {"authentication": clear.authentication, "baseUrl": clear.baseUrl}
+    material = {
+        "authentication": clear.authentication,
+        "baseUrl": clear.baseUrl,
+        "headers": clear.staticHeaders,
+    }
     return hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -98,7 +115,10 @@ class CallerSource:
         if self.current is None or self.current.config.revision != config.revision:
             try:
                 clear = config.model_copy(
-                    update={"authentication": open_authentication(config.authentication, self._box)}
+                    update={
+                        "authentication": open_authentication(config.authentication, self._box),
+                        "staticHeaders": open_headers(config.staticHeaders, self._box),
+                    }
                 )
                 authenticator = self._authenticator_of(clear)
             except UnreadableSecret as exc:

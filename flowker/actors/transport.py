@@ -204,6 +204,9 @@ def build_request(
     headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
     if sent is not None:
         headers["Content-Type"] = "application/json"
+    # A provider configuration's own headers (names checked when saved); their values are secrets.
+    static = config.staticHeaders or {}
+    headers.update(static)
     if idempotency_key is not None:
         headers["Idempotency-Key"] = idempotency_key
     if request_id is not None:
@@ -215,6 +218,7 @@ def build_request(
         body=sent,
         timeout=float(endpoint["timeout"]),
         max_response_bytes=max_response_bytes,
+        sensitive=frozenset(name.lower() for name in static),
     )
 
 

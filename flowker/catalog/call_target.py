@@ -60,6 +60,7 @@ def call_target(provider_config: ProviderConfig) -> ExecutorConfig:
         createdAt=provider_config.createdAt,
         updatedAt=provider_config.updatedAt,
         revision=provider_config.revision,
+        staticHeaders=dict(config.get("headers") or {}) or None,
     )
 
 

@@ -141,6 +141,18 @@ def _check_str(where: str, value: Any, spec: FieldSpec) -> None:
         raise BadRequest(f"{where} must not contain control characters", code=INVALID_AUTHENTICATION_FIELD)
 
 
+def check_static_headers(headers: Mapping[str, Any], where: str = "headers") -> None:
+    """Headers a configuration sends on every call: HTTP header names Flowker and HTTP do not set
+    themselves, values without control characters (messages name the header, never the value)."""
+    for name, value in headers.items():
+        _check_header(f"{where} name", name, FieldSpec("header"))
+        if not isinstance(value, str) or _CONTROL.search(value):
+            raise BadRequest(
+                f"{where}.{name} must be a string without control characters",
+                code=INVALID_AUTHENTICATION_FIELD,
+            )
+
+
 def _check_header(where: str, value: Any, spec: FieldSpec) -> None:
     _check_str(where, value, spec)
     if not _TOKEN.fullmatch(value) or len(value) > MAX_NAME:

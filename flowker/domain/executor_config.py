@@ -100,6 +100,9 @@ class ExecutorConfig(BaseModel):
     updatedAt: str
     lastTestedAt: str | None = None
     revision: int = Field(default=0, exclude=True)
+    #: Headers sent on every call (a provider configuration's ``headers``, values sealed until the
+    #: executor actor opens them); never part of an executor configuration's documents or answers.
+    staticHeaders: dict[str, str] | None = Field(default=None, exclude=True)
 
     def to_output(self) -> dict[str, Any]:
         """The API's ``ExecutorConfigurationOutput``, every secret masked."""

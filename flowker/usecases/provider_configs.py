@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from flowker.catalog import registry
+from flowker.catalog.call_target import authentication
 from flowker.catalog.model import Provider
 from flowker.catalog.validation import first_problem
 from flowker.clock import Clock, iso, utc_now
@@ -26,6 +27,7 @@ from flowker.codes import (
     UNREADABLE_SECRET,
 )
 from flowker.domain.audit import SYSTEM, Actor, AuditAction, AuditEvent, ResourceType
+from flowker.domain.authentication import check_authentication, check_static_headers
 from flowker.domain.executor_config import origin
 from flowker.domain.metadata import check_metadata
 from flowker.domain.outbound import OutboundPolicy
@@ -42,7 +44,7 @@ from flowker.domain.provider_config import (
     seal_config,
 )
 from flowker.domain.urls import http_url
-from flowker.errors import NotFound, Unprocessable
+from flowker.errors import BadRequest, NotFound, Unprocessable
 from flowker.secretbox import SecretBox
 from flowker.store.ports import Page, ProviderConfigQuery, Store
 from flowker.usecases.executor_notices import notify_changed, release
@@ -113,6 +115,14 @@ class ProviderConfigs:
             url = config_value(config, key)
             if isinstance(url, str) and (reason := self._outbound.refusal(url)):
                 raise Unprocessable(f"config.{key}: {reason}", code=DESTINATION_REFUSED)
+        # What its calls will send, checked as an executor configuration's is (an api_key header cannot
+        # be Host or Content-Length, a header value cannot hold a line break): 422, naming the field.
+        try:
+            derived = authentication(provider.id, config)
+            check_authentication(derived["type"], derived["config"])
+            check_static_headers(config.get("headers") or {}, "config.headers")
+        except BadRequest as exc:
+            raise Unprocessable(f"config: {exc.message}", code=INVALID_PROVIDER_CONFIG) from None
         try:
             return seal_config(config, provider.config_schema, self._box, previous)
         except MaskWithoutSecret as exc:

@@ -229,3 +229,57 @@ async def test_a_disabled_provider_configuration_refuses_calls_and_a_patched_key
     refused = await run(api, workflow, {})
     assert refused["status"] == "failed" and "disabled" in refused["stepResults"][0]["errorMessage"]
     assert len(stubs.calls("/tracer/v1/validations")) == 2
+
+
+async def test_the_http_provider_sends_its_headers_and_api_key(api: ApiClient, stubs: StubProvider) -> None:
+    stubs.route("POST", "/generic/check", (200, {"ok": True}))
+    created = await api.post(
+        "/v1/provider-configurations",
+        {
+            "name": "generic",
+            "providerId": "http",
+            "config": {
+                "base_url": stubs.url + "/generic",
+                "headers": {"X-Tenant": "tenant-42", "X-Signature": "sig-secret-9988"},
+                "auth_type": "api_key",
+                "api_key": "generic-key-7766",
+                "api_key_header": "X-Generic-Key",
+            },
+        },
+    )
+    assert created.status == 201, created.text
+    assert created.body["name"] == "generic"
+    shown = (await api.get(f"/v1/provider-configurations/{created.body['id']}")).body["config"]
+    assert shown["headers"] == {"X-Tenant": "********", "X-Signature": "********"}
+    mapping = [{"source": "workflow.n", "target": "n"}]
+    workflow = await activate(
+        api, node_workflow(created.body["id"], "http", {"path": "/check", "inputMapping": mapping})
+    )
+    results = await run(api, workflow, {"n": 1})
+    assert results["status"] == "completed", results
+    [call] = stubs.calls("/generic/check")
+    assert (call.headers["X-Tenant"], call.headers["X-Signature"]) == ("tenant-42", "sig-secret-9988")
+    assert call.headers["X-Generic-Key"] == "generic-key-7766" and call.json == {"n": 1}
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"headers": {"Host": "evil.example"}},
+        {"headers": {"Content-Length": "0"}},
+        {"headers": {"X-Split": "a\r\nInjected: yes"}},
+        {"headers": {"Bad Name": "x"}},
+        {"auth_type": "api_key", "api_key": "k-123456", "api_key_header": "Host"},
+        {"auth_type": "api_key", "api_key": "k-123456", "api_key_header": "Idempotency-Key"},
+    ],
+)
+async def test_headers_a_configuration_may_not_set_are_refused_when_saved(
+    api: ApiClient, config: dict[str, Any]
+) -> None:
+    body = {
+        "name": f"bad {uuid.uuid4()}",
+        "providerId": "http",
+        "config": {"base_url": "https://api.example.com", **config},
+    }
+    refused = (await api.post("/v1/provider-configurations", body)).error(422, codes.INVALID_PROVIDER_CONFIG)
+    assert "evil" not in refused.text and "Injected" not in refused.text

@@ -14,7 +14,7 @@ from flowker.domain.audit import AuditEvent
 from flowker.domain.executor_config import ExecutorConfigInput
 from flowker.secretbox import SecretBox
 from flowker.store.ports import Store
-from flowker.usecases import executor_configs
+from flowker.usecases import executor_notices
 from flowker.usecases.executor_configs import ExecutorConfigs
 from tests.fakes.memory_store import MemoryStore
 
@@ -72,7 +72,7 @@ async def store() -> Any:
 async def test_a_patch_notifies_the_executor_and_never_fails_for_it(
     store: Store, behaviour: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(executor_configs, "CONFIG_NOTICE_SECONDS", 0.05)
+    monkeypatch.setattr(executor_notices, "CONFIG_NOTICE_SECONDS", 0.05)
     runtime = NoticeRuntime(behaviour)
     configs = ExecutorConfigs(store, SecretBox(os.urandom(32)), runtime)  # type: ignore[arg-type]
     created = await configs.create(body("secret-one-123"))
