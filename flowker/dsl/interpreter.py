@@ -35,7 +35,7 @@ from flowker.dsl.run_state import (
     StepRecord,
     StepStatus,
 )
-from flowker.dsl.validation import SET_OUTPUT, find_cycle
+from flowker.dsl.validation import SET_OUTPUT, find_cycle, is_catalog_node
 from flowker.errors import BadRequest
 
 __all__ = ["Decision", "Interpreter", "Outcome", "UnexpectedResult"]
@@ -397,11 +397,6 @@ class Interpreter:
 
 
 _BOUND = ("executorConfigId", "endpointName")
-
-
-def is_catalog_node(data: Mapping[str, Any]) -> bool:
-    """Whether executor node ``data`` is in catalog form (``executorId`` + ``providerConfigId``)."""
-    return "executorConfigId" not in data and "executorId" in data
 
 
 def route_of(data: Mapping[str, Any]) -> Route:

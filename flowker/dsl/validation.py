@@ -188,7 +188,7 @@ def _check_executor_data(where: str, data: Mapping[str, object], catalog_executo
             except MappingError as exc:
                 raise BadRequest(str(exc), code=code) from None
     parse_node_retry(data.get("retry"), f"{where}.retry")
-    if "executorConfigId" not in data and "executorId" in data:
+    if is_catalog_node(data):
         executor_id = data["executorId"]
         if not isinstance(executor_id, str) or executor_id not in catalog_executors:
             raise NotFound(
@@ -235,9 +235,14 @@ def catalog_bindings(definition: WorkflowDefinition) -> list[tuple[str, str, obj
         (node.id, str(node.settings["executorId"]), node.settings.get("providerConfigId"))
         for node in definition.nodes
         if node.type == NodeType.EXECUTOR
-        and "executorConfigId" not in node.settings
+        and is_catalog_node(node.settings)
         and isinstance(node.settings.get("executorId"), str)
     ]
+
+
+def is_catalog_node(data: Mapping[str, object]) -> bool:
+    """Whether executor node ``data`` is in catalog form (``executorId`` + ``providerConfigId``)."""
+    return "executorConfigId" not in data and "executorId" in data
 
 
 def _check_edge(index: int, edge: Edge, nodes: set[str], seen: set[str]) -> None:

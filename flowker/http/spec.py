@@ -58,6 +58,11 @@ def ok(description: str, schema: Body | None = None, media_type: str = "applicat
     return response
 
 
+def file_ok(*content_types: str) -> Schema:
+    """A 200 that answers a file (a page, a script, a stylesheet) in one of ``content_types``."""
+    return {**ok("The file."), "content": {t: {"schema": {"type": "string"}} for t in content_types}}
+
+
 def line(code: str, text: str) -> str:
     """One line of an error response's description: the code, then when it is answered."""
     return f"`{code}` {text}"

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from flowker.codes import ROUTE_NOT_FOUND
 from flowker.errors import NotFound
-from flowker.http.spec import TAG_SYSTEM, error, line, ok, operation
+from flowker.http.spec import TAG_SYSTEM, error, file_ok, line, operation
 
 routes = web.RouteTableDef()
 
@@ -48,17 +48,13 @@ def _read(name: str) -> bytes:
     return (CONSOLE_DIR / name).read_bytes()
 
 
-def _file(*content_types: str) -> dict[str, object]:
-    return {**ok("The file."), "content": {t: {"schema": {"type": "string"}} for t in content_types}}
-
-
 @routes.get("/console")
 @operation(
     "getConsole",
     "Operator console",
     TAG_SYSTEM,
     "A read-only web console over this API; it asks for an API key and keeps it in the browser tab only.",
-    {"200": _file("text/html")},
+    {"200": file_ok("text/html")},
     public=True,
 )
 async def console_page(request: web.Request) -> web.Response:
@@ -72,7 +68,7 @@ async def console_page(request: web.Request) -> web.Response:
     "Operator console: asset",
     TAG_SYSTEM,
     "One of the console's files.",
-    {"200": _file(*sorted({media for _, media in ASSETS.values()}))},
+    {"200": file_ok(*sorted({media for _, media in ASSETS.values()}))},
     {"404": error("No such asset", [line(ROUTE_NOT_FOUND, "not one of the console's files")])},
     parameters=[
         {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": sorted(ASSETS)}}

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from flowker.codes import ROUTE_NOT_FOUND
 from flowker.errors import NotFound
-from flowker.http.spec import TAG_SYSTEM, error, line, ok, operation
+from flowker.http.spec import TAG_SYSTEM, error, file_ok, line, operation
 
 routes = web.RouteTableDef()
 
@@ -56,17 +56,13 @@ def _read(name: str) -> bytes:
     return (ASSETS_DIR / name).read_bytes()
 
 
-def _text(*content_types: str) -> dict[str, object]:
-    return {**ok("The file."), "content": {t: {"schema": {"type": "string"}} for t in content_types}}
-
-
 @routes.get("/docs")
 @operation(
     "getApiDocs",
     "Interactive API docs",
     TAG_SYSTEM,
     "Swagger UI over this document, from assets this server ships.",
-    {"200": _text("text/html")},
+    {"200": file_ok("text/html")},
     public=True,
 )
 async def docs_page(request: web.Request) -> web.Response:
@@ -80,7 +76,7 @@ async def docs_page(request: web.Request) -> web.Response:
     "Interactive API docs: start script",
     TAG_SYSTEM,
     "Starts Swagger UI on this document.",
-    {"200": _text("text/javascript")},
+    {"200": file_ok("text/javascript")},
     public=True,
 )
 async def docs_start(request: web.Request) -> web.Response:
@@ -94,7 +90,7 @@ async def docs_start(request: web.Request) -> web.Response:
     "Interactive API docs: asset",
     TAG_SYSTEM,
     "One of Swagger UI's files.",
-    {"200": _text(*sorted(set(ASSETS.values())))},
+    {"200": file_ok(*sorted(set(ASSETS.values())))},
     {"404": error("No such asset", [line(ROUTE_NOT_FOUND, "not one of Swagger UI's files served here")])},
     parameters=[
         {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": sorted(ASSETS)}}
