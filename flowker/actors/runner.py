@@ -159,16 +159,15 @@ class ExecutionRunner:
 
     async def _run(self, execution_id: str) -> ExecutionStatus | None:
         now = time.time()
-        claimed = await self._store.executions.claim(
+        # Read with the claim, under the lease: the state may have moved while another runner held it.
+        execution = await self._store.executions.claim(
             execution_id, self._owner, now + self._lease_seconds, now
         )
-        self.holds_lease = claimed
-        # Read under the lease: the state may have moved while another runner held it.
-        execution = await self._store.executions.get(execution_id)
-        if execution is None or execution.is_terminal:
-            return execution.status if execution else None
-        if not claimed:
-            return None
+        self.holds_lease = execution is not None
+        if execution is None:
+            # Not claimable: ended (its status is the answer), unknown, or another live runner's.
+            found = await self._store.executions.get(execution_id)
+            return found.status if found is not None and found.is_terminal else None
         self._execution = execution
         self._starter = Actor.from_dict(execution.startedBy) if execution.startedBy else SYSTEM
         ending = await self._guarded()

@@ -216,8 +216,9 @@ class ExecutionRepository(Protocol):
 
     async def cancel_requested(self, execution_ids: Sequence[str]) -> set[str]: ...
 
-    async def claim(self, execution_id: str, owner: str, expires: float, now: float) -> bool:
-        """Take the lease if it is free, expired or already ``owner``'s (a restarted owner resumes).
+    async def claim(self, execution_id: str, owner: str, expires: float, now: float) -> Execution | None:
+        """Take the lease if it is free, expired or already ``owner``'s (a restarted owner resumes);
+        the execution as claimed, read in the same round trip, or ``None`` when it was not.
 
         Counts an attempt (``Execution.attempts``) and moves the revision on, fencing out earlier runners.
         """

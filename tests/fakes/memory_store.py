@@ -699,18 +699,18 @@ class MemoryExecutions:
             return set()
         return await self._db.read(read)
 
-    async def claim(self, execution_id: str, owner: str, expires: float, now: float) -> bool:
-        def write(tables: _Tables, tx: _Transaction) -> bool:
+    async def claim(self, execution_id: str, owner: str, expires: float, now: float) -> Execution | None:
+        def write(tables: _Tables, tx: _Transaction) -> Execution | None:
             row = tables.executions.get(execution_id)
             if row is None or row.status not in _UNFINISHED:
-                return False
+                return None
             free = (
                 row.lease_owner is None
                 or row.lease_owner == owner
                 or (row.lease_expires is not None and row.lease_expires < now)
             )
             if not free:
-                return False
+                return None
             claimed = dataclasses.replace(
                 row,
                 lease_owner=owner,
@@ -719,7 +719,7 @@ class MemoryExecutions:
                 revision=row.revision + 1,
             )
             tx.put(tables.executions, execution_id, claimed)
-            return True
+            return _load_execution(claimed)
 
         return await self._db.write(write)
 

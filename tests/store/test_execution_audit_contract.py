@@ -120,10 +120,12 @@ async def test_a_stale_save_keeps_neither_its_steps_nor_its_events(store: Store)
 
 async def test_a_claim_counts_an_attempt_and_fences_the_lease(store: Store) -> None:
     execution, _ = await store.executions.create_or_get(make_execution())
-    assert await store.executions.claim(execution.id, "sup-a", expires=100.0, now=0.0)
-    assert not await store.executions.claim(execution.id, "sup-b", expires=150.0, now=50.0)
+    claimed = await store.executions.claim(execution.id, "sup-a", expires=100.0, now=0.0)
+    assert claimed is not None and (claimed.attempts, claimed.revision) == (1, 2)
+    assert await store.executions.claim(execution.id, "sup-b", expires=150.0, now=50.0) is None
     held = await store.executions.get(execution.id)
-    assert held is not None and (held.attempts, held.revision) == (1, 2)
+    # The claim answered the execution as it is stored now.
+    assert held == claimed
     with pytest.raises(StateChanged):
         await store.executions.save(held, lease_owner="sup-b", now=10.0)
     with pytest.raises(StateChanged):  # a write at the exact expiry is too late
@@ -135,7 +137,7 @@ async def test_a_claim_counts_an_attempt_and_fences_the_lease(store: Store) -> N
     assert await store.executions.renew("sup-a", [execution.id], 500.0) == {execution.id}
     assert not await store.executions.claim(execution.id, "sup-a", expires=900.0, now=800.0)
     assert await store.executions.orphans("sup-a", 10_000.0, 10, "9999") == []
-    assert await store.executions.claim("missing", "sup-a", 1.0, 0.0) is False
+    assert await store.executions.claim("missing", "sup-a", 1.0, 0.0) is None
 
 
 async def test_renew_extends_held_leases_and_reports_the_others(store: Store) -> None:

@@ -207,21 +207,26 @@ class EmbeddedExecutions:
 
         return await self._db.write(write)
 
-    async def claim(self, execution_id: str, owner: str, expires: float, now: float) -> bool:
-        """Take the lease of an unfinished execution if it is free, expired, or already ``owner``'s.
+    async def claim(self, execution_id: str, owner: str, expires: float, now: float) -> Execution | None:
+        """Take the lease of an unfinished execution if it is free, expired, or already ``owner``'s;
+        the execution as claimed (read in the same transaction), or ``None``.
 
         A claim counts an attempt and moves the revision on: a runner that held the execution before
         (a supervisor that lost its lease) can no longer write it.
         """
-        cursor = await self._db.write(
-            lambda conn: conn.execute(
+
+        def write(conn: sqlite3.Connection) -> Execution | None:
+            cursor = conn.execute(
                 "UPDATE executions SET lease_owner = ?, lease_expires = ?, attempts = attempts + 1,"
                 " revision = revision + 1 WHERE id = ? AND status IN ('pending', 'running')"
                 " AND (lease_owner IS NULL OR lease_owner = ? OR lease_expires < ?)",
                 (owner, expires, execution_id, owner, now),
             )
-        )
-        return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return None
+            return _load(conn.execute(f"{_SELECT} WHERE id = ?", (execution_id,)).fetchone())
+
+        return await self._db.write(write)
 
     async def renew(self, owner: str, execution_ids: Sequence[str], expires: float) -> set[str]:
         """Extend ``owner``'s leases; return the ids whose lease it no longer holds."""

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import PyMongoError
 
 import flowker.store.mongo.outbox as outbox
@@ -231,11 +231,12 @@ class MongoExecutions:
 
         return await self._database.transaction(write)
 
-    async def claim(self, execution_id: str, owner: str, expires: float, now: float) -> bool:
+    async def claim(self, execution_id: str, owner: str, expires: float, now: float) -> Execution | None:
         """Take the lease of an unfinished execution if it is free, expired, or already ``owner``'s;
-        count an attempt and move the revision on (fencing out an earlier runner)."""
-        result = await self._database.run(
-            lambda: self._executions.update_one(
+        count an attempt and move the revision on (fencing out an earlier runner). The execution as
+        claimed (one round trip: the update returns the document), or ``None``."""
+        found = await self._database.run(
+            lambda: self._executions.find_one_and_update(
                 {
                     "_id": execution_id,
                     "status": _UNFINISHED,
@@ -245,9 +246,10 @@ class MongoExecutions:
                     "$set": {"leaseOwner": owner, "leaseExpires": expires},
                     "$inc": {"attempts": 1, "revision": 1},
                 },
+                return_document=ReturnDocument.AFTER,
             )
         )
-        return bool(result.matched_count == 1)
+        return _load(found) if found else None
 
     async def renew(self, owner: str, execution_ids: Sequence[str], expires: float) -> set[str]:
         """Extend ``owner``'s leases; return the ids whose lease it no longer holds."""
