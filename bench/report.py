@@ -282,10 +282,9 @@ def figures(config: BenchConfig, runs: list[Run]) -> list[Figure]:
         )
         rows += _cpu_rows(runs, "CPU per W3 execution (c=1)", "w3Serial", "baselineSerial", CPU_SERIAL_ROWS)
     if config.wants("w3", "overhead", "start"):
-        idle = "CPU while idle ({}, ms per second)"
-        flowker = "Flowker: front door, supervisors, executors, audit"
-        rows.append(_row(runs, idle.format(flowker), "ms/s", _get("idleCpu", "ms", "flowker")))
-        rows.append(_row(runs, idle.format("Ray's own processes"), "ms/s", _get("idleCpu", "ms", "ray")))
+        # Flowker's: the front door, supervisors, executor actors and audit actor (bench/README.md).
+        for label, total in (("Flowker's processes", "flowker"), ("Ray's own processes", "ray")):
+            rows.append(_row(runs, f"CPU while idle: {label}", "ms/s", _get("idleCpu", "ms", total)))
     if config.wants("audit"):
         for size in config.audit_sizes:
             rows.append(

@@ -136,9 +136,8 @@ def test_the_table_shows_cpu_per_execution_per_kind_beside_the_relay_and_idle_cp
     assert total.values["baseline"] == pytest.approx(0.3 + 0.3 + 0.1)
     assert f"{title}: other actors" not in rows
     assert rows["CPU per W3 execution (c=1): Flowker + Ray (vs the relay)"].values["flowker"] == 37.0
-    idle = rows["CPU while idle (Flowker: front door, supervisors, executors, audit, ms per second)"]
-    assert idle.flowker == "50.0 ms/s"
-    assert rows["CPU while idle (Ray's own processes, ms per second)"].flowker == "20.0 ms/s"
+    assert rows["CPU while idle: Flowker's processes"].flowker == "50.0 ms/s"
+    assert rows["CPU while idle: Ray's own processes"].flowker == "20.0 ms/s"
 
 
 def test_cpu_rows_say_n_a_when_a_run_measured_none() -> None:
