@@ -32,6 +32,8 @@ class BenchConfig:
     waiting_delay: float
     #: Wait for a load run this long at most before it is cut short.
     load_seconds: float
+    #: Seconds without traffic over which Flowker's idle CPU is measured, after the last load.
+    idle_seconds: float
 
     @classmethod
     def make(
@@ -59,6 +61,7 @@ class BenchConfig:
             waiting=300 if quick else 5_000,
             waiting_delay=5.0 if quick else 20.0,
             load_seconds=120.0 if quick else 900.0,
+            idle_seconds=5.0 if quick else 10.0,
         )
 
     def wants(self, *scenarios: str) -> bool:

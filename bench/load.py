@@ -8,10 +8,14 @@
 Every request carries ``{"inputData": {"txn": "T-<n>"}}``, a unique ``Idempotency-Key`` and, when
 ``BENCH_API_KEY`` is set, ``X-API-Key``. A request counts as completed when it answers the expected status
 (and field); anything else is an error, counted by message. The warm-up requests are sent the same way
-and left out of every figure. Progress goes to stderr every few seconds; the last stdout line is::
+and left out of every figure. Progress goes to stderr every few seconds. On stdout, ``{"phase": "measured"}``
+when the warm-up is over (then ``--mark-pause`` seconds before the first measured request) and
+``{"phase": "done"}`` after the last measured answer, so that the harness can read the other processes'
+CPU times around the measured requests; the last stdout line is::
 
     {"completed": …, "errors": …, "errorMessages": {message: count}, "elapsed": s, "rate": per_s,
-     "latencyMs": {"p50", "p95", "p99", "mean", "max"}, "timedOut": bool, …}
+     "latencyMs": {"p50", "p95", "p99", "mean", "max"}, "timedOut": bool,
+     "cpuSeconds": the load generator's own CPU over the measured requests, …}
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ class Plan:
     timeout: float
     max_seconds: float
     label: str
+    #: Seconds between the ``measured`` line and the first measured request.
+    mark_pause: float = 0.0
 
 
 async def run(plan: Plan) -> dict[str, Any]:
@@ -75,9 +81,16 @@ async def run(plan: Plan) -> dict[str, Any]:
         if plan.warmup:
             await _phase(session, plan, Tally(), f"{run_id}-w", plan.warmup, deadline, "warm-up")
         measured = Tally()
+        # The harness reads the CPU times of the other processes when it sees these lines; the pause
+        # gives it time to do so before the measured requests begin.
+        _mark("measured")
+        await asyncio.sleep(plan.mark_pause)
+        cpu_started = time.process_time()
         started = time.perf_counter()
         timed_out = await _phase(session, plan, measured, f"{run_id}-m", plan.count, deadline, "measured")
         elapsed = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu_started
+        _mark("done")
     completed = len(measured.latencies_ms)
     return {
         "label": plan.label,
@@ -91,7 +104,13 @@ async def run(plan: Plan) -> dict[str, Any]:
         "rate": completed / elapsed if elapsed > 0 else 0.0,
         "latencyMs": summary(measured.latencies_ms),
         "timedOut": timed_out,
+        "cpuSeconds": cpu_seconds,
     }
+
+
+def _mark(phase: str) -> None:
+    """A line on stdout saying where the run is (the harness takes CPU snapshots at these)."""
+    print(json.dumps({"phase": phase}), flush=True)
 
 
 async def _phase(
@@ -181,6 +200,9 @@ def parse(argv: list[str] | None = None) -> Plan:
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds one request may take")
     parser.add_argument("--max-seconds", type=float, default=600.0, help="stop sending after this long")
     parser.add_argument("--label", default="load", help="name shown in progress lines")
+    parser.add_argument(
+        "--mark-pause", type=float, default=0.0, help="seconds from the 'measured' line to the first request"
+    )
     args = parser.parse_args(argv)
     expect_field = None
     if args.expect_field:
@@ -197,6 +219,7 @@ def parse(argv: list[str] | None = None) -> Plan:
         timeout=args.timeout,
         max_seconds=args.max_seconds,
         label=args.label,
+        mark_pause=max(args.mark_pause, 0.0),
     )
 
 

@@ -20,7 +20,7 @@ except ModuleNotFoundError:
     importlib.import_module("ray")
     import psutil
 
-__all__ = ["ProcessMemory", "TreeMemory", "process_tree", "psutil", "tree_pss"]
+__all__ = ["ProcessMemory", "TreeMemory", "process_tree", "psutil", "short_name", "tree_pss"]
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,12 @@ def process_tree(pid: int) -> dict[int, ProcessMemory]:
     for process in [root, *root.children(recursive=True)]:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
             info = process.memory_full_info()
-            out[process.pid] = ProcessMemory(process.pid, _name(process), info.rss, info.uss, info.pss)
+            out[process.pid] = ProcessMemory(process.pid, short_name(process), info.rss, info.uss, info.pss)
     return out
 
 
-def _name(process: psutil.Process) -> str:
+def short_name(process: psutil.Process) -> str:
+    """A process's short name: its Ray title (``ray::ExecutorActor``) or its first words."""
     # Ray titles a worker after its actor or its current task ("ray::ExecutorActor.call"); a supervisor
     # running executions is titled after one of them ("ray::execution:<id>").
     cmdline = process.cmdline()

@@ -1,7 +1,9 @@
 """The scenarios of one run, each against processes it starts and always stops.
 
 * :func:`throughput` — baseline, W3, per-step overhead and start latency, against one stub provider,
-  one relay and one fresh ``flowker serve``, with the same load generator, one after the other.
+  one relay and one fresh ``flowker serve``, with the same load generator, one after the other; the
+  CPU each kind of process spends per request of the baseline and W3 runs; then the CPU Flowker's and
+  Ray's processes spend idle.
 * :func:`audit` — the audit actor in a process of its own.
 * :func:`waiting` — executions held by a slow provider, and the memory they take.
 """
@@ -9,17 +11,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bench import w3
+from bench import cpu, w3
 from bench.config import BenchConfig, note
 from bench.memory import TreeMemory, tree_pss
 from bench.processes import Child, child_env, module
@@ -30,6 +34,12 @@ from bench.stats import median
 PREFER_WAIT = 60
 #: Seconds between two memory samples, of which the median is kept.
 SAMPLE_GAP = 0.5
+#: Seconds the load generator pauses after its warm-up, so that the CPU snapshot precedes the load.
+MARK_PAUSE = 0.25
+#: Seconds between two looks at the load generator's output for its phase lines.
+MARK_POLL = 0.02
+#: Seconds of quiet after the last load before Flowker's idle CPU is measured.
+IDLE_SETTLE = 2.0
 
 
 async def start_http_child(name: str, argv: list[str], workdir: Path) -> tuple[Child, str]:
@@ -47,7 +57,9 @@ async def load(config: BenchConfig, workdir: Path, label: str, url: str, **optio
     """Run ``bench.load`` against ``url``; its JSON result.
 
     ``options``: ``count``, ``concurrency``, ``warmup``, ``prefer_wait``, ``expect_status``,
-    ``expect_field`` and ``api_key``, as the load generator's command line names them.
+    ``expect_field`` and ``api_key``, as the load generator's command line names them; ``cpu``, a
+    function taking a :func:`bench.cpu.snapshot`, to add the CPU each kind of process spent on the
+    measured requests, per completed request, as ``result["cpu"]``.
     """
     count = options.get("count", config.count)
     concurrency = options.get("concurrency", config.concurrency)
@@ -64,13 +76,25 @@ async def load(config: BenchConfig, workdir: Path, label: str, url: str, **optio
     )
     if options.get("expect_field"):
         argv.append(f"--expect-field={options['expect_field']}")
+    take: Callable[[], cpu.Snapshot] | None = options.get("cpu")
+    if take:
+        argv.append(f"--mark-pause={MARK_PAUSE}")
     extra = {"BENCH_API_KEY": options["api_key"]} if options.get("api_key") else {}
     note(f"{label}: {count} requests at concurrency {concurrency}")
     child = Child(label, argv, child_env(**extra), workdir / f"{label}.json", stderr=None)
+    marks: asyncio.Task[tuple[cpu.Snapshot, cpu.Snapshot] | None] | None = None
     try:
+        marks = asyncio.create_task(_snapshots_at_marks(child, take)) if take else None
         result = await child.result(within=config.load_seconds + 120)
+        snapshots = await marks if marks else None
     finally:
+        if marks and not marks.done():
+            marks.cancel()
         child.stop()
+    if snapshots:
+        spent = cpu.usage(*snapshots)
+        result["cpu"] = cpu.summary(spent, result["completed"], result.get("cpuSeconds"))
+        note(f"{label}: CPU per completed request {_cpu_line(result['cpu'])}")
     latency = result["latencyMs"]
     note(
         f"{label}: {result['completed']} completed, {result['errors']} errors, {result['rate']:.0f}/s,"
@@ -83,6 +107,53 @@ async def load(config: BenchConfig, workdir: Path, label: str, url: str, **optio
 
 def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} ms"
+
+
+async def _snapshots_at_marks(
+    child: Child, take: Callable[[], cpu.Snapshot]
+) -> tuple[cpu.Snapshot, cpu.Snapshot] | None:
+    """CPU snapshots when the load generator says ``measured`` and ``done``; ``None`` if it did not."""
+    taken: dict[str, cpu.Snapshot] = {}
+    while True:
+        exited = child.process.poll() is not None
+        for phase in _phases(child.output()):
+            if phase not in taken:
+                taken[phase] = take()
+        if "measured" in taken and "done" in taken:
+            return taken["measured"], taken["done"]
+        if exited:
+            return None
+        await asyncio.sleep(MARK_POLL)
+
+
+def _phases(text: str) -> list[str]:
+    """The phase lines (``{"phase": …}``) the load generator printed so far, in order."""
+    found = []
+    for line in text.splitlines():
+        if line.startswith('{"phase"'):
+            try:
+                found.append(str(json.loads(line)["phase"]))
+            except (ValueError, KeyError):
+                continue
+    return found
+
+
+def _cpu_line(figures: dict[str, Any]) -> str:
+    shown = {name: value for name, value in figures["ms"].items() if value}
+    return ", ".join(f"{name} {value:.2f} ms" for name, value in shown.items())
+
+
+async def idle_cpu(service: Service, seconds: float) -> dict[str, Any]:
+    """The CPU ms per second each kind of the service's processes spends over ``seconds`` of no traffic."""
+    note(f"idle: {IDLE_SETTLE:.0f} s to settle, then {seconds:.0f} s without traffic")
+    await asyncio.sleep(IDLE_SETTLE)
+    before = cpu.snapshot(service.child.pid, {})
+    started = time.monotonic()
+    await asyncio.sleep(seconds)
+    after = cpu.snapshot(service.child.pid, {})
+    figures = cpu.summary(cpu.usage(before, after), time.monotonic() - started)
+    note(f"idle: CPU per second {_cpu_line(figures)}")
+    return figures
 
 
 async def throughput(config: BenchConfig, workdir: Path) -> dict[str, Any]:
@@ -105,20 +176,24 @@ async def throughput(config: BenchConfig, workdir: Path) -> dict[str, Any]:
             url = f"{service.url}/v1/workflows/{workflow_id}/executions"
             key = service.api_key
             waited = {"api_key": key, "prefer_wait": PREFER_WAIT, "expect_field": "status=completed"}
+        # The CPU of the relay (and its stub), and of Flowker's and Ray's processes (and their stub).
+        relayed = {"cpu": lambda: cpu.snapshot(None, {relay.pid: cpu.RELAY, stub.pid: cpu.STUB})}
+        served = {"cpu": lambda: cpu.snapshot(service.child.pid if service else None, {stub.pid: cpu.STUB})}
         if config.wants("baseline", "w3"):
-            out["baseline"] = await load(config, workdir, "baseline", relay_url)
+            out["baseline"] = await load(config, workdir, "baseline", relay_url, **relayed)
         if service and config.wants("w3"):
-            out["w3"] = await load(config, workdir, "w3", url, **waited)
+            out["w3"] = await load(config, workdir, "w3", url, **waited, **served)
         if config.wants("overhead"):
             serial = {"concurrency": 1, "count": config.serial_count, "warmup": 10}
-            out["baselineSerial"] = await load(config, workdir, "baseline-c1", relay_url, **serial)
+            out["baselineSerial"] = await load(config, workdir, "baseline-c1", relay_url, **serial, **relayed)
             if service:
-                out["w3Serial"] = await load(config, workdir, "w3-c1", url, **waited, **serial)
+                out["w3Serial"] = await load(config, workdir, "w3-c1", url, **waited, **serial, **served)
         if service and config.wants("start"):
             out["start"] = await load(config, workdir, "start", url, api_key=key, expect_status=201)
             note("start: waiting for the started executions to end")
             out["startDrained"] = await api.drain(config.load_seconds, note)
         if service:
+            out["idleCpu"] = await idle_cpu(service, config.idle_seconds)
             out["serviceLog"] = log_problems(service.child.output())
     return out
 
