@@ -100,6 +100,8 @@ AUDIT_CHECKPOINT_POST_TIMEOUT_SECONDS = 10.0
 
 #: Active workflow definitions a front door keeps for starts (one per workflow, least recently used out).
 WORKFLOW_CACHE_SIZE = 1024
+#: Compiled workflow definitions each supervisor keeps (flowker.dsl.interpreter_cache), one per revision run.
+INTERPRETER_CACHE_SIZE = 256
 #: Starts retried when the workflow changed between the cache (or a read) and the insert, before a 409.
 START_ATTEMPTS = 3
 

@@ -34,15 +34,19 @@ from flowker.clock import Clock, iso, utc_now
 from flowker.domain.audit import SYSTEM, Actor, AuditAction, AuditEvent, AuditResult, ResourceType
 from flowker.domain.execution import Execution
 from flowker.dsl.interpreter import Decision, Interpreter, Outcome
+from flowker.dsl.interpreter_cache import InterpreterCache
 from flowker.dsl.run_state import ExecutionStatus, ExecutorCall, RunState
 from flowker.errors import StateChanged
 from flowker.store.ports import Store
 from flowker.telemetry import catalog, logs, tracing
 from flowker.telemetry.recorder import RECORDER
-from flowker.tunables import MAX_REASON_CHARS, MAX_RUN_ATTEMPTS
+from flowker.tunables import INTERPRETER_CACHE_SIZE, MAX_REASON_CHARS, MAX_RUN_ATTEMPTS
 from flowker.usecases.outbox import publish
 
 log = logging.getLogger("flowker.runner")
+
+#: This process's compiled definitions, shared by its runs (an interpreter holds no run state).
+INTERPRETERS = InterpreterCache(INTERPRETER_CACHE_SIZE)
 
 CallExecutor = Callable[[CallRequest], Awaitable[CallResult]]
 RecordAudit = Callable[[Sequence[AuditEvent]], Awaitable[object]]
@@ -232,7 +236,7 @@ class ExecutionRunner:
 
     async def _drive(self) -> _Ending:
         execution = self._execution
-        interpreter = Interpreter(execution.workflow)
+        interpreter = INTERPRETERS.get(execution.workflow)
         if execution.status == ExecutionStatus.PENDING:
             if execution.cancelRequested:
                 return _Ending(Outcome(ExecutionStatus.CANCELLED, None, "cancelled before it started"))
