@@ -133,16 +133,27 @@ class RayRuntime:
         supervisor does not answer), a supervisor adopts it once it has waited a lease for its hand-over
         (:mod:`flowker.actors.leases`).
         """
-        self._dispatch[self._index(execution_id)].post([(execution_id, tracing.carrier() or None)])
+        index = self._index(execution_id)  # makes the pool (and its dispatchers) on first use
+        self._dispatch[index].post([(execution_id, tracing.carrier() or None)])
 
     async def wait(self, execution_id: str, seconds: float) -> None:
         """Wait up to ``seconds`` for a supervisor to say the execution ended (any execution, wherever it
         runs), or that the store is worth a look (:mod:`flowker.actors.end_waiters`)."""
         await self._waiters.wait(execution_id, seconds)
 
+    @property
+    def waiting(self) -> int:
+        """Executions that ``Prefer: wait`` requests wait for now."""
+        return self._waiters.waiting
+
+    @property
+    def polling(self) -> int:
+        """Supervisors whose feed of endings is polled now (only while anyone waits)."""
+        return self._waiters.polling
+
     def _feeds(self) -> list[Ask]:
         self.start_pool()
-        return [_feed(s) for s in self._supervisors]
+        return [feed_of(s) for s in self._supervisors]
 
     async def cancel(self, execution_id: str) -> None:
         """Tell the supervisor hosting the execution to stop it before its next step.
@@ -291,7 +302,9 @@ def _dispatcher(supervisor: Any) -> Coalescer[tuple[str, dict[str, str] | None]]
     return Coalescer(lambda batch: supervisor.host.remote(batch))
 
 
-def _feed(supervisor: Any) -> Ask:
+def feed_of(supervisor: Any) -> Ask:
+    """How a front door asks ``supervisor`` for the executions that ended there."""
+
     async def ask(after: int | None, incarnation: str | None) -> EndedAnswer:
         answer: EndedAnswer = await supervisor.ended.remote(after, incarnation)
         return answer
