@@ -12,8 +12,18 @@ MAX_RUN_ATTEMPTS = 5
 MAX_REASON_CHARS = 300
 #: Executions adopted per round at most, so that a backlog resumes in steady steps.
 ADOPT_BATCH = 200
-#: How often ``Prefer: wait`` looks at an execution that another front door or supervisor runs.
-WAIT_POLL_SECONDS = 0.05
+#: ``Prefer: wait`` reads the store when the runtime says the execution ended; this often besides, as a
+#: safety net (a notice lost with its supervisor, an end missed between the read of a replay and its wait).
+WAIT_RECHECK_SECONDS = 1.0
+#: Endings each supervisor remembers for the front doors' waiters (a cursor older than that is a gap:
+#: the waiters read the store once).
+ENDED_FEED_SIZE = 4096
+#: How long a supervisor holds a front door's ``ended`` long poll when nothing ended.
+ENDED_POLL_SECONDS = 3.0
+#: How long a closing front door waits for the starts still queued to reach their supervisors.
+CLOSE_FLUSH_SECONDS = 1.0
+#: How long a front door's poller waits before asking a supervisor again after it failed to answer.
+ENDED_RETRY_SECONDS = 0.5
 #: ``Prefer: wait=N`` is honoured up to this many seconds.
 MAX_WAIT_SECONDS = 60.0
 

@@ -19,18 +19,18 @@ TOKEN_FILE = Path.home() / ".ray" / "auth_token"
 #: Ray settings for this process and every Ray process it starts, unless the environment sets them.
 #:
 #: Metrics collection is off. Ray labels its task metrics with each task's name, and every execution
-#: is a task named ``execution:<id>`` (that is how the dashboard shows it): each execution added
+#: was a task named ``execution:<id>`` (executions are asyncio tasks in the supervisors now, handed
+#: over in batches; measured then, and kept off for the tasks that remain): each execution added
 #: metric series that the front door (the task's owner), its supervisor and the dashboard agent kept
 #: and exported again every few seconds, for good. Over 50,000 executions the front door grew from
 #: 179 to 1,769 MiB RSS and kept growing by 3 MB/s once idle; the supervisors from 151 to 288 MiB.
-#: The dashboard's task list comes from task events, not from metrics, and still shows every
-#: execution. ``RAY_enable_metrics_collection=1`` turns the metrics back on, at that cost.
+#: The dashboard's task list comes from task events, not from metrics.
+#: ``RAY_enable_metrics_collection=1`` turns the metrics back on.
 #:
 #: The GCS keeps the task events of 30,000 tasks (Ray's default: 100,000) and remembers 100,000
-#: evicted ones (default: 1,000,000). It evicts finished tasks first, so the dashboard still lists
-#: every running execution while fewer than 30,000 tasks run (an execution runs one task, plus one
-#: provider call at a time). With Ray's defaults the GCS grew from 80 to 376 MiB over 50,000
-#: executions; with these, to 159 MiB.
+#: evicted ones (default: 1,000,000). It evicts finished tasks first. With Ray's defaults the GCS grew
+#: from 80 to 376 MiB over 50,000 executions (each then a task of its own, plus its provider calls);
+#: with these, to 159 MiB.
 RAY_ENVIRONMENT = {
     "RAY_enable_metrics_collection": "0",
     "RAY_task_events_max_num_task_in_gcs": "30000",

@@ -7,6 +7,7 @@ adding latency when idle: a lone item is sent at once.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -14,29 +15,47 @@ from flowker.tunables import COALESCE_MAX_ITEMS
 
 T = TypeVar("T")
 
+log = logging.getLogger("flowker.coalescer")
+
 
 class Coalescer(Generic[T]):
     """Sends items through ``send`` in order, batching those submitted while a send is under way."""
 
     def __init__(self, send: Callable[[list[T]], Awaitable[object]]) -> None:
         self._send = send
-        self._queue: list[tuple[Sequence[T], asyncio.Future[None]]] = []
+        # An entry without a future was posted: nobody waits for it.
+        self._queue: list[tuple[Sequence[T], asyncio.Future[None] | None]] = []
         self._sender: asyncio.Task[None] | None = None
 
     async def submit(self, items: Sequence[T]) -> None:
         """Return once ``items`` were sent (raises what the send raised)."""
         if not items:
             return
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._enqueue(items, done)
+        await done
+
+    def post(self, items: Sequence[T]) -> None:
+        """Queue ``items`` and return at once, without waiting for the send (a failed send is logged).
+
+        Needs a running event loop; the send starts when the caller next yields to it.
+        """
+        if items:
+            self._enqueue(items, None)
+
+    async def flush(self, seconds: float) -> None:
+        """Wait up to ``seconds`` for what is queued or in flight to be sent."""
+        if self._sender is not None and not self._sender.done():
+            await asyncio.wait([self._sender], timeout=seconds)
+
+    def _enqueue(self, items: Sequence[T], done: asyncio.Future[None] | None) -> None:
         self._queue.append((items, done))
         if self._sender is None or self._sender.done():
-            self._sender = loop.create_task(self._send_all())
-        await done
+            self._sender = asyncio.get_running_loop().create_task(self._send_all())
 
     async def _send_all(self) -> None:
         while self._queue:
-            batch: list[tuple[Sequence[T], asyncio.Future[None]]] = []
+            batch: list[tuple[Sequence[T], asyncio.Future[None] | None]] = []
             size = 0
             while self._queue and (not batch or size + len(self._queue[0][0]) <= COALESCE_MAX_ITEMS):
                 entry = self._queue.pop(0)
@@ -45,10 +64,12 @@ class Coalescer(Generic[T]):
             try:
                 await self._send([item for items, _ in batch for item in items])
             except Exception as exc:
+                if any(done is None for _, done in batch):
+                    log.warning("a posted batch was not sent (%s: %s)", type(exc).__name__, exc)
                 for _, done in batch:
-                    if not done.done():
+                    if done is not None and not done.done():
                         done.set_exception(exc)
                 continue
             for _, done in batch:
-                if not done.done():
+                if done is not None and not done.done():
                     done.set_result(None)

@@ -20,8 +20,11 @@ from typing import Any
 import ray
 
 from flowker.actors import actor_secrets, factory
+from flowker.actors.coalescer import Coalescer
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.connectivity import check_connectivity
+from flowker.actors.end_waiters import Ask, EndWaiters
+from flowker.actors.ended_feed import EndedAnswer
 from flowker.actors.executor_handle import ExecutorHandles
 from flowker.actors.provider_connectivity import check_provider
 from flowker.actors.supervisor import SupervisorActor
@@ -36,7 +39,7 @@ from flowker.signing_key import load_signing_key
 from flowker.store.opening import MONGODB
 from flowker.telemetry import tracing
 from flowker.telemetry.recorder import Snapshot
-from flowker.tunables import BREAKER_LOOKUP_SECONDS, METRICS_SCRAPE_SECONDS
+from flowker.tunables import BREAKER_LOOKUP_SECONDS, CLOSE_FLUSH_SECONDS, METRICS_SCRAPE_SECONDS
 
 log = logging.getLogger("flowker.runtime")
 
@@ -60,7 +63,9 @@ class RayRuntime:
         self._store_uri = store_uri
         self._supervisors: list[Any] = []
         self._audit: Any = None
-        self._runs: dict[str, asyncio.Future[None]] = {}
+        # One per supervisor: the starts made while a hand-over is in flight ride the next one.
+        self._dispatch: list[Coalescer[tuple[str, dict[str, str] | None]]] = []
+        self._waiters = EndWaiters(self._feeds)
         self._executors = ExecutorHandles(config)
         self._box = SecretBox.from_text(secret_key)
         self._secret_key = secret_key
@@ -103,6 +108,7 @@ class RayRuntime:
                 factory.supervisor(SupervisorActor, self.config, i, audit)
                 for i in range(self.config.supervisors)
             ]
+            self._dispatch = [_dispatcher(s) for s in self._supervisors]
 
     def _audit_actor(self) -> Any:
         if self._audit is None:
@@ -111,33 +117,43 @@ class RayRuntime:
             self._audit = factory.audit(self.config)
         return self._audit
 
-    def _supervisor(self, execution_id: str) -> Any:
+    def _index(self, execution_id: str) -> int:
         self.start_pool()
-        index = int(hashlib.sha256(execution_id.encode()).hexdigest()[:8], 16) % len(self._supervisors)
-        return self._supervisors[index]
+        return int(hashlib.sha256(execution_id.encode()).hexdigest()[:8], 16) % len(self._supervisors)
+
+    def _supervisor(self, execution_id: str) -> Any:
+        return self._supervisors[self._index(execution_id)]
 
     async def start(self, execution_id: str) -> None:
-        """Hand the execution to its supervisor; returns once the call is submitted, not when it ends."""
-        ref = (
-            self._supervisor(execution_id)
-            .run.options(name=f"execution:{execution_id}")
-            .remote(execution_id, tracing.carrier() or None)
-        )
-        watcher = asyncio.ensure_future(self._watch(execution_id, ref))
-        self._runs[execution_id] = watcher
-        watcher.add_done_callback(lambda _: self._runs.pop(execution_id, None))
+        """Hand the execution to its supervisor; returns at once, before the supervisor has it.
+
+        Queued on the supervisor's dispatcher: a lone start goes out when the caller next yields, those
+        made while a hand-over is in flight go together in the next one (one Ray call per batch). The
+        execution is durably recorded pending already: if the hand-over is lost (this process dies, the
+        supervisor does not answer), a supervisor adopts it once it has waited a lease for its hand-over
+        (:mod:`flowker.actors.leases`).
+        """
+        index = self._index(execution_id)  # makes the pool (and its dispatchers) on first use
+        self._dispatch[index].post([(execution_id, tracing.carrier() or None)])
 
     async def wait(self, execution_id: str, seconds: float) -> None:
-        """Wait up to ``seconds`` for a run this front door started to return."""
-        watcher = self._runs.get(execution_id)
-        if watcher is not None:
-            await asyncio.wait([watcher], timeout=seconds)
+        """Wait up to ``seconds`` for a supervisor to say the execution ended (any execution, wherever it
+        runs), or that the store is worth a look (:mod:`flowker.actors.end_waiters`)."""
+        await self._waiters.wait(execution_id, seconds)
 
-    async def _watch(self, execution_id: str, ref: ray.ObjectRef) -> None:
-        try:
-            await ref
-        except Exception:
-            log.exception("execution %s: its supervisor failed", execution_id)
+    @property
+    def waiting(self) -> int:
+        """Executions that ``Prefer: wait`` requests wait for now."""
+        return self._waiters.waiting
+
+    @property
+    def polling(self) -> int:
+        """Supervisors whose feed of endings is polled now (only while anyone waits)."""
+        return self._waiters.polling
+
+    def _feeds(self) -> list[Ask]:
+        self.start_pool()
+        return [feed_of(s) for s in self._supervisors]
 
     async def cancel(self, execution_id: str) -> None:
         """Tell the supervisor hosting the execution to stop it before its next step.
@@ -269,9 +285,10 @@ class RayRuntime:
         return handles
 
     async def close(self) -> None:
-        """Wait briefly for submitted runs; kill this service's actors when they are private to it."""
-        if self._runs:
-            await asyncio.wait(list(self._runs.values()), timeout=1.0)
+        """Send the starts still queued (waiting briefly), release the waiters; kill this service's actors
+        when they are private to it."""
+        await asyncio.gather(*(dispatch.flush(CLOSE_FLUSH_SECONDS) for dispatch in self._dispatch))
+        await self._waiters.close()
         if self.config.prefix:
             for name in _actor_names(self.config):
                 with contextlib.suppress(ValueError):
@@ -279,6 +296,20 @@ class RayRuntime:
             actor_secrets.withdraw(self.config, actor_secrets.SECRET_KEY)
             actor_secrets.withdraw(self.config, actor_secrets.SIGNING_KEY)
             actor_secrets.withdraw(self.config, actor_secrets.STORE_URI)
+
+
+def _dispatcher(supervisor: Any) -> Coalescer[tuple[str, dict[str, str] | None]]:
+    return Coalescer(lambda batch: supervisor.host.remote(batch))
+
+
+def feed_of(supervisor: Any) -> Ask:
+    """How a front door asks ``supervisor`` for the executions that ended there."""
+
+    async def ask(after: int | None, incarnation: str | None) -> EndedAnswer:
+        answer: EndedAnswer = await supervisor.ended.remote(after, incarnation)
+        return answer
+
+    return ask
 
 
 def _actor_names(config: RuntimeConfig) -> list[str]:

@@ -1,8 +1,12 @@
 """Supervisor actors (``supervisor-<n>``): each hosts many executions as asyncio tasks.
 
-An execution is not an actor of its own (an actor is a process: ~0.4 s and ~48 MiB each); it is a
-task here, routed to a supervisor by a hash of its id, and visible in the Ray dashboard as the
-running method call named ``execution:<id>``.
+An execution is not an actor of its own (an actor is a process: ~0.4 s and ~48 MiB each), nor a Ray
+task: it is an asyncio task here, routed to a supervisor by a hash of its id and handed over in batches
+(``host``: one Ray call for all the starts a front door made meanwhile). Ray keeps accounting per task
+name for as long as it runs, so a Ray task named after each execution grew every process for good; a
+live execution is found by its id in ``GET /v1/runtime/executions`` (``flowker ps``, the console), which
+names the supervisor and node hosting it. What ended here is kept in a bounded feed (``ended``) that the
+front doors long-poll to answer ``Prefer: wait``.
 
 A supervisor holds a lease on each execution it runs and renews it; a reconcile loop that never dies
 also adopts executions nobody runs — left pending by a front door that died, or running under a
@@ -23,6 +27,7 @@ from ray.actor import ActorHandle
 from flowker.actors.caller import CallRequest, CallResult
 from flowker.actors.coalescer import Coalescer
 from flowker.actors.config import RuntimeConfig
+from flowker.actors.ended_feed import EndedAnswer, EndedFeed
 from flowker.actors.executor_handle import ExecutorHandles
 from flowker.actors.faults import PausePoints
 from flowker.actors.leases import LeaseKeeper
@@ -33,6 +38,7 @@ from flowker.errors import StateChanged
 from flowker.store.ports import Store
 from flowker.telemetry import catalog, logs, tracing
 from flowker.telemetry.recorder import RECORDER, Snapshot
+from flowker.tunables import ENDED_POLL_SECONDS
 
 log = logging.getLogger("flowker.supervisor")
 
@@ -53,6 +59,7 @@ class SupervisorActor:
         # Audit events of all the executions hosted here travel together: one Ray call per batch.
         self._audit: Coalescer[AuditEvent] = Coalescer(lambda events: audit.append.remote(events))
         self._pauses = PausePoints(config.pause_points, config.data_dir)
+        self._feed = EndedFeed()
         self._reconciler = asyncio.get_event_loop().create_task(self._reconcile_forever())
 
     async def _opened(self) -> Store:
@@ -61,16 +68,32 @@ class SupervisorActor:
                 self._store = await open_actor_store(self._config)
         return self._store
 
-    async def run(self, execution_id: str, trace: dict[str, str] | None = None) -> str | None:
-        """Run the execution to its end (or resume it); return its final status.
+    async def host(self, batch: Sequence[tuple[str, dict[str, str] | None]]) -> int:
+        """Take up a batch of executions from a front door, each with the W3C context of the request that
+        started it; returns at once (how many were not already hosted), not when they end.
 
-        ``trace``: the W3C context of the request that started it (none for an adopted run).
+        One Ray call per batch: an execution is an asyncio task here, not a Ray task of its own (Ray
+        keeps accounting per task name for good, and a task per execution cost a Ray call, an object
+        reference and a watcher in the front door per run).
         """
+        RECORDER.inc(catalog.HOST_BATCHES, self._owner)
+        RECORDER.inc(catalog.HOST_STARTS, self._owner, by=len(batch))
+        return sum(self._host(execution_id, trace) for execution_id, trace in batch)
+
+    def _host(self, execution_id: str, trace: dict[str, str] | None) -> bool:
+        """Run the execution to its end (or resume it) in a task of its own, unless it is hosted already."""
         if execution_id in self._runs:
-            return None
-        # Registered before the first await: two calls for one execution (a hand-over and an adoption
-        # arriving together) never both drive it.
-        self._runs[execution_id] = (None, asyncio.current_task())
+            return False
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self._drive(execution_id, trace))
+        # Registered before the task first runs: two arrivals for one execution (a hand-over and an
+        # adoption together) never both drive it. Removed when the task ends, even cancelled before
+        # its first step (its body, and any finally in it, then never runs).
+        self._runs[execution_id] = (None, task)
+        task.add_done_callback(lambda done: self._ended(execution_id, done))
+        return True
+
+    async def _drive(self, execution_id: str, trace: dict[str, str] | None) -> str | None:
+        """Run the execution; its final status, or None when it did not end here."""
         try:
             runner = ExecutionRunner(
                 await self._opened(),
@@ -80,7 +103,7 @@ class SupervisorActor:
                 lease_seconds=self._config.lease_seconds,
                 pauses=self._pauses,
             )
-            self._runs[execution_id] = (runner, asyncio.current_task())
+            self._runs[execution_id] = (runner, self._runs[execution_id][1])
             status = await runner.run(execution_id, trace)
         except (StateChanged, asyncio.CancelledError):
             # Someone else wrote the execution (a supervisor that adopted it after this one lost its
@@ -93,9 +116,21 @@ class SupervisorActor:
             # at most MAX_RUN_ATTEMPTS times.
             log.exception("execution %s: its ending could not be written", execution_id)
             return None
-        finally:
-            del self._runs[execution_id]
         return status.value if status else None
+
+    def _ended(self, execution_id: str, task: asyncio.Task[object]) -> None:
+        hosted = self._runs.get(execution_id)
+        if hosted is not None and hosted[1] is task:
+            del self._runs[execution_id]
+        status = None if task.cancelled() or task.exception() is not None else task.result()
+        if isinstance(status, str):
+            # After the entry is gone: a front door told of the end and asking live() sees it ended.
+            self._feed.add(execution_id, status)
+
+    async def ended(self, after: int | None, incarnation: str | None) -> EndedAnswer:
+        """The executions that ended here after the cursor ``(after, incarnation)``, or a gap (see
+        :mod:`flowker.actors.ended_feed`); waits up to :data:`ENDED_POLL_SECONDS` for one when none has."""
+        return await self._feed.wait(after, incarnation, ENDED_POLL_SECONDS)
 
     async def cancel(self, execution_id: str) -> bool:
         """Ask a hosted execution to stop before its next step; ``False`` when it is not hosted here."""
@@ -126,8 +161,7 @@ class SupervisorActor:
 
     def __repr__(self) -> str:
         # Ray takes an actor's repr once, when it starts, for the dashboard and the log prefix: what the
-        # actor is, not what it holds now (that is GET /v1/runtime/executions, /metrics, and the RUNNING
-        # tasks named execution:<id>).
+        # actor is, not what it holds now (that is GET /v1/runtime/executions and /metrics).
         return f"SupervisorActor({self._owner}, node {_node_id()[:12]})"
 
     async def pid(self) -> int:
@@ -157,10 +191,8 @@ class SupervisorActor:
                 task.cancel()
         for execution_id in found.cancel:
             await self.cancel(execution_id)
-        me = ray.get_runtime_context().current_actor
         for execution_id in found.adopt:
-            if execution_id not in self._runs:
-                me.run.options(name=f"execution:{execution_id}").remote(execution_id)
+            self._host(execution_id, None)
 
     async def _call(self, request: CallRequest) -> CallResult:
         return await self._executors.call(request)

@@ -99,6 +99,18 @@ LIVE_EXECUTIONS = Metric(
     "Executions hosted by each supervisor now.",
     ("supervisor", "node_id"),
 )
+HOST_BATCHES = Metric(
+    "flowker_host_batches",
+    COUNTER,
+    "Batches of starts a supervisor received from the front doors (one Ray call each).",
+    ("supervisor",),
+)
+HOST_STARTS = Metric(
+    "flowker_host_starts",
+    COUNTER,
+    "Starts a supervisor received in those batches (its adoptions are not counted).",
+    ("supervisor",),
+)
 HTTP_REQUESTS = Metric(
     "flowker_http_requests",
     COUNTER,
@@ -137,6 +149,8 @@ ALL: tuple[Metric, ...] = (
     AUDIT_EVENTS,
     AUDIT_CHAIN_LENGTH,
     LIVE_EXECUTIONS,
+    HOST_BATCHES,
+    HOST_STARTS,
     HTTP_REQUESTS,
     HTTP_REQUEST_SECONDS,
     SCRAPE_ERRORS,

@@ -8,7 +8,6 @@ so two racing requests cannot both create one.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 import uuid
@@ -35,7 +34,7 @@ from flowker.dsl.run_state import ExecutionStatus
 from flowker.errors import BadRequest, Conflict, NotFound, StateChanged, Unprocessable, WorkflowChanged
 from flowker.store.ports import AuditQuery, ExecutionQuery, Page, Store
 from flowker.telemetry import tracing
-from flowker.tunables import START_ATTEMPTS, WAIT_POLL_SECONDS, WORKFLOW_CACHE_SIZE
+from flowker.tunables import START_ATTEMPTS, WAIT_RECHECK_SECONDS, WORKFLOW_CACHE_SIZE
 from flowker.usecases.definition_cache import DefinitionCache
 from flowker.usecases.execution_timeline import build_timeline
 from flowker.usecases.outbox import publish, settle
@@ -147,17 +146,20 @@ class Executions:
         return Started(execution, created=False)
 
     async def wait_for_end(self, started: Started, seconds: float) -> dict[str, Any] | None:
-        """The results document if the execution ends within ``seconds`` (``Prefer: wait``), else ``None``."""
+        """The results document if the execution ends within ``seconds`` (``Prefer: wait``), else ``None``.
+
+        The runtime says when the execution ended (wherever it runs): the store is read then, and every
+        :data:`WAIT_RECHECK_SECONDS` besides as a safety net, not polled.
+        """
         execution = started.execution
         deadline = time.monotonic() + seconds
-        if not execution.is_terminal:
-            await self._runtime.wait(execution.id, seconds)
+        while not execution.is_terminal:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            await self._runtime.wait(execution.id, min(left, WAIT_RECHECK_SECONDS))
             execution = await self.get(execution.id)
-        # A run this front door did not start (a replay, an adopted run) is followed in the store.
-        while not execution.is_terminal and time.monotonic() < deadline:
-            await asyncio.sleep(WAIT_POLL_SECONDS)
-            execution = await self.get(execution.id)
-        return await self.results(execution.id) if execution.is_terminal else None
+        return await self.results(execution.id)
 
     async def get(self, execution_id: str) -> Execution:
         """The execution, or 404 FLK-0500."""

@@ -22,10 +22,12 @@ class AuditSink(Protocol):
 
 class Runtime(AuditSink, Protocol):
     async def start(self, execution_id: str) -> None:
-        """Hand a durably recorded execution to its supervisor."""
+        """Hand a durably recorded execution to its supervisor (it may return before the supervisor has
+        it: a hand-over that is lost is made good by adoption)."""
 
     async def wait(self, execution_id: str, seconds: float) -> None:
-        """Return when the run started here returns, or after ``seconds``."""
+        """Return when the runtime learns that the execution ended (any execution, wherever it runs) or
+        that the store is worth a look, or after ``seconds``; never at once for a run that goes on."""
 
     async def cancel(self, execution_id: str) -> None:
         """Ask the execution's supervisor to stop it before its next step."""

@@ -63,3 +63,26 @@ async def test_nothing_to_send_sends_nothing() -> None:
     sink = Sink()
     await Coalescer(sink).submit([])
     assert sink.batches == []
+
+
+async def test_posted_items_are_sent_without_the_poster_waiting_and_ride_together() -> None:
+    sink = Sink()
+    coalescer = Coalescer(sink)
+    coalescer.post([0])  # returns at once: nothing is sent until this task yields
+    assert sink.batches == []
+    await asyncio.sleep(0)  # the lone item's send is under way
+    for i in range(1, 50):
+        coalescer.post([i])
+    await coalescer.flush(5)
+    assert sink.batches == [[0], list(range(1, 50))]
+
+
+async def test_a_failed_posted_send_is_dropped_and_the_next_goes_on() -> None:
+    sink = Sink()
+    coalescer = Coalescer(sink)
+    sink.fail_next = ConnectionError("supervisor unreachable")
+    coalescer.post([1])
+    await coalescer.flush(5)
+    coalescer.post([2])
+    await coalescer.flush(5)
+    assert sink.batches == [[2]]

@@ -79,6 +79,28 @@ async def check_recovered(api: ApiClient, provider: StubProvider, execution_id: 
     assert verified.body["isValid"] is True, verified.body
 
 
+async def test_a_lost_hand_over_is_made_good_by_adoption(
+    api: ApiClient, provider: StubProvider, settings: Settings, runtime: RayRuntime
+) -> None:
+    workflow_id, _ = await prepare(api, provider, settings, armed=False)
+    runtime.start_pool()
+    # The batch carrying the start never reaches its supervisor (the front door died with it queued,
+    # or the supervisor did not answer): the start was answered anyway, the execution is recorded pending.
+    dispatch = runtime._dispatch
+
+    async def lost(batch: object) -> None:
+        raise ConnectionError("the hand-over was lost")
+
+    for coalescer in dispatch:
+        coalescer._send = lost
+    execution_id = await start(api, workflow_id)
+    await asyncio.gather(*(coalescer.flush(5) for coalescer in dispatch))
+    assert (await api.get(f"/v1/executions/{execution_id}")).body["status"] == "pending"
+    # A supervisor adopts it once it waited a lease for its hand-over, and runs it once.
+    await check_recovered(api, provider, execution_id)
+    assert len(provider.calls("/a")) == 1 and len(provider.calls("/b")) == 1
+
+
 @pytest.mark.parametrize(
     "pause_point",
     [

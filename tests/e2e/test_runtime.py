@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 from ray.util.state import list_tasks
 
-from flowker.actors.runtime import RayRuntime
+from flowker.actors.end_waiters import EndWaiters
+from flowker.actors.runtime import RayRuntime, feed_of
+from flowker.store.embedded import EmbeddedStore
+from flowker.usecases import executions as executions_usecase
 from tests.helpers.audit import all_events
 from tests.helpers.client import ApiClient
 from tests.helpers.polling import eventually
@@ -179,8 +182,8 @@ async def test_cancel_stops_before_the_next_step(api: ApiClient, provider: StubP
     assert len(audit.body["items"]) == 1
 
 
-async def test_a_running_execution_is_a_named_task_in_the_dashboard(
-    api: ApiClient, provider: StubProvider, ray_cluster: str
+async def test_a_running_execution_is_listed_with_its_supervisor_and_is_no_ray_task(
+    api: ApiClient, provider: StubProvider, runtime: RayRuntime, ray_cluster: str
 ) -> None:
     provider.route("POST", SCORE, (200, {"score": 1}), delay=3)
     workflow_id, _ = await setup_workflow(api, provider)
@@ -189,13 +192,138 @@ async def test_a_running_execution_is_a_named_task_in_the_dashboard(
         {"inputData": {"txn": "T-5"}},
         headers={"Idempotency-Key": "d-1"},
     )
-    name = f"execution:{started.body['executionId']}"
-
-    def running_task() -> list[Any]:
-        return list_tasks(address=ray_cluster, filters=[("name", "=", name), ("state", "=", "RUNNING")])
-
-    tasks = await eventually(
-        lambda: asyncio.to_thread(running_task), lambda found: len(found) == 1, within=10
+    execution_id = started.body["executionId"]
+    listed = await eventually(
+        lambda: api.get("/v1/runtime/executions"),
+        lambda r: execution_id in {i["executionId"] for i in r.body["items"]},
+        within=10,
     )
-    assert tasks[0].name == name
-    await finished(api, started.body["executionId"])
+    (item,) = [i for i in listed.body["items"] if i["executionId"] == execution_id]
+    supervisors = {runtime.config.name(f"supervisor-{i}") for i in range(runtime.config.supervisors)}
+    assert item["supervisor"] in supervisors and item["nodeId"]
+    # It is an asyncio task in that supervisor, not a Ray task: Ray keeps accounting per task name.
+    named = await asyncio.to_thread(
+        list_tasks, address=ray_cluster, filters=[("name", "=", f"execution:{execution_id}")]
+    )
+    assert named == []
+    await finished(api, execution_id)
+
+
+async def test_many_starts_at_once_are_handed_over_in_fewer_calls_than_starts(
+    api: ApiClient, provider: StubProvider, runtime: RayRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflow_id, _ = await setup_workflow(api, provider)
+    handed_over = runtime.start
+    held: list[str] = []
+
+    async def hold(execution_id: str) -> None:
+        held.append(execution_id)
+
+    # The starts are made through the API (recorded pending), then handed over all at once.
+    monkeypatch.setattr(runtime, "start", hold)
+    replies = await asyncio.gather(
+        *(
+            api.post(
+                f"/v1/workflows/{workflow_id}/executions",
+                {"inputData": {"txn": f"T-{i}"}},
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+            )
+            for i in range(40)
+        )
+    )
+    assert [r.status for r in replies] == [201] * 40 and len(held) == 40
+    for execution_id in held:
+        await handed_over(execution_id)  # queued without a Ray reply: nothing is sent before this yields
+    outcomes = [await finished(api, execution_id) for execution_id in held]
+    assert [o["status"] for o in outcomes] == ["completed"] * 40
+
+    snapshots, errors = await runtime.snapshots()
+    assert errors == {}
+    counters = [s.counters for s in snapshots if s.kind == "supervisor"]
+    starts = sum(c.get(("flowker_host_starts", (n,)), 0) for c in counters for n in _names(runtime))
+    batches = sum(c.get(("flowker_host_batches", (n,)), 0) for c in counters for n in _names(runtime))
+    assert starts == 40
+    assert 1 <= batches <= runtime.config.supervisors < 40  # one hand-over per supervisor
+
+
+def _names(runtime: RayRuntime) -> list[str]:
+    return [runtime.config.name(f"supervisor-{i}") for i in range(runtime.config.supervisors)]
+
+
+async def test_prefer_wait_is_told_of_the_end_without_polling_the_store(
+    api: ApiClient, provider: StubProvider, store: EmbeddedStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The safety net far beyond the wait: an answer within the window can only come from being told.
+    monkeypatch.setattr(executions_usecase, "WAIT_RECHECK_SECONDS", 600.0)
+    provider.route("POST", SCORE, (200, {"score": 1}), delay=0.5)
+    workflow_id, _ = await setup_workflow(api, provider)
+    reads = 0
+    get = store.executions.get
+
+    async def counted(execution_id: str) -> Any:
+        nonlocal reads
+        reads += 1
+        return await get(execution_id)
+
+    monkeypatch.setattr(store.executions, "get", counted)
+    reply = await api.post(
+        f"/v1/workflows/{workflow_id}/executions",
+        {"inputData": {"txn": "T-w"}},
+        headers={"Idempotency-Key": str(uuid.uuid4()), "Prefer": "wait=30"},
+    )
+    assert reply.status == 200, reply.text
+    assert reply.headers["Preference-Applied"] == "wait=30"
+    assert reply.body["status"] == "completed"
+    # Read when told: the end, and at most once per supervisor whose feed's first answer was a gap,
+    # plus the results document's own reads; polling every 50 ms for 0.5 s would be ten more.
+    assert reads <= 2 * 2 + 2
+
+
+async def test_a_run_this_front_door_did_not_start_is_told_too(
+    api: ApiClient, provider: StubProvider, runtime: RayRuntime, store: EmbeddedStore
+) -> None:
+    provider.route("POST", SCORE, (200, {"score": 1}), delay=0.5)
+    workflow_id, _ = await setup_workflow(api, provider)
+    # Another front door's waiters over the same supervisors; their feeds' cursors first (a gap each).
+    runtime.start_pool()
+    other = EndWaiters(lambda: [feed_of(s) for s in runtime._supervisors])
+    await other.wait("nothing", 30)
+    await asyncio.sleep(0.5)  # the other feed's gap too
+    started = await api.post(
+        f"/v1/workflows/{workflow_id}/executions",
+        {"inputData": {"txn": "T-o"}},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    execution_id = started.body["executionId"]
+    # As wait_for_end does, without its safety net: each return is the end or a feed's gap (a supervisor
+    # slow to start may answer its first gap only now), never a timeout.
+    for _ in range(1 + runtime.config.supervisors):
+        await other.wait(execution_id, 60)
+        execution = await store.executions.get(execution_id)
+        assert execution is not None
+        if execution.status.value == "completed":
+            break
+    assert execution.status.value == "completed"
+    assert other.waiting == 0
+    await other.close()
+
+
+async def test_a_waiter_that_times_out_leaves_nothing_behind(
+    api: ApiClient, provider: StubProvider, runtime: RayRuntime
+) -> None:
+    provider.route("POST", SCORE, (200, {"score": 1}), delay=3)
+    workflow_id, _ = await setup_workflow(api, provider)
+    reply = await api.post(
+        f"/v1/workflows/{workflow_id}/executions",
+        {"inputData": {"txn": "T-t"}},
+        headers={"Idempotency-Key": str(uuid.uuid4()), "Prefer": "wait=0.5"},
+    )
+    assert reply.status == 201 and reply.body["status"] in ("pending", "running")
+    assert runtime.waiting == 0
+    # Its pollers stop after their long poll, as nobody waits any more.
+    await eventually(lambda: _polling(runtime), lambda n: n == 0, within=30)
+    await finished(api, reply.body["executionId"])
+
+
+async def _polling(runtime: RayRuntime) -> int:
+    return runtime.polling

@@ -4,7 +4,8 @@ process.
 Executions run as asyncio tasks on the test's event loop through :class:`ExecutionRunner`; provider calls
 go through a real :class:`ProviderCaller` per configuration (:class:`CallerSource`, real retries and
 breaker, real HTTP to 127.0.0.1); audit events are chained by a real :class:`Sequencer` over the same
-store. What it leaves out is only what Ray adds: processes, restarts, named tasks.
+store. What it leaves out is only what Ray adds: processes, restarts, hand-overs in batches and the
+supervisors' feeds of endings (a run hosted here is waited for directly).
 """
 
 from __future__ import annotations

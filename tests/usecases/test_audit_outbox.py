@@ -60,7 +60,7 @@ class IdleRuntime(FailingSink):
         pass
 
     async def wait(self, execution_id: str, seconds: float) -> None:
-        pass
+        await asyncio.sleep(seconds)  # never told of an end
 
     async def cancel(self, execution_id: str) -> None:
         pass
