@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -21,11 +22,16 @@ log = logging.getLogger("flowker.coalescer")
 class Coalescer(Generic[T]):
     """Sends items through ``send`` in order, batching those submitted while a send is under way."""
 
-    def __init__(self, send: Callable[[list[T]], Awaitable[object]]) -> None:
+    def __init__(self, send: Callable[[list[T]], Awaitable[object]], max_posted: int | None = None) -> None:
+        """``max_posted``: items posted (not submitted) that may wait at once; a post beyond it is dropped
+        (for items that are safe elsewhere until sent, as audit events are in the store's outbox)."""
         self._send = send
         # An entry without a future was posted: nobody waits for it.
-        self._queue: list[tuple[Sequence[T], asyncio.Future[None] | None]] = []
+        self._queue: deque[tuple[Sequence[T], asyncio.Future[None] | None]] = deque()
         self._sender: asyncio.Task[None] | None = None
+        self._max_posted = max_posted
+        self._posted = 0
+        self._dropping = False
 
     async def submit(self, items: Sequence[T]) -> None:
         """Return once ``items`` were sent (raises what the send raised)."""
@@ -40,8 +46,15 @@ class Coalescer(Generic[T]):
 
         Needs a running event loop; the send starts when the caller next yields to it.
         """
-        if items:
-            self._enqueue(items, None)
+        if not items:
+            return
+        if self._max_posted is not None and self._posted + len(items) > self._max_posted:
+            if not self._dropping:  # once per overflow, not once per post
+                log.warning("%d item(s) queued unsent: new posts are dropped until they drain", self._posted)
+            self._dropping = True
+            return
+        self._posted += len(items)
+        self._enqueue(items, None)
 
     async def flush(self, seconds: float) -> None:
         """Wait up to ``seconds`` for what is queued or in flight to be sent."""
@@ -58,9 +71,12 @@ class Coalescer(Generic[T]):
             batch: list[tuple[Sequence[T], asyncio.Future[None] | None]] = []
             size = 0
             while self._queue and (not batch or size + len(self._queue[0][0]) <= COALESCE_MAX_ITEMS):
-                entry = self._queue.pop(0)
+                entry = self._queue.popleft()
                 batch.append(entry)
                 size += len(entry[0])
+                if entry[1] is None:
+                    self._posted -= len(entry[0])
+            self._dropping = self._dropping and self._posted > (self._max_posted or 0) // 2
             try:
                 await self._send([item for items, _ in batch for item in items])
             except Exception as exc:

@@ -118,7 +118,7 @@ class ExecutionRunner:
         self._pauses = pauses
         self._max_attempts = max_attempts
         self._cancel = asyncio.Event()
-        #: Whether this runner took the execution's lease (until then, there is none to renew).
+        #: Whether this runner holds the execution's lease: from its claim until its ending is written.
         self.holds_lease = False
         #: The nodes whose provider calls are in flight, by node id: their step numbers.
         self._calling: dict[str, int] = {}
@@ -393,6 +393,10 @@ class ExecutionRunner:
             if not saving.cancelled() and saving.exception() is None:
                 self._execution = saving.result()
             raise
+        if self._execution.is_terminal:
+            # An ended execution holds no lease: a reconcile round that finds it gone is not told of a
+            # lost race.
+            self.holds_lease = False
         await publish(self._audit, events)
 
     async def _traced_call(self, call: ExecutorCall) -> CallResult:

@@ -38,7 +38,7 @@ from flowker.errors import StateChanged
 from flowker.store.ports import Store
 from flowker.telemetry import catalog, logs, tracing
 from flowker.telemetry.recorder import RECORDER, Snapshot
-from flowker.tunables import ENDED_POLL_SECONDS
+from flowker.tunables import AUDIT_MAX_POSTED, ENDED_POLL_SECONDS
 
 log = logging.getLogger("flowker.supervisor")
 
@@ -57,7 +57,9 @@ class SupervisorActor:
         self._runs: dict[str, tuple[ExecutionRunner | None, asyncio.Task[object] | None]] = {}
         self._executors = ExecutorHandles(config)
         # Audit events of all the executions hosted here travel together: one Ray call per batch.
-        self._audit: Coalescer[AuditEvent] = Coalescer(lambda events: audit.append.remote(events))
+        self._audit: Coalescer[AuditEvent] = Coalescer(
+            lambda events: audit.append.remote(events), max_posted=AUDIT_MAX_POSTED
+        )
         self._pauses = PausePoints(config.pause_points, config.data_dir)
         self._feed = EndedFeed()
         self._reconciler = asyncio.get_event_loop().create_task(self._reconcile_forever())
@@ -185,8 +187,10 @@ class SupervisorActor:
         leased = [i for i, (runner, _task) in runs.items() if runner is not None and runner.holds_lease]
         found = await keeper.reconcile(runs.keys(), leased)
         for execution_id in found.lost:
-            _runner, task = self._runs.get(execution_id, (None, None))
-            if task is not None:
+            runner, task = self._runs.get(execution_id, (None, None))
+            # A run whose ending was written while the round was under way holds no lease any more: it
+            # ended here, nobody took it.
+            if task is not None and runner is not None and runner.holds_lease:
                 log.warning("execution %s: lease lost to another supervisor; leaving it", execution_id)
                 task.cancel()
         for execution_id in found.cancel:
@@ -198,7 +202,10 @@ class SupervisorActor:
         return await self._executors.call(request)
 
     async def _record(self, events: Sequence[AuditEvent]) -> None:
-        await self._audit.submit(events)
+        # Not waited for: a step's events were committed with it in the outbox, and every audit read
+        # drains the outbox first. A run waiting for the chain would add a Ray round trip and the audit
+        # actor's write to every step.
+        self._audit.post(events)
 
 
 def _node_id() -> str:

@@ -159,7 +159,7 @@ class Executions:
                 return None
             await self._runtime.wait(execution.id, min(left, WAIT_RECHECK_SECONDS))
             execution = await self.get(execution.id)
-        return await self.results(execution.id)
+        return await self._results(execution)
 
     async def get(self, execution_id: str) -> Execution:
         """The execution, or 404 FLK-0500."""
@@ -175,7 +175,10 @@ class Executions:
 
     async def results(self, execution_id: str) -> dict[str, Any]:
         """``ExecutionResultsOutput``; 422 FLK-0502 until the execution has ended."""
-        execution = await self.get(execution_id)
+        return await self._results(await self.get(execution_id))
+
+    async def _results(self, execution: Execution) -> dict[str, Any]:
+        execution_id = execution.id
         if not execution.is_terminal:
             raise Unprocessable(
                 f"execution is {execution.status.value}; results exist once it has ended",

@@ -86,3 +86,21 @@ async def test_a_failed_posted_send_is_dropped_and_the_next_goes_on() -> None:
     coalescer.post([2])
     await coalescer.flush(5)
     assert sink.batches == [[2]]
+
+
+async def test_posts_beyond_the_bound_are_dropped_until_the_queue_drains_and_submits_never_are(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink = Sink(delay=0.05)
+    coalescer = Coalescer(sink, max_posted=4)
+    coalescer.post([0])
+    await asyncio.sleep(0)  # [0] is on its way: it no longer counts against the bound
+    for i in range(1, 9):
+        coalescer.post([i])  # 1-4 fit, 5-8 are dropped (they are safe elsewhere: the outbox)
+    await coalescer.submit([100])  # a submit is never dropped
+    await coalescer.flush(5)
+    assert [item for batch in sink.batches for item in batch] == [0, 1, 2, 3, 4, 100]
+    assert sum("dropped" in record.getMessage() for record in caplog.records) == 1  # once per overflow
+    coalescer.post([9])  # drained: posts are taken again
+    await coalescer.flush(5)
+    assert sink.batches[-1] == [9]

@@ -115,6 +115,20 @@ async def test_a_run_makes_each_call_once_and_commits_each_step_with_its_events(
     assert [e.event_id for e in await store.audit.staged(100)] == [e.event_id for e in trail.events]
 
 
+async def test_a_runner_holds_the_lease_from_its_claim_until_its_end_is_written(store: EmbeddedStore) -> None:
+    execution = await created(store, ["a"])
+    provider = Provider(delay=0.05)
+    run = runner(store, provider, Trail())
+    assert not run.holds_lease
+    task = asyncio.create_task(run.run(execution.id))
+    await provider.arrived.wait()
+    assert run.holds_lease  # claimed: the supervisor renews it
+    assert await task == ExecutionStatus.COMPLETED
+    # Ended: the store holds no lease for it, and the supervisor must not take that for a lost race.
+    assert not run.holds_lease
+    assert await store.executions.renew("sup-1", [execution.id], 1e12) == {execution.id}
+
+
 async def test_a_nodes_retry_policy_reaches_the_executor_with_its_call(store: EmbeddedStore) -> None:
     execution = await created(store, ["a"], retry={"maxAttempts": 2, "retryOn": [503]})
     provider = Provider()
