@@ -4,12 +4,16 @@ A Ray actor call costs about 0.3-0.5 ms of CPU on each side, and a W3 execution 
 one actor call per provider call would cap the cluster near the box's 1.5-2k actor calls/s. So a caller
 (a supervisor) keeps one :class:`CallChannel` per executor actor, and pays Ray's cost per batch:
 
+* a call made while the channel waits for nothing goes alone, in one Ray call that returns its result
+  (``one``: :meth:`~flowker.actors.executor.ExecutorActor.call`), so a single caller pays what it paid
+  before the channel. Calls made while any is outstanding travel in batches:
 * ``submit(channel_id, [(ticket, request), ...])`` hands the actor a batch of calls and returns at once
   (the tickets it refused because it is exiting, or none). Calls made while a submit is under way ride
-  the next one, so a lone call goes out at once and adds no latency (as :mod:`~flowker.actors.coalescer`).
-* ``results(channel_id)`` is a long poll: while the channel has calls the actor took, exactly one is
-  outstanding; the actor answers as soon as a result of the channel is ready, with every ready one
-  ``[(ticket, result), ...]``, or with none after :data:`~flowker.tunables.CHANNEL_POLL_SECONDS`.
+  the next one (as :mod:`~flowker.actors.coalescer`).
+* ``results(channel_id)`` is a long poll: while the channel has calls handed to a submit, exactly one is
+  outstanding (the first goes out beside the submit, not after it). The actor answers as soon as a
+  result of the channel is ready, with every ready one ``[(ticket, result), ...]``, or with none after
+  :data:`~flowker.tunables.CHANNEL_POLL_SECONDS`.
 
 The actor keeps the ready results per channel in :class:`ReadyResults`. A channel id is unique per
 :class:`CallChannel` (process id and a uuid), so a supervisor that restarts gets a fresh channel, and the
@@ -17,9 +21,9 @@ queue of one that died is dropped once it has no call running and has not been p
 :data:`~flowker.tunables.CHANNEL_EXPIRY_SECONDS` (its runs are adopted and call again with the same
 Idempotency-Key).
 
-A submit or poll that fails (the actor died, say) closes the channel: every call it still waits for
+A Ray call of the channel that fails (the actor died, say) closes it: every call it still waits for
 fails with that exception, and :class:`~flowker.actors.executor_handle.ExecutorHandles` decides what to
-make of it. Both halves are plain asyncio, with the two remote operations injected: tested without Ray.
+make of it. Both halves are plain asyncio, with the remote operations injected: tested without Ray.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from flowker.tunables import CHANNEL_EXPIRY_SECONDS, CHANNEL_POLL_SECONDS, COALE
 Ticket = int
 Submit = Callable[[str, list[tuple[Ticket, CallRequest]]], Awaitable[list[Ticket]]]
 Poll = Callable[[str], Awaitable[list[tuple[Ticket, CallResult]]]]
+One = Callable[[CallRequest], Awaitable[CallResult]]
 
 
 class ChannelClosed(RuntimeError):
@@ -61,13 +66,17 @@ def new_channel_id() -> str:
 class CallChannel:
     """The caller's end of one channel to one executor actor."""
 
-    def __init__(self, submit: Submit, poll: Poll, channel_id: str | None = None) -> None:
+    def __init__(
+        self, submit: Submit, poll: Poll, one: One | None = None, channel_id: str | None = None
+    ) -> None:
         self.id = channel_id or new_channel_id()
         self._submit = submit
         self._poll = poll
+        self._one = one
+        self._lone: set[asyncio.Task[None]] = set()
         self._tickets = itertools.count()
         self._unsent: list[tuple[Ticket, CallRequest]] = []
-        # Every call not answered yet, sent or not; the sent ones are those the actor took.
+        # Every call not answered yet, sent or not; the sent ones are those handed to a submit.
         self._waiting: dict[Ticket, asyncio.Future[CallResult]] = {}
         self._sent: set[Ticket] = set()
         self._sender: asyncio.Task[None] | None = None
@@ -86,10 +95,18 @@ class CallChannel:
         loop = asyncio.get_running_loop()
         ticket = next(self._tickets)
         answer: asyncio.Future[CallResult] = loop.create_future()
-        self._waiting[ticket] = answer
-        self._unsent.append((ticket, request))
-        if self._sender is None or self._sender.done():
-            self._sender = loop.create_task(self._send_all())
+        if self._one is not None and not self._waiting:
+            # The channel waits for nothing: this call goes alone, in one Ray call that brings its result
+            # back (a submit and a poll would cost a single caller two). Calls made meanwhile are batched.
+            self._waiting[ticket] = answer
+            task = loop.create_task(self._call_one(ticket, request, self._one))
+            self._lone.add(task)
+            task.add_done_callback(self._lone.discard)
+        else:
+            self._waiting[ticket] = answer
+            self._unsent.append((ticket, request))
+            if self._sender is None or self._sender.done():
+                self._sender = loop.create_task(self._send_all())
         # A cancelled caller leaves its ticket: the actor still runs the call, and its result is dropped.
         return await answer
 
@@ -100,6 +117,11 @@ class CallChannel:
             batch = [(t, r) for t, r in batch if not self._settled(t)]
             if not batch:
                 continue
+            self._sent.update(ticket for ticket, _ in batch)
+            # The poll goes out with the submit, not after it: a lone call then costs one round trip, as
+            # one Ray call per call did. A poll that reaches the actor first waits for the calls there.
+            if self._poller is None or self._poller.done():
+                self._poller = asyncio.get_running_loop().create_task(self._poll_all())
             try:
                 refused = set(await self._submit(self.id, batch))
             except Exception as exc:
@@ -107,11 +129,16 @@ class CallChannel:
                 return
             for ticket, request in batch:
                 if ticket in refused:
+                    self._sent.discard(ticket)
                     self._answer(ticket, retired(request.executor_config_id))
-                elif self._failure is None:
-                    self._sent.add(ticket)
-            if self._sent and (self._poller is None or self._poller.done()):
-                self._poller = asyncio.get_running_loop().create_task(self._poll_all())
+
+    async def _call_one(self, ticket: Ticket, request: CallRequest, one: One) -> None:
+        try:
+            result = await one(request)
+        except Exception as exc:
+            self._close(exc)
+            return
+        self._answer(ticket, result)
 
     async def _poll_all(self) -> None:
         while self._sent and self._failure is None:

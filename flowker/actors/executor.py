@@ -13,7 +13,8 @@ batches through a long poll, so that Ray's cost is paid per batch, not per call.
 for cancellation: a configuration that is gone, disabled, or changed under a run, a secret that cannot be
 opened, a bug — each is a failed :class:`CallResult` that says whether the provider may have seen the
 request. An exception would crash the run, which would be adopted and call the provider again.
-:meth:`ExecutorActor.call` makes one call in one Ray call, the same way.
+:meth:`ExecutorActor.call` makes one call in one Ray call, the same way: a channel sends a call alone so
+when it waits for nothing else (a single caller pays one Ray call per provider call, not two).
 
 An actor with no call for ``executor_idle_seconds`` exits for good (``ray.actor.exit_actor``), so that
 configurations nobody calls cost no process. It decides and exits with no call in flight and no result
@@ -23,10 +24,11 @@ waiting for its poll, and refuses any call that arrives after the decision (a su
 :meth:`ExecutorActor.retire` ends an actor whose configuration was deleted or disabled the same way,
 once the calls it has in flight end and their results are fetched.
 
-``submit`` and ``results`` are never retried by Ray (``max_task_retries=0``, against the actors'
-``-1``): after a crash, Ray would hand a lost submit to the restarted actor while the caller sends the
-same calls again (two requests more than one for a step), and a lost poll to an actor that never saw
-the calls (a wait for nothing). The caller sends the calls that were outstanding once, itself.
+``call``, ``submit`` and ``results`` are never retried by Ray (``max_task_retries=0``, against the
+actors' ``-1``): after a crash, Ray would hand a lost call or submit to the restarted actor while the
+caller sends the same calls again (more than one request again for a step), and a lost poll to an actor
+that never saw the calls (a wait for nothing). The caller sends the calls that were outstanding once,
+itself.
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ class ExecutorActor:
         self._pauses = PausePoints(config.pause_points, config.data_dir)
         self._in_flight = 0  # calls made through call(); the channels' are counted by ReadyResults
         self._channels = ReadyResults()
+        self._singles = 0  # calls made alone, through call()
         self._channel_calls: set[asyncio.Task[None]] = set()
         self._last_active = time.monotonic()
         self._retiring = False
@@ -185,8 +188,8 @@ class ExecutorActor:
         return ready
 
     async def channel_stats(self) -> dict[str, int]:
-        """Submits and polls served, calls taken, channels held (diagnostics and tests)."""
-        return self._channels.stats()
+        """Submits and polls served, calls they carried, calls made alone, channels held (diagnostics)."""
+        return {**self._channels.stats(), "singles": self._singles}
 
     async def _channel_call(self, channel_id: str, ticket: Ticket, request: CallRequest) -> None:
         logs.EXECUTION_ID.set(request.request_id)  # the execution's id, for this call's log lines
@@ -195,11 +198,15 @@ class ExecutorActor:
         self._channels.finished(channel_id, ticket, result)
         self._last_active = time.monotonic()
 
+    @ray.method(max_task_retries=0)
     async def call(self, request: CallRequest) -> CallResult:
         """Call the provider for one step in one Ray call; never raises but for cancellation."""
         if self._retiring:
             # Between the decision to exit and the exit itself: the caller goes to a fresh actor.
             return retired(self._id)
+        RECORDER.inc(catalog.CHANNEL_REQUESTS, self._id, "call")
+        RECORDER.inc(catalog.CHANNEL_CALLS, self._id)
+        self._singles += 1
         self._in_flight += 1
         self._last_active = time.monotonic()
         logs.EXECUTION_ID.set(request.request_id)  # the execution's id, for this call's log lines
@@ -240,7 +247,14 @@ class ExecutorActor:
         return f"ExecutorActor(configuration {self._id}, breaker {self._breaker.state.value} at start)"
 
     async def pid(self) -> int:
-        """This actor's process id (crash tests kill it)."""
+        """This actor's process id (crash tests kill it); no answer once it is exiting.
+
+        A caller refused by an exiting actor waits for its death with this call
+        (:mod:`~flowker.actors.executor_handle`): a released actor still serves its channels' polls
+        until the results of its last calls are fetched, but this waits for the exit.
+        """
+        if self._retiring:
+            await asyncio.Event().wait()
         return os.getpid()
 
     async def forget_config(self) -> None:

@@ -156,10 +156,11 @@ class ExecutorHandles:
 
 
 def _channel_to(handle: Any) -> CallChannel:
-    # ObjectRefs are awaitable; both methods carry max_task_retries=0 (see flowker.actors.executor).
+    # ObjectRefs are awaitable; the three methods carry max_task_retries=0 (see flowker.actors.executor).
     return CallChannel(
         lambda channel_id, calls: handle.submit.remote(channel_id, calls),
         lambda channel_id: handle.results.remote(channel_id),
+        lambda request: handle.call.remote(request),
     )
 
 

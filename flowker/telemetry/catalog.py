@@ -79,13 +79,13 @@ BREAKER_STATE = Metric(
 CHANNEL_REQUESTS = Metric(
     "flowker_executor_channel_requests",
     COUNTER,
-    "Ray calls an executor actor served on its call channels (each a batch), by kind: submit, results.",
+    "Ray calls an executor actor served for provider calls, by kind: call (one alone), submit, results.",
     ("executor_config_id", "kind"),
 )
 CHANNEL_CALLS = Metric(
     "flowker_executor_channel_calls",
     COUNTER,
-    "Provider calls an executor actor took through its call channels (per request: the batching).",
+    "Provider calls an executor actor took (their ratio to the requests: the batching).",
     ("executor_config_id",),
 )
 TOKEN_FETCHES = Metric(

@@ -30,6 +30,8 @@ class FakeActor:
         self.gates: dict[str, asyncio.Event] = {}
         self.fail_submit: Exception | None = None
         self.fail_poll: Exception | None = None
+        self.fail_one: Exception | None = None
+        self.singles: list[str] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     def gate(self, key: str) -> asyncio.Event:
@@ -71,8 +73,16 @@ class FakeActor:
         finally:
             self.polling -= 1
 
-    def channel(self) -> CallChannel:
-        return CallChannel(self.submit, self.results)
+    async def one(self, call: CallRequest) -> CallResult:
+        await asyncio.sleep(0.001)
+        self.singles.append(call.idempotency_key)
+        if self.fail_one is not None:
+            raise self.fail_one
+        await self.gate(call.idempotency_key).wait()
+        return CallResult(ok=True, attempts=1, duration_ms=1, response={"body": call.body})
+
+    def channel(self, alone: bool = False) -> CallChannel:
+        return CallChannel(self.submit, self.results, self.one if alone else None)
 
 
 async def test_a_lone_call_goes_at_once_and_its_result_comes_back() -> None:
@@ -118,11 +128,15 @@ async def test_polls_stop_when_nothing_is_outstanding_and_start_again_with_the_n
 
 
 async def test_calls_refused_by_an_exiting_actor_say_so_and_nothing_was_sent() -> None:
-    actor = FakeActor()
+    actor = FakeActor(poll_seconds=0.01)
     actor.retiring = True
     results = await asyncio.gather(*(actor.channel().call(request(f"k-{i}")) for i in range(3)))
     assert [(r.ok, r.code, r.may_have_reached) for r in results] == [(False, EXECUTOR_RETIRED, False)] * 3
-    assert actor.polls == 0
+    await asyncio.sleep(0.05)
+    assert actor.polling == 0  # the poll sent beside the submit ended, and no other followed
+    polls = actor.polls
+    await asyncio.sleep(0.05)
+    assert actor.polls == polls
 
 
 @pytest.mark.parametrize("where", ["submit", "poll"])
@@ -175,3 +189,32 @@ async def test_a_channel_nobody_polls_is_dropped_once_no_call_runs_with_its_resu
     assert board.undelivered == 1 and board.stats()["channels"] == 1
     assert [ticket for ticket, _ in await board.poll("live")] == [0]
     assert board.undelivered == 0
+
+
+async def test_a_call_made_while_the_channel_waits_for_nothing_goes_alone_and_the_others_in_batches() -> None:
+    actor = FakeActor()
+    channel = actor.channel(alone=True)
+    first = asyncio.ensure_future(channel.call(request("k-0")))
+    await asyncio.sleep(0)
+    rest = [asyncio.ensure_future(channel.call(request(f"k-{i}"))) for i in range(1, 10)]
+    await asyncio.sleep(0.05)
+    assert (actor.singles, actor.submits) == (["k-0"], [[f"k-{i}" for i in range(1, 10)]])
+    actor.open_all()
+    results = await asyncio.wait_for(asyncio.gather(first, *rest), 5)
+    assert [r.response for r in results] == [{"body": {"key": f"k-{i}"}} for i in range(10)]
+    # Nothing outstanding again: the next call goes alone.
+    actor.gate("k-10").set()
+    assert (await asyncio.wait_for(channel.call(request("k-10")), 5)).ok
+    assert actor.singles == ["k-0", "k-10"] and len(actor.submits) == 1
+
+
+async def test_a_lone_call_that_fails_in_transit_closes_the_channel_with_the_others() -> None:
+    actor = FakeActor()
+    channel = actor.channel(alone=True)
+    lost = ConnectionError("the actor died")
+    actor.fail_one = lost
+    first = asyncio.ensure_future(channel.call(request("k-0")))
+    await asyncio.sleep(0)
+    batched = asyncio.ensure_future(channel.call(request("k-1")))
+    outcomes = await asyncio.wait_for(asyncio.gather(first, batched, return_exceptions=True), 5)
+    assert outcomes == [lost, lost] and channel.closed
