@@ -231,6 +231,11 @@ class ReadyResults:
         queue.polled = self._clock()
         return ready
 
+    def wake_all(self) -> None:
+        """End every poll that waits, with what is ready (the actor is exiting)."""
+        for queue in self._queues.values():
+            queue.wake.set()
+
     def expire(self) -> int:
         """Drop the channels with no call running that nobody polled for ``expiry_seconds``; how many."""
         stale = self._clock() - self._expiry_seconds

@@ -109,6 +109,7 @@ class ExecutorActor:
         self._channel_calls: set[asyncio.Task[None]] = set()
         self._last_active = time.monotonic()
         self._retiring = False
+        self._exiting = asyncio.Event()
         self._idle_watch = asyncio.get_event_loop().create_task(self._retire_when_idle())
 
     async def _open(self) -> CallerSource:
@@ -251,11 +252,18 @@ class ExecutorActor:
 
         A caller refused by an exiting actor waits for its death with this call
         (:mod:`~flowker.actors.executor_handle`): a released actor still serves its channels' polls
-        until the results of its last calls are fetched, but this waits for the exit.
+        until the results of its last calls are fetched, but this answers only as it exits (Ray ends
+        the process once its running calls end), and the caller's next one fails.
         """
         if self._retiring:
-            await asyncio.Event().wait()
+            await self._exiting.wait()
         return os.getpid()
+
+    def _exit(self) -> None:
+        """Let the calls that wait for the exit end (Ray ends the process after them), and exit."""
+        self._exiting.set()
+        self._channels.wake_all()
+        ray.actor.exit_actor()
 
     async def forget_config(self) -> None:
         """Its configuration was changed: read it again on the next call (a new secret drops the token)."""
@@ -297,9 +305,9 @@ class ExecutorActor:
             self._channels.expire()
             await asyncio.sleep(_DRAIN_POLL_SECONDS)
         await asyncio.sleep(_DELIVERY_GRACE_SECONDS)
-        # Ray lets the running calls finish (polls of other channels answer within CHANNEL_POLL_SECONDS),
-        # then ends the process.
-        ray.actor.exit_actor()
+        # Ray lets the running calls finish (the polls that wait answer at once, with nothing), then ends
+        # the process.
+        self._exit()
 
     def _idle(self) -> bool:
         # An open or half-open breaker is the cluster's memory of a failing provider: keep it. A result
@@ -331,4 +339,4 @@ class ExecutorActor:
         # ActorDiedError (INTENDED_USER_EXIT), which tells their callers that they were not delivered.
         # (Calling an own method to exit from there instead leaves the actor hanging in Ray 2.60.)
         with contextlib.suppress(AsyncioActorExit):  # raised to end the calling task
-            ray.actor.exit_actor()
+            self._exit()

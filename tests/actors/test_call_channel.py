@@ -218,3 +218,13 @@ async def test_a_lone_call_that_fails_in_transit_closes_the_channel_with_the_oth
     batched = asyncio.ensure_future(channel.call(request("k-1")))
     outcomes = await asyncio.wait_for(asyncio.gather(first, batched, return_exceptions=True), 5)
     assert outcomes == [lost, lost] and channel.closed
+
+
+async def test_an_exiting_actor_ends_the_polls_that_wait() -> None:
+    board = ReadyResults(poll_seconds=60.0)
+    board.started("c-1", 1)
+    waiting = asyncio.ensure_future(board.poll("c-1"))
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    board.wake_all()
+    assert await asyncio.wait_for(waiting, 5) == []
