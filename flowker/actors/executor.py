@@ -13,8 +13,8 @@ batches through a long poll, so that Ray's cost is paid per batch, not per call.
 for cancellation: a configuration that is gone, disabled, or changed under a run, a secret that cannot be
 opened, a bug — each is a failed :class:`CallResult` that says whether the provider may have seen the
 request. An exception would crash the run, which would be adopted and call the provider again.
-:meth:`ExecutorActor.call` makes one call in one Ray call, the same way: a channel sends a call alone so
-when it waits for nothing else (a single caller pays one Ray call per provider call, not two).
+:meth:`ExecutorActor.call` makes one call in one Ray call, the same way: a channel sends a call alone this
+way when it waits for nothing else (a single caller pays one Ray call per provider call, not two).
 
 An actor with no call for ``executor_idle_seconds`` exits for good (``ray.actor.exit_actor``), so that
 configurations nobody calls cost no process. It decides and exits with no call in flight and no result
@@ -248,7 +248,7 @@ class ExecutorActor:
         return f"ExecutorActor(configuration {self._id}, breaker {self._breaker.state.value} at start)"
 
     async def pid(self) -> int:
-        """This actor's process id (crash tests kill it); no answer once it is exiting.
+        """This actor's process id (crash tests kill it); once it is exiting, only as it exits.
 
         A caller refused by an exiting actor waits for its death with this call
         (:mod:`~flowker.actors.executor_handle`): a released actor still serves its channels' polls

@@ -2,9 +2,10 @@
 
 A process that calls providers (a supervisor; the front door for diagnostics) keeps one handle per
 executor configuration, and one call channel to it (:mod:`flowker.actors.call_channel`): calls travel to
-the actor in batches and their results come back in batches, one Ray call per batch each way. The actor
-behind a handle can be gone: it exited when idle, or was released when its configuration was deleted or
-disabled, or it crashed (Ray restarts it, ``max_restarts=-1``, but retries no channel call: see
+the actor in batches and their results come back in batches, one Ray call per batch each way (a call
+made while the channel waits for nothing goes alone, in one Ray call). The actor behind a handle can be
+gone: it exited when idle, or was released when its configuration was deleted or disabled, or it crashed
+(Ray restarts it, ``max_restarts=-1``, but retries no call of the channel: see
 :mod:`flowker.actors.executor`).
 
 :meth:`ExecutorHandles.call` then makes the call once more on a fresh (or restarted) actor, and never
@@ -14,7 +15,7 @@ raises but for cancellation:
   flight to end and their results to be fetched), or refused the call because it was exiting
   (:data:`~flowker.codes.EXECUTOR_RETIRED`): the call was not delivered, so the second try is
   the only one that can reach the provider;
-* the actor was killed (``kill -9``, ``ray.kill``) or lost otherwise, during the submit or the poll: the
+* the actor was killed (``kill -9``, ``ray.kill``) or lost otherwise, during a call of the channel: the
   calls the channel still waited for may have been in flight. Each is sent once more with the same
   ``Idempotency-Key``, once the actor answers again; when that is refused unsent (the configuration is
   disabled, say) the result still says that the first may have reached the provider, and a second loss
