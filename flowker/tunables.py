@@ -56,6 +56,12 @@ MAX_ISSUER_ERROR_CHARS = 64
 MAX_ISSUER_DESCRIPTION_CHARS = 200
 #: How long a PATCH waits for the executor actor to forget its cached configuration.
 CONFIG_NOTICE_SECONDS = 2.0
+#: How long an executor actor holds a supervisor's poll for results (the channel of
+#: :mod:`flowker.actors.call_channel`) before it answers with none; the supervisor then polls again.
+CHANNEL_POLL_SECONDS = 5.0
+#: A channel with no call running that nobody polled for this long is dropped with the results it held
+#: (its supervisor is gone: its runs are adopted and call again with the same Idempotency-Key).
+CHANNEL_EXPIRY_SECONDS = 60.0
 
 # --- The audit trail -------------------------------------------------------------------------
 #: How long a request waits for the audit writer before it answers anyway.

@@ -7,17 +7,28 @@ re-reads its configuration when it changed, so a PATCH or a disable takes effect
 The breaker's transitions are written to the store in the background, and an actor that starts (after a
 crash, or a release) takes up the state its predecessor left, open window included.
 
-:meth:`ExecutorActor.call` never raises but for cancellation: a configuration that is gone, disabled,
-or changed under a run, a secret that cannot be opened, a bug — each is a failed :class:`CallResult`
-that says whether the provider may have seen the request. An exception would crash the run, which would
-be adopted and call the provider again.
+:meth:`ExecutorActor.submit` and :meth:`ExecutorActor.results` are the two halves of a call channel
+(:mod:`flowker.actors.call_channel`): calls arrive in batches and start at once, their results leave in
+batches through a long poll, so that Ray's cost is paid per batch, not per call. A call never fails but
+for cancellation: a configuration that is gone, disabled, or changed under a run, a secret that cannot be
+opened, a bug — each is a failed :class:`CallResult` that says whether the provider may have seen the
+request. An exception would crash the run, which would be adopted and call the provider again.
+:meth:`ExecutorActor.call` makes one call in one Ray call, the same way: a channel sends a call alone this
+way when it waits for nothing else (a single caller pays one Ray call per provider call, not two).
 
 An actor with no call for ``executor_idle_seconds`` exits for good (``ray.actor.exit_actor``), so that
-configurations nobody calls cost no process. It decides and exits with no call in flight, and refuses
-any call that arrives after the decision (:data:`~flowker.actors.caller.EXECUTOR_RETIRED`, nothing
-sent): :class:`~flowker.actors.executor_handle.ExecutorHandles` then makes the call on a fresh actor.
+configurations nobody calls cost no process. It decides and exits with no call in flight and no result
+waiting for its poll, and refuses any call that arrives after the decision (a submit's tickets refused;
+:data:`~flowker.actors.caller.EXECUTOR_RETIRED` from :meth:`ExecutorActor.call`; nothing sent):
+:class:`~flowker.actors.executor_handle.ExecutorHandles` then makes the call on a fresh actor.
 :meth:`ExecutorActor.retire` ends an actor whose configuration was deleted or disabled the same way,
-once the calls it has in flight end.
+once the calls it has in flight end and their results are fetched.
+
+``call``, ``submit`` and ``results`` are never retried by Ray (``max_task_retries=0``, against the
+actors' ``-1``): after a crash, Ray would hand a lost call or submit to the restarted actor while the
+caller sends the same calls again (more than one request again for a step), and a lost poll to an actor
+that never saw the calls (a wait for nothing). The caller sends the calls that were outstanding once,
+itself.
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ from flowker.actors import actor_secrets, delivery
 from flowker.actors.breaker import BreakerState, CircuitBreaker
 from flowker.actors.breaker_persistence import BreakerPersister
 from flowker.actors.breaker_settings import breaker_config
+from flowker.actors.call_channel import ReadyResults, Ticket, retired
 from flowker.actors.call_targets import CallTargets
 from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
@@ -48,7 +60,6 @@ from flowker.actors.retry_budget import BudgetConfig, RetryBudget
 from flowker.actors.retry_policy import RetryPolicy
 from flowker.actors.store_access import open_actor_store
 from flowker.actors.token_source import TokenSettings
-from flowker.codes import EXECUTOR_RETIRED
 from flowker.domain.breaker_state import BreakerRecord
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.secretbox import SecretBox
@@ -57,6 +68,12 @@ from flowker.telemetry import catalog, logs, tracing
 from flowker.telemetry.recorder import RECORDER, Snapshot
 
 log = logging.getLogger("flowker.executor")
+
+#: How often a released actor looks whether the results of its last calls were fetched.
+_DRAIN_POLL_SECONDS = 0.02
+#: How long a released actor lives on after the last result left in a poll's answer, so that Ray has
+#: sent that answer before the process ends (a lost answer would be taken for a call never delivered).
+_DELIVERY_GRACE_SECONDS = 0.2
 
 
 class ExecutorActor:
@@ -86,9 +103,13 @@ class ExecutorActor:
         self._source: CallerSource | None = None
         self._opening = asyncio.Lock()
         self._pauses = PausePoints(config.pause_points, config.data_dir)
-        self._in_flight = 0
+        self._in_flight = 0  # calls made through call(); the channels' are counted by ReadyResults
+        self._channels = ReadyResults()
+        self._singles = 0  # calls made alone, through call()
+        self._channel_calls: set[asyncio.Task[None]] = set()
         self._last_active = time.monotonic()
         self._retiring = False
+        self._exiting = asyncio.Event()
         self._idle_watch = asyncio.get_event_loop().create_task(self._retire_when_idle())
 
     async def _open(self) -> CallerSource:
@@ -137,14 +158,56 @@ class ExecutorActor:
     async def _current(self) -> ProviderCaller | CallResult:
         return await (await self._open()).resolve()
 
+    @ray.method(max_task_retries=0)
+    async def submit(self, channel_id: str, calls: list[tuple[Ticket, CallRequest]]) -> list[Ticket]:
+        """Start the calls of a channel; returns at once, with the tickets refused (all, or none).
+
+        Their results wait for the channel's :meth:`results`. Refused means that the actor is exiting
+        and nothing was sent: the caller goes to a fresh actor.
+        """
+        self._channels.expire()
+        if self._retiring:
+            return [ticket for ticket, _ in calls]
+        # Counted before this returns: no idle check between the acceptance and the calls' start.
+        self._channels.started(channel_id, len(calls))
+        self._last_active = time.monotonic()
+        RECORDER.inc(catalog.CHANNEL_REQUESTS, self._id, "submit")
+        RECORDER.inc(catalog.CHANNEL_CALLS, self._id, by=len(calls))
+        loop = asyncio.get_running_loop()
+        for ticket, request in calls:
+            task = loop.create_task(self._channel_call(channel_id, ticket, request))
+            self._channel_calls.add(task)
+            task.add_done_callback(self._channel_calls.discard)
+        return []
+
+    @ray.method(max_task_retries=0)
+    async def results(self, channel_id: str) -> list[tuple[Ticket, CallResult]]:
+        """Every ready result of the channel, once one is ready; none after ``CHANNEL_POLL_SECONDS``."""
+        RECORDER.inc(catalog.CHANNEL_REQUESTS, self._id, "results")
+        ready = await self._channels.poll(channel_id)
+        self._last_active = time.monotonic()
+        return ready
+
+    async def channel_stats(self) -> dict[str, int]:
+        """Submits and polls served, calls they carried, calls made alone, channels held (diagnostics)."""
+        return {**self._channels.stats(), "singles": self._singles}
+
+    async def _channel_call(self, channel_id: str, ticket: Ticket, request: CallRequest) -> None:
+        logs.EXECUTION_ID.set(request.request_id)  # the execution's id, for this call's log lines
+        result = await self._call(request)
+        # No await between the call's end and its result waiting: it counts as undelivered throughout.
+        self._channels.finished(channel_id, ticket, result)
+        self._last_active = time.monotonic()
+
+    @ray.method(max_task_retries=0)
     async def call(self, request: CallRequest) -> CallResult:
-        """Call the provider for one step; never raises but for cancellation."""
+        """Call the provider for one step in one Ray call; never raises but for cancellation."""
         if self._retiring:
             # Between the decision to exit and the exit itself: the caller goes to a fresh actor.
-            return CallResult.refused(
-                f"the executor actor of configuration {self._id} is exiting; the call was not made",
-                EXECUTOR_RETIRED,
-            )
+            return retired(self._id)
+        RECORDER.inc(catalog.CHANNEL_REQUESTS, self._id, "call")
+        RECORDER.inc(catalog.CHANNEL_CALLS, self._id)
+        self._singles += 1
         self._in_flight += 1
         self._last_active = time.monotonic()
         logs.EXECUTION_ID.set(request.request_id)  # the execution's id, for this call's log lines
@@ -185,8 +248,22 @@ class ExecutorActor:
         return f"ExecutorActor(configuration {self._id}, breaker {self._breaker.state.value} at start)"
 
     async def pid(self) -> int:
-        """This actor's process id (crash tests kill it)."""
+        """This actor's process id (crash tests kill it); once it is exiting, only as it exits.
+
+        A caller refused by an exiting actor waits for its death with this call
+        (:mod:`~flowker.actors.executor_handle`): a released actor still serves its channels' polls
+        until the results of its last calls are fetched, but this answers only as it exits (Ray ends
+        the process once its running calls end), and the caller's next one fails.
+        """
+        if self._retiring:
+            await self._exiting.wait()
         return os.getpid()
+
+    def _exit(self) -> None:
+        """Let the calls that wait for the exit end (Ray ends the process after them), and exit."""
+        self._exiting.set()
+        self._channels.wake_all()
+        ray.actor.exit_actor()
 
     async def forget_config(self) -> None:
         """Its configuration was changed: read it again on the next call (a new secret drops the token)."""
@@ -214,20 +291,31 @@ class ExecutorActor:
         deleted or disabled).
 
         Calls in flight make no further attempt but return what their provider answered: a request that
-        was sent is not cut off, so its answer is never lost. Ray fails the calls it had not handed over
-        yet with ActorDiedError (INTENDED_USER_EXIT): their callers know they were not delivered.
+        was sent is not cut off, so its answer is never lost. It exits once their results were fetched by
+        their channels' polls (or the channel expired: its supervisor is gone). Ray fails the calls it had
+        not handed over yet with ActorDiedError (INTENDED_USER_EXIT): their callers know they were not
+        delivered; submits that arrive before the exit are refused.
         """
         self._retiring = True
         if self._source is not None and self._source.current is not None:
             self._source.current.halted = True
-        log.info("executor %s: released, exiting once %d call(s) in flight end", self._id, self._in_flight)
-        # Ray lets the running calls finish, then ends the process.
-        ray.actor.exit_actor()
+        pending = self._in_flight + self._channels.undelivered
+        log.info("executor %s: released, exiting once %d call(s) in flight end", self._id, pending)
+        while self._in_flight or self._channels.undelivered:
+            self._channels.expire()
+            await asyncio.sleep(_DRAIN_POLL_SECONDS)
+        await asyncio.sleep(_DELIVERY_GRACE_SECONDS)
+        # Ray lets the running calls finish (the polls that wait answer at once, with nothing), then ends
+        # the process.
+        self._exit()
 
     def _idle(self) -> bool:
-        # An open or half-open breaker is the cluster's memory of a failing provider: keep it.
+        # An open or half-open breaker is the cluster's memory of a failing provider: keep it. A result
+        # not fetched yet is a call in flight: its caller's poll must find this actor.
+        self._channels.expire()
         return (
             self._in_flight == 0
+            and self._channels.undelivered == 0
             and time.monotonic() - self._last_active >= self._runtime.executor_idle_seconds
             and self._breaker.state == BreakerState.CLOSED
         )
@@ -251,4 +339,4 @@ class ExecutorActor:
         # ActorDiedError (INTENDED_USER_EXIT), which tells their callers that they were not delivered.
         # (Calling an own method to exit from there instead leaves the actor hanging in Ray 2.60.)
         with contextlib.suppress(AsyncioActorExit):  # raised to end the calling task
-            ray.actor.exit_actor()
+            self._exit()

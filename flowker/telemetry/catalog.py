@@ -76,6 +76,18 @@ BREAKER_STATE = Metric(
     "Circuit breaker state of each live executor actor: 1 for its current state, 0 for the others.",
     ("executor_config_id", "state"),
 )
+CHANNEL_REQUESTS = Metric(
+    "flowker_executor_channel_requests",
+    COUNTER,
+    "Ray calls an executor actor served for provider calls, by kind: call (one alone), submit, results.",
+    ("executor_config_id", "kind"),
+)
+CHANNEL_CALLS = Metric(
+    "flowker_executor_channel_calls",
+    COUNTER,
+    "Provider calls an executor actor took (their ratio to the requests: the batching).",
+    ("executor_config_id",),
+)
 TOKEN_FETCHES = Metric(
     "flowker_token_fetches",
     COUNTER,
