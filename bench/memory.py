@@ -80,11 +80,8 @@ def process_tree(pid: int) -> dict[int, ProcessMemory]:
 
 def short_name(process: psutil.Process) -> str:
     """A process's short name: its Ray title (``ray::ExecutorActor``) or its first words."""
-    # Ray titles a worker after its actor or its current task ("ray::ExecutorActor.call"); a supervisor
-    # running executions is titled after one of them ("ray::execution:<id>").
+    # Ray titles a worker after its actor or its current task ("ray::ExecutorActor.call").
     cmdline = process.cmdline()
-    if cmdline and cmdline[0].startswith("ray::execution:"):
-        return "ray::SupervisorActor"
     if cmdline and cmdline[0].startswith("ray::"):
         return cmdline[0].split(".")[0]
     return " ".join(Path(part).name for part in cmdline[:3])[:60] or process.name()
