@@ -89,8 +89,8 @@ CHECKPOINT_PAGE = 100
 ACTOR_MAX_CONCURRENCY = 100_000
 #: Items sent in one call at most.
 COALESCE_MAX_ITEMS = 1000
-#: Audit events a supervisor queues for the audit actor without waiting; beyond, new ones stay in the
-#: store's outbox until the audit actor's next round chains them.
+#: Steps whose audit events a supervisor has yet to tell the audit actor of (they are in the store's outbox);
+#: beyond, the audit actor's next round chains them.
 AUDIT_MAX_POSTED = 50_000
 #: Writes committed together at most (group commit).
 STORE_MAX_BATCH = 500

@@ -56,9 +56,11 @@ class SupervisorActor:
         self._opening = asyncio.Lock()
         self._runs: dict[str, tuple[ExecutionRunner | None, asyncio.Task[object] | None]] = {}
         self._executors = ExecutorHandles(config)
-        # Audit events of all the executions hosted here travel together: one Ray call per batch.
-        self._audit: Coalescer[AuditEvent] = Coalescer(
-            lambda events: audit.append.remote(events), max_posted=AUDIT_MAX_POSTED
+        # The runs' audit events are in the store's outbox, committed with their steps: the audit actor
+        # is only told to chain it (one drain per batch of steps, whatever their number of events), so
+        # the events themselves never cross Ray.
+        self._audit: Coalescer[int] = Coalescer(
+            lambda _steps: audit.drain.remote(), max_posted=AUDIT_MAX_POSTED
         )
         self._pauses = PausePoints(config.pause_points, config.data_dir)
         self._feed = EndedFeed()
@@ -205,7 +207,8 @@ class SupervisorActor:
         # Not waited for: a step's events were committed with it in the outbox, and every audit read
         # drains the outbox first. A run waiting for the chain would add a Ray round trip and the audit
         # actor's write to every step.
-        self._audit.post(events)
+        if events:
+            self._audit.post([len(events)])
 
 
 def _node_id() -> str:
