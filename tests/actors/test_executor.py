@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import signal
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -248,30 +247,3 @@ async def test_concurrent_calls_travel_in_batches_each_with_its_own_result(
     assert (stats["singles"], stats["calls"]) == (1, len(keys) - 1), stats
     assert stats["singles"] + stats["submits"] + stats["polls"] < len(keys) / 2, stats
     assert sorted(r.headers["Idempotency-Key"] for r in provider.calls("/pay")) == sorted(keys)
-
-
-@pytest.mark.parametrize("disable", [False, True], ids=["made-again", "refused-unsent"])
-async def test_calls_cut_off_by_a_crashed_actor_are_sent_once_more_with_the_same_key(
-    disable: bool, runtime: RayRuntime, store: EmbeddedStore, secret_key: str, provider: StubProvider
-) -> None:
-    """Ray restarts the actor, but retries neither its submit nor its poll: the channel sends the calls
-    it waited for once more itself, so each reached the provider exactly twice (or once, when the
-    restarted actor refuses it unsent, and its result says that the first may have reached it)."""
-    provider.route("POST", "/pay", (200, {"paid": True}), delay=2.0)
-    config = await add_config(store, secret_key, provider.url)
-    handles = ExecutorHandles(runtime.config)
-    keys = [f"exec-{i}:pay" for i in range(5)]
-    in_flight = [asyncio.ensure_future(handles.call(payment(config.id, key))) for key in keys]
-    await eventually(lambda: asyncio.sleep(0, provider.calls("/pay")), lambda calls: len(calls) == len(keys))
-    if disable:
-        await store.executor_configs.replace(config.model_copy(update={"status": ExecutorStatus.DISABLED}))
-    os.kill(await handles.handle(config.id).pid.remote(), signal.SIGKILL)
-    results = await asyncio.gather(*in_flight)
-    if disable:
-        assert [(r.ok, r.code, r.may_have_reached) for r in results] == [(False, "FLK-0154", True)] * len(
-            keys
-        )
-    else:
-        assert [(r.ok, r.response and r.response["body"]) for r in results] == [(True, {"paid": True})] * 5
-    sent = sorted(r.headers["Idempotency-Key"] for r in provider.calls("/pay"))
-    assert sent == sorted(keys * (1 if disable else 2))
