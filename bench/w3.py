@@ -16,7 +16,12 @@ STEPS = 4
 
 
 def provider(base_url: str, timeout: int) -> dict[str, Any]:
-    """The executor configuration of the stub provider."""
+    """The executor configuration of the stub provider.
+
+    Only a call as long as its timeout counts as slow for the breaker: the waiting scenario holds calls
+    at the provider on purpose (20 s each), and the default (10 s, every call of the window slow) would
+    open the breaker and fail the executions' next calls.
+    """
     return {
         "name": f"bench-stub-{uuid.uuid4().hex[:8]}",
         "baseUrl": base_url,
@@ -25,6 +30,7 @@ def provider(base_url: str, timeout: int) -> dict[str, Any]:
             {"name": "decide", "path": "/decide", "method": "POST", "timeout": timeout},
         ],
         "authentication": {"type": "none"},
+        "circuitBreaker": {"slowCallDurationMs": timeout * 1000},
     }
 
 
