@@ -121,9 +121,6 @@ class RayRuntime:
         self.start_pool()
         return int(hashlib.sha256(execution_id.encode()).hexdigest()[:8], 16) % len(self._supervisors)
 
-    def _supervisor(self, execution_id: str) -> Any:
-        return self._supervisors[self._index(execution_id)]
-
     async def start(self, execution_id: str) -> None:
         """Hand the execution to its supervisor; returns at once, before the supervisor has it.
 

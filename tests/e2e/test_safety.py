@@ -154,7 +154,7 @@ async def test_two_runs_of_one_execution_on_one_supervisor_drive_it_once(
     provider.route("POST", "/a", (200, {"a": 1}), delay=2.0)
     workflow_id, _ = await prepare(api, provider, settings, armed=False)
     execution_id = await start(api, workflow_id)
-    supervisor = runtime._supervisor(execution_id)
+    supervisor = runtime._supervisors[runtime._index(execution_id)]  # the one its id routes to
     await eventually(lambda: asyncio.sleep(0, provider.calls("/a")), bool)  # the first run drives it
     again = await asyncio.gather(
         *(supervisor.host.remote([(execution_id, None), (execution_id, None)]) for _ in range(5))
