@@ -184,7 +184,9 @@ async def serve_forever(settings: Settings) -> int:
         reason = refusal(info.nodes, location.shared_across_hosts)
         if reason is not None:
             raise ConfigError(reason)
-        runtime = RayRuntime(runtime_config(settings), secret_key, signer, store_uri=settings.mongo_uri)
+        runtime = RayRuntime(
+            runtime_config(settings), secret_key, signer, store_uri=settings.mongo_uri, store=store
+        )
         # Before the port opens: executions a previous run left unfinished resume now.
         runtime.start_pool()
         services = build_services(

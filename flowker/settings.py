@@ -62,6 +62,8 @@ class Settings:
     shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
     ray_address: str | None = None
     supervisors: int = 2
+    #: Executions the front door runs itself at once (the rest go to the supervisors); 0: none.
+    front_door_runs: int = 4
     execution_timeout_seconds: float = 300.0
     retry_attempts: int = 5
     retry_backoff_seconds: float = 1.0
@@ -211,6 +213,7 @@ class Settings:
             ),
             "ray_address": env.get("RAY_ADDRESS") or None,
             "supervisors": _int(env, "FLOWKER_SUPERVISORS", cls.supervisors, 1, 64),
+            "front_door_runs": _int(env, "FLOWKER_FRONT_DOOR_RUNS", cls.front_door_runs, 0, 1024),
             "execution_timeout_seconds": _float(
                 env, "FLOWKER_EXECUTION_TIMEOUT_SECONDS", cls.execution_timeout_seconds, 1.0, 86400.0
             ),

@@ -22,6 +22,13 @@ ENDED_FEED_SIZE = 4096
 ENDED_POLL_SECONDS = 3.0
 #: How long a closing front door waits for the starts still queued to reach their supervisors.
 CLOSE_FLUSH_SECONDS = 1.0
+#: A run's process asks the audit actor to drain the outbox at most once per this many seconds: the
+#: chain lags the steps by about this much (every audit read drains first, so no reader sees the lag),
+#: and a lone caller's three steps per W3 execution cost one Ray call instead of three.
+AUDIT_NUDGE_GAP_SECONDS = 0.05
+#: How long a stopping front door waits for the executions it runs itself to end; the rest are stopped
+#: before their next step and a supervisor takes them up once their leases lapse (as after a crash).
+FRONT_DOOR_STOP_SECONDS = 2.0
 #: How long a front door's poller waits before asking a supervisor again after it failed to answer.
 ENDED_RETRY_SECONDS = 0.5
 #: ``Prefer: wait=N`` is honoured up to this many seconds.

@@ -135,9 +135,13 @@ async def mongo_store(real: bool) -> AsyncIterator[MongoStore]:
 
 
 @pytest.fixture
-async def runtime(ray_cluster: str, settings: Settings, secret_key: str) -> AsyncIterator[RayRuntime]:
-    """This test's actors, named apart from every other test's, killed at its end."""
-    started = RayRuntime(runtime_config(settings, prefix=f"t{uuid.uuid4().hex[:8]}-"), secret_key)
+async def runtime(
+    ray_cluster: str, settings: Settings, secret_key: str, store: EmbeddedStore
+) -> AsyncIterator[RayRuntime]:
+    """This test's actors, named apart from every other test's, killed at its end; the front door runs
+    up to ``settings.front_door_runs`` of the executions it starts itself, as ``flowker serve`` does."""
+    config = runtime_config(settings, prefix=f"t{uuid.uuid4().hex[:8]}-")
+    started = RayRuntime(config, secret_key, store=store)
     yield started
     await started.close()
 

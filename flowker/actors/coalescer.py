@@ -22,10 +22,15 @@ log = logging.getLogger("flowker.coalescer")
 class Coalescer(Generic[T]):
     """Sends items through ``send`` in order, batching those submitted while a send is under way."""
 
-    def __init__(self, send: Callable[[list[T]], Awaitable[object]], max_posted: int | None = None) -> None:
+    def __init__(
+        self, send: Callable[[list[T]], Awaitable[object]], max_posted: int | None = None, gap: float = 0.0
+    ) -> None:
         """``max_posted``: items posted (not submitted) that may wait at once; a post beyond it is dropped
-        (for items that are safe elsewhere until sent, as audit events are in the store's outbox)."""
+        (for items that are safe elsewhere until sent, as audit events are in the store's outbox).
+        ``gap``: seconds to wait after each send before the next, so that what arrives meanwhile rides it
+        (for sends that nobody waits for, where fewer calls matter more than their delay)."""
         self._send = send
+        self._gap = gap
         # An entry without a future was posted: nobody waits for it.
         self._queue: deque[tuple[Sequence[T], asyncio.Future[None] | None]] = deque()
         self._sender: asyncio.Task[None] | None = None
@@ -89,3 +94,5 @@ class Coalescer(Generic[T]):
             for _, done in batch:
                 if done is not None and not done.done():
                     done.set_result(None)
+            if self._gap:
+                await asyncio.sleep(self._gap)

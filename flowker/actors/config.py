@@ -30,6 +30,8 @@ class RuntimeConfig:
     #: ``FLOWKER_MAX_RESPONSE_BYTES``: the longest provider answer body kept.
     max_response_bytes: int
     supervisors: int
+    #: ``FLOWKER_FRONT_DOOR_RUNS``: executions a front door runs itself at once (the rest: supervisors).
+    front_door_runs: int
     execution_timeout_seconds: float
     retry_attempts: int
     retry_backoff_seconds: float

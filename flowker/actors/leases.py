@@ -52,11 +52,16 @@ class LeaseKeeper:
         """Seconds between rounds: a lease is renewed twice before it could expire."""
         return self._lease_seconds / 3
 
-    async def reconcile(self, hosted: Collection[str], leased: Collection[str]) -> Round:
-        """One round over the runs ``hosted`` here, of which those in ``leased`` hold their lease."""
+    async def reconcile(
+        self, hosted: Collection[str], leased: Collection[str], *, adopt: bool = True
+    ) -> Round:
+        """One round over the runs ``hosted`` here, of which those in ``leased`` hold their lease; looks
+        for orphans only when it may ``adopt`` them."""
         now = self._now()
         lost = await self._executions.renew(self._owner, list(leased), now + self._lease_seconds)
         cancel = await self._executions.cancel_requested(list(hosted))
+        if not adopt:
+            return Round(lost=frozenset(lost), cancel=frozenset(cancel), adopt=[])
         # A new execution is unclaimed until its front door hands it over; only a long wait means it died.
         handover = iso(datetime.fromtimestamp(now, UTC) - timedelta(seconds=self._lease_seconds))
         orphans = await self._executions.orphans(self._owner, now, ADOPT_BATCH, handover)

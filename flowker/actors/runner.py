@@ -142,11 +142,15 @@ class ExecutionRunner:
         """Stop before the next step: calls in flight finish and are recorded, no new one starts."""
         self._cancel.set()
 
-    async def run(self, execution_id: str, trace: dict[str, str] | None = None) -> ExecutionStatus | None:
+    async def run(
+        self, execution_id: str, trace: dict[str, str] | None = None, claimed: Execution | None = None
+    ) -> ExecutionStatus | None:
         """Run (or resume) the execution; return its final status.
 
         ``None`` when there is nothing to run here: it is unknown, or another live supervisor holds it.
         ``trace``: the W3C context (``traceparent``) of the request that started it, for its spans.
+        ``claimed``: the execution as inserted already claimed by this runner's owner (a front door that
+        runs what it starts): no claim is made.
 
         Raises:
             StateChanged: The lease was lost: another runner owns the execution now.
@@ -157,16 +161,18 @@ class ExecutionRunner:
             context=tracing.parent(trace),
             attributes={"flowker.execution_id": execution_id, "flowker.supervisor": self._owner},
         ) as span:
-            status = await self._run(execution_id)
+            status = await self._run(execution_id, claimed)
             span.set_attribute("flowker.status", status.value if status else "not run here")
             return status
 
-    async def _run(self, execution_id: str) -> ExecutionStatus | None:
-        now = time.time()
-        # Read with the claim, under the lease: the state may have moved while another runner held it.
-        execution = await self._store.executions.claim(
-            execution_id, self._owner, now + self._lease_seconds, now
-        )
+    async def _run(self, execution_id: str, claimed: Execution | None) -> ExecutionStatus | None:
+        execution = claimed
+        if execution is None:
+            now = time.time()
+            # Read with the claim, under the lease: the state may have moved while another runner held it.
+            execution = await self._store.executions.claim(
+                execution_id, self._owner, now + self._lease_seconds, now
+            )
         self.holds_lease = execution is not None
         if execution is None:
             # Not claimable: ended (its status is the answer), unknown, or another live runner's.

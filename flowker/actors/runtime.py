@@ -13,6 +13,9 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
+import socket
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,20 +29,30 @@ from flowker.actors.connectivity import check_connectivity
 from flowker.actors.end_waiters import Ask, EndWaiters
 from flowker.actors.ended_feed import EndedAnswer
 from flowker.actors.executor_handle import ExecutorHandles
+from flowker.actors.hosting import Host
 from flowker.actors.provider_connectivity import check_provider
-from flowker.actors.supervisor import SupervisorActor
+from flowker.actors.supervisor import SupervisorActor, node_id
 from flowker.actors.token_source import TokenSettings
 from flowker.domain.audit import AuditEvent
 from flowker.domain.breaker_state import BreakerRecord
+from flowker.domain.execution import Execution
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.domain.provider_config import ProviderConfig
 from flowker.domain.signed_note import SignerKey, VerifierKey
 from flowker.secretbox import SecretBox
 from flowker.signing_key import load_signing_key
 from flowker.store.opening import MONGODB
+from flowker.store.ports import StartLease, Store
 from flowker.telemetry import tracing
 from flowker.telemetry.recorder import Snapshot
-from flowker.tunables import BREAKER_LOOKUP_SECONDS, CLOSE_FLUSH_SECONDS, METRICS_SCRAPE_SECONDS
+from flowker.tunables import (
+    AUDIT_MAX_POSTED,
+    AUDIT_NUDGE_GAP_SECONDS,
+    BREAKER_LOOKUP_SECONDS,
+    CLOSE_FLUSH_SECONDS,
+    FRONT_DOOR_STOP_SECONDS,
+    METRICS_SCRAPE_SECONDS,
+)
 
 log = logging.getLogger("flowker.runtime")
 
@@ -53,10 +66,13 @@ class RayRuntime:
         secret_key: str,
         signing_key: SignerKey | None = None,
         store_uri: str | None = None,
+        store: Store | None = None,
     ) -> None:
         """``signing_key``: the audit log's (default: the data directory's, made on first use);
         ``store_uri``: the MongoDB URI when ``config.store_kind`` says MongoDB (published, never an
-        argument of an actor)."""
+        argument of an actor); ``store``: the front door's own, open: with it (and
+        ``config.front_door_runs``), this process runs up to that many of the executions it starts
+        itself (:meth:`start_lease`)."""
         if (config.store_kind == MONGODB) != (store_uri is not None):
             raise ValueError("a MongoDB URI is needed exactly when the store is MongoDB")
         self.config = config
@@ -72,8 +88,32 @@ class RayRuntime:
         self._signing_key = signing_key
         self._published = False
         self._tokens = TokenSettings.of(config)
+        self._local = self._local_host(store) if store is not None and config.front_door_runs else None
         if ray.is_initialized():
             self._publish_secret_key()
+
+    def _local_host(self, store: Store) -> Host:
+        """The host of the executions this front door runs itself: no Ray call hands them over or tells
+        of their end. It adopts nothing (the supervisors do); a run it leaves (this process died or
+        stopped) is adopted by a supervisor once its lease lapses."""
+
+        async def opened() -> Store:
+            return store
+
+        self._audit_nudges: Coalescer[int] = Coalescer(
+            lambda _steps: self._audit_actor().drain.remote(),
+            max_posted=AUDIT_MAX_POSTED,
+            gap=AUDIT_NUDGE_GAP_SECONDS,
+        )
+        return Host(
+            self.config.name(f"front-door-{socket.gethostname()}-{os.getpid()}"),
+            self.config.lease_seconds,
+            opened,
+            self._executors.call,
+            lambda events: self._audit_nudges.post([events]),
+            node_id,
+            adopt=False,
+        )
 
     def _publish_secret_key(self) -> None:
         # For the executor actors, which open provider credentials: never an actor argument. Before the
@@ -121,8 +161,23 @@ class RayRuntime:
         self.start_pool()
         return int(hashlib.sha256(execution_id.encode()).hexdigest()[:8], 16) % len(self._supervisors)
 
-    async def start(self, execution_id: str) -> None:
+    @property
+    def front_door_host(self) -> str | None:
+        """The lease owner of the executions this front door runs itself, if it runs any."""
+        return self._local.owner if self._local is not None else None
+
+    def start_lease(self) -> StartLease | None:
+        """The lease to insert a new execution with when this front door will run it itself: while it
+        runs fewer than ``front_door_runs`` (a lone caller then pays no Ray call to hand the start over
+        or learn of its end, and no claim); None when it goes to a supervisor."""
+        if self._local is None or self._local.running >= self.config.front_door_runs:
+            return None
+        return StartLease(self._local.owner, time.time() + self.config.lease_seconds)
+
+    async def start(self, execution_id: str, claimed: Execution | None = None) -> None:
         """Hand the execution to its supervisor; returns at once, before the supervisor has it.
+
+        ``claimed``: the execution as inserted with :meth:`start_lease`'s lease: it runs here.
 
         Queued on the supervisor's dispatcher: a lone start goes out when the caller next yields, those
         made while a hand-over is in flight go together in the next one (one Ray call per batch). The
@@ -130,6 +185,9 @@ class RayRuntime:
         supervisor does not answer), a supervisor adopts it once it has waited a lease for its hand-over
         (:mod:`flowker.actors.leases`).
         """
+        if claimed is not None and self._local is not None:
+            self._local.host(execution_id, tracing.carrier() or None, claimed)
+            return
         index = self._index(execution_id)  # makes the pool (and its dispatchers) on first use
         self._dispatch[index].post([(execution_id, tracing.carrier() or None)])
 
@@ -150,7 +208,8 @@ class RayRuntime:
 
     def _feeds(self) -> list[Ask]:
         self.start_pool()
-        return [feed_of(s) for s in self._supervisors]
+        feeds = [feed_of(s) for s in self._supervisors]
+        return [*feeds, self._local.ended] if self._local is not None else feeds
 
     async def cancel(self, execution_id: str) -> None:
         """Tell the supervisor hosting the execution to stop it before its next step.
@@ -158,6 +217,8 @@ class RayRuntime:
         Every supervisor is asked: after an adoption the host is not always the one its id routes to.
         """
         self.start_pool()
+        if self._local is not None:
+            self._local.cancel(execution_id)
         await asyncio.gather(*(s.cancel.remote(execution_id) for s in self._supervisors))
 
     async def record(self, events: Sequence[AuditEvent]) -> None:
@@ -237,7 +298,7 @@ class RayRuntime:
         done, late = await asyncio.wait(calls, timeout=METRICS_SCRAPE_SECONDS)
         for task in late:
             task.cancel()
-        found: list[dict[str, Any]] = []
+        found: list[dict[str, Any]] = self._local.live() if self._local is not None else []
         silent = 0
         for task in calls:
             if task in done and not task.cancelled() and task.exception() is None:
@@ -283,7 +344,12 @@ class RayRuntime:
 
     async def close(self) -> None:
         """Send the starts still queued (waiting briefly), release the waiters; kill this service's actors
-        when they are private to it."""
+        when they are private to it. The executions this front door runs get a few seconds to end; a
+        supervisor takes up the rest once their leases lapse."""
+        if self._local is not None:
+            left = await self._local.stop(FRONT_DOOR_STOP_SECONDS)
+            if left:
+                log.info("%d execution(s) left to the supervisors; they go on from their last step", left)
         await asyncio.gather(*(dispatch.flush(CLOSE_FLUSH_SECONDS) for dispatch in self._dispatch))
         await self._waiters.close()
         if self.config.prefix:

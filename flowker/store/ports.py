@@ -80,6 +80,15 @@ class Page(Generic[T]):
 
 
 @dataclass(frozen=True)
+class StartLease:
+    """The lease a new execution is inserted with by the process that will run it (its owner's name and
+    when the lease expires, in epoch seconds), so that inserting it also claims it."""
+
+    owner: str
+    expires: float
+
+
+@dataclass(frozen=True)
 class WorkflowUsage:
     """An active workflow that names an executor configuration."""
 
@@ -175,9 +184,12 @@ class BreakerStateRepository(Protocol):
 
 class ExecutionRepository(Protocol):
     async def create_or_get(
-        self, execution: Execution, workflow_revision: int | None = None
+        self, execution: Execution, workflow_revision: int | None = None, lease: StartLease | None = None
     ) -> tuple[Execution, bool]:
         """Insert, or return the execution that already holds its idempotency key (``created`` False).
+
+        With ``lease``, a new execution is inserted claimed by its owner (one attempt counted), as
+        :meth:`claim` would leave it: the front door that runs it itself needs no second round trip.
 
         With ``workflow_revision``, insert only while the execution's workflow is active at that revision,
         in the same transaction, else raise :class:`~flowker.errors.WorkflowChanged` with nothing inserted:

@@ -100,10 +100,12 @@ class Executions:
                         return self._same_request(existing, fingerprint)
                     _refuse(workflow_id, workflow)
                 self._definitions.put(workflow)
+            # Leased when this process runs it itself: the insert is its claim too.
+            lease = self._runtime.start_lease()
             try:
                 # One round trip: the key's lookup, the workflow's revision check and the insert.
                 execution, created = await self._store.executions.create_or_get(
-                    self._candidate(workflow, input_data, key, fingerprint, actor), workflow.revision
+                    self._candidate(workflow, input_data, key, fingerprint, actor), workflow.revision, lease
                 )
             except WorkflowChanged:  # changed since it was cached: read it again
                 self._definitions.drop(workflow_id)
@@ -114,7 +116,7 @@ class Executions:
                 tracing.START_EXECUTION,
                 attributes={"flowker.execution_id": execution.id, "flowker.workflow_id": workflow.id},
             ):
-                await self._runtime.start(execution.id)
+                await self._runtime.start(execution.id, execution if lease else None)
             return Started(execution, created=True)
         raise StateChanged(f"workflow {workflow_id}")
 

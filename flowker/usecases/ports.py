@@ -7,8 +7,10 @@ from typing import Any, Protocol
 
 from flowker.domain.audit import AuditEvent
 from flowker.domain.breaker_state import BreakerRecord
+from flowker.domain.execution import Execution
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.domain.provider_config import ProviderConfig
+from flowker.store.ports import StartLease
 from flowker.telemetry.recorder import Snapshot
 
 
@@ -21,9 +23,14 @@ class AuditSink(Protocol):
 
 
 class Runtime(AuditSink, Protocol):
-    async def start(self, execution_id: str) -> None:
+    def start_lease(self) -> StartLease | None:
+        """The lease to insert the next new execution with, when this process will run it itself (the
+        insert claims it); None when a supervisor will."""
+
+    async def start(self, execution_id: str, claimed: Execution | None = None) -> None:
         """Hand a durably recorded execution to its supervisor (it may return before the supervisor has
-        it: a hand-over that is lost is made good by adoption)."""
+        it: a hand-over that is lost is made good by adoption); ``claimed``: the execution as inserted
+        with :meth:`start_lease`'s lease, run by this process."""
 
     async def wait(self, execution_id: str, seconds: float) -> None:
         """Return when the runtime learns that the execution ended (any execution, wherever it runs) or

@@ -104,3 +104,17 @@ async def test_posts_beyond_the_bound_are_dropped_until_the_queue_drains_and_sub
     coalescer.post([9])  # drained: posts are taken again
     await coalescer.flush(5)
     assert sink.batches[-1] == [9]
+
+
+async def test_with_a_gap_what_is_posted_after_a_send_waits_for_the_gap_and_rides_one_send() -> None:
+    sink = Sink(delay=0)
+    coalescer = Coalescer(sink, gap=0.2)
+    coalescer.post([0])
+    await asyncio.sleep(0.02)  # sent at once (a lone item), the gap under way
+    assert sink.batches == [[0]]
+    for i in range(1, 4):
+        coalescer.post([i])
+        await asyncio.sleep(0.02)
+    assert sink.batches == [[0]]  # within the gap: nothing more was sent
+    await coalescer.flush(5)
+    assert sink.batches == [[0], [1, 2, 3]]

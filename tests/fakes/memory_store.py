@@ -46,6 +46,7 @@ from flowker.store.ports import (
     ListQuery,
     Page,
     ProviderConfigQuery,
+    StartLease,
     StoredCheckpoint,
     StoredRecord,
     WorkflowUsage,
@@ -561,7 +562,7 @@ class MemoryExecutions:
         return next((r for r in tables.executions.values() if r.idempotency_key == idempotency_key), None)
 
     async def create_or_get(
-        self, execution: Execution, workflow_revision: int | None = None
+        self, execution: Execution, workflow_revision: int | None = None, lease: StartLease | None = None
     ) -> tuple[Execution, bool]:
         def insert(tables: _Tables, tx: _Transaction) -> tuple[Execution, bool]:
             row = _ExecutionRow(
@@ -572,12 +573,12 @@ class MemoryExecutions:
                 started_at=execution.startedAt,
                 completed_at=None,
                 cancel_requested=False,
-                lease_owner=None,
-                lease_expires=None,
+                lease_owner=lease.owner if lease else None,
+                lease_expires=lease.expires if lease else None,
                 revision=1,
                 doc=_dump_execution(execution),
                 workflow=orjson.dumps(execution.workflow.model_dump(mode="json", exclude_none=True)),
-                attempts=0,
+                attempts=1 if lease else 0,
                 cancel_requested_by=None,
             )
             holder = self._by_key(tables, execution.idempotencyKey)
@@ -590,7 +591,7 @@ class MemoryExecutions:
             if execution.id in tables.executions:
                 raise StateChanged(f"execution {execution.id} (the id is taken)")
             tx.put(tables.executions, row.id, row)
-            return execution.model_copy(update={"revision": 1}), True
+            return execution.model_copy(update={"revision": 1, "attempts": row.attempts}), True
 
         return await self._db.write(insert)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from flowker.actors.sequencer import Sequencer
 from flowker.actors.token_source import TokenSettings
 from flowker.domain.audit import AuditEvent
 from flowker.domain.breaker_state import BreakerRecord
+from flowker.domain.execution import Execution
 from flowker.domain.executor_config import ExecutorConfig
 from flowker.domain.outbound import OutboundPolicy
 from flowker.domain.provider_config import ProviderConfig
@@ -44,8 +46,11 @@ from flowker.domain.signed_note import SignerKey, VerifierKey
 from flowker.secretbox import SecretBox
 from flowker.settings import Settings
 from flowker.signing_key import load_signing_key
-from flowker.store.ports import Store
+from flowker.store.ports import StartLease, Store
 from flowker.telemetry.recorder import Snapshot
+
+#: The lease owner of every run this runtime makes.
+_OWNER = "in-process"
 
 
 class InProcessRuntime:
@@ -84,15 +89,21 @@ class InProcessRuntime:
             settings.production, settings.outbound_allow, settings.sandbox_origin
         )
 
-    async def start(self, execution_id: str) -> None:
+    def start_lease(self) -> StartLease:
+        # As a front door that runs what it starts: the insert claims the execution for the runner.
+        return StartLease(_OWNER, time.time() + self._settings.lease_seconds)
+
+    async def start(self, execution_id: str, claimed: Execution | None = None) -> None:
         runner = ExecutionRunner(
             self._store,
             self._call,
             self.record,
-            owner="in-process",
+            owner=_OWNER,
             lease_seconds=self._settings.lease_seconds,
         )
-        task = asyncio.create_task(runner.run(execution_id), name=f"execution:{execution_id}")
+        task = asyncio.create_task(
+            runner.run(execution_id, claimed=claimed), name=f"execution:{execution_id}"
+        )
         self._runs[execution_id] = (runner, task)
         task.add_done_callback(lambda _: self._runs.pop(execution_id, None))
 

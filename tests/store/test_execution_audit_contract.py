@@ -14,7 +14,7 @@ from flowker.domain.execution import Execution, request_hash
 from flowker.dsl.model import WorkflowDefinition, WorkflowStatus
 from flowker.dsl.run_state import ExecutionStatus, StepRecord, StepStatus
 from flowker.errors import Conflict, StateChanged, WorkflowChanged
-from flowker.store.ports import AuditQuery, ExecutionQuery, Store
+from flowker.store.ports import AuditQuery, ExecutionQuery, StartLease, Store
 from tests.store.builders import make_workflow
 
 DEFINITION = WorkflowDefinition.model_validate(
@@ -138,6 +138,32 @@ async def test_a_claim_counts_an_attempt_and_fences_the_lease(store: Store) -> N
     assert not await store.executions.claim(execution.id, "sup-a", expires=900.0, now=800.0)
     assert await store.executions.orphans("sup-a", 10_000.0, 10, "9999") == []
     assert await store.executions.claim("missing", "sup-a", 1.0, 0.0) is None
+
+
+async def test_an_insert_with_a_lease_is_claimed_by_its_owner(store: Store) -> None:
+    execution, created = await store.executions.create_or_get(
+        make_execution(), lease=StartLease("front-1", expires=100.0)
+    )
+    assert created and (execution.attempts, execution.revision) == (1, 1)
+    assert await store.executions.get(execution.id) == execution
+    # Held: nobody else claims it before the lease expires, and nobody adopts it.
+    assert await store.executions.claim(execution.id, "sup-b", expires=150.0, now=50.0) is None
+    assert await store.executions.orphans("sup-b", 50.0, 10, "9999") == []
+    saved = await store.executions.save(
+        execution.model_copy(update={"status": ExecutionStatus.RUNNING}), lease_owner="front-1", now=10.0
+    )
+    assert saved.revision == 2
+    with pytest.raises(StateChanged):
+        await store.executions.save(saved, lease_owner="sup-b", now=11.0)
+    # Its owner died: once the lease expires it is an orphan, and a claim counts a second attempt.
+    assert await store.executions.orphans("sup-b", 101.0, 10, "0") == [execution.id]
+    adopted = await store.executions.claim(execution.id, "sup-b", expires=300.0, now=101.0)
+    assert adopted is not None and adopted.attempts == 2
+    # A replay of its key finds it, and leases nothing.
+    again, created = await store.executions.create_or_get(
+        make_execution(key=execution.idempotencyKey), lease=StartLease("front-2", expires=500.0)
+    )
+    assert not created and again.id == execution.id and again.attempts == 2
 
 
 async def test_renew_extends_held_leases_and_reports_the_others(store: Store) -> None:

@@ -56,7 +56,10 @@ class FailingSink:
 class IdleRuntime(FailingSink):
     """A runtime whose supervisors never take an execution up (it stays pending)."""
 
-    async def start(self, execution_id: str) -> None:
+    def start_lease(self) -> None:
+        return None
+
+    async def start(self, execution_id: str, claimed: object = None) -> None:
         pass
 
     async def wait(self, execution_id: str, seconds: float) -> None:

@@ -23,7 +23,10 @@ class Runtime:
     def __init__(self) -> None:
         self.started: list[str] = []
 
-    async def start(self, execution_id: str) -> None:
+    def start_lease(self) -> None:
+        return None
+
+    async def start(self, execution_id: str, claimed: object = None) -> None:
         self.started.append(execution_id)
 
 

@@ -18,7 +18,7 @@ from flowker.domain.execution import Execution
 from flowker.dsl.run_state import StepRecord
 from flowker.errors import StateChanged, WorkflowChanged
 from flowker.store.embedded.database import Database
-from flowker.store.ports import ExecutionQuery, Page
+from flowker.store.ports import ExecutionQuery, Page, StartLease
 
 _COLUMNS = {"startedAt": "started_at", "completedAt": "completed_at"}
 
@@ -34,7 +34,7 @@ _ORPHANS = """SELECT id FROM executions WHERE status IN ('pending', 'running')
     AND (lease_owner = ? OR lease_expires < ? OR (lease_owner IS NULL AND started_at < ?))
     ORDER BY started_at LIMIT ?"""
 _INSERT = """INSERT INTO executions (id, workflow_id, status, idempotency_key, started_at, revision, doc,
-    workflow) VALUES (?, ?, ?, ?, ?, 1, ?, ?)"""
+    workflow, lease_owner, lease_expires, attempts) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)"""
 
 
 def _load(row: tuple[Any, ...]) -> Execution:
@@ -63,7 +63,7 @@ class EmbeddedExecutions:
         self._db = db
 
     async def create_or_get(
-        self, execution: Execution, workflow_revision: int | None = None
+        self, execution: Execution, workflow_revision: int | None = None, lease: StartLease | None = None
     ) -> tuple[Execution, bool]:
         def insert(conn: sqlite3.Connection) -> tuple[Execution, bool]:
             if workflow_revision is not None:
@@ -86,6 +86,9 @@ class EmbeddedExecutions:
                         execution.startedAt,
                         _dump(execution),
                         orjson.dumps(execution.workflow.model_dump(mode="json", exclude_none=True)),
+                        lease.owner if lease else None,
+                        lease.expires if lease else None,
+                        1 if lease else 0,
                     ),
                 )
             except sqlite3.IntegrityError:
@@ -95,7 +98,7 @@ class EmbeddedExecutions:
                 if row is None:  # the id, not the key, is taken
                     raise StateChanged(f"execution {execution.id}") from None
                 return _load(row), False
-            return execution.model_copy(update={"revision": 1}), True
+            return execution.model_copy(update={"revision": 1, "attempts": 1 if lease else 0}), True
 
         return await self._db.write(insert)
 

@@ -23,7 +23,7 @@ from flowker.errors import StateChanged, WorkflowChanged
 from flowker.store.mongo.database import MongoDatabase, duplicate_key
 from flowker.store.mongo.documents import count_by, keyset, order
 from flowker.store.mongo.schema import EXECUTIONS, STEPS, WORKFLOWS
-from flowker.store.ports import ExecutionQuery, Page
+from flowker.store.ports import ExecutionQuery, Page, StartLease
 
 _UNFINISHED = {"$in": ["pending", "running"]}
 
@@ -61,7 +61,7 @@ class MongoExecutions:
         self._workflows = database.collection(WORKFLOWS)
 
     async def create_or_get(
-        self, execution: Execution, workflow_revision: int | None = None
+        self, execution: Execution, workflow_revision: int | None = None, lease: StartLease | None = None
     ) -> tuple[Execution, bool]:
         """Insert (keyed by id and idempotency key), or return the execution holding the key.
 
@@ -77,9 +77,9 @@ class MongoExecutions:
             "completedAt": None,
             "cancelRequested": False,
             "cancelRequestedBy": None,
-            "leaseOwner": None,
-            "leaseExpires": None,
-            "attempts": 0,
+            "leaseOwner": lease.owner if lease else None,
+            "leaseExpires": lease.expires if lease else None,
+            "attempts": 1 if lease else 0,
             "revision": 1,
             "doc": _dump(execution),
             "workflow": orjson.dumps(execution.workflow.model_dump(mode="json", exclude_none=True)).decode(),
@@ -95,7 +95,7 @@ class MongoExecutions:
                 if found is None:  # the id, not the key, is taken
                     raise StateChanged(f"execution {execution.id}") from None
                 return _load(found), False
-            return execution.model_copy(update={"revision": 1}), True
+            return execution.model_copy(update={"revision": 1, "attempts": doc["attempts"]}), True
 
         if workflow_revision is None:
             return await self._database.run(insert)
@@ -120,7 +120,7 @@ class MongoExecutions:
                 if duplicate_key(exc) is None:
                     raise
                 raise _KeyTaken from None  # by a start that raced this one: read outside the transaction
-            return execution.model_copy(update={"revision": 1}), True
+            return execution.model_copy(update={"revision": 1, "attempts": doc["attempts"]}), True
 
         try:
             return await self._database.transaction(insert_if_current)
