@@ -55,7 +55,8 @@ class SupervisorActor:
         self._store: Store | None = None
         self._opening = asyncio.Lock()
         self._runs: dict[str, tuple[ExecutionRunner | None, asyncio.Task[object] | None]] = {}
-        self._executors = ExecutorHandles(config)
+        # Direct calls read configurations from this supervisor's own store.
+        self._executors = ExecutorHandles(config, open_store=self._opened)
         # The runs' audit events are in the store's outbox, committed with their steps: the audit actor
         # is only told to chain it (one drain per batch of steps, whatever their number of events), so
         # the events themselves never cross Ray.
