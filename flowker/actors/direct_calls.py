@@ -168,7 +168,11 @@ class DirectLane:
             await self.refresh()
             if self._in_flight == 0 and self._clock() - self._last_call >= self._idle_seconds:
                 return
-            await self._sleep(self._refresh_seconds)
+            last = self.holder.last
+            # Token credentials (or the lane off): no call goes direct, so the lease is only watched for
+            # a change of configuration, at the idle pace rather than every 50 ms.
+            slow = last is not None and not last.direct and not last.retiring
+            await self._sleep(self._idle_seconds if slow else self._refresh_seconds)
 
     async def refresh(self) -> None:
         """Ask for a lease now, with the reports waiting; without one when the request fails."""

@@ -497,3 +497,32 @@ async def test_the_lane_asks_for_leases_while_it_has_calls_and_lets_them_lapse_w
     # Every refresh period until a second after the last call, then no more.
     assert len(rig.actor.asked) == 5
     await lane.close()
+
+
+async def test_a_lane_of_token_credentials_asks_for_leases_only_at_the_idle_pace(
+    stub: StubProvider, session: aiohttp.ClientSession
+) -> None:
+    oidc = {
+        "type": "oidc_client_credentials",
+        "config": {"token_url": stub.url + "/token", "client_id": "c", "client_secret": "s"},
+    }
+    rig = Rig(stub, session, authentication=oidc)
+    clock = rig.clock
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(seconds)
+
+    lane = DirectLane(
+        CONFIG_ID,
+        rig.actor.lease,
+        lambda: pytest.fail("no direct call in this test"),
+        holder=LeaseHolder(clock),
+        clock=clock,
+        sleep=sleep,
+        refresh_seconds=0.25,
+        idle_seconds=1.0,
+    )
+    assert await lane.call(pay()) is None
+    assert lane._refresher is not None
+    await lane._refresher
+    assert len(rig.actor.asked) == 2  # at once, then a second later (and no more: idle)
