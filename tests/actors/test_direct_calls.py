@@ -17,6 +17,7 @@ from flowker.actors.breaker import BreakerConfig, BreakerState, CircuitBreaker, 
 from flowker.actors.call_lease import Lease, LeasedBreaker, LeaseDesk, LeaseHolder, Report
 from flowker.actors.caller import CallRequest, CallResult, Handover, ProviderCaller
 from flowker.actors.caller_source import CallerSource
+from flowker.actors.config import RuntimeConfig
 from flowker.actors.direct_calls import DirectLane, static_only
 from flowker.actors.executor_handle import _after_handover
 from flowker.actors.provider_auth import STATIC_TYPES, Authenticator, NoAuth
@@ -27,6 +28,7 @@ from flowker.domain.authentication import seal_authentication
 from flowker.domain.executor_config import ExecutorConfig, ExecutorStatus
 from flowker.errors import CallRefused
 from flowker.secretbox import SecretBox
+from flowker.settings import Settings
 from tests.fakes.clock import FakeClock
 from tests.helpers.stub_provider import StubProvider
 
@@ -526,3 +528,10 @@ async def test_a_lane_of_token_credentials_asks_for_leases_only_at_the_idle_pace
     assert lane._refresher is not None
     await lane._refresher
     assert len(rig.actor.asked) == 2  # at once, then a second later (and no more: idle)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("", True), ("false", False), ("0", False), ("on", True)])
+def test_flowker_direct_calls_switches_the_lane_for_every_actor(raw: str, expected: bool) -> None:
+    settings = Settings.from_env({"FLOWKER_DIRECT_CALLS": raw} if raw else {})
+    assert settings.direct_calls is expected
+    assert RuntimeConfig.from_settings(settings).direct_calls is expected
