@@ -21,6 +21,7 @@ from flowker.tunables import DIRECT_LEASE_SECONDS
 from tests.conftest import API_KEY
 from tests.helpers.client import ApiClient
 from tests.helpers.metrics import scrape
+from tests.helpers.oidc_provider import OidcProvider
 from tests.helpers.polling import eventually
 from tests.helpers.stub_provider import StubProvider
 
@@ -238,3 +239,46 @@ async def test_with_direct_calls_off_every_call_goes_through_the_actor(
     assert (lane_count(config_id, "direct"), lane_count(config_id, "actor")) == (0, 5)
     stats = await handles.handle(config_id).channel_stats.remote()
     assert stats["leases"] == 0, stats
+
+
+async def test_token_credentials_always_go_through_the_actor_with_one_token_for_all_callers(
+    api: ApiClient, runtime: RayRuntime
+) -> None:
+    async with OidcProvider(expires_in=300) as issuer, StubProvider() as provider:
+        issuer.add_client("flowker", "oidc-secret-0123456789", method="client_secret_basic")
+        provider.route("POST", "/v1/score", issuer.protected((200, {"score": 1})))
+        created = await api.post(
+            "/v1/executors",
+            {
+                "name": f"oidc-{uuid.uuid4().hex[:6]}",
+                "baseUrl": provider.url + "/v1",
+                "endpoints": [{"name": "score", "path": "/score", "method": "POST", "timeout": 5}],
+                "authentication": {
+                    "type": "oidc_client_credentials",
+                    "config": {
+                        "token_url": issuer.token_endpoint,
+                        "client_id": "flowker",
+                        "client_secret": "oidc-secret-0123456789",
+                    },
+                },
+            },
+        )
+        assert created.status == 201, created.text
+        config_id = str(created.body["id"])
+        callers = [ExecutorHandles(runtime.config), ExecutorHandles(runtime.config)]
+        try:
+            # Sequential calls from two callers, each with its lease requests under way.
+            for i in range(10):
+                for n, handles in enumerate(callers):
+                    result = await handles.call(score(config_id, f"oidc-{n}-{i}:score"))
+                    assert result.ok, result
+                await asyncio.sleep(0.01)
+            stats = await callers[0].handle(config_id).channel_stats.remote()
+        finally:
+            for handles in callers:
+                await handles.close()
+        assert stats["leases"] >= 1, stats  # the lanes asked, and were told no call may go direct
+        assert (lane_count(config_id, "direct"), lane_count(config_id, "handed_over")) == (0, 0)
+        assert lane_count(config_id, "actor") == 20
+        assert issuer.issued() == 1
+        assert len(provider.calls("/v1/score")) == 20
