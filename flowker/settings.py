@@ -123,6 +123,10 @@ class Settings:
     otel_service_name: str = "flowker"
     #: ``FLOWKER_LOG_FORMAT``: ``text`` (for a person at a terminal) or ``json`` (one object a line).
     log_format: str = "text"
+    #: ``FLOWKER_DIRECT_CALLS``: a call's first attempt with static credentials is sent by the supervisor
+    #: itself, under a lease from the executor actor (``docs/architecture.md``, decision 3); off: every
+    #: attempt goes through the executor actor.
+    direct_calls: bool = True
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -304,6 +308,7 @@ class Settings:
                 or cls.otel_service_name
             ),
             "log_format": (env.get("FLOWKER_LOG_FORMAT") or cls.log_format).strip().lower(),
+            "direct_calls": _bool(env, "FLOWKER_DIRECT_CALLS", cls.direct_calls),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

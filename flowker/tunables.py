@@ -69,6 +69,19 @@ CHANNEL_POLL_SECONDS = 5.0
 #: A channel with no call running that nobody polled for this long is dropped with the results it held
 #: (its supervisor is gone: its runs are adopted and call again with the same Idempotency-Key).
 CHANNEL_EXPIRY_SECONDS = 60.0
+#: How long after its request was sent a caller may use a lease from an executor actor to send a call's
+#: first attempt itself (flowker.actors.call_lease): the bound within which a breaker that opened stops
+#: every caller's direct attempts. Issue 14 asks for at most 100 ms; a Ray round trip is ~3 ms here.
+DIRECT_LEASE_SECONDS = 0.1
+#: How often a caller with calls asks for a new lease (with its reports): half the lease's life, so
+#: that a steady caller always holds a fresh one and its outcomes reach the breaker within ~50 ms.
+DIRECT_LEASE_REFRESH_SECONDS = 0.05
+#: A caller stops asking for leases this long after its last call (20 Ray calls at most, then none: an
+#: idle configuration costs nothing, and its actor can still exit when idle).
+DIRECT_LANE_IDLE_SECONDS = 1.0
+#: Reports a caller keeps while its lease requests fail (the actor is gone); older ones are dropped, a
+#: verdict lost rather than memory grown without bound. 50 ms of calls at 10k calls/s is 500.
+DIRECT_MAX_PENDING_REPORTS = 10_000
 
 # --- The audit trail -------------------------------------------------------------------------
 #: How long a request waits for the audit writer before it answers anyway.

@@ -50,6 +50,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 import aiohttp
 
@@ -169,6 +170,23 @@ class Permit:
 
     generation: int
     serial: int
+
+
+class BreakerView(Protocol):
+    """What :class:`~flowker.actors.caller.ProviderCaller` uses of a breaker: the executor actor's own
+    :class:`CircuitBreaker`, or the view of it a caller holds under a lease
+    (:class:`~flowker.actors.call_lease.LeasedBreaker`)."""
+
+    @property
+    def state(self) -> BreakerState: ...
+
+    def try_acquire(self) -> Permit | None: ...
+
+    def record_outcome(self, permit: Permit, outcome: Outcome, seconds: float = 0.0) -> None: ...
+
+    def release(self, permit: Permit) -> None: ...
+
+    def retry_after(self) -> float: ...
 
 
 class _Window:

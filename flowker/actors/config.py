@@ -82,6 +82,8 @@ class RuntimeConfig:
     #: ``text`` or ``json`` log lines (FLOWKER_LOG_FORMAT).
     log_format: str
     prefix: str = ""
+    #: ``FLOWKER_DIRECT_CALLS``: first attempts with static credentials go direct, under a lease.
+    direct_calls: bool = True
     #: Crash-test fault injection (:mod:`flowker.actors.faults`); empty in production.
     pause_points: tuple[str, ...] = ()
 

@@ -24,7 +24,13 @@ waiting for its poll, and refuses any call that arrives after the decision (a su
 :meth:`ExecutorActor.retire` ends an actor whose configuration was deleted or disabled the same way,
 once the calls it has in flight end and their results are fetched.
 
-``call``, ``submit`` and ``results`` are never retried by Ray (``max_task_retries=0``, against the
+:meth:`ExecutorActor.lease` grants the leases under which callers send the first attempt of a call with
+static credentials themselves (:mod:`flowker.actors.call_lease`, :mod:`flowker.actors.direct_calls`): it
+applies the outcomes they report to this actor's breaker and retry budget, which stay the only ones of
+the configuration, and answers with the breaker's state. A call a caller hands over after a retryable
+failure arrives through ``call`` or ``submit`` like any other, carrying that first attempt.
+
+``call``, ``submit``, ``results`` and ``lease`` are never retried by Ray (``max_task_retries=0``, against the
 actors' ``-1``): after a crash, Ray would hand a lost call or submit to the restarted actor while the
 caller sends the same calls again (more than one request again for a step), and a lost poll to an actor
 that never saw the calls (a wait for nothing). The caller sends the calls that were outstanding once,
@@ -49,13 +55,14 @@ from flowker.actors.breaker import BreakerState, CircuitBreaker
 from flowker.actors.breaker_persistence import BreakerPersister
 from flowker.actors.breaker_settings import breaker_config
 from flowker.actors.call_channel import ReadyResults, Ticket, retired
+from flowker.actors.call_lease import Lease, LeaseDesk, Report
 from flowker.actors.call_targets import CallTargets
 from flowker.actors.caller import CallRequest, CallResult, ProviderCaller
 from flowker.actors.caller_source import CallerSource
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.faults import PausePoints
 from flowker.actors.outbound import outbound_session
-from flowker.actors.provider_auth import Authenticator, authenticator_for
+from flowker.actors.provider_auth import STATIC_TYPES, Authenticator, authenticator_for
 from flowker.actors.retry_budget import BudgetConfig, RetryBudget
 from flowker.actors.retry_policy import RetryPolicy
 from flowker.actors.store_access import open_actor_store
@@ -97,6 +104,7 @@ class ExecutorActor:
         # Wall-clock time: the persisted open window means the same to the actor that reloads it.
         self._persister = BreakerPersister(executor_config_id)
         self._breaker = CircuitBreaker(breaker_config(config), time.time, self._persister.save)
+        self._desk = LeaseDesk(self._breaker, self._budget)
         self._tokens = TokenSettings.of(config)
         self._store: Store | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -189,8 +197,34 @@ class ExecutorActor:
         return ready
 
     async def channel_stats(self) -> dict[str, int]:
-        """Submits and polls served, calls they carried, calls made alone, channels held (diagnostics)."""
-        return {**self._channels.stats(), "singles": self._singles}
+        """Submits and polls served, calls they carried, calls made alone, channels held, leases granted
+        and reports applied (diagnostics)."""
+        return {**self._channels.stats(), "singles": self._singles, **self._desk.stats()}
+
+    @ray.method(max_task_retries=0)
+    async def lease(self, reports: list[Report]) -> Lease:
+        """Apply the outcomes a caller reports of its direct attempts, and grant it a lease.
+
+        Counts as activity for the idle exit. An exiting actor applies nothing and grants a lease that
+        says so: the caller's calls come here (refused), then go to a fresh actor.
+        """
+        self._last_active = time.monotonic()
+        RECORDER.inc(catalog.CHANNEL_REQUESTS, self._id, "lease")
+        if self._retiring:
+            return self._desk.grant(revision=None, direct=False, retiring=True)
+        try:
+            # Opened first: the breaker a predecessor left is restored before any report is applied.
+            caller = await self._current()
+        except Exception:
+            log.exception("executor %s: cannot read the configuration for a lease", self._id)
+            caller = None
+        self._desk.apply(reports)
+        if not isinstance(caller, ProviderCaller):
+            # Gone, disabled, unreadable: the caller's calls come here, which refuses them.
+            return self._desk.grant(revision=None, direct=False, retiring=self._retiring)
+        kind = caller.config.authentication.get("type") or "none"
+        direct = self._runtime.direct_calls and kind in STATIC_TYPES
+        return self._desk.grant(revision=caller.config.revision, direct=direct, retiring=self._retiring)
 
     async def _channel_call(self, channel_id: str, ticket: Ticket, request: CallRequest) -> None:
         logs.EXECUTION_ID.set(request.request_id)  # the execution's id, for this call's log lines
@@ -223,6 +257,9 @@ class ExecutorActor:
         except Exception as exc:
             log.exception("executor %s: cannot prepare call %s", self._id, request.idempotency_key)
             return CallResult.internal_error(exc, may_have_reached=False)
+        if request.handover is not None and request.handover.report is not None:
+            # The first attempt, sent by the caller: its outcome counts here, with the call in the budget.
+            self._desk.apply([request.handover.report])
         if isinstance(caller, CallResult):
             return caller
         try:

@@ -20,6 +20,12 @@ raises but for cancellation:
   ``Idempotency-Key``, once the actor answers again; when that is refused unsent (the configuration is
   disabled, say) the result still says that the first may have reached the provider, and a second loss
   is an :class:`~flowker.errors.ExecutorLost` failure.
+
+Before that, a call of a configuration with static credentials may go direct
+(:mod:`flowker.actors.direct_calls`): its first attempt sent from this process under a lease from the
+actor, and handed to the actor (as above) only when it is to be retried. The lane reads configurations
+from this process's store (``open_store``: the supervisor's own) and opens their secrets with the
+service's secret key, published in Ray's internal store; ``FLOWKER_DIRECT_CALLS=false`` turns it off.
 """
 
 from __future__ import annotations
@@ -28,17 +34,32 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import ray
 
-from flowker.actors import factory
+from flowker.actors import actor_secrets, delivery, factory
 from flowker.actors.call_channel import CallChannel
-from flowker.actors.caller import CallRequest, CallResult
+from flowker.actors.call_lease import Lease, LeasedBreaker, Report
+from flowker.actors.call_targets import CallTargets
+from flowker.actors.caller import CallRequest, CallResult, Handover, ProviderCaller
+from flowker.actors.caller_source import CallerSource
 from flowker.actors.config import RuntimeConfig
+from flowker.actors.direct_calls import DirectLane, static_only
+from flowker.actors.outbound import outbound_session
+from flowker.actors.provider_auth import Authenticator
+from flowker.actors.retry_policy import RetryPolicy
+from flowker.actors.store_access import open_actor_store
 from flowker.codes import EXECUTOR_RETIRED
+from flowker.domain.executor_config import ExecutorConfig
 from flowker.errors import ExecutorLost
+from flowker.secretbox import SecretBox
+from flowker.store.ports import Store
+from flowker.telemetry import catalog
+from flowker.telemetry.recorder import RECORDER
 from flowker.tunables import EXIT_WAIT_SECONDS
 
 log = logging.getLogger("flowker.executor_handle")
@@ -50,17 +71,46 @@ IDLE_EXIT_MARK = "INTENDED_USER_EXIT"
 _EXIT_POLL_SECONDS = 0.02
 
 Create = Callable[[RuntimeConfig, str], Any]
+OpenStore = Callable[[], Awaitable[Store]]
+
+
+@dataclass(frozen=True)
+class _LaneParts:
+    """What every direct lane of this process shares: its store, the secret key, one outbound session."""
+
+    store: Store
+    box: SecretBox
+    session: aiohttp.ClientSession
+    policy: RetryPolicy
+    owned_store: bool
 
 
 class ExecutorHandles:
-    """One process's handles to the executor actors, made on first use and made again when gone."""
+    """One process's handles to the executor actors, made on first use and made again when gone.
 
-    def __init__(self, config: RuntimeConfig, create: Create = factory.executor) -> None:
+    Args:
+        open_store: The process's store for the direct lanes (default: one opened for them).
+        direct: Whether calls may go direct (default: the configuration's ``direct_calls``).
+    """
+
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        create: Create = factory.executor,
+        *,
+        open_store: OpenStore | None = None,
+        direct: bool | None = None,
+    ) -> None:
         self._config = config
         self._create = create
         self._handles: dict[str, Any] = {}
         # The channel to each cached handle's actor; a closed one (its submit or poll failed) is replaced.
         self._channels: dict[str, tuple[Any, CallChannel]] = {}
+        self._direct = config.direct_calls if direct is None else direct
+        self._open_store = open_store
+        self._lanes: dict[str, DirectLane] = {}
+        self._parts: _LaneParts | None = None
+        self._parts_lock = asyncio.Lock()
 
     def handle(self, executor_config_id: str) -> Any:
         """The cached handle of the configuration's actor, creating the actor when there is none."""
@@ -87,7 +137,86 @@ class ExecutorHandles:
         return bound
 
     async def call(self, request: CallRequest) -> CallResult:
-        """Make the call through the configuration's executor actor, on a fresh actor once if it is gone."""
+        """Make the call: its first attempt direct when a lease allows it, else (and for its retries)
+        through the configuration's executor actor, on a fresh actor once if it is gone."""
+        config_id = request.executor_config_id
+        lane = self._lane(config_id)
+        if lane is not None:
+            self.handle(config_id)  # the actor the lane asks for its leases
+            direct = await lane.call(request)
+            if isinstance(direct, CallResult):
+                RECORDER.inc(catalog.CALLS_BY_LANE, config_id, "direct")
+                return direct
+            if isinstance(direct, Handover):
+                RECORDER.inc(catalog.CALLS_BY_LANE, config_id, "handed_over")
+                result = await self._through_actor(dataclasses.replace(request, handover=direct))
+                return _after_handover(result, direct)
+        RECORDER.inc(catalog.CALLS_BY_LANE, config_id, "actor")
+        return await self._through_actor(request)
+
+    def _lane(self, config_id: str) -> DirectLane | None:
+        if not self._direct:
+            return None
+        lane = self._lanes.get(config_id)
+        if lane is None:
+            lane = self._lanes[config_id] = DirectLane(
+                config_id,
+                lambda reports: self._ask_lease(config_id, reports),
+                lambda: self._lane_source(config_id),
+            )
+        return lane
+
+    async def _ask_lease(self, config_id: str, reports: list[Report]) -> Lease:
+        # Only the cached handle: making one here could find an exiting actor by its name again, which
+        # the call path waits out (see call).
+        handle = self._handles.get(config_id)
+        if handle is None:
+            raise LookupError(f"no executor actor of configuration {config_id} to ask")
+        lease: Lease = await handle.lease.remote(reports)
+        return lease
+
+    async def _lane_source(self, config_id: str) -> CallerSource:
+        parts = await self._lane_parts()
+
+        def make(clear: ExecutorConfig, auth: Authenticator) -> ProviderCaller:
+            # No budget here: retries are the actor's. The breaker is each attempt's lease view.
+            return ProviderCaller(
+                clear,
+                auth,
+                parts.session,
+                parts.policy,
+                LeasedBreaker.admitting_none(),
+                budget=None,
+                max_response_bytes=self._config.max_response_bytes,
+            )
+
+        return CallerSource(
+            config_id, CallTargets(parts.store), parts.box, make, make_authenticator=static_only
+        )
+
+    async def _lane_parts(self) -> _LaneParts:
+        async with self._parts_lock:
+            if self._parts is None:
+                config = self._config
+                # Read from Ray's internal store, as the executor actors do: never an argument.
+                box = SecretBox.from_text(actor_secrets.fetch(config, actor_secrets.SECRET_KEY))
+                owned = self._open_store is None
+                store = await (open_actor_store(config) if self._open_store is None else self._open_store())
+                session = outbound_session(config.outbound(), trace_configs=[delivery.tracing()])
+                self._parts = _LaneParts(store, box, session, RetryPolicy.of_server(config), owned)
+        return self._parts
+
+    async def close(self) -> None:
+        """Stop the lanes' lease requests, and close what they opened."""
+        for lane in self._lanes.values():
+            await lane.close()
+        if self._parts is not None:
+            await self._parts.session.close()
+            if self._parts.owned_store:
+                await self._parts.store.close()
+            self._parts = None
+
+    async def _through_actor(self, request: CallRequest) -> CallResult:
         config_id = request.executor_config_id
         handle, channel = self.channel(config_id)
         try:
@@ -154,6 +283,22 @@ class ExecutorHandles:
             self.forget(executor_config_id, handle)
             snapshot = await self.handle(executor_config_id).breaker.remote()
         return snapshot
+
+
+def _after_handover(result: CallResult, handover: Handover) -> CallResult:
+    """The result of a handed-over call, counting the direct attempt when the actor did not go on from it
+    (it refused the call unsent: the configuration was disabled meanwhile, say)."""
+    if result.attempts >= handover.attempts or result.failure is None:
+        return result
+    failure = result.failure
+    message = f"{failure.message}; a first attempt sent before failed ({handover.last_error})"
+    reached = failure.may_have_reached or handover.may_have_reached
+    return dataclasses.replace(
+        result,
+        attempts=result.attempts + handover.attempts,
+        duration_ms=result.duration_ms + handover.duration_ms,
+        failure=type(failure)(message, code=failure.code, may_have_reached=reached),
+    )
 
 
 def _channel_to(handle: Any) -> CallChannel:

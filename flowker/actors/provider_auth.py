@@ -22,6 +22,9 @@ from flowker.domain.authentication import DEFAULT_REFRESH_ON
 from flowker.secretbox import is_sealed
 
 OIDC_TYPES = ("oidc_client_credentials", "oidc_user")
+#: The types whose credentials are static (no token): a call with them may be sent by any process that can
+#: open the configuration (:mod:`flowker.actors.direct_calls`), with no token cache to share.
+STATIC_TYPES = ("none", "api_key", "bearer", "basic")
 
 
 class Authenticator(Protocol):
@@ -94,6 +97,11 @@ class BasicAuth(_Static):
         """Set the ``Authorization`` header."""
         credentials = base64.b64encode(f"{self.username}:{self.password}".encode()).decode("ascii")
         return request.with_header("Authorization", f"Basic {credentials}", sensitive=True)
+
+
+def is_static(authenticator: Authenticator) -> bool:
+    """Whether ``authenticator`` holds static credentials (no token, nothing to renew)."""
+    return isinstance(authenticator, _Static)
 
 
 def authenticator_for(

@@ -102,6 +102,21 @@ def decide(
             f"{wait.bound:g} s allowed (FLOWKER_RETRY_AFTER_MAX_SECONDS)",
             RETRY_AFTER_TOO_LONG,
         )
+    return _afford(wait, config_name, budget)
+
+
+def resume(
+    wait: float, *, config_name: str, halted: bool = False, budget: RetryBudget | None = None
+) -> RetryIn | GiveUp:
+    """What to do with a call whose failed attempt another process sent and judged worth a retry after
+    ``wait`` seconds (checks 1, 2 and 4 passed there; :mod:`flowker.actors.direct_calls`): checks 3 and
+    5, here, where the configuration's state and its retry budget are."""
+    if halted:
+        return GiveUp("not retried: the configuration was deleted or disabled meanwhile")
+    return _afford(wait, config_name, budget)
+
+
+def _afford(wait: float, config_name: str, budget: RetryBudget | None) -> RetryIn | GiveUp:
     if budget is not None and not budget.try_retry():
         spent = budget.snapshot()
         return GiveUp(

@@ -88,6 +88,10 @@ class RayRuntime:
         self._signing_key = signing_key
         self._published = False
         self._tokens = TokenSettings.of(config)
+        if store is not None:
+            # The front door's own runs (and its connectivity tests' neighbours) send direct first
+            # attempts too; configurations are read from its store.
+            self._executors = ExecutorHandles(config, open_store=lambda: _opened(store))
         self._local = self._local_host(store) if store is not None and config.front_door_runs else None
         if ray.is_initialized():
             self._publish_secret_key()
@@ -97,9 +101,6 @@ class RayRuntime:
         of their end. It adopts nothing (the supervisors do); a run it leaves (this process died or
         stopped) is adopted by a supervisor once its lease lapses."""
 
-        async def opened() -> Store:
-            return store
-
         self._audit_nudges: Coalescer[int] = Coalescer(
             lambda _steps: self._audit_actor().drain.remote(),
             max_posted=AUDIT_MAX_POSTED,
@@ -108,7 +109,7 @@ class RayRuntime:
         return Host(
             self.config.name(f"front-door-{socket.gethostname()}-{os.getpid()}"),
             self.config.lease_seconds,
-            opened,
+            lambda: _opened(store),
             self._executors.call,
             lambda events: self._audit_nudges.post([events]),
             node_id,
@@ -359,6 +360,10 @@ class RayRuntime:
             actor_secrets.withdraw(self.config, actor_secrets.SECRET_KEY)
             actor_secrets.withdraw(self.config, actor_secrets.SIGNING_KEY)
             actor_secrets.withdraw(self.config, actor_secrets.STORE_URI)
+
+
+async def _opened(store: Store) -> Store:
+    return store
 
 
 def _dispatcher(supervisor: Any) -> Coalescer[tuple[str, dict[str, str] | None]]:

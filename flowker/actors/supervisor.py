@@ -46,7 +46,8 @@ class SupervisorActor:
         tracing.setup(config.otel_enabled, config.otel_endpoint, config.otel_service_name, "supervisor")
         logs.configure(config.log_format, node_id=node_id(), role="supervisor")
         self._owner = config.name(f"supervisor-{index}")
-        self._executors = ExecutorHandles(config)
+        # Direct calls read configurations from this supervisor's own store.
+        self._executors = ExecutorHandles(config, open_store=lambda: self._host_core.opened())
         # The runs' audit events are in the store's outbox, committed with their steps: the audit actor
         # is only told to chain it (one drain per batch of steps, whatever their number of events), so
         # the events themselves never cross Ray.

@@ -79,7 +79,8 @@ BREAKER_STATE = Metric(
 CHANNEL_REQUESTS = Metric(
     "flowker_executor_channel_requests",
     COUNTER,
-    "Ray calls an executor actor served for provider calls, by kind: call (one alone), submit, results.",
+    "Ray calls an executor actor served for provider calls, by kind: call (one alone), submit, results, "
+    "lease (a caller's lease for direct calls, with its reports).",
     ("executor_config_id", "kind"),
 )
 CHANNEL_CALLS = Metric(
@@ -87,6 +88,13 @@ CHANNEL_CALLS = Metric(
     COUNTER,
     "Provider calls an executor actor took (their ratio to the requests: the batching).",
     ("executor_config_id",),
+)
+CALLS_BY_LANE = Metric(
+    "flowker_executor_calls_by_lane",
+    COUNTER,
+    "Provider calls a caller made, by lane: direct (sent by the caller under a lease and ended there), "
+    "handed_over (sent direct, then retried by the executor actor), actor (through the executor actor).",
+    ("executor_config_id", "lane"),
 )
 TOKEN_FETCHES = Metric(
     "flowker_token_fetches",
@@ -156,6 +164,9 @@ ALL: tuple[Metric, ...] = (
     PROVIDER_REQUEST_SECONDS,
     PROVIDER_RETRIES,
     BREAKER_STATE,
+    CHANNEL_REQUESTS,
+    CHANNEL_CALLS,
+    CALLS_BY_LANE,
     TOKEN_FETCHES,
     AUDIT_APPEND_SECONDS,
     AUDIT_EVENTS,
