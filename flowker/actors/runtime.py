@@ -351,6 +351,7 @@ class RayRuntime:
             left = await self._local.stop(FRONT_DOOR_STOP_SECONDS)
             if left:
                 log.info("%d execution(s) left to the supervisors; they go on from their last step", left)
+        await self._executors.close()
         await asyncio.gather(*(dispatch.flush(CLOSE_FLUSH_SECONDS) for dispatch in self._dispatch))
         await self._waiters.close()
         if self.config.prefix:

@@ -1,6 +1,7 @@
 """OpenTelemetry on the real runtime: the front door, the supervisor and the executor actor each export
 their spans (OTLP over HTTP) to a collector on 127.0.0.1, and one execution's spans form one trace whose
-parent links cross the Ray calls."""
+parent links cross the Ray calls: in the default shape (a lone start runs in the front door) and with the
+run on the other side of Ray too (a supervisor runs it)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,22 @@ async def collector() -> AsyncIterator[OtlpCollector]:
         yield running
 
 
+#: Where each span of the trace comes from: start, execute, node, provider call, attempt. The first call
+#: of a process goes through the executor actor even with direct calls on (it has no lease yet).
+SHAPES = {
+    "front-door": (4, True, ("front-door", "front-door", "front-door", "executor", "executor")),
+    "across-ray": (0, False, ("front-door", "supervisor", "supervisor", "executor", "executor")),
+}
+
+
+@pytest.fixture(params=list(SHAPES))
+def shape(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def settings(tmp_path: Path, collector: OtlpCollector) -> Iterator[Settings]:
+def settings(tmp_path: Path, collector: OtlpCollector, shape: str) -> Iterator[Settings]:
+    front_door_runs, direct_calls, _roles = SHAPES[shape]
     configured = Settings(
         data_dir=tmp_path / "data",
         port=0,
@@ -35,6 +50,8 @@ def settings(tmp_path: Path, collector: OtlpCollector) -> Iterator[Settings]:
         otel_enabled=True,
         otel_endpoint=collector.url,
         otel_service_name="flowker-test",
+        front_door_runs=front_door_runs,
+        direct_calls=direct_calls,
     )
     # The front door is this process: it exports too, as flowker serve's does.
     tracing.setup(True, collector.url, "flowker-test", "front-door")
@@ -42,7 +59,9 @@ def settings(tmp_path: Path, collector: OtlpCollector) -> Iterator[Settings]:
     tracing.uninstall()
 
 
-async def test_one_execution_is_one_trace_across_the_actors(api: ApiClient, collector: OtlpCollector) -> None:
+async def test_one_execution_is_one_trace_across_the_actors(
+    api: ApiClient, collector: OtlpCollector, shape: str
+) -> None:
     async with StubProvider() as provider:
         provider.route("POST", "/go", (200, {"ok": True}))
         run = await run_one(api, provider.url)
@@ -66,9 +85,7 @@ async def test_one_execution_is_one_trace_across_the_actors(api: ApiClient, coll
     node, call = by_name[tracing.EXECUTE_NODE], by_name[tracing.EXECUTE_WITH_PROVIDER]
     attempt = by_name[tracing.PROVIDER_REQUEST]
     # Each from the process that did the work, linked across the Ray calls.
-    assert (start.role, execute.role, node.role, call.role, attempt.role) == (
-        "front-door", "supervisor", "supervisor", "executor", "executor",
-    )  # fmt: skip
+    assert (start.role, execute.role, node.role, call.role, attempt.role) == SHAPES[shape][2]
     assert execute.parent_span_id == start.span_id
     assert node.parent_span_id == execute.span_id
     assert call.parent_span_id == node.span_id
