@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from datetime import timedelta
 
 from flowker.actors.hosting import Host
-from flowker.clock import iso, utc_now
-from flowker.domain.execution import Execution, request_hash
+from flowker.domain.execution import Execution
 from flowker.dsl.run_state import ExecutionStatus
 from flowker.store.embedded import EmbeddedStore
 from flowker.store.ports import StartLease
-from tests.actors.test_runner import LEASE, Provider, created, definition
+from tests.actors.test_runner import LEASE, Provider, created
 
 
 def host(
@@ -34,23 +31,7 @@ def host(
 
 async def leased(store: EmbeddedStore, owner: str, steps: list[str]) -> Execution:
     """A new execution inserted with ``owner``'s lease, as a front door that runs it itself inserts it."""
-    now = utc_now()
-    workflow_id = str(uuid.uuid4())
-    execution, created_now = await store.executions.create_or_get(
-        Execution(
-            id=str(uuid.uuid4()),
-            workflowId=workflow_id,
-            workflow=definition(steps),
-            idempotencyKey=str(uuid.uuid4()),
-            requestHash=request_hash(workflow_id, {}),
-            totalSteps=len(steps),
-            startedAt=iso(now),
-            deadline=iso(now + timedelta(seconds=60)),
-        ),
-        lease=StartLease(owner, time.time() + LEASE),
-    )
-    assert created_now
-    return execution
+    return await created(store, steps, lease=StartLease(owner, time.time() + LEASE))
 
 
 async def ended(core: Host, execution_id: str) -> str:

@@ -21,6 +21,7 @@ from flowker.dsl.retry import NodeRetry
 from flowker.dsl.run_state import ExecutionStatus
 from flowker.errors import StateChanged
 from flowker.store.embedded import EmbeddedStore
+from flowker.store.ports import StartLease
 
 LEASE = 15.0
 
@@ -43,7 +44,10 @@ async def created(
     steps: Sequence[str],
     deadline_seconds: float = 60.0,
     retry: dict[str, Any] | None = None,
+    lease: StartLease | None = None,
 ) -> Execution:
+    """A new execution of ``steps``; with ``lease``, inserted already claimed (as a front door that runs
+    it itself inserts it)."""
     now = utc_now()
     workflow_id = str(uuid.uuid4())
     workflow = definition(steps, retry)
@@ -57,7 +61,8 @@ async def created(
             totalSteps=len(steps),
             startedAt=iso(now),
             deadline=iso(now + timedelta(seconds=deadline_seconds)),
-        )
+        ),
+        lease=lease,
     )
     return execution
 
