@@ -21,6 +21,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,7 @@ from ray.util.state import list_actors
 from flowker.actors.placement import node_for_index, node_for_key
 from tests.helpers.audit import all_events
 from tests.helpers.client import ApiClient
+from tests.helpers.holding_provider import holding
 from tests.helpers.polling import eventually
 from tests.helpers.serve import Serve, serve_env
 from tests.helpers.stub_provider import StubProvider
@@ -330,3 +332,71 @@ async def test_multinode_cluster_loses_a_worker_node_and_no_acknowledged_executi
             assert mine["EXECUTION_STARTED"] == 1 and mine["EXECUTION_COMPLETED"] == 1, mine
         verified = await apis[1].get(f"/v1/audit-events/{events[-1]['eventId']}/verify")
         assert verified.body["isValid"] is True, verified.body
+
+
+async def test_multinode_front_door_killed_mid_call_leaves_its_execution_to_a_supervisor(
+    nodes: Nodes, ray_tmp: str, tmp_path: Path
+) -> None:
+    """A lone start runs in the front door that made it; when that process is killed mid-call, a
+    supervisor adopts the execution once its lease lapses and completes it, the call repeated once with
+    the same Idempotency-Key and the adoption in the audit trail."""
+    env = serve_env(
+        tmp_path / "data",
+        ray_tmp,
+        RAY_ADDRESS=nodes.address,
+        RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
+        FLOWKER_API_KEYS=API_KEY,
+        FLOWKER_SECRET_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        FLOWKER_SUPERVISORS="1",
+        FLOWKER_LEASE_SECONDS="2",
+    )
+    async with StubProvider() as stub:
+        hold = holding(stub, "/s1")
+        first = Serve(env, tmp_path / "door-first.log")
+        try:
+            url = (await first.abanner())["url"]
+            async with aiohttp.ClientSession(url, headers={"X-API-Key": API_KEY}) as session:
+                api = ApiClient(session)
+                executor = await _executor(api, stub, "s1")
+                made = await api.post("/v1/workflows", _one_step(executor))
+                assert made.status == 201, made.text
+                workflow_id = made.body["workflowId"]
+                assert (await api.post(f"/v1/workflows/{workflow_id}/activate")).status == 200
+                execution_id = await _start(api, workflow_id)
+                assert execution_id is not None
+                await asyncio.wait_for(hold.arrived.wait(), 60)
+                listed = await api.get("/v1/runtime/executions")
+                (item,) = [i for i in listed.body["items"] if i["executionId"] == execution_id]
+                assert item["supervisor"].startswith("front-door-")
+        finally:
+            await asyncio.to_thread(first.stop, signal.SIGKILL)
+        hold.release()
+        second = Serve(env, tmp_path / "door-second.log")
+        try:
+            url = (await second.abanner())["url"]
+            async with aiohttp.ClientSession(url, headers={"X-API-Key": API_KEY}) as session:
+                api = ApiClient(session)
+                done = await eventually(
+                    lambda: api.get(f"/v1/executions/{execution_id}"),
+                    lambda r: r.body.get("status") == "completed",
+                    within=60,
+                )
+                assert done.body["status"] == "completed"
+                events = [e for e in await all_events(api) if e["resourceId"] == execution_id]
+        finally:
+            await asyncio.to_thread(second.stop)
+    keys = [call.headers.get("Idempotency-Key") for call in stub.calls("/s1")]
+    assert keys == [f"{execution_id}:s1"] * 2
+    types = [e["eventType"] for e in events]
+    assert types.count("EXECUTION_RESUMED") == 1 and types[-1] == "EXECUTION_COMPLETED"
+
+
+def _one_step(executor: str) -> dict[str, Any]:
+    return {
+        "name": f"front door {uuid.uuid4().hex[:6]}",
+        "nodes": [
+            {"id": "start", "type": "trigger"},
+            {"id": "s1", "type": "executor", "data": {"executorConfigId": executor, "endpointName": "s1"}},
+        ],
+        "edges": [{"id": "e1", "source": "start", "target": "s1"}],
+    }
