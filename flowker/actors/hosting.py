@@ -7,8 +7,9 @@ which ``Prefer: wait`` requests are woken by. Its reconcile loop (every third of
 leases, stops runs whose lease another host took, passes cancel requests on and, when it adopts (the
 supervisors do, a front door does not), takes up the executions nobody runs.
 
-What it needs from outside is injected: how to open the store, make a provider call, nudge the audit
-writer, and name the node.
+What it needs from outside is injected: how to open the store, make a provider call, ask the audit
+writer to drain the outbox (at most every :data:`AUDIT_NUDGE_GAP_SECONDS`, never waited for by a run),
+and name the node.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from flowker.actors.caller import CallRequest, CallResult
+from flowker.actors.coalescer import Coalescer
 from flowker.actors.ended_feed import EndedAnswer, EndedFeed
 from flowker.actors.faults import NO_PAUSES, PausePoints
 from flowker.actors.leases import LeaseKeeper
@@ -28,7 +30,7 @@ from flowker.errors import StateChanged
 from flowker.store.ports import Store
 from flowker.telemetry import catalog
 from flowker.telemetry.recorder import RECORDER
-from flowker.tunables import ENDED_POLL_SECONDS
+from flowker.tunables import AUDIT_MAX_POSTED, AUDIT_NUDGE_GAP_SECONDS, ENDED_POLL_SECONDS
 
 log = logging.getLogger("flowker.supervisor")
 
@@ -44,7 +46,7 @@ class Host:
         lease_seconds: float,
         open_store: Callable[[], Awaitable[Store]],
         call: Callable[[CallRequest], Awaitable[CallResult]],
-        nudge_audit: Callable[[int], None],
+        drain_audit: Callable[[], Awaitable[object]],
         node_id: Callable[[], str],
         *,
         adopt: bool = True,
@@ -56,7 +58,12 @@ class Host:
         self._store: Store | None = None
         self._opening = asyncio.Lock()
         self._call = call
-        self._nudge_audit = nudge_audit
+        # The runs' audit events are in the store's outbox, committed with their steps: the audit writer
+        # is only told to chain it (one drain per batch of steps, whatever their number of events), so
+        # the events themselves never cross Ray.
+        self._audit: Coalescer[int] = Coalescer(
+            lambda _steps: drain_audit(), max_posted=AUDIT_MAX_POSTED, gap=AUDIT_NUDGE_GAP_SECONDS
+        )
         self._node_id = node_id
         self._adopt = adopt
         self._pauses = pauses
@@ -213,4 +220,4 @@ class Host:
         # drains the outbox first. A run waiting for the chain would add a Ray round trip and the audit
         # actor's write to every step.
         if events:
-            self._nudge_audit(len(events))
+            self._audit.post([len(events)])

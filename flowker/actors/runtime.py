@@ -46,8 +46,6 @@ from flowker.store.ports import StartLease, Store
 from flowker.telemetry import tracing
 from flowker.telemetry.recorder import Snapshot
 from flowker.tunables import (
-    AUDIT_MAX_POSTED,
-    AUDIT_NUDGE_GAP_SECONDS,
     BREAKER_LOOKUP_SECONDS,
     CLOSE_FLUSH_SECONDS,
     FRONT_DOOR_STOP_SECONDS,
@@ -82,16 +80,14 @@ class RayRuntime:
         # One per supervisor: the starts made while a hand-over is in flight ride the next one.
         self._dispatch: list[Coalescer[tuple[str, dict[str, str] | None]]] = []
         self._waiters = EndWaiters(self._feeds)
-        self._executors = ExecutorHandles(config)
+        # With the front door's store, its own runs send direct first attempts, reading configurations
+        # from it.
+        self._executors = ExecutorHandles(config, open_store=(lambda: _opened(store)) if store else None)
         self._box = SecretBox.from_text(secret_key)
         self._secret_key = secret_key
         self._signing_key = signing_key
         self._published = False
         self._tokens = TokenSettings.of(config)
-        if store is not None:
-            # The front door's own runs (and its connectivity tests' neighbours) send direct first
-            # attempts too; configurations are read from its store.
-            self._executors = ExecutorHandles(config, open_store=lambda: _opened(store))
         self._local = self._local_host(store) if store is not None and config.front_door_runs else None
         if ray.is_initialized():
             self._publish_secret_key()
@@ -100,18 +96,12 @@ class RayRuntime:
         """The host of the executions this front door runs itself: no Ray call hands them over or tells
         of their end. It adopts nothing (the supervisors do); a run it leaves (this process died or
         stopped) is adopted by a supervisor once its lease lapses."""
-
-        self._audit_nudges: Coalescer[int] = Coalescer(
-            lambda _steps: self._audit_actor().drain.remote(),
-            max_posted=AUDIT_MAX_POSTED,
-            gap=AUDIT_NUDGE_GAP_SECONDS,
-        )
         return Host(
             self.config.name(f"front-door-{socket.gethostname()}-{os.getpid()}"),
             self.config.lease_seconds,
             lambda: _opened(store),
             self._executors.call,
-            lambda events: self._audit_nudges.post([events]),
+            lambda: self._audit_actor().drain.remote(),
             node_id,
             adopt=False,
         )

@@ -24,7 +24,6 @@ import ray
 from ray.actor import ActorHandle
 
 from flowker.actors.caller import CallRequest, CallResult
-from flowker.actors.coalescer import Coalescer
 from flowker.actors.config import RuntimeConfig
 from flowker.actors.ended_feed import EndedAnswer
 from flowker.actors.executor_handle import ExecutorHandles
@@ -33,7 +32,6 @@ from flowker.actors.hosting import Host
 from flowker.actors.store_access import open_actor_store
 from flowker.telemetry import catalog, logs, tracing
 from flowker.telemetry.recorder import RECORDER, Snapshot
-from flowker.tunables import AUDIT_MAX_POSTED, AUDIT_NUDGE_GAP_SECONDS
 
 
 class SupervisorActor:
@@ -48,18 +46,12 @@ class SupervisorActor:
         self._owner = config.name(f"supervisor-{index}")
         # Direct calls read configurations from this supervisor's own store.
         self._executors = ExecutorHandles(config, open_store=lambda: self._host_core.opened())
-        # The runs' audit events are in the store's outbox, committed with their steps: the audit actor
-        # is only told to chain it (one drain per batch of steps, whatever their number of events), so
-        # the events themselves never cross Ray.
-        self._audit: Coalescer[int] = Coalescer(
-            lambda _steps: audit.drain.remote(), max_posted=AUDIT_MAX_POSTED, gap=AUDIT_NUDGE_GAP_SECONDS
-        )
         self._host_core = Host(
             self._owner,
             config.lease_seconds,
             lambda: open_actor_store(config),
             self._call,
-            lambda events: self._audit.post([events]),
+            audit.drain.remote,
             node_id,
             pauses=PausePoints(config.pause_points, config.data_dir),
         )

@@ -23,10 +23,13 @@ def host(
 ) -> tuple[Host, list[int]]:
     nudges: list[int] = []
 
+    async def drain() -> None:
+        nudges.append(1)
+
     async def opened() -> EmbeddedStore:
         return store
 
-    return Host(owner, lease, opened, provider, nudges.append, lambda: "node-1", adopt=adopt), nudges
+    return Host(owner, lease, opened, provider, drain, lambda: "node-1", adopt=adopt), nudges
 
 
 async def leased(store: EmbeddedStore, owner: str, steps: list[str]) -> Execution:

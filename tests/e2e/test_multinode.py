@@ -127,17 +127,7 @@ class Door:
 @pytest.fixture
 async def doors(nodes: Nodes, ray_tmp: str, tmp_path: Path) -> AsyncIterator[list[Door]]:
     """Two front doors on the cluster, one data directory; the first makes the actors."""
-    env = serve_env(
-        tmp_path / "data",
-        ray_tmp,
-        RAY_ADDRESS=nodes.address,
-        RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
-        FLOWKER_API_KEYS=API_KEY,
-        FLOWKER_SECRET_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        FLOWKER_SUPERVISORS="3",
-        FLOWKER_LEASE_SECONDS="2",
-        FLOWKER_RETRY_BACKOFF_SECONDS="0.05",
-    )
+    env = _cluster_env(nodes, ray_tmp, tmp_path, supervisors=3, FLOWKER_RETRY_BACKOFF_SECONDS="0.05")
     started: list[Serve] = []
     try:
         made = []
@@ -152,13 +142,30 @@ async def doors(nodes: Nodes, ray_tmp: str, tmp_path: Path) -> AsyncIterator[lis
             await asyncio.to_thread(door.stop)
 
 
-def _workflow(executors: list[str]) -> dict[str, Any]:
-    """trigger → s1 → s2 → s3, each step through an executor configuration of its own."""
+def _cluster_env(
+    nodes: Nodes, ray_tmp: str, tmp_path: Path, *, supervisors: int, **extra: str
+) -> dict[str, str]:
+    """The environment of a front door that joins the cluster: one data directory, 2 s leases."""
+    return serve_env(
+        tmp_path / "data",
+        ray_tmp,
+        RAY_ADDRESS=nodes.address,
+        RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
+        FLOWKER_API_KEYS=API_KEY,
+        FLOWKER_SECRET_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        FLOWKER_SUPERVISORS=str(supervisors),
+        FLOWKER_LEASE_SECONDS="2",
+        **extra,
+    )
+
+
+def _workflow(executors: list[str], names: tuple[str, ...] = STEPS) -> dict[str, Any]:
+    """trigger → s1 → s2 → s3 (or the steps ``names``), each through an executor configuration of its own."""
     steps = [
         {"id": step, "type": "executor", "data": {"executorConfigId": executor, "endpointName": step}}
-        for step, executor in zip(STEPS, executors, strict=True)
+        for step, executor in zip(names, executors, strict=True)
     ]
-    chain = ["start", *STEPS]
+    chain = ["start", *names]
     return {
         "name": f"multinode {uuid.uuid4().hex[:6]}",
         "nodes": [{"id": "start", "type": "trigger"}, *steps],
@@ -340,16 +347,7 @@ async def test_multinode_front_door_killed_mid_call_leaves_its_execution_to_a_su
     """A lone start runs in the front door that made it; when that process is killed mid-call, a
     supervisor adopts the execution once its lease lapses and completes it, the call repeated once with
     the same Idempotency-Key and the adoption in the audit trail."""
-    env = serve_env(
-        tmp_path / "data",
-        ray_tmp,
-        RAY_ADDRESS=nodes.address,
-        RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
-        FLOWKER_API_KEYS=API_KEY,
-        FLOWKER_SECRET_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode(),
-        FLOWKER_SUPERVISORS="1",
-        FLOWKER_LEASE_SECONDS="2",
-    )
+    env = _cluster_env(nodes, ray_tmp, tmp_path, supervisors=1)
     async with StubProvider() as stub:
         hold = holding(stub, "/s1")
         first = Serve(env, tmp_path / "door-first.log")
@@ -358,7 +356,7 @@ async def test_multinode_front_door_killed_mid_call_leaves_its_execution_to_a_su
             async with aiohttp.ClientSession(url, headers={"X-API-Key": API_KEY}) as session:
                 api = ApiClient(session)
                 executor = await _executor(api, stub, "s1")
-                made = await api.post("/v1/workflows", _one_step(executor))
+                made = await api.post("/v1/workflows", _workflow([executor], ("s1",)))
                 assert made.status == 201, made.text
                 workflow_id = made.body["workflowId"]
                 assert (await api.post(f"/v1/workflows/{workflow_id}/activate")).status == 200
@@ -389,14 +387,3 @@ async def test_multinode_front_door_killed_mid_call_leaves_its_execution_to_a_su
     assert keys == [f"{execution_id}:s1"] * 2
     types = [e["eventType"] for e in events]
     assert types.count("EXECUTION_RESUMED") == 1 and types[-1] == "EXECUTION_COMPLETED"
-
-
-def _one_step(executor: str) -> dict[str, Any]:
-    return {
-        "name": f"front door {uuid.uuid4().hex[:6]}",
-        "nodes": [
-            {"id": "start", "type": "trigger"},
-            {"id": "s1", "type": "executor", "data": {"executorConfigId": executor, "endpointName": "s1"}},
-        ],
-        "edges": [{"id": "e1", "source": "start", "target": "s1"}],
-    }
