@@ -14,7 +14,8 @@ the one owner of the configuration's breaker and retry budget for the whole clus
   caller starts a direct attempt more than that long later: a breaker change reaches every caller within
   ``DIRECT_LEASE_SECONDS``, and the outcomes that cause it reach the actor within the caller's next lease
   request (every :data:`~flowker.tunables.DIRECT_LEASE_REFRESH_SECONDS` while it has calls) plus a Ray
-  round trip;
+  round trip; the process whose call through the actor failed (and so may have opened its breaker) drops
+  its lease at once (:meth:`LeaseHolder.revoke`);
 * a report carries the actor's incarnation and the breaker generation of the lease it was sent under:
   one made in an older generation (the breaker moved since) or for an actor that was replaced is not a
   verdict, as a stale :class:`~flowker.actors.breaker.Permit` is not; every report still counts as a
@@ -216,6 +217,12 @@ class LeaseHolder:
         """The answer to the request sent at ``asked_at`` (an older one than the lease held is ignored)."""
         if asked_at >= self._asked_at:
             self._lease, self._asked_at = lease, asked_at
+
+    def revoke(self) -> None:
+        """Trust no lease asked for before now: a call through the actor just failed, which may have
+        opened its breaker. No call goes direct until the answer to a later request arrives, so a caller
+        that saw the breaker open never sends a direct attempt after it (others within the lease bound)."""
+        self._lease, self._asked_at = None, self._clock()
 
     def failed(self, reports: list[Report]) -> None:
         """The request carrying ``reports`` failed: no lease, and the reports go with the next one."""

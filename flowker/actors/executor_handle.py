@@ -150,9 +150,15 @@ class ExecutorHandles:
             if isinstance(direct, Handover):
                 RECORDER.inc(catalog.CALLS_BY_LANE, config_id, "handed_over")
                 result = await self._through_actor(dataclasses.replace(request, handover=direct))
+                if not result.ok:
+                    lane.holder.revoke()
                 return _after_handover(result, direct)
         RECORDER.inc(catalog.CALLS_BY_LANE, config_id, "actor")
-        return await self._through_actor(request)
+        result = await self._through_actor(request)
+        if lane is not None and not result.ok:
+            # Its breaker may have opened on this call: no direct attempt from here until a new lease says.
+            lane.holder.revoke()
+        return result
 
     def _lane(self, config_id: str) -> DirectLane | None:
         if not self._direct:

@@ -208,6 +208,23 @@ def test_an_answer_older_than_the_lease_held_is_ignored() -> None:
     assert holder.fresh() == lease(generation=5)
 
 
+def test_a_revoked_lease_is_not_used_nor_restored_by_an_answer_asked_for_before() -> None:
+    clock = FakeClock()
+    holder = LeaseHolder(clock)
+    asked, _ = holder.asking()
+    holder.granted(lease(), asked)
+    in_flight, _ = holder.asking()  # a refresh under way while a call through the actor fails
+    clock.advance(0.01)
+    holder.revoke()
+    assert holder.fresh() is None
+    holder.granted(lease(generation=4), in_flight)  # it may say CLOSED from before the breaker opened
+    assert holder.fresh() is None
+    clock.advance(0.01)
+    later, _ = holder.asking()
+    holder.granted(lease(generation=5), later)
+    assert holder.fresh() == lease(generation=5)
+
+
 def test_reports_are_sent_in_one_batch_and_kept_when_the_request_fails() -> None:
     holder = LeaseHolder(FakeClock(), max_pending=3)
     for seconds in (1.0, 2.0):

@@ -49,16 +49,18 @@ async def provider() -> AsyncIterator[StubProvider]:
         yield stub
 
 
-async def setup_workflow(api: ApiClient, provider: StubProvider) -> tuple[str, str]:
-    executor = await api.post(
-        "/v1/executors",
-        {
-            "name": f"fraud-{uuid.uuid4().hex[:6]}",
-            "baseUrl": provider.url,
-            "endpoints": [{"name": "score", "path": SCORE, "method": "POST", "timeout": 5}],
-            "authentication": {"type": "none"},
-        },
-    )
+async def setup_workflow(
+    api: ApiClient, provider: StubProvider, breaker: dict[str, Any] | None = None
+) -> tuple[str, str]:
+    config: dict[str, Any] = {
+        "name": f"fraud-{uuid.uuid4().hex[:6]}",
+        "baseUrl": provider.url,
+        "endpoints": [{"name": "score", "path": SCORE, "method": "POST", "timeout": 5}],
+        "authentication": {"type": "none"},
+    }
+    if breaker is not None:
+        config["circuitBreaker"] = breaker
+    executor = await api.post("/v1/executors", config)
     assert executor.status == 201, executor.text
     created = await api.post("/v1/workflows", scoring_workflow(executor.body["id"]))
     assert (await api.post(f"/v1/workflows/{created.body['workflowId']}/activate")).status == 200
@@ -135,7 +137,9 @@ async def test_breaker_opens_fails_fast_and_closes_after_a_successful_trial(
     api: ApiClient, provider: StubProvider, runtime: RayRuntime
 ) -> None:
     provider.route("POST", SCORE, (503, {"error": "overloaded"}))
-    workflow_id, executor_id = await setup_workflow(api, provider)
+    # The suite's 1 s open window can lapse between the first run's end and the second run's call on a
+    # loaded machine, which lets a half-open trial through; this executor keeps its breaker open for 4 s.
+    workflow_id, executor_id = await setup_workflow(api, provider, {"waitDurationInOpenStateMs": 4000})
 
     first = await run(api, workflow_id, "T-1")
     assert first["status"] == "failed" and "after 5 attempts" in first["errorMessage"]
@@ -147,7 +151,7 @@ async def test_breaker_opens_fails_fast_and_closes_after_a_successful_trial(
     assert len(provider.calls(SCORE)) == 5  # failed fast: the provider was not called
 
     provider.route("POST", SCORE, (200, {"score": 3}))
-    await eventually(lambda: runtime.breaker(executor_id), lambda b: b["state"] == "half_open", within=5)
+    await eventually(lambda: runtime.breaker(executor_id), lambda b: b["state"] == "half_open", within=10)
     third = await run(api, workflow_id, "T-3")
     assert third["status"] == "completed"
     assert len(provider.calls(SCORE)) == 6
