@@ -3,15 +3,17 @@
 ::
 
     BENCH_API_KEY=… python -m bench.load --url URL --count 3000 --concurrency 64 --warmup 300 \\
-        [--prefer-wait 60] [--expect-status 200] [--expect-field status=completed]
+        [--prefer-wait 60] [--expect-status 200] [--expect-field status=completed] [--interval 0.05]
 
 Every request carries ``{"inputData": {"txn": "T-<n>"}}``, a unique ``Idempotency-Key`` and, when
 ``BENCH_API_KEY`` is set, ``X-API-Key``. A request counts as completed when it answers the expected status
 (and field); anything else is an error, counted by message. The warm-up requests are sent the same way
-and left out of every figure. Progress goes to stderr every few seconds. On stdout, ``{"phase": "measured"}``
-when the warm-up is over (then ``--mark-pause`` seconds before the first measured request) and
-``{"phase": "done"}`` after the last measured answer, so that the harness can read the other processes'
-CPU times around the measured requests; the last stdout line is::
+and left out of every figure. With ``--interval S`` each worker sends a request at most every S seconds
+(paced: a probe that measures latency under another load without adding much to it). Progress goes to
+stderr every few seconds. On stdout, ``{"phase": "measured"}`` when the warm-up is over (then
+``--mark-pause`` seconds before the first measured request) and ``{"phase": "done"}`` after the last
+measured answer, so that the harness can read the other processes' CPU times around the measured
+requests; the last stdout line is::
 
     {"completed": …, "errors": …, "errorMessages": {message: count}, "elapsed": s, "rate": per_s,
      "latencyMs": {"p50", "p95", "p99", "mean", "max"}, "timedOut": bool,
@@ -64,6 +66,8 @@ class Plan:
     label: str
     #: Seconds between the ``measured`` line and the first measured request.
     mark_pause: float = 0.0
+    #: Least seconds between two requests of one worker (0: each sent as soon as the last answered).
+    interval: float = 0.0
 
 
 async def run(plan: Plan) -> dict[str, Any]:
@@ -128,7 +132,11 @@ async def _phase(
 
     async def worker() -> None:
         nonlocal timed_out
+        due = time.monotonic()
         for n in numbers:
+            if plan.interval:
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                due = max(due + plan.interval, time.monotonic())
             if time.monotonic() > deadline:
                 timed_out = True
                 return
@@ -203,6 +211,9 @@ def parse(argv: list[str] | None = None) -> Plan:
     parser.add_argument(
         "--mark-pause", type=float, default=0.0, help="seconds from the 'measured' line to the first request"
     )
+    parser.add_argument(
+        "--interval", type=float, default=0.0, help="least seconds between two requests of one worker"
+    )
     args = parser.parse_args(argv)
     expect_field = None
     if args.expect_field:
@@ -220,6 +231,7 @@ def parse(argv: list[str] | None = None) -> Plan:
         max_seconds=args.max_seconds,
         label=args.label,
         mark_pause=max(args.mark_pause, 0.0),
+        interval=max(args.interval, 0.0),
     )
 
 

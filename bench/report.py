@@ -152,6 +152,16 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:,.1f} {unit}"
 
 
+def _sum(*picks: Pick) -> Pick:
+    """A picker of the sum of what ``picks`` pick; ``None`` when any is missing."""
+
+    def pick(run: Run) -> float | None:
+        values = [p(run) for p in picks]
+        return None if any(v is None for v in values) else sum(v for v in values if v is not None)
+
+    return pick
+
+
 def _row(
     runs: list[Run],
     figure: str,
@@ -234,8 +244,8 @@ def figures(config: BenchConfig, runs: list[Run]) -> list[Figure]:
         if config.wants("w3"):
             rows += _cpu_rows(runs, f"CPU per W3 execution (c={c})", "w3", "baseline", CPU_ROWS)
     if config.wants("start"):
-        # The executions it starts run behind it: the W3 load these starts are measured under.
-        start = f"start latency {{}} (201 without waiting, c={c}, W3 running)"
+        # Probes, one every 50 ms, while W3 runs at c: what a client starting an execution waits.
+        start = f"start latency {{}} (201 without waiting, 20/s, W3 at c={c} running)"
         rows.append(_row(runs, start.format("p50"), "ms", _get("start", "latencyMs", "p50")))
         rows.append(
             _row(
@@ -247,12 +257,17 @@ def figures(config: BenchConfig, runs: list[Run]) -> list[Figure]:
                 passes=_at_most(START_P99_MAX_MS),
             )
         )
+        # A flood of starts: its latency is c over its rate (Little's law), so the rate is the figure.
+        rows.append(_row(runs, f"starts/s without waiting (flood, c={c})", "/s", _get("startFlood", "rate")))
+        rows.append(
+            _row(runs, f"start flood latency p99 (c={c})", "ms", _get("startFlood", "latencyMs", "p99"))
+        )
         rows.append(
             _row(
                 runs,
                 f"start errors (c={c}, worst run)",
                 "",
-                _get("start", "errors"),
+                _sum(_get("start", "errors"), _get("startFlood", "errors")),
                 budget="0",
                 passes=_at_most(0),
                 worst=True,
@@ -392,6 +407,8 @@ def log_notes(runs: list[Run]) -> list[str]:
             if log and log["count"]:
                 notes.append(f"run {index}, {scenario}: flowker serve logged {log['count']} error lines:")
                 notes += [f"    {sample}" for sample in log["samples"]]
+        if _get("start", "underLoad")(run) is False:
+            notes.append(f"run {index}: the W3 load ended before the start probes did")
         if run.get("startDrained") is False:
             notes.append(f"run {index}: executions of the start scenario were still unfinished at its end")
         if _get("waiting", "allEnded")(run) is False:

@@ -1,6 +1,7 @@
 """The scenarios of one run, each against processes it starts and always stops.
 
-* :func:`throughput` — baseline, W3, per-step overhead and start latency, against one stub provider,
+* :func:`throughput` — baseline, W3, per-step overhead and start latency (probes under the W3 load, and a
+  flood of starts), against one stub provider,
   one relay and one fresh ``flowker serve``, with the same load generator, one after the other; the
   CPU each kind of process spends per request of the baseline and W3 runs; then the CPU Flowker's and
   Ray's processes spend idle.
@@ -40,6 +41,8 @@ MARK_PAUSE = 0.25
 MARK_POLL = 0.02
 #: Seconds of quiet after the last load before Flowker's idle CPU is measured.
 IDLE_SETTLE = 2.0
+#: Seconds between two probe starts under the W3 load (20/s: few next to the load's own executions).
+START_PROBE_INTERVAL = 0.05
 
 
 async def start_http_child(name: str, argv: list[str], workdir: Path) -> tuple[Child, str]:
@@ -57,9 +60,10 @@ async def load(config: BenchConfig, workdir: Path, label: str, url: str, **optio
     """Run ``bench.load`` against ``url``; its JSON result.
 
     ``options``: ``count``, ``concurrency``, ``warmup``, ``prefer_wait``, ``expect_status``,
-    ``expect_field`` and ``api_key``, as the load generator's command line names them; ``cpu``, a
-    function taking a :func:`bench.cpu.snapshot`, to add the CPU each kind of process spent on the
-    measured requests, per completed request, as ``result["cpu"]``.
+    ``expect_field``, ``interval`` and ``api_key``, as the load generator's command line names them;
+    ``cpu``, a function taking a :func:`bench.cpu.snapshot`, to add the CPU each kind of process spent on
+    the measured requests, per completed request, as ``result["cpu"]``; ``measuring``, an event set when
+    the warm-up is over.
     """
     count = options.get("count", config.count)
     concurrency = options.get("concurrency", config.concurrency)
@@ -76,7 +80,10 @@ async def load(config: BenchConfig, workdir: Path, label: str, url: str, **optio
     )
     if options.get("expect_field"):
         argv.append(f"--expect-field={options['expect_field']}")
+    if options.get("interval"):
+        argv.append(f"--interval={options['interval']}")
     take: Callable[[], cpu.Snapshot] | None = options.get("cpu")
+    measuring: asyncio.Event | None = options.get("measuring")
     if take:
         argv.append(f"--mark-pause={MARK_PAUSE}")
     extra = {"BENCH_API_KEY": options["api_key"]} if options.get("api_key") else {}
@@ -84,14 +91,15 @@ async def load(config: BenchConfig, workdir: Path, label: str, url: str, **optio
     child = Child(label, argv, child_env(**extra), workdir / f"{label}.json", stderr=None)
     marks: asyncio.Task[tuple[cpu.Snapshot, cpu.Snapshot] | None] | None = None
     try:
-        marks = asyncio.create_task(_snapshots_at_marks(child, take)) if take else None
+        watched = take or measuring
+        marks = asyncio.create_task(_snapshots_at_marks(child, take, measuring)) if watched else None
         result = await child.result(within=config.load_seconds + 120)
         snapshots = await marks if marks else None
     finally:
         if marks and not marks.done():
             marks.cancel()
         child.stop()
-    if snapshots:
+    if snapshots and take:
         spent = cpu.usage(*snapshots)
         result["cpu"] = cpu.summary(spent, result["completed"], result.get("cpuSeconds"))
         note(f"{label}: CPU per completed request {_cpu_line(result['cpu'])}")
@@ -110,17 +118,21 @@ def _ms(value: float | None) -> str:
 
 
 async def _snapshots_at_marks(
-    child: Child, take: Callable[[], cpu.Snapshot]
+    child: Child, take: Callable[[], cpu.Snapshot] | None, measuring: asyncio.Event | None = None
 ) -> tuple[cpu.Snapshot, cpu.Snapshot] | None:
-    """CPU snapshots when the load generator says ``measured`` and ``done``; ``None`` if it did not."""
-    taken: dict[str, cpu.Snapshot] = {}
+    """CPU snapshots when the load generator says ``measured`` and ``done``; ``None`` if it did not.
+    ``measuring`` is set at the first of these lines."""
+    taken: dict[str, cpu.Snapshot | None] = {}
     while True:
         exited = child.process.poll() is not None
         for phase in _phases(child.output()):
             if phase not in taken:
-                taken[phase] = take()
+                taken[phase] = take() if take else None
+                if measuring is not None:
+                    measuring.set()
         if "measured" in taken and "done" in taken:
-            return taken["measured"], taken["done"]
+            before, after = taken["measured"], taken["done"]
+            return (before, after) if before is not None and after is not None else None
         if exited:
             return None
         await asyncio.sleep(MARK_POLL)
@@ -189,13 +201,50 @@ async def throughput(config: BenchConfig, workdir: Path) -> dict[str, Any]:
             if service:
                 out["w3Serial"] = await load(config, workdir, "w3-c1", url, **waited, **serial, **served)
         if service and config.wants("start"):
-            out["start"] = await load(config, workdir, "start", url, api_key=key, expect_status=201)
+            out["start"] = await starts_under_load(config, workdir, url, waited)
+            flood = {"api_key": key, "expect_status": 201}
+            out["startFlood"] = await load(config, workdir, "start-flood", url, **flood)
             note("start: waiting for the started executions to end")
             out["startDrained"] = await api.drain(config.load_seconds, note)
         if service:
             out["idleCpu"] = await idle_cpu(service, config.idle_seconds)
             out["serviceLog"] = log_problems(service.child.output())
     return out
+
+
+async def starts_under_load(
+    config: BenchConfig, workdir: Path, url: str, waited: dict[str, Any]
+) -> dict[str, Any]:
+    """Starts without waiting (201), one every :data:`START_PROBE_INTERVAL`, while W3 runs at the
+    configured concurrency: the latency a client sees when it starts an execution on a busy service.
+
+    (A flood of starts at concurrency C measures their throughput instead: by Little's law its latency is
+    at least C over the starts per second, whatever one start costs. ``start-flood`` keeps that figure.)
+    """
+    measuring = asyncio.Event()
+    background = asyncio.create_task(load(config, workdir, "start-w3", url, **waited, measuring=measuring))
+    warmed = asyncio.create_task(measuring.wait())
+    probes = max(20, min(200, config.count // 15))
+    try:
+        await asyncio.wait([background, warmed], return_when=asyncio.FIRST_COMPLETED)
+        result = await load(
+            config,
+            workdir,
+            "start",
+            url,
+            api_key=waited["api_key"],
+            expect_status=201,
+            concurrency=1,
+            count=probes,
+            warmup=0,
+            interval=START_PROBE_INTERVAL,
+        )
+        result["underLoad"] = measuring.is_set() and not background.done()
+    finally:
+        warmed.cancel()
+        loaded = await background
+    result["load"] = {key: loaded[key] for key in ("completed", "errors", "rate")}
+    return result
 
 
 async def _service(

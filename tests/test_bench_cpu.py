@@ -145,3 +145,19 @@ def test_cpu_rows_say_n_a_when_a_run_measured_none() -> None:
     del run["w3"]["cpu"]
     rows = _rows([run])
     assert rows["CPU per W3 execution (c=64): supervisors (sum)"].flowker == "n/a"
+
+
+def test_the_start_budget_is_the_probes_p99_under_load_and_the_flood_shows_its_rate() -> None:
+    def started(p99: float, rate: float, errors: int) -> dict[str, Any]:
+        return {"rate": rate, "errors": errors, "latencyMs": {"p50": p99 / 2, "p95": p99, "p99": p99}}
+
+    config = BenchConfig.make(quick=True, only=("start",))
+    run = {"start": started(30.0, 19.0, 0), "startFlood": started(400.0, 160.0, 2)}
+    rows = {row.figure: row for row in report.figures(config, [run])}
+    probe = rows["start latency p99 (201 without waiting, 20/s, W3 at c=64 running)"]
+    assert (probe.flowker, probe.budget, probe.verdict) == ("30.0 ms", "<= 50 ms", "pass")
+    assert rows["starts/s without waiting (flood, c=64)"].flowker == "160/s"
+    assert rows["start flood latency p99 (c=64)"].verdict == ""
+    assert rows["start errors (c=64, worst run)"].verdict == "FAIL"  # the flood's two count too
+    run["start"]["underLoad"] = False
+    assert any("W3 load ended before" in line for line in report.log_notes([run]))
