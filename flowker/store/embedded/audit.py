@@ -73,31 +73,32 @@ class EmbeddedAuditLog:
         :class:`StateChanged` if any sequence or tree node is taken (nothing is written then).
         """
 
+        # Encoded before the transaction: the database lock is the machine's one write lock.
+        rows = [
+            (
+                r["sequence"],
+                r["eventId"],
+                r["eventType"],
+                r["action"],
+                r["result"],
+                r["resourceType"],
+                r["resourceId"],
+                r["timestamp"],
+                orjson.dumps(r),
+            )
+            for r in records
+        ]
+        node_rows = [(node.level, node.index, digest) for node, digest in nodes]
+
         def write(conn: sqlite3.Connection) -> None:
             outbox.unstage(conn, unstage)
             try:
                 conn.executemany(
                     "INSERT INTO audit_events (sequence, event_id, event_type, action, result, resource_type,"
                     " resource_id, created_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            r["sequence"],
-                            r["eventId"],
-                            r["eventType"],
-                            r["action"],
-                            r["result"],
-                            r["resourceType"],
-                            r["resourceId"],
-                            r["timestamp"],
-                            orjson.dumps(r),
-                        )
-                        for r in records
-                    ],
+                    rows,
                 )
-                conn.executemany(
-                    "INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)",
-                    [(node.level, node.index, digest) for node, digest in nodes],
-                )
+                conn.executemany("INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)", node_rows)
             except sqlite3.IntegrityError:
                 raise StateChanged("the audit log (another writer appended first)") from None
 

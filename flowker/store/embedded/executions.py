@@ -65,6 +65,21 @@ class EmbeddedExecutions:
     async def create_or_get(
         self, execution: Execution, workflow_revision: int | None = None, lease: StartLease | None = None
     ) -> tuple[Execution, bool]:
+        # Encoded before the transaction: the database lock is the machine's one write lock.
+        values = (
+            execution.id,
+            execution.workflowId,
+            execution.status.value,
+            execution.idempotencyKey,
+            execution.startedAt,
+            _dump(execution),
+            orjson.dumps(execution.workflow.model_dump(mode="json", exclude_none=True)),
+            lease.owner if lease else None,
+            lease.expires if lease else None,
+            1 if lease else 0,
+        )
+        inserted = execution.model_copy(update={"revision": 1, "attempts": 1 if lease else 0})
+
         def insert(conn: sqlite3.Connection) -> tuple[Execution, bool]:
             if workflow_revision is not None:
                 current = conn.execute(_ACTIVE_AT, (execution.workflowId, workflow_revision)).fetchone()
@@ -76,21 +91,7 @@ class EmbeddedExecutions:
                         return _load(holder), False
                     raise WorkflowChanged(execution.workflowId)
             try:
-                conn.execute(
-                    _INSERT,
-                    (
-                        execution.id,
-                        execution.workflowId,
-                        execution.status.value,
-                        execution.idempotencyKey,
-                        execution.startedAt,
-                        _dump(execution),
-                        orjson.dumps(execution.workflow.model_dump(mode="json", exclude_none=True)),
-                        lease.owner if lease else None,
-                        lease.expires if lease else None,
-                        1 if lease else 0,
-                    ),
-                )
+                conn.execute(_INSERT, values)
             except sqlite3.IntegrityError:
                 row = conn.execute(
                     f"{_SELECT} WHERE idempotency_key = ?", (execution.idempotencyKey,)
@@ -98,7 +99,7 @@ class EmbeddedExecutions:
                 if row is None:  # the id, not the key, is taken
                     raise StateChanged(f"execution {execution.id}") from None
                 return _load(row), False
-            return execution.model_copy(update={"revision": 1, "attempts": 1 if lease else 0}), True
+            return inserted, True
 
         return await self._db.write(insert)
 
@@ -154,30 +155,34 @@ class EmbeddedExecutions:
         in one transaction. With ``lease_owner``, also only while that owner's lease is unexpired at ``now``.
         """
 
+        # Encoded before the transaction: the database lock is the machine's one write lock.
+        step_rows = [(execution.id, s.step_number, orjson.dumps(s.to_dict())) for s in steps]
+        # An execution that has ended holds no lease any more.
+        params: tuple[Any, ...] = (
+            execution.status.value,
+            execution.completedAt,
+            _dump(execution),
+            execution.is_terminal,
+            execution.id,
+            execution.revision,
+        )
+        sql = _SAVE
+        if lease_owner is not None:
+            sql, params = sql + _FENCE, (*params, lease_owner, now)
+        staged = outbox.rows(events)
+        saved = execution.model_copy(update={"revision": execution.revision + 1})
+
         def write(conn: sqlite3.Connection) -> Execution:
             try:
                 conn.executemany(
-                    "INSERT INTO execution_steps (execution_id, step_number, doc) VALUES (?, ?, ?)",
-                    [(execution.id, s.step_number, orjson.dumps(s.to_dict())) for s in steps],
+                    "INSERT INTO execution_steps (execution_id, step_number, doc) VALUES (?, ?, ?)", step_rows
                 )
             except sqlite3.IntegrityError:
                 raise StateChanged(f"execution {execution.id} (a step was already recorded)") from None
-            # An execution that has ended holds no lease any more.
-            params: tuple[Any, ...] = (
-                execution.status.value,
-                execution.completedAt,
-                _dump(execution),
-                execution.is_terminal,
-                execution.id,
-                execution.revision,
-            )
-            sql = _SAVE
-            if lease_owner is not None:
-                sql, params = sql + _FENCE, (*params, lease_owner, now)
             if conn.execute(sql, params).rowcount != 1:
                 raise StateChanged(f"execution {execution.id}")
-            outbox.stage(conn, events)
-            return execution.model_copy(update={"revision": execution.revision + 1})
+            outbox.stage_rows(conn, staged)
+            return saved
 
         return await self._db.write(write)
 

@@ -18,13 +18,24 @@ from flowker.domain.audit import AuditEvent
 log = logging.getLogger("flowker.audit")
 
 
+#: An event as the outbox stores it: its id and its encoded document.
+Row = tuple[str, bytes]
+
+
+def rows(events: Sequence[AuditEvent]) -> list[Row]:
+    """``events`` encoded for :func:`stage_rows`: done before the transaction, not while it holds the lock."""
+    return [(event.event_id, orjson.dumps(event.to_dict())) for event in events]
+
+
+def stage_rows(conn: sqlite3.Connection, encoded: Sequence[Row]) -> None:
+    """Add encoded events to the outbox inside the caller's transaction (one staged twice is kept once)."""
+    if encoded:
+        conn.executemany("INSERT OR IGNORE INTO audit_outbox (event_id, doc) VALUES (?, ?)", encoded)
+
+
 def stage(conn: sqlite3.Connection, events: Sequence[AuditEvent]) -> None:
     """Add ``events`` to the outbox inside the caller's transaction (an event staged twice is kept once)."""
-    if events:
-        conn.executemany(
-            "INSERT OR IGNORE INTO audit_outbox (event_id, doc) VALUES (?, ?)",
-            [(event.event_id, orjson.dumps(event.to_dict())) for event in events],
-        )
+    stage_rows(conn, rows(events))
 
 
 def staged(conn: sqlite3.Connection, limit: int) -> list[AuditEvent]:
