@@ -15,6 +15,7 @@ from flowker.actors.runtime import RayRuntime, feed_of
 from flowker.store.embedded import EmbeddedStore
 from flowker.usecases import executions as executions_usecase
 from tests.helpers.audit import all_events
+from tests.helpers.breaker_flow import scoring_executor
 from tests.helpers.client import ApiClient
 from tests.helpers.polling import eventually
 from tests.helpers.stub_provider import StubProvider
@@ -52,15 +53,7 @@ async def provider() -> AsyncIterator[StubProvider]:
 async def setup_workflow(
     api: ApiClient, provider: StubProvider, breaker: dict[str, Any] | None = None
 ) -> tuple[str, str]:
-    config: dict[str, Any] = {
-        "name": f"fraud-{uuid.uuid4().hex[:6]}",
-        "baseUrl": provider.url,
-        "endpoints": [{"name": "score", "path": SCORE, "method": "POST", "timeout": 5}],
-        "authentication": {"type": "none"},
-    }
-    if breaker is not None:
-        config["circuitBreaker"] = breaker
-    executor = await api.post("/v1/executors", config)
+    executor = await api.post("/v1/executors", scoring_executor(provider, breaker))
     assert executor.status == 201, executor.text
     created = await api.post("/v1/workflows", scoring_workflow(executor.body["id"]))
     assert (await api.post(f"/v1/workflows/{created.body['workflowId']}/activate")).status == 200
