@@ -141,24 +141,22 @@ class ExecutorHandles:
         through the configuration's executor actor, on a fresh actor once if it is gone."""
         config_id = request.executor_config_id
         lane = self._lane(config_id)
+        handover: Handover | None = None
         if lane is not None:
             self.handle(config_id)  # the actor the lane asks for its leases
             direct = await lane.call(request)
             if isinstance(direct, CallResult):
                 RECORDER.inc(catalog.CALLS_BY_LANE, config_id, "direct")
                 return direct
-            if isinstance(direct, Handover):
-                RECORDER.inc(catalog.CALLS_BY_LANE, config_id, "handed_over")
-                result = await self._through_actor(dataclasses.replace(request, handover=direct))
-                if not result.ok:
-                    lane.holder.revoke()
-                return _after_handover(result, direct)
-        RECORDER.inc(catalog.CALLS_BY_LANE, config_id, "actor")
-        result = await self._through_actor(request)
+            handover = direct
+        RECORDER.inc(catalog.CALLS_BY_LANE, config_id, "handed_over" if handover else "actor")
+        result = await self._through_actor(
+            dataclasses.replace(request, handover=handover) if handover else request
+        )
         if lane is not None and not result.ok:
             # Its breaker may have opened on this call: no direct attempt from here until a new lease says.
             lane.holder.revoke()
-        return result
+        return _after_handover(result, handover) if handover else result
 
     def _lane(self, config_id: str) -> DirectLane | None:
         if not self._direct:
